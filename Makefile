@@ -1,0 +1,68 @@
+# County Pharmacy & Logistics Hub — every set-up step lives here, so a fresh machine needs only `make`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test demo lint typecheck unit integration e2e browser services chromium bench-formulary bench-vrp bench-county clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: the whole hub on the embedded default (SQLite + in-process bus), seeded with a sample county
+run: $(STAMP)
+	$(BIN)/countyhub run
+
+## demo: a scripted working day against the embedded hub, through real HTTP and real events
+demo: $(STAMP)
+	$(BIN)/countyhub demo
+
+## chromium: Debian's browser for the page tests (Playwright drives it; no browser download)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+## services: make sure PostgreSQL and RabbitMQ are up for the integration tests
+services:
+	bash .ci/ensure-services.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared services hub bench
+
+## test: lint, types, and every test (unit, integration on real PostgreSQL/RabbitMQ, e2e, browser)
+test: $(STAMP) chromium services lint typecheck
+	$(BIN)/pytest -q
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+integration: $(STAMP) services
+	$(BIN)/pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
+
+browser: $(STAMP) chromium
+	$(BIN)/pytest -q tests/browser
+
+bench-formulary: $(STAMP) services
+	$(BIN)/python -m bench.formulary
+
+bench-vrp: $(STAMP)
+	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/python -m bench.vrp --instances ../shared/data/vrp/solomon --bks ../shared/data/vrp/solomon/bks_distance_only.csv --time-limit 10 --peers
+
+bench-county: $(STAMP)
+	$(BIN)/python -m bench.county_scale
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

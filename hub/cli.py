@@ -1,0 +1,174 @@
+"""`countyhub`: run the hub, migrate, issue tokens, run the demo, manage the broker."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from hub.registry import SERVICES, spec
+from shared.auth import ROLES
+
+
+def _ctx(name: str):  # type: ignore[no-untyped-def]
+    from shared.config import load_settings
+    from shared.runtime import build_context
+
+    return build_context(spec(name), load_settings(name))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run all four services on the embedded default (or the configured URLs)."""
+    from hub.embedded import run_embedded
+
+    run_embedded(seed=not args.no_seed, host=args.host, profile=args.profile)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Upgrade service databases to the newest revision."""
+    from shared.migrate import upgrade
+
+    for name in args.service or SERVICES:
+        upgrade(spec(name).migrations, _ctx(name).engine)
+        print(f"{name}: at head")
+    return 0
+
+
+def cmd_makemigrations(args: argparse.Namespace) -> int:
+    """Autogenerate a revision for one service against a scratch SQLite database at head."""
+    import tempfile
+
+    from shared.db import make_engine
+    from shared.migrate import revision, upgrade
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/scratch.sqlite3")
+        upgrade(spec(args.service).migrations, engine)
+        revision(spec(args.service).migrations, engine, args.message)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a bearer token the hub accepts."""
+    from shared.auth import issue_token
+    from shared.config import load_settings
+
+    if args.role == "storekeeper" and not args.site:
+        print("a storekeeper token needs --site CODE", file=sys.stderr)
+        return 2
+    secret = load_settings("formulary").jwt_secret
+    print(issue_token(secret, args.role, site=args.site, subject=args.subject, name=args.name))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """A scripted working day against the running (or a freshly started) embedded hub."""
+    from hub.demo import run_demo
+
+    return run_demo(base_host=args.host, start=not args.attach)
+
+
+def cmd_topology(args: argparse.Namespace) -> int:
+    """Declare the RabbitMQ topology (exchanges, quorum queues, retry and dead-letter queues)."""
+    from shared.bus.rabbit_admin import declare_topology
+
+    for line in declare_topology(os.environ["BROKER_URL"], quorum=not args.classic):
+        print(line)
+    return 0
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    """Run one service's outbox relay in the foreground."""
+    return _foreground(args.service, relay=True, consume=False, workers=False)
+
+
+def cmd_consume(args: argparse.Namespace) -> int:
+    """Run one service's event consumer in the foreground."""
+    return _foreground(args.service, relay=False, consume=True, workers=False)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run one service's background workers (the dispatch solver) in the foreground."""
+    return _foreground(args.service, relay=False, consume=False, workers=True)
+
+
+def _foreground(name: str, *, relay: bool, consume: bool, workers: bool) -> int:
+    import signal
+    import threading
+
+    from shared.runtime import Background
+    from shared.web.logging import configure_logging
+
+    configure_logging(name, os.environ.get("LOG_LEVEL", "INFO"))
+    background = Background(spec(name), _ctx(name)).start(relay=relay, consume=consume, workers=workers)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    background.shutdown()
+    return 0
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    """List or replay a service's dead-lettered messages (RabbitMQ)."""
+    from shared.bus.rabbit_admin import list_dead_letters, replay_dead_letters
+
+    url = os.environ["BROKER_URL"]
+    if args.action == "list":
+        for letter in list_dead_letters(url, args.service):
+            print(f"{letter.event_id}\t{letter.event_type}\t{letter.reason}")
+    else:
+        print(f"replayed {replay_dead_letters(url, args.service)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="countyhub", description="County Pharmacy & Logistics Hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help=cmd_run.__doc__)
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--no-seed", action="store_true", help="do not seed the sample county")
+    run.add_argument("--profile", default="chengwu", help="sample county profile")
+    run.set_defaults(func=cmd_run)
+    mig = sub.add_parser("migrate", help=cmd_migrate.__doc__)
+    mig.add_argument("--service", action="append", choices=SERVICES)
+    mig.set_defaults(func=cmd_migrate)
+    mk = sub.add_parser("makemigrations", help=cmd_makemigrations.__doc__)
+    mk.add_argument("--service", required=True, choices=SERVICES)
+    mk.add_argument("-m", "--message", required=True)
+    mk.set_defaults(func=cmd_makemigrations)
+    tok = sub.add_parser("token", help=cmd_token.__doc__)
+    tok.add_argument("--role", required=True, choices=ROLES)
+    tok.add_argument("--site")
+    tok.add_argument("--subject")
+    tok.add_argument("--name")
+    tok.set_defaults(func=cmd_token)
+    demo = sub.add_parser("demo", help=cmd_demo.__doc__)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--attach", action="store_true", help="use a hub that is already running")
+    demo.set_defaults(func=cmd_demo)
+    topo = sub.add_parser("topology", help=cmd_topology.__doc__)
+    topo.add_argument("--classic", action="store_true", help="classic queues (a broker without quorum queues)")
+    topo.set_defaults(func=cmd_topology)
+    for name, func in (("relay", cmd_relay), ("consume", cmd_consume), ("worker", cmd_worker)):
+        p = sub.add_parser(name, help=func.__doc__)
+        p.add_argument("--service", required=True, choices=SERVICES)
+        p.set_defaults(func=func)
+    dlq = sub.add_parser("dlq", help=cmd_dlq.__doc__)
+    dlq.add_argument("action", choices=("list", "replay"))
+    dlq.add_argument("--service", required=True, choices=SERVICES)
+    dlq.set_defaults(func=cmd_dlq)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

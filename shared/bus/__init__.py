@@ -1,0 +1,1 @@
+"""The bus: transactional outbox, idempotent inbox, topology, and the kombu/pika adapters."""

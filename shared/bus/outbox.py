@@ -1,0 +1,84 @@
+"""Transactional outbox: events are rows written with the change; a relay publishes them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import MetaData, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.bus.tables import bus_tables
+from shared.clock import utcnow
+from shared.events.envelope import CloudEvent, new_event
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], None]
+
+
+def record_event(
+    session: Session,
+    metadata: MetaData,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    source: str,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+) -> CloudEvent:
+    """Validate the payload against its contract and add it to the outbox in the caller's transaction."""
+    event = new_event(event_type, data, source=source, subject=subject, correlation_id=correlation_id)
+    outbox, _ = bus_tables(metadata)
+    session.execute(
+        insert(outbox).values(
+            event_id=event.id,
+            event_type=event.type,
+            envelope=event.to_json(),
+            created_at=event.time,
+        )
+    )
+    return event
+
+
+def pending_count(session: Session, metadata: MetaData) -> int:
+    """How many events wait to be published (for readiness and metrics)."""
+    outbox, _ = bus_tables(metadata)
+    return int(session.execute(select(func.count()).where(outbox.c.sent_at.is_(None))).scalar_one())
+
+
+def relay_batch(factory: sessionmaker[Session], metadata: MetaData, send: Send, batch_size: int = 100) -> int:
+    """Publish up to batch_size unsent events in order; return how many were sent.
+
+    Rows are locked (SKIP LOCKED on PostgreSQL) so several relays never send the same row at
+    once. A failing send stops the batch there: later events wait, so per-service order holds.
+    A crash after send and before commit re-sends the row; consumers' inboxes absorb that.
+    """
+    outbox, _ = bus_tables(metadata)
+    sent = 0
+    session = factory()
+    try:
+        with session.begin():
+            query = select(outbox.c.id, outbox.c.envelope).where(outbox.c.sent_at.is_(None))
+            query = query.order_by(outbox.c.id).limit(batch_size)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = session.execute(query).all()
+            for row in rows:
+                try:
+                    send(json.loads(row.envelope))
+                except Exception as exc:  # noqa: BLE001 - any broker failure means "try again later"
+                    log.warning("outbox send failed", extra={"outbox_id": row.id, "error": str(exc)})
+                    session.execute(
+                        update(outbox)
+                        .where(outbox.c.id == row.id)
+                        .values(attempts=outbox.c.attempts + 1, last_error=str(exc)[:2000])
+                    )
+                    break
+                session.execute(update(outbox).where(outbox.c.id == row.id).values(sent_at=utcnow()))
+                sent += 1
+    finally:
+        session.close()
+    return sent

@@ -1,0 +1,126 @@
+"""Publishing through kombu with publisher confirms and mandatory routing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from kombu import Connection, Exchange, Producer, Queue, binding
+
+from shared.bus.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, TOPOLOGY, ServiceQueues
+
+log = logging.getLogger(__name__)
+
+events_exchange = Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
+dead_letter_exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+
+
+class UnroutableError(RuntimeError):
+    """The broker returned a mandatory message: no queue is bound for its type."""
+
+
+def is_amqp(url: str) -> bool:
+    """True for a real AMQP broker URL (publisher confirms, TTLs and dead-lettering available)."""
+    return url.startswith(("amqp://", "amqps://", "pyamqp://"))
+
+
+def open_connection(url: str) -> Connection:
+    """A kombu connection; on AMQP every publish waits for the broker's confirm."""
+    options: dict[str, Any] = {}
+    if is_amqp(url):
+        options["confirm_publish"] = True
+    return Connection(url, transport_options=options, heartbeat=0, connect_timeout=5)
+
+
+def service_queues(spec: ServiceQueues, quorum: bool) -> list[Queue]:
+    """kombu Queue objects for one service, declared with the same arguments pika uses."""
+    main = Queue(
+        spec.queue,
+        bindings=[binding(events_exchange, routing_key=key) for key in spec.bindings],
+        durable=True,
+        queue_arguments=spec.queue_arguments(quorum),
+    )
+    retry = Queue(spec.retry_queue, durable=True, queue_arguments=spec.retry_arguments())
+    dead = Queue(
+        spec.dead_letter_queue,
+        exchange=dead_letter_exchange,
+        routing_key=spec.dead_letter_queue,
+        durable=True,
+        queue_arguments=spec.dead_letter_arguments(quorum),
+    )
+    return [main, retry, dead]
+
+
+def declare_all(connection: Connection, quorum: bool) -> None:
+    """Declare exchanges, queues and bindings for every service.
+
+    On the embedded transports a message published before its queue is bound is dropped, so the
+    publisher declares the whole topology before its first publish.
+    """
+    channel = connection.default_channel
+    events_exchange(channel).declare()
+    dead_letter_exchange(channel).declare()
+    for spec in TOPOLOGY.values():
+        for queue in service_queues(spec, quorum):
+            queue(channel).declare()
+
+
+class EventPublisher:
+    """The outbox relay's send(): one envelope, confirmed by the broker or an exception."""
+
+    def __init__(self, url: str, *, quorum: bool | None = None) -> None:
+        self.url = url
+        self.quorum = is_amqp(url) if quorum is None else quorum
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._returned: list[str] = []
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> Producer:
+        if self._producer is None:
+            connection = open_connection(self.url)
+            connection.ensure_connection(max_retries=1)
+            declare_all(connection, self.quorum)
+            self._connection = connection
+            self._producer = Producer(connection.channel(), on_return=self._on_return)
+        return self._producer
+
+    def _on_return(self, exception: Any, exchange: str, routing_key: str, message: Any) -> None:
+        self._returned.append(routing_key)
+
+    def send(self, envelope: dict[str, Any]) -> None:
+        """Publish one event, routed by its type; raises if the broker does not take it."""
+        with self._lock:
+            try:
+                producer = self._ensure()
+                self._returned.clear()
+                producer.publish(
+                    json.dumps(envelope, ensure_ascii=False),
+                    exchange=events_exchange,
+                    routing_key=envelope["type"],
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    delivery_mode=2,
+                    mandatory=True,
+                    message_id=envelope["id"],
+                    headers={"correlation_id": envelope.get("correlationid") or envelope["id"]},
+                    retry=False,
+                )
+                if self._returned:
+                    raise UnroutableError(f"no queue bound for {envelope['type']}")
+            except UnroutableError:
+                raise
+            except Exception:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Drop the connection; the next send reconnects."""
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # noqa: BLE001 - a dead connection cannot be closed cleanly
+                log.debug("closing a broken broker connection failed", exc_info=True)

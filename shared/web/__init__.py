@@ -1,0 +1,1 @@
+"""HTTP adapters shared by the services: app factory, problems, health, metrics, logging."""

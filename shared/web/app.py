@@ -1,0 +1,145 @@
+"""The Flask app factory every service shares: auth, problems, OpenAPI, health, metrics, logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Blueprint, Flask, Response, g, request, send_from_directory
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from shared import correlation
+from shared.auth import Principal, Unauthorized, verify_token
+from shared.errors import DomainError
+from shared.runtime import ServiceContext
+from shared.web.health import install_health
+from shared.web.metrics import install_metrics
+from shared.web.problems import flatten_messages, problem, strip_location
+
+log = logging.getLogger("countyhub.http")
+
+OPEN_PREFIXES = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/swagger-ui/", "/ui", "/favicon")
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering every HTTP error as problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        """Render an HTTP error (including webargs' 422) as RFC 9457."""
+        data: dict[str, Any] = getattr(error, "data", None) or {}
+        messages = data.get("messages")
+        errors = strip_location(flatten_messages(messages)) if messages else None
+        status = error.code or 500
+        if status == 413:
+            errors = [{"field": "body", "message": f"larger than {request.max_content_length} bytes"}]
+        if status == 400 and errors and any(e["message"] == "Invalid JSON body." for e in errors):
+            errors = [{"field": "body", "message": "not valid JSON"}]
+        title = error.name if status != 422 else "Invalid input"
+        return problem(status, title, error.description if not errors else None, errors=errors)
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of this request."""
+    return g.principal  # type: ignore[no-any-return]
+
+
+def create_service_app(
+    ctx: ServiceContext,
+    *,
+    title: str,
+    blueprints: Iterable[Any],
+    ui: Blueprint | None = None,
+    description: str = "",
+    gauges: dict[str, tuple[str, str, Callable[[], dict[str, float]]]] | None = None,
+) -> Flask:
+    """Build a service's app; blueprints are flask-smorest Blueprints registered on the Api."""
+    app = Flask(ctx.name)
+    app.extensions["countyhub"] = ctx
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/swagger-ui/",
+        MAX_CONTENT_LENGTH=ctx.settings.max_body_bytes,
+        JSON_AS_ASCII=False,
+        SECRET_KEY=ctx.settings.jwt_secret,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    api = ProblemApi(
+        app,
+        spec_kwargs={
+            "info": {"description": description},
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    for blp in blueprints:
+        api.register_blueprint(blp)
+    if ui is not None:
+        app.register_blueprint(ui)
+
+    @app.get("/swagger-ui/<path:filename>")
+    def swagger_assets(filename: str) -> Response:
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    @app.before_request
+    def _identify() -> Response | None:
+        g.request_started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-ID") or correlation.new_id()
+        correlation.set_current(request.headers.get("X-Correlation-ID") or g.request_id)
+        if request.path == "/" or request.path.startswith(OPEN_PREFIXES) or request.method == "OPTIONS":
+            return None
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            g.principal = verify_token(header[7:].strip(), ctx.settings.jwt_secret)
+        except Unauthorized as exc:
+            return problem(401, "Unauthorized", f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    @app.after_request
+    def _tag(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        cid = correlation.current()
+        if cid:
+            response.headers["X-Correlation-ID"] = cid
+        elapsed_ms = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "ms": round(elapsed_ms, 1),
+                "request_id": g.get("request_id"),
+            },
+        )
+        return response
+
+    @app.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        correlation.set_current(None)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Response:
+        errors = [{"field": k, "message": v} for k, v in exc.fields.items()] or None
+        return problem(exc.status, exc.title, exc.detail, errors=errors)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            return api.handle_http_exception(exc)
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return problem(500, "Internal error", "the error was logged with this request's id")
+
+    install_health(app, ctx)
+    install_metrics(app, ctx.name, gauges or {})
+    return app

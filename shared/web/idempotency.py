@@ -1,0 +1,89 @@
+"""Idempotency-Key on creating POSTs: a retried request gets the first answer again."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, current_app, g, make_response, request
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from shared.clock import utcnow
+from shared.db import UtcDateTime
+from shared.web.problems import problem
+
+
+def add_idempotency_table(metadata: MetaData) -> Table:
+    """The remembered responses, keyed by the caller and their key."""
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("principal", String(120), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status", Integer, nullable=False),
+        Column("body", Text, nullable=False),
+        Column("location", String(500), nullable=True),
+        Column("etag", String(200), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+    )
+
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Replay the stored response when a POST comes again with the same Idempotency-Key."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return view(*args, **kwargs)
+        if len(key) > 200:
+            return problem(400, "Invalid header", errors=[{"field": "Idempotency-Key", "message": "at most 200 characters"}])
+        ctx = current_app.extensions["countyhub"]
+        table = ctx.metadata.tables["idempotency_keys"]
+        principal = getattr(g, "principal", None)
+        who = principal.subject if principal else "anonymous"
+        fingerprint = hashlib.sha256(
+            request.method.encode() + request.path.encode() + (request.get_data() or b"")
+        ).hexdigest()
+        with ctx.factory() as session:
+            row = session.execute(select(table).where(table.c.principal == who, table.c.key == key)).first()
+        if row is not None:
+            if row.fingerprint != fingerprint:
+                return problem(
+                    422,
+                    "Idempotency-Key reused",
+                    "this key was used for a different request",
+                    errors=[{"field": "Idempotency-Key", "message": "already used with another request body"}],
+                )
+            replay = Response(row.body, status=row.status, mimetype="application/json")
+            replay.headers["Idempotent-Replayed"] = "true"
+            if row.location:
+                replay.headers["Location"] = row.location
+            if row.etag:
+                replay.headers["ETag"] = row.etag
+            return replay
+        response = make_response(view(*args, **kwargs))
+        if 200 <= response.status_code < 300:
+            try:
+                with ctx.factory.begin() as session:
+                    session.execute(
+                        insert(table).values(
+                            principal=who,
+                            key=key,
+                            fingerprint=fingerprint,
+                            status=response.status_code,
+                            body=response.get_data(as_text=True),
+                            location=response.headers.get("Location"),
+                            etag=response.headers.get("ETag"),
+                            created_at=utcnow(),
+                        )
+                    )
+            except IntegrityError:
+                pass  # a concurrent twin stored it first; both answers are the same change's
+        return response
+
+    return wrapper

@@ -1,0 +1,57 @@
+"""Prometheus metrics: request counts and latency, outbox backlog, queue depth."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from flask import Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class _GaugeCollector(Collector):
+    """Reads gauges at scrape time so they are never stale."""
+
+    def __init__(self, name: str, doc: str, label: str, read: Callable[[], dict[str, float]]) -> None:
+        self.name, self.doc, self.label, self.read = name, doc, label, read
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        """Yield the gauge family, empty when reading fails."""
+        family = GaugeMetricFamily(self.name, self.doc, labels=[self.label])
+        try:
+            for key, value in self.read().items():
+                family.add_metric([key], value)
+        except Exception:  # noqa: BLE001 - a scrape must not fail because a dependency is down
+            pass
+        yield family
+
+
+def install_metrics(app: Flask, service: str, gauges: dict[str, tuple[str, str, Callable[[], dict[str, float]]]]) -> None:
+    """Add /metrics and request instrumentation to an app."""
+    registry = CollectorRegistry()
+    requests = Counter(
+        "http_requests_total", "HTTP requests", ["service", "method", "endpoint", "status"], registry=registry
+    )
+    latency = Histogram(
+        "http_request_duration_seconds", "HTTP request latency", ["service", "method", "endpoint"], registry=registry
+    )
+    for name, (doc, label, read) in gauges.items():
+        registry.register(_GaugeCollector(name, doc, label, read))
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_start = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("metrics_start", time.perf_counter())
+        requests.labels(service, request.method, endpoint, str(response.status_code)).inc()
+        latency.labels(service, request.method, endpoint).observe(elapsed)
+        return response
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
