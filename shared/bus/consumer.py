@@ -104,6 +104,8 @@ class EventConsumer(ConsumerMixin):
             content_encoding=message.content_encoding or "utf-8",
             delivery_mode=2,
             headers=headers,
+            # Keep the event id on the copy: operators and replay_dead_letters go by message_id.
+            message_id=(message.properties or {}).get("message_id"),
             retry=True,
             retry_policy={"max_retries": 3},
             **extra,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from json import dumps as json_dumps
 from typing import Any
 
 import swagger_ui_bundle
@@ -13,12 +14,13 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from shared import correlation
-from shared.auth import Principal, Unauthorized, verify_token
+from shared.auth import ROLES, Principal, Unauthorized, issue_token, verify_token
 from shared.errors import DomainError
 from shared.runtime import ServiceContext
 from shared.web.health import install_health
 from shared.web.metrics import install_metrics
 from shared.web.problems import flatten_messages, problem, strip_location
+from shared.web.ui import common_ui_blueprint
 
 log = logging.getLogger("countyhub.http")
 
@@ -82,6 +84,7 @@ def create_service_app(
     )
     for blp in blueprints:
         api.register_blueprint(blp)
+    app.register_blueprint(common_ui_blueprint())
     if ui is not None:
         app.register_blueprint(ui)
 
@@ -140,6 +143,28 @@ def create_service_app(
         log.exception("unhandled error", extra={"request_id": g.get("request_id")})
         return problem(500, "Internal error", "the error was logged with this request's id")
 
+    if ctx.settings.dev_login:
+        install_dev_login(app, ctx)
     install_health(app, ctx)
     install_metrics(app, ctx.name, gauges or {})
     return app
+
+
+def install_dev_login(app: Flask, ctx: ServiceContext) -> None:
+    """Embedded mode only: pages sign in by choosing a role (production tokens come from the county's IdP)."""
+
+    @app.post("/ui/dev-token")
+    def dev_token() -> Response:
+        body = request.get_json(silent=True) or {}
+        role, site, name = body.get("role"), body.get("site") or None, body.get("name") or None
+        errors = []
+        if role not in ROLES:
+            errors.append({"field": "role", "message": f"one of {', '.join(ROLES)}"})
+        if role == "storekeeper" and not site:
+            errors.append({"field": "site", "message": "a storekeeper works for one site"})
+        if errors:
+            return problem(422, "Invalid input", errors=errors)
+        token = issue_token(ctx.settings.jwt_secret, role, site=site, name=name, subject=name)
+        return Response(
+            json_dumps({"token": token, "role": role, "site": site, "name": name}), mimetype="application/json"
+        )
