@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from shared.errors import NotFound
+from shared.web.blueprint import Blueprint
 
 
 class RefQuery(Schema):

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from services.formulary import schemas, service, store
@@ -15,6 +14,7 @@ from services.formulary.model import ChangeKind, stocklist_key
 from shared.errors import InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from shared.runtime import ServiceContext
 from shared.web.app import current_principal
+from shared.web.blueprint import Blueprint
 from shared.web.idempotency import idempotent
 from shared.web.problems import problem
 

@@ -8,8 +8,11 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from shared.events.contracts import ANTIBIOTIC_TIERS, CONTROLLED, KINDS, REIMBURSEMENT, SITE_LEVELS, STORAGE
 
-TRUTHY = {"true", "1", "yes", "y", "是", "t", "on", True}
-FALSY = {"false", "0", "no", "n", "否", "f", "off", "", False}
+_YES = ("true", "1", "yes", "y", "t", "on")
+_NO = ("false", "0", "no", "n", "f", "off")
+# Spreadsheets write TRUE, True or 是; accept every spelling a county office will produce.
+TRUTHY = {*_YES, *(w.upper() for w in _YES), *(w.title() for w in _YES), "是", "√", True}
+FALSY = {*_NO, *(w.upper() for w in _NO), *(w.title() for w in _NO), "否", "", False}
 CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9_-]{1,39}$", error="upper-case letters, digits, - and _, 2–40 characters")
 
 
@@ -18,7 +21,6 @@ class Strict(Schema):
 
     class Meta:
         unknown = RAISE
-        ordered = True
 
 
 class ItemFields(Strict):
