@@ -129,7 +129,9 @@ def _parent_level(session: Session, parent_code: str | None) -> str | None:
     return str(draft.payload["level"])
 
 
-def _insert_change(session: Session, actor: Principal, p: Proposal, payload: dict[str, Any]) -> str:
+def _insert_change(
+    session: Session, actor: Principal, p: Proposal, payload: dict[str, Any], at: Any = None, position: int = 0
+) -> str:
     change_id = str(uuid.uuid4())
     session.execute(
         insert(store.changes).values(
@@ -141,7 +143,8 @@ def _insert_change(session: Session, actor: Principal, p: Proposal, payload: dic
             note=p.note,
             base_version=p.base_version,
             proposed_by=actor.subject,
-            proposed_at=utcnow(),
+            proposed_at=at or utcnow(),
+            position=position,
         )
     )
     return change_id
@@ -161,10 +164,10 @@ def propose_many(ctx: ServiceContext, actor: Principal, proposals: Iterable[Prop
     """Record many drafts in one transaction (seeding, imports): all or none."""
     actor.require(*PROPOSERS)
     ids: list[str] = []
+    now = utcnow()
     with unit_of_work(ctx.factory) as session:
-        for p in proposals:
-            ids.append(_insert_change(session, actor, p, _check_proposal(session, p)))
-            session.flush()
+        for position, p in enumerate(proposals):
+            ids.append(_insert_change(session, actor, p, _check_proposal(session, p), now, position))
     return ids
 
 
@@ -184,7 +187,7 @@ def get_change(ctx: ServiceContext, change_id: str) -> Change:
 
 def list_changes(ctx: ServiceContext, status: str | None, limit: int = 200) -> list[Change]:
     """Changes, oldest first (the committee works through them in order)."""
-    query = select(store.changes).order_by(store.changes.c.proposed_at, store.changes.c.id).limit(limit)
+    query = select(store.changes).order_by(store.changes.c.proposed_at, store.changes.c.position).limit(limit)
     if status:
         query = query.where(store.changes.c.status == status)
     with ctx.factory() as session:
@@ -218,7 +221,7 @@ def approve(ctx: ServiceContext, actor: Principal, change_ids: list[str], note: 
     now = utcnow()
     with unit_of_work(ctx.factory) as session:
         query = select(store.changes).where(store.changes.c.id.in_(change_ids)).order_by(
-            store.changes.c.proposed_at, store.changes.c.id
+            store.changes.c.proposed_at, store.changes.c.position
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
@@ -399,8 +402,9 @@ def import_items(
             report.rows.append({"row": row_no, "code": code, "status": "ok", "action": kind.value, "errors": []})
         if report.invalid and not valid_only:
             return report  # only reads so far: nothing is written
-        for _row_no, p in proposals:
-            _insert_change(session, actor, p, _check_proposal(session, p))
+        now = utcnow()
+        for position, (_row_no, p) in enumerate(proposals):
+            _insert_change(session, actor, p, _check_proposal(session, p), now, position)
             report.written += 1
     return report
 

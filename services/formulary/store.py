@@ -138,6 +138,8 @@ changes = Table(
     Column("base_version", Integer, nullable=True),
     Column("proposed_by", String(120), nullable=False),
     Column("proposed_at", UtcDateTime(), nullable=False),
+    # Order within one batch proposal (seed, import): approval applies changes in this order.
+    Column("position", Integer, nullable=False, server_default="0"),
     Column("decided_by", String(120), nullable=True),
     Column("decided_at", UtcDateTime(), nullable=True),
     Column("decision_note", Text, nullable=True),

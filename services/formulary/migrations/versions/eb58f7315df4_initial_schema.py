@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d0fcb80eb6e8
+Revision ID: eb58f7315df4
 Revises: 
-Create Date: 2026-11-22 17:48:39.029760
+Create Date: 2026-11-22 17:53:04.970684
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import shared.db
 
 
-revision = 'd0fcb80eb6e8'
+revision = 'eb58f7315df4'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('base_version', sa.Integer(), nullable=True),
     sa.Column('proposed_by', sa.String(length=120), nullable=False),
     sa.Column('proposed_at', shared.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('position', sa.Integer(), server_default='0', nullable=False),
     sa.Column('decided_by', sa.String(length=120), nullable=True),
     sa.Column('decided_at', shared.db.UtcDateTime(timezone=True), nullable=True),
     sa.Column('decision_note', sa.Text(), nullable=True),

@@ -1,0 +1,59 @@
+"""Seeding the sample county through the same use cases a committee uses: propose, then approve."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+
+from shared.auth import Principal
+from shared.runtime import ServiceContext
+from services.formulary import service, store
+from services.formulary.model import ChangeKind
+from services.formulary.seed.catalogue import load_catalogue
+from services.formulary.seed.county import County, Site, generate_county
+from services.formulary.seed.stocklists import default_stocklists
+
+log = logging.getLogger(__name__)
+
+SEED_ACTOR = Principal(subject="seed", roles=("pharmacy_manager",), name="系统初始化")
+
+
+def site_payload(site: Site) -> dict[str, Any]:
+    """The API's site body for a generated site."""
+    return {
+        "code": site.code,
+        "name": site.name,
+        "tax_id": site.tax_id,
+        "level": site.level,
+        "parent_code": site.parent_code,
+        "is_hub": site.is_hub,
+        "lat": site.lat,
+        "lon": site.lon,
+        "receiving_hours": [{"start": start, "end": end} for start, end in site.receiving_hours],
+        "active": True,
+    }
+
+
+def seed_county(ctx: ServiceContext, county: County) -> dict[str, int]:
+    """Propose and approve the catalogue, the sites and the default stocking lists as catalogue version 1."""
+    items = [row.as_item() for row in load_catalogue()]
+    proposals = [service.Proposal(ChangeKind.ITEM_CREATE, i["code"], i, "初始目录") for i in items]
+    # Parents before children: the approval applies changes in proposal order.
+    order = {"county_hospital": 0, "township": 1, "village": 2}
+    for site in sorted(county.sites, key=lambda s: (order[s.level], s.code)):
+        proposals.append(service.Proposal(ChangeKind.SITE_UPSERT, site.code, site_payload(site), "初始机构"))
+    for key, codes in default_stocklists(items, county).items():
+        proposals.append(service.Proposal(ChangeKind.STOCKLIST_SET, key, {"item_codes": codes}, "默认品种目录"))
+    ids = service.propose_many(ctx, SEED_ACTOR, proposals)
+    version = service.approve(ctx, SEED_ACTOR, ids, note="样例县初始目录")
+    return {"items": len(items), "sites": len(county.sites), "catalogue_version": version}
+
+
+def seed_if_empty(ctx: ServiceContext, profile: str = "chengwu", seed: int = 2026) -> dict[str, int] | None:
+    """Seed the sample county unless the catalogue already has a version; returns what was seeded."""
+    with ctx.factory() as session:
+        if session.execute(select(func.count()).select_from(store.catalogue_versions)).scalar_one():
+            return None
+    return seed_county(ctx, generate_county(profile, seed=seed))
