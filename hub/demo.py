@@ -65,12 +65,12 @@ def formulary_morning(day: DemoDay) -> None:
     day.say(f"[formulary] 药事会批准 → 目录版本 {approved.body['catalogue_version']}")
     for service in ("procurement", "prescription_review", "dispatch"):
         reader = day.client(service, "pharmacy_manager")
-        snapshot = day.wait_for(
-            f"{service} to learn of {code}",
-            lambda r=reader: (lambda reply: reply.body if reply.status == 200 else None)(
-                r.get(f"/api/v1/reference/items/{code}")
-            ),
-        )
+
+        def learned(r: HubClient = reader) -> Any:
+            reply = r.get(f"/api/v1/reference/items/{code}")
+            return reply.body if reply.status == 200 else None
+
+        snapshot = day.wait_for(f"{service} to learn of {code}", learned)
         day.say(f"[{service}] 已通过事件收到 {code} {snapshot['generic_name']} (版本 {snapshot['version']})")
 
 

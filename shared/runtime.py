@@ -120,8 +120,11 @@ def consumer_loop(spec: ServiceSpec, ctx: ServiceContext, stop: threading.Event)
         prefetch=ctx.settings.prefetch,
         max_retries=ctx.settings.max_retries,
     )
-    watcher = threading.Thread(target=lambda: (stop.wait(), setattr(consumer, "should_stop", True)), daemon=True)
-    watcher.start()
+    def watch() -> None:
+        stop.wait()
+        consumer.should_stop = True
+
+    threading.Thread(target=watch, daemon=True).start()
     try:
         consumer.run()
     finally:

@@ -9,7 +9,7 @@ def pinyin_initials(text: str | None) -> str:
     """Lower-case pinyin initials of the Chinese characters, other letters and digits kept (阿莫西林 -> amxl)."""
     if not text:
         return ""
-    parts = lazy_pinyin(text, style=Style.FIRST_LETTER, errors=lambda chars: list(chars))
+    parts = lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default")
     return "".join(p for p in "".join(parts).lower() if p.isalnum())
 
 
@@ -17,7 +17,7 @@ def pinyin_full(text: str | None) -> str:
     """Lower-case full pinyin without tones or spaces (阿莫西林 -> amoxilin)."""
     if not text:
         return ""
-    parts = lazy_pinyin(text, errors=lambda chars: list(chars))
+    parts = lazy_pinyin(text, errors="default")
     return "".join(p for p in "".join(parts).lower() if p.isalnum())
 
 

@@ -325,8 +325,8 @@ def item_snapshot(row: dict[str, Any]) -> dict[str, Any]:
     """The published form of an item (the event contract's fields)."""
     out = {k: row.get(k) for k in ITEM_FIELDS}
     out.update(version=row["version"], catalogue_version=row["catalogue_version"], status=row["status"])
-    out["volume_cm3"] = float(out["volume_cm3"])
-    out["weight_g"] = float(out["weight_g"])
+    out["volume_cm3"] = float(row["volume_cm3"])
+    out["weight_g"] = float(row["weight_g"])
     return out
 
 

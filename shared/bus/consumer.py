@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -143,7 +144,5 @@ class EventConsumer(ConsumerMixin):
         self.should_stop = True
         for conn in (self._side, self.connection):
             if conn is not None:
-                try:
+                with contextlib.suppress(Exception):
                     conn.release()
-                except Exception:  # noqa: BLE001
-                    pass

@@ -66,6 +66,7 @@ def relay_batch(factory: sessionmaker[Session], metadata: MetaData, send: Send, 
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = session.execute(query).all()
+            sent_ids: list[int] = []
             for row in rows:
                 try:
                     send(json.loads(row.envelope))
@@ -77,8 +78,11 @@ def relay_batch(factory: sessionmaker[Session], metadata: MetaData, send: Send, 
                         .values(attempts=outbox.c.attempts + 1, last_error=str(exc)[:2000])
                     )
                     break
-                session.execute(update(outbox).where(outbox.c.id == row.id).values(sent_at=utcnow()))
-                sent += 1
+                sent_ids.append(row.id)
+            if sent_ids:
+                # One statement for the batch: the confirms already came one by one.
+                session.execute(update(outbox).where(outbox.c.id.in_(sent_ids)).values(sent_at=utcnow()))
+            sent = len(sent_ids)
     finally:
         session.close()
     return sent

@@ -164,7 +164,7 @@ def install_dev_login(app: Flask, ctx: ServiceContext) -> None:
             errors.append({"field": "site", "message": "a storekeeper works for one site"})
         if errors:
             return problem(422, "Invalid input", errors=errors)
-        token = issue_token(ctx.settings.jwt_secret, role, site=site, name=name, subject=name)
+        token = issue_token(ctx.settings.jwt_secret, str(role), site=site, name=name, subject=name)
         return Response(
             json_dumps({"token": token, "role": role, "site": site, "name": name}), mimetype="application/json"
         )

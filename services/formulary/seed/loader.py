@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from shared.auth import Principal
-from shared.runtime import ServiceContext
 from services.formulary import service, store
 from services.formulary.model import ChangeKind
 from services.formulary.seed.catalogue import load_catalogue
 from services.formulary.seed.county import County, Site, generate_county
 from services.formulary.seed.stocklists import default_stocklists
+from shared.auth import Principal
+from shared.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,123 @@
+/* Catalogue search: search-as-you-type by code, name or pinyin initials, filters, cursor paging.
+ * The query lives in the address bar too, so "back" from an item returns to the same results.
+ */
+(function () {
+  "use strict";
+  const { el, tr, t, api, debounce, reportError } = window.hub;
+  const F = window.formulary;
+
+  const form = document.getElementById("search-form");
+  const q = document.getElementById("q");
+  const tbody = document.querySelector("#results tbody");
+  const status = document.getElementById("result-status");
+  const more = document.getElementById("more");
+  const FILTERS = ["kind", "level", "essential", "status"];
+
+  let nextCursor = null;
+  let shown = 0;
+  let inflight = null; // the running search, aborted when a newer one starts
+
+  // Restore the search from the address bar (back button, shared link).
+  const params = new URLSearchParams(location.search);
+  q.value = params.get("q") || "";
+  for (const name of FILTERS) if (params.get(name)) form.elements[name].value = params.get(name);
+
+  function queryString(cursor) {
+    const p = new URLSearchParams();
+    if (q.value.trim()) p.set("q", q.value.trim());
+    for (const name of FILTERS) if (form.elements[name].value) p.set(name, form.elements[name].value);
+    const shareable = p.toString();
+    p.set("limit", "30");
+    if (cursor) p.set("cursor", cursor);
+    return { api: p.toString(), shareable };
+  }
+
+  async function search(append) {
+    if (inflight) inflight.abort();
+    const controller = new AbortController();
+    inflight = controller;
+    const qs = queryString(append ? nextCursor : null);
+    if (!append) history.replaceState(null, "", qs.shareable ? "?" + qs.shareable : location.pathname);
+    status.textContent = t("正在查询…", "Searching…");
+    try {
+      const page = await api("GET", "/api/v1/items?" + qs.api, null, null, { signal: controller.signal });
+      if (!append) {
+        tbody.replaceChildren();
+        shown = 0;
+      }
+      for (const item of page.items) tbody.append(row(item));
+      shown += page.items.length;
+      nextCursor = page.next_cursor;
+      more.hidden = !nextCursor;
+      renderStatus();
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      status.textContent = "";
+      reportError(err, form);
+    } finally {
+      if (inflight === controller) inflight = null;
+    }
+  }
+
+  function renderStatus() {
+    status.replaceChildren();
+    if (!shown) {
+      status.append(tr("没有找到匹配的药品耗材。", "No matching items."));
+      tbody.append(el("tr", {}, el("td", { colspan: 7, class: "empty" }, tr("没有结果", "No results"))));
+    } else if (nextCursor) {
+      status.append(tr(`已显示 ${shown} 条，还有更多`, `Showing ${shown}; more available`));
+    } else {
+      status.append(tr(`共 ${shown} 条`, `${shown} items`));
+    }
+  }
+
+  function row(item) {
+    const link = el("a", { href: F.itemUrl(item.code), class: "mono" }, item.code);
+    return el("tr", {},
+      el("td", { class: "nowrap" }, link),
+      el("td", {},
+        el("strong", {}, item.generic_name),
+        item.trade_name ? el("span", { class: "sub" }, "（" + item.trade_name + "）") : null,
+        item.generic_name_en ? el("span", { class: "sub", lang: "en" }, item.generic_name_en) : null),
+      el("td", {}, item.strength || "—"),
+      el("td", {}, item.dosage_form || (item.kind === "consumable" ? tr("耗材", "Consumable") : "—")),
+      el("td", { class: "nowrap" }, F.packaging(item)),
+      el("td", {}, item.manufacturer || "—"),
+      el("td", {}, F.badges(item)),
+    );
+  }
+
+  const searchSoon = debounce(() => search(false), 250);
+  q.addEventListener("input", searchSoon);
+  form.addEventListener("change", () => searchSoon.flush());
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    searchSoon.flush();
+  });
+  more.addEventListener("click", () => search(true));
+
+  // Keyboard: ↓ from the box into the result links, ↑/↓ between them, ↑ from the first back up.
+  q.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown") {
+      const first = tbody.querySelector("a");
+      if (first) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
+  });
+  tbody.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    const links = [...tbody.querySelectorAll("a")];
+    const i = links.indexOf(document.activeElement);
+    if (i < 0) return;
+    event.preventDefault();
+    if (event.key === "ArrowDown" && links[i + 1]) links[i + 1].focus();
+    else if (event.key === "ArrowUp") (links[i - 1] || q).focus();
+  });
+
+  window.hub.onSession(() => {
+    search(false);
+    q.focus();
+  });
+})();
