@@ -51,14 +51,14 @@ class EventConsumer(ConsumerMixin):
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.quorum = is_amqp(url) if quorum is None else quorum
-        self.connection = open_connection(url)
+        self.connection = open_connection(url, heartbeat=30)
         self._side: Connection | None = None
         self.processed = 0
         self.dead_lettered = 0
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Consumer]:
         """One consumer on the service queue with a bounded prefetch and manual acks."""
-        declare_all(self.connection, self.quorum)
+        declare_all(channel, self.quorum)  # the live channel: after a reconnect the old one is gone
         main = service_queues(self.spec, self.quorum)[0]
         return [consumer_cls(queues=[main], on_message=self.on_message, prefetch_count=self.prefetch)]
 

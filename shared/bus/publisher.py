@@ -26,12 +26,16 @@ def is_amqp(url: str) -> bool:
     return url.startswith(("amqp://", "amqps://", "pyamqp://"))
 
 
-def open_connection(url: str) -> Connection:
-    """A kombu connection; on AMQP every publish waits for the broker's confirm."""
+def open_connection(url: str, heartbeat: int = 0) -> Connection:
+    """A kombu connection; on AMQP every publish waits for the broker's confirm.
+
+    Consumers ask for heartbeats (kombu's consume loop sends them while it waits) so a half-open
+    connection is noticed; the relay's publisher does not, since it reconnects on any failed send.
+    """
     options: dict[str, Any] = {}
     if is_amqp(url):
         options["confirm_publish"] = True
-    return Connection(url, transport_options=options, heartbeat=0, connect_timeout=5)
+    return Connection(url, transport_options=options, heartbeat=heartbeat, connect_timeout=5)
 
 
 def service_queues(spec: ServiceQueues, quorum: bool) -> list[Queue]:
@@ -53,13 +57,12 @@ def service_queues(spec: ServiceQueues, quorum: bool) -> list[Queue]:
     return [main, retry, dead]
 
 
-def declare_all(connection: Connection, quorum: bool) -> None:
+def declare_all(channel: Any, quorum: bool) -> None:
     """Declare exchanges, queues and bindings for every service.
 
     On the embedded transports a message published before its queue is bound is dropped, so the
     publisher declares the whole topology before its first publish.
     """
-    channel = connection.default_channel
     events_exchange(channel).declare()
     dead_letter_exchange(channel).declare()
     for spec in TOPOLOGY.values():
@@ -82,7 +85,7 @@ class EventPublisher:
         if self._producer is None:
             connection = open_connection(self.url)
             connection.ensure_connection(max_retries=1)
-            declare_all(connection, self.quorum)
+            declare_all(connection.default_channel, self.quorum)
             self._connection = connection
             self._producer = Producer(connection.channel(), on_return=self._on_return)
         return self._producer

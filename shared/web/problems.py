@@ -15,10 +15,11 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            key = str(key)
-            if key == "_schema":
-                key = ""
-            path = f"{prefix}.{key}" if prefix and key else (prefix or key)
+            if isinstance(key, int):  # list positions read as stops[3].window
+                out.extend(flatten_messages(value, f"{prefix}[{key}]"))
+                continue
+            name = "" if key == "_schema" else str(key)
+            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
             out.extend(flatten_messages(value, path))
     elif isinstance(messages, (list, tuple)):
         if all(isinstance(m, str) for m in messages):

@@ -91,6 +91,23 @@
     [/^already exists$/, () => "已存在"],
   ];
 
+  /** Let a page teach localizeMessage its own domain's messages: [[regex, match => zh], ...]. */
+  function addMessages(pairs) {
+    MESSAGE_ZH.push(...pairs);
+  }
+
+  // A problem's title says what kind of failure it was; in Chinese it follows its status.
+  const TITLE_ZH = {
+    0: "网络连接失败", 400: "提交的内容有误", 401: "需要登录", 403: "没有权限", 404: "未找到",
+    409: "与现有数据冲突", 412: "数据已被他人修改", 413: "文件太大", 422: "提交的内容有误",
+    428: "缺少版本信息", 429: "请求太频繁，请稍后再试", 500: "服务器出错", 502: "服务暂时不可用",
+    503: "服务暂时不可用", 504: "服务响应超时",
+  };
+
+  function localizeTitle(status, title) {
+    return lang === "en" ? title : TITLE_ZH[status] || title;
+  }
+
   /** A server field message in the current language (unknown messages stay as the server wrote them). */
   function localizeMessage(message) {
     if (lang === "en" || typeof message !== "string") return message;
@@ -514,7 +531,7 @@
       const placed = apiErr.fieldErrors.length - unplaced.length;
       const summary = form.querySelector("[data-form-errors]");
       if (summary) {
-        const head = el("p", {}, el("strong", {}, apiErr.title || t("提交失败", "Not saved")),
+        const head = el("p", {}, el("strong", {}, localizeTitle(apiErr.status, apiErr.title) || t("提交失败", "Not saved")),
           apiErr.detail ? " — " + apiErr.detail : "");
         summary.prepend(head);
         if (placed) summary.append(el("p", {}, t("请按字段旁的提示修改。", "See the messages beside the fields.")));
@@ -523,7 +540,7 @@
       }
       if (placed && !unplaced.length) return;
     }
-    toast(apiErr.title || t("出错了", "Something went wrong"), "error", {
+    toast(localizeTitle(apiErr.status, apiErr.title) || t("出错了", "Something went wrong"), "error", {
       small: [apiErr.detail, apiErr.requestId ? t("请求编号 ", "Request id ") + apiErr.requestId : ""].filter(Boolean).join(" · "),
     });
   }
@@ -551,7 +568,7 @@
   }
 
   window.hub = {
-    t, tr, applyLang, setLang, lang: () => lang, localizeMessage,
+    t, tr, applyLang, setLang, lang: () => lang, localizeMessage, localizeTitle, addMessages,
     el, debounce, fmtTime, busy, toast,
     ROLES, session, hasRole, onSession, openSignIn, signOut,
     ApiError, api, apiFull,

@@ -1,0 +1,163 @@
+"""Dispatch's domain: shipments waiting for a vehicle, recurring logistics rounds, the fleet, a day's stops.
+
+Pure Python. Volumes are litres per compartment. Deliveries ride out from the hub in the
+ambient, cold (2–8 °C) and clean compartments; soiled linen, used instruments and specimens ride
+back in the soiled and specimen compartments, so clean and soiled goods never share one.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+COMPARTMENTS = ("ambient", "cold", "clean", "soiled", "specimen")
+DELIVERY_COMPARTMENTS = ("ambient", "cold", "clean")
+PICKUP_COMPARTMENTS = ("soiled", "specimen")
+STORAGE_COMPARTMENT = {"ambient": "ambient", "cool": "ambient", "cold": "cold", "frozen": "cold"}
+
+# Litres a round moves per visit, by site level: a township centre's daily linen and instrument
+# exchange is a few trolleys; a village clinic's weekly one is a bag or two.
+ROUND_VOLUMES: Mapping[str, Mapping[str, Mapping[str, float]]] = {
+    "county_hospital": {"linen": {"clean": 200, "soiled": 180}, "instruments": {"clean": 60, "soiled": 50},
+                        "specimens": {"specimen": 8}},
+    "township": {"linen": {"clean": 120, "soiled": 100}, "instruments": {"clean": 40, "soiled": 30},
+                 "specimens": {"specimen": 5}},
+    "village": {"linen": {"clean": 20, "soiled": 15}, "instruments": {"clean": 8, "soiled": 6},
+                "specimens": {"specimen": 1.5}},
+}  # fmt: skip
+DEFAULT_ROUNDS: Mapping[str, Mapping[str, str]] = {
+    "county_hospital": {"linen": "daily", "instruments": "daily", "specimens": "daily"},
+    "township": {"linen": "daily", "instruments": "daily", "specimens": "daily"},
+    "village": {"linen": "weekly", "instruments": "weekly", "specimens": "twice_weekly"},
+}
+FREQUENCIES = ("daily", "twice_weekly", "weekly", "none")
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What dispatch knows of a site (from formulary.site.upserted)."""
+
+    code: str
+    name: str
+    level: str
+    lat: float
+    lon: float
+    receiving_hours: tuple[tuple[str, str], ...]
+    is_hub: bool = False
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """Goods for (and/or collections from) one site, waiting to be planned."""
+
+    id: str
+    site_code: str
+    deliver_l: Mapping[str, float]
+    pickup_l: Mapping[str, float] = field(default_factory=dict)
+    priority: int = 1
+    source: str = "manual"
+    note: str | None = None
+
+
+def visit_weekday(site_code: str) -> int:
+    """The weekday (Mon=0 … Fri=4) a site's weekly round falls on, stable across restarts."""
+    return zlib.crc32(site_code.encode()) % 5
+
+
+def round_due(frequency: str, site_code: str, day: date) -> bool:
+    """True when a round of this frequency visits the site on that day."""
+    weekday = day.weekday()
+    if frequency == "daily":
+        return weekday < 6  # rounds run Monday to Saturday
+    first = visit_weekday(site_code)
+    if frequency == "weekly":
+        return weekday == first
+    if frequency == "twice_weekly":
+        return weekday in (first, (first + 3) % 6)
+    return False
+
+
+def rounds_for(site: SiteInfo, day: date, overrides: Mapping[str, str] | None = None) -> dict[str, dict[str, float]]:
+    """Deliver and pickup litres the recurring rounds bring to a site on a day."""
+    out: dict[str, dict[str, float]] = {"deliver": {}, "pickup": {}}
+    if site.is_hub:
+        return out
+    plan = {**DEFAULT_ROUNDS.get(site.level, {}), **(overrides or {})}
+    volumes = ROUND_VOLUMES.get(site.level, {})
+    for round_name, frequency in plan.items():
+        if not round_due(frequency, site.code, day):
+            continue
+        for compartment, litres in volumes.get(round_name, {}).items():
+            side = "pickup" if compartment in PICKUP_COMPARTMENTS else "deliver"
+            out[side][compartment] = out[side].get(compartment, 0.0) + litres
+    return out
+
+
+@dataclass
+class DayStop:
+    """Everything a vehicle drops and collects at one site on one day."""
+
+    site: SiteInfo
+    deliver_l: dict[str, float] = field(default_factory=dict)
+    pickup_l: dict[str, float] = field(default_factory=dict)
+    shipment_ids: list[str] = field(default_factory=list)
+    rounds: list[str] = field(default_factory=list)
+    priority: int = 1
+
+    def add(self, side: str, litres: Mapping[str, float]) -> None:
+        """Add volumes to the deliver or pickup side."""
+        target = self.deliver_l if side == "deliver" else self.pickup_l
+        for compartment, value in litres.items():
+            if value:
+                target[compartment] = round(target.get(compartment, 0.0) + value, 3)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to drop or collect."""
+        return not any(self.deliver_l.values()) and not any(self.pickup_l.values())
+
+
+def build_day_stops(
+    day: date,
+    sites: Iterable[SiteInfo],
+    shipments: Iterable[Shipment],
+    round_overrides: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[DayStop]:
+    """One stop per site with anything to move: pending shipments plus the rounds due that day."""
+    by_code = {s.code: s for s in sites if s.active}
+    stops: dict[str, DayStop] = {}
+    for site in by_code.values():
+        due = rounds_for(site, day, (round_overrides or {}).get(site.code))
+        if due["deliver"] or due["pickup"]:
+            stop = stops.setdefault(site.code, DayStop(site))
+            stop.add("deliver", due["deliver"])
+            stop.add("pickup", due["pickup"])
+            stop.rounds = sorted({*DEFAULT_ROUNDS.get(site.level, {})})
+    for shipment in shipments:
+        site = by_code.get(shipment.site_code)
+        if site is None or site.is_hub:
+            continue
+        stop = stops.setdefault(site.code, DayStop(site))
+        stop.add("deliver", shipment.deliver_l)
+        stop.add("pickup", shipment.pickup_l)
+        stop.shipment_ids.append(shipment.id)
+        stop.priority = max(stop.priority, shipment.priority)
+    return sorted((s for s in stops.values() if not s.empty), key=lambda s: s.site.code)
+
+
+def service_minutes(stop: DayStop, fixed_min: float = 8.0, per_100_l_min: float = 2.0) -> int:
+    """Minutes at a stop: a fixed part (parking, signing) plus handling proportional to volume."""
+    litres = sum(stop.deliver_l.values()) + sum(stop.pickup_l.values())
+    return int(round(fixed_min + per_100_l_min * litres / 100))
+
+
+def shipment_volumes(lines: Iterable[Mapping[str, object]]) -> dict[str, float]:
+    """Litres per compartment of shipment lines (each with compartment and volume_l)."""
+    out: dict[str, float] = {}
+    for line in lines:
+        compartment = str(line["compartment"])
+        out[compartment] = round(out.get(compartment, 0.0) + float(line["volume_l"]), 3)  # type: ignore[arg-type]
+    return out

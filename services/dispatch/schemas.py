@@ -1,0 +1,170 @@
+"""marshmallow schemas of the dispatch API, above all the self-contained solve problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from services.dispatch.model import COMPARTMENTS
+
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="a time of day as HH:MM")
+ID = validate.Length(min=1, max=60)
+
+
+def minutes(hhmm: str) -> int:
+    """Minutes after midnight of an HH:MM time."""
+    hours, mins = hhmm.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+class Strict(Schema):
+    """Unknown fields are errors."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def _window_field(**kwargs: Any) -> fields.List:
+    return fields.List(fields.String(validate=HHMM), validate=validate.Length(equal=2, error="[start, end]"), **kwargs)
+
+
+def _volumes(**kwargs: Any) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(validate=validate.OneOf(COMPARTMENTS, error="unknown compartment; one of {choices}")),
+        values=fields.Float(validate=validate.Range(min=0, max=100_000)),
+        **kwargs,
+    )
+
+
+def _check_window(window: list[str] | None, field: str) -> None:
+    if window and minutes(window[1]) <= minutes(window[0]):
+        raise ValidationError({field: ["the window ends before it starts"]})
+
+
+class DepotIn(Strict):
+    """The hub every route starts and ends at."""
+
+    id = fields.String(required=True, validate=ID)
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    open = fields.String(load_default="00:00", validate=HHMM)
+    close = fields.String(load_default="23:59", validate=HHMM)
+
+    @validates_schema
+    def _hours(self, data: dict[str, Any], **_: Any) -> None:
+        if minutes(data["close"]) <= minutes(data["open"]):
+            raise ValidationError({"close": ["the depot closes before it opens"]})
+
+
+class BreakIn(Strict):
+    """A driver's break: so many minutes somewhere inside a window."""
+
+    window = _window_field(required=True)
+    minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=240))
+
+    @validates_schema
+    def _fits(self, data: dict[str, Any], **_: Any) -> None:
+        _check_window(data["window"], "window")
+        span = minutes(data["window"][1]) - minutes(data["window"][0])
+        if data["minutes"] > span:
+            raise ValidationError({"minutes": [f"longer than its window ({span} min)"]})
+
+
+class VehicleIn(Strict):
+    """One vehicle: compartments in litres, shift, break, costs."""
+
+    id = fields.String(required=True, validate=ID)
+    compartments = _volumes(required=True, validate=validate.Length(min=1))
+    shift = _window_field(required=True)
+    break_ = fields.Nested(BreakIn, data_key="break", load_default=None, allow_none=True)
+    fixed_cost = fields.Float(load_default=0, validate=validate.Range(min=0))
+    cost_per_km = fields.Float(load_default=1, validate=validate.Range(min=0))
+    max_route_min = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=24 * 60))
+    max_km = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=1, max=2000))
+
+    @validates_schema
+    def _shift(self, data: dict[str, Any], **_: Any) -> None:
+        _check_window(data["shift"], "shift")
+
+
+class StopIn(Strict):
+    """One site to visit: what to drop and collect, when it receives, how long it takes."""
+
+    id = fields.String(required=True, validate=ID)
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    window = _window_field(load_default=None, allow_none=True)
+    service_min = fields.Float(load_default=5, validate=validate.Range(min=0, max=600))
+    deliver = _volumes(load_default=dict)
+    pickup = _volumes(load_default=dict)
+    priority = fields.Integer(load_default=1, validate=validate.Range(min=0, max=3))
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+    @validates_schema
+    def _window(self, data: dict[str, Any], **_: Any) -> None:
+        _check_window(data.get("window"), "window")
+
+
+class OptionsIn(Strict):
+    """How to solve."""
+
+    time_limit_s = fields.Float(load_default=10, validate=validate.Range(min=0.2, max=300))
+    speed_kmh = fields.Float(load_default=40, validate=validate.Range(min=5, max=130))
+    circuity = fields.Float(load_default=1.3, validate=validate.Range(min=1, max=3))
+    specimen_max_ride_min = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=10, max=1440))
+    minimize_vehicles = fields.Boolean(load_default=False)
+    workers = fields.Integer(load_default=1, validate=validate.Range(min=1, max=8))
+
+
+class SolveIn(Strict):
+    """A self-contained routing problem."""
+
+    depot = fields.Nested(DepotIn, required=True)
+    vehicles = fields.List(fields.Nested(VehicleIn), required=True, validate=validate.Length(min=1, max=300))
+    stops = fields.List(fields.Nested(StopIn), required=True, validate=validate.Length(max=5000))
+    options = fields.Nested(OptionsIn, load_default=lambda: OptionsIn().load({}))
+    locks = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    initial_routes = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), load_default=None, allow_none=True)
+    locked_routes = fields.List(fields.String(), load_default=list)
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, Any] = {}
+        stop_ids = [s["id"] for s in data["stops"]]
+        vehicle_ids = [v["id"] for v in data["vehicles"]]
+        for name, ids in (("stops", stop_ids), ("vehicles", vehicle_ids)):
+            seen: set[str] = set()
+            for i, value in enumerate(ids):
+                if value in seen:
+                    errors.setdefault(name, {})[i] = {"id": [f"duplicate id {value}"]}
+                seen.add(value)
+        if data["depot"]["id"] in stop_ids:
+            errors.setdefault("depot", {})["id"] = ["a stop has the depot's id"]
+        largest = {c: max(v["compartments"].get(c, 0) for v in data["vehicles"]) for c in COMPARTMENTS}
+        for i, stop in enumerate(data["stops"]):
+            for side in ("deliver", "pickup"):
+                for compartment, litres in stop[side].items():
+                    if litres > 0 and largest[compartment] <= 0:
+                        errors.setdefault("stops", {}).setdefault(i, {}).setdefault(side, {})[compartment] = [
+                            f"no vehicle has a {compartment} compartment"
+                        ]
+                    elif litres > largest[compartment]:
+                        errors.setdefault("stops", {}).setdefault(i, {}).setdefault(side, {})[compartment] = [
+                            f"{litres:g} L exceeds the largest {compartment} compartment ({largest[compartment]:g} L)"
+                        ]
+        for stop_id, vehicle_id in data["locks"].items():
+            if stop_id not in stop_ids:
+                errors.setdefault("locks", {})[stop_id] = ["no such stop"]
+            elif vehicle_id not in vehicle_ids:
+                errors.setdefault("locks", {})[stop_id] = [f"no vehicle {vehicle_id}"]
+        for vehicle_id in data["locked_routes"]:
+            if vehicle_id not in vehicle_ids:
+                errors.setdefault("locked_routes", []).append(f"no vehicle {vehicle_id}")
+        for vehicle_id, route in (data.get("initial_routes") or {}).items():
+            if vehicle_id not in vehicle_ids:
+                errors.setdefault("initial_routes", {})[vehicle_id] = ["no such vehicle"]
+            elif any(s not in stop_ids for s in route):
+                errors.setdefault("initial_routes", {})[vehicle_id] = ["names a stop that is not in the problem"]
+        if errors:
+            raise ValidationError(errors)
