@@ -53,14 +53,14 @@ def formulary_morning(day: DemoDay) -> None:
     day.say(f"[formulary] 搜索 'amxl' → {len(found)} 个品规: " + ", ".join(f"{i['generic_name']} {i['strength']}" for i in found))
     code = f"YP9{int(time.time()) % 100000:05d}"
     item = {
-        "code": code, "kind": "drug", "generic_name": "达格列净", "generic_name_en": "Dapagliflozin",
-        "trade_name": "安达唐", "dosage_form": "片剂", "strength": "10mg", "unit": "片", "package_size": 14,
-        "package_unit": "盒", "manufacturer": "阿斯利康制药有限公司", "approval_no": "国药准字J20170040",
-        "atc_code": "A10BK01", "essential": False, "reimbursement": "乙", "vbp": True, "vbp_batch": "第七批",
-        "storage": "ambient", "volume_cm3": 45, "weight_g": 25, "category": "内分泌系统用药",
+        "code": code, "kind": "drug", "generic_name": "沙库巴曲缬沙坦钠", "generic_name_en": "Sacubitril/Valsartan",
+        "trade_name": "诺欣妥", "dosage_form": "片剂", "strength": "100mg", "unit": "片", "package_size": 14,
+        "package_unit": "盒", "manufacturer": "北京诺华制药有限公司", "approval_no": "国药准字J20170040",
+        "atc_code": "C09DX04", "essential": False, "reimbursement": "乙", "vbp": False,
+        "storage": "ambient", "volume_cm3": 45, "weight_g": 25, "category": "心血管系统用药",
     }  # fmt: skip
     proposed = admin.post("/api/v1/items", item, headers={"Idempotency-Key": f"demo-{code}"})
-    day.say(f"[formulary] 目录管理员提交新品规 {code} 达格列净片 → {proposed.status} (草稿 {proposed.body['id'][:8]})")
+    day.say(f"[formulary] 目录管理员提交新品规 {code} 沙库巴曲缬沙坦钠片 → {proposed.status} (草稿 {proposed.body['id'][:8]})")
     approved = manager.post("/api/v1/changes/approve", {"change_ids": [proposed.body["id"]], "note": "药事会例会"})
     day.say(f"[formulary] 药事会批准 → 目录版本 {approved.body['catalogue_version']}")
     for service in ("procurement", "prescription_review", "dispatch"):

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EMBEDDED_BROKER_URL = "memory://"
+EMBEDDED_BROKER_URL = "memory://localhost/"
 SERVICE_PORTS = {"formulary": 8001, "procurement": 8002, "prescription_review": 8003, "dispatch": 8004}
 
 

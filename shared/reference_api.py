@@ -32,7 +32,7 @@ def reference_blueprint(service: str) -> Blueprint:
 
     @blp.route("/items")
     @blp.arguments(RefQuery, location="query")
-    @blp.response(200, fields.List(fields.Dict()))
+    @blp.response(200)
     def items(args: dict[str, Any]) -> Any:
         """Items as this service knows them."""
         t = tables()["ref_items"]
@@ -43,7 +43,7 @@ def reference_blueprint(service: str) -> Blueprint:
             return [r[0] for r in session.execute(query)]
 
     @blp.route("/items/<code>")
-    @blp.response(200, fields.Dict())
+    @blp.response(200)
     def item(code: str) -> Any:
         """One item as this service knows it."""
         t = tables()["ref_items"]
@@ -55,7 +55,7 @@ def reference_blueprint(service: str) -> Blueprint:
 
     @blp.route("/sites")
     @blp.arguments(RefQuery, location="query")
-    @blp.response(200, fields.List(fields.Dict()))
+    @blp.response(200)
     def sites(args: dict[str, Any]) -> Any:
         """Sites as this service knows them."""
         t = tables()["ref_sites"]
@@ -66,7 +66,7 @@ def reference_blueprint(service: str) -> Blueprint:
             return [r[0] for r in session.execute(query)]
 
     @blp.route("/stocklists/<scope>/<value>")
-    @blp.response(200, fields.Dict())
+    @blp.response(200)
     def stocklist(scope: str, value: str) -> Any:
         """A stocking list as this service knows it."""
         t = tables()["ref_stocklists"]

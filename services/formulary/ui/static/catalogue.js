@@ -8,12 +8,14 @@
 
   const form = document.getElementById("search-form");
   const q = document.getElementById("q");
-  const tbody = document.querySelector("#results tbody");
+  const table = document.getElementById("results");
+  const tbody = table.querySelector("tbody");
   const status = document.getElementById("result-status");
   const more = document.getElementById("more");
   const FILTERS = ["kind", "level", "essential", "status"];
 
-  let nextCursor = null;
+  let nextCursor = null; // where the next page of `shownQuery` starts
+  let shownQuery = ""; // the query whose results the table shows (a page is only appended to its own query)
   let shown = 0;
   let inflight = null; // the running search, aborted when a newer one starts
 
@@ -22,28 +24,39 @@
   q.value = params.get("q") || "";
   for (const name of FILTERS) if (params.get(name)) form.elements[name].value = params.get(name);
 
-  function queryString(cursor) {
+  /** The query the form describes, as it goes into the address bar. */
+  function currentQuery() {
     const p = new URLSearchParams();
     if (q.value.trim()) p.set("q", q.value.trim());
     for (const name of FILTERS) if (form.elements[name].value) p.set(name, form.elements[name].value);
-    const shareable = p.toString();
-    p.set("limit", "30");
-    if (cursor) p.set("cursor", cursor);
-    return { api: p.toString(), shareable };
+    return p.toString();
+  }
+
+  /** The rows on screen no longer answer what is typed: say so until the new search lands. */
+  function markStale() {
+    more.hidden = true;
+    table.setAttribute("aria-busy", "true"); // screen readers (and tests) learn the rows are stale
   }
 
   async function search(append) {
+    // "Load more" belongs to the results on screen; while a new search runs there is nothing to extend.
+    if (append && (inflight || !nextCursor)) return;
     if (inflight) inflight.abort();
     const controller = new AbortController();
     inflight = controller;
-    const qs = queryString(append ? nextCursor : null);
-    if (!append) history.replaceState(null, "", qs.shareable ? "?" + qs.shareable : location.pathname);
+    const query = append ? shownQuery : currentQuery();
+    const apiQuery = new URLSearchParams(query);
+    apiQuery.set("limit", "30");
+    if (append) apiQuery.set("cursor", nextCursor);
+    if (!append) history.replaceState(null, "", query ? "?" + query : location.pathname);
     status.textContent = t("正在查询…", "Searching…");
+    markStale();
     try {
-      const page = await api("GET", "/api/v1/items?" + qs.api, null, null, { signal: controller.signal });
+      const page = await api("GET", "/api/v1/items?" + apiQuery, null, null, { signal: controller.signal });
       if (!append) {
         tbody.replaceChildren();
         shown = 0;
+        shownQuery = query;
       }
       for (const item of page.items) tbody.append(row(item));
       shown += page.items.length;
@@ -55,7 +68,10 @@
       status.textContent = "";
       reportError(err, form);
     } finally {
-      if (inflight === controller) inflight = null;
+      if (inflight === controller) {
+        inflight = null;
+        table.removeAttribute("aria-busy");
+      }
     }
   }
 
@@ -88,8 +104,15 @@
   }
 
   const searchSoon = debounce(() => search(false), 250);
-  q.addEventListener("input", searchSoon);
-  form.addEventListener("change", () => searchSoon.flush());
+  q.addEventListener("input", () => {
+    markStale();
+    searchSoon();
+  });
+  // A filter changed: search now. (The box fires "change" too when it loses focus — e.g. on a
+  // click of "load more" — and that must not start a new search over the page being extended.)
+  form.addEventListener("change", (event) => {
+    if (event.target !== q) searchSoon.flush();
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     searchSoon.flush();

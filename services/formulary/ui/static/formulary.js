@@ -191,12 +191,11 @@
     const vbp = form.elements.namedItem("vbp");
     const batch = form.elements.namedItem("vbp_batch");
     if (vbp && batch) batch.required = vbp.checked;
+    // The red star follows `required` (the control itself tells screen readers).
     for (const name of ["dosage_form", "vbp_batch"]) {
       const control = form.elements.namedItem(name);
-      const star = control && control.closest(".field").querySelector("label .req");
-      if (control && !star && control.required) {
-        control.closest(".field").querySelector("label").append(el("span", { class: "req", "aria-hidden": "true" }, "*"));
-      } else if (star && !control.required) star.remove();
+      const star = control && control.closest(".field").querySelector(".req");
+      if (star) star.hidden = !control.required;
     }
   }
 
@@ -214,12 +213,39 @@
     syncForm(form);
   }
 
+  // The catalogue rules' messages (services/formulary/model.py), in Chinese.
+  window.hub.addMessages([
+    [/^does not match the drug code pattern (.*)$/, (m) => `不符合药品医保编码格式（X 或 Z 开头，共 23 位）：${m[1]}`],
+    [/^does not match the consumable code pattern (.*)$/, (m) => `不符合耗材医保编码格式（C 开头，共 20 位）：${m[1]}`],
+    [/^a drug needs a dosage form$/, () => "药品须填写剂型"],
+    [/^not a 7-character ATC code/, () => "不是 7 位 ATC 编码（如 J01CA04）"],
+    [/^only drugs have ATC codes$/, () => "只有药品有 ATC 编码"],
+    [/^only drugs have an antibiotic tier$/, () => "只有药品有抗菌药物分级"],
+    [/^only drugs can be controlled$/, () => "只有药品属于特殊管理药品"],
+    [/^a volume-based procurement item names its batch/, () => "集采品种须填写集采批次"],
+    [/^not an approval number/, () => "批准文号格式不正确（如 国药准字H20003263）"],
+    [/^upper-case letters, digits, - and _, 2–40 characters$/, () => "编码只能含大写字母、数字、- 和 _，2–40 位"],
+    [/^appears twice in this file$/, () => "文件中重复出现"],
+    [/^name at least one field to change$/, () => "请至少修改一个字段"],
+    [/^stale ETag$/, () => "品种已被他人修改"],
+  ]);
+
+  /** Only these roles may propose catalogue changes (the server checks too). */
+  function canPropose() {
+    return window.hub.hasRole("formulary_admin", "pharmacy_manager");
+  }
+
+  // Notices for people whose role may read but not propose.
+  window.hub.onSession(() => {
+    for (const note of document.querySelectorAll("[data-proposers-only]")) note.hidden = canPropose();
+  });
+
   function itemUrl(code) {
     return "/ui/items/" + encodeURIComponent(code);
   }
 
   window.formulary = {
     spec, FIELDS, FIELD_ORDER, label, choice, levelLabel, formatValue, packaging, badges, diff, diffTable,
-    fillForm, readForm, checkForm, syncForm, wireForm, itemUrl,
+    fillForm, readForm, checkForm, syncForm, wireForm, itemUrl, canPropose,
   };
 })();

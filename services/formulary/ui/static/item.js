@@ -30,6 +30,7 @@
       renderHistory(history);
       openEdit.disabled = false;
       openRetire.disabled = item.status === "retired";
+      openEdit.hidden = openRetire.hidden = !F.canPropose();
     } catch (err) {
       if (err.status === 404) {
         const missing = document.getElementById("item-missing");
