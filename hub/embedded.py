@@ -83,7 +83,12 @@ def start_hub(
         thread.start()
         hub.threads.append(thread)
     if seed:
+        from services.dispatch.fleet import seed_fleet_if_empty
         from services.formulary.seed.loader import seed_if_empty
+        from shared.db import unit_of_work
+
+        with unit_of_work(hub.services["dispatch"].ctx.factory) as session:
+            seed_fleet_if_empty(session)
 
         seeded = seed_if_empty(hub.services["formulary"].ctx, profile=profile)
         if seeded:

@@ -137,10 +137,10 @@ def build_day_stops(
             stop.add("pickup", due["pickup"])
             stop.rounds = sorted({*DEFAULT_ROUNDS.get(site.level, {})})
     for shipment in shipments:
-        site = by_code.get(shipment.site_code)
-        if site is None or site.is_hub:
+        target = by_code.get(shipment.site_code)
+        if target is None or target.is_hub:
             continue
-        stop = stops.setdefault(site.code, DayStop(site))
+        stop = stops.setdefault(target.code, DayStop(target))
         stop.add("deliver", shipment.deliver_l)
         stop.add("pickup", shipment.pickup_l)
         stop.shipment_ids.append(shipment.id)

@@ -168,3 +168,127 @@ class SolveIn(Strict):
                 errors.setdefault("initial_routes", {})[vehicle_id] = ["names a stop that is not in the problem"]
         if errors:
             raise ValidationError(errors)
+
+
+class ShipmentIn(Strict):
+    """A dispatcher's hand-made shipment."""
+
+    site_code = fields.String(required=True, validate=ID)
+    deliver = _volumes(load_default=dict)
+    pickup = _volumes(load_default=dict)
+    priority = fields.Integer(load_default=2, validate=validate.Range(min=0, max=3))
+    deliver_by = fields.Date(load_default=None, allow_none=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not any(data["deliver"].values()) and not any(data["pickup"].values()):
+            raise ValidationError("name something to deliver or collect", "deliver")
+        if any(c in ("soiled", "specimen") for c, v in data["deliver"].items() if v):
+            raise ValidationError({"deliver": ["soiled goods and specimens are collected, not delivered"]})
+        if any(c in ("ambient", "cold", "clean") for c, v in data["pickup"].items() if v):
+            raise ValidationError({"pickup": ["clean goods and drugs are delivered, not collected"]})
+
+
+class ShipmentOut(Schema):
+    """A shipment."""
+
+    id = fields.String()
+    site_code = fields.String()
+    source = fields.String()
+    status = fields.String()
+    deliver_l = fields.Dict()
+    pickup_l = fields.Dict()
+    lines = fields.List(fields.Dict())
+    priority = fields.Integer()
+    note = fields.String(allow_none=True)
+    deliver_by = fields.String(allow_none=True)
+    plan_id = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    created_by = fields.String()
+
+
+class ShipmentQuery(Strict):
+    """Shipment list filter."""
+
+    status = fields.String(load_default="pending", validate=validate.OneOf(("pending", "planned", "delivered", "all")))
+
+
+class PlanIn(Strict):
+    """Plan a day."""
+
+    date = fields.Date(load_default=None, allow_none=True)
+    time_limit_s = fields.Float(load_default=20, validate=validate.Range(min=0.5, max=300))
+    workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=8))
+
+
+class ReplanIn(Strict):
+    """Re-plan after a change: locks, locked routes, vehicles already out."""
+
+    locks = fields.Dict(keys=fields.String(validate=ID), values=fields.String(validate=ID), load_default=dict)
+    locked_routes = fields.List(fields.String(validate=ID), load_default=list)
+    vehicles_out = fields.List(fields.String(validate=ID), load_default=list)
+    time_limit_s = fields.Float(load_default=3, validate=validate.Range(min=0.5, max=120))
+
+
+class PlanOut(Schema):
+    """A plan: status, progress and (once solved) routes."""
+
+    id = fields.String()
+    date = fields.String()
+    status = fields.String()
+    result = fields.Dict(allow_none=True)
+    progress = fields.List(fields.List(fields.Float()))
+    error = fields.String(allow_none=True)
+    base_plan_id = fields.String(allow_none=True)
+    stop_refs = fields.Dict()
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+    finished_at = fields.AwareDateTime(allow_none=True)
+    published_at = fields.AwareDateTime(allow_none=True)
+    request = fields.Dict()
+
+
+class PlanSummaryOut(PlanOut):
+    """A plan in a list: without the bulky request and stop references."""
+
+    class Meta:
+        exclude = ("request", "stop_refs")
+
+
+class PlanQuery(Strict):
+    """Plan list filter."""
+
+    date = fields.Date(load_default=None, allow_none=True)
+
+
+class CompleteIn(Strict):
+    """A driver's confirmation at a stop."""
+
+    received_by = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
+    exceptions = fields.List(fields.String(validate=validate.Length(max=300)), load_default=list)
+
+
+class VehicleRowIn(Strict):
+    """A vehicle of the fleet."""
+
+    id = fields.String(required=True, validate=ID)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    compartments_l = _volumes(required=True, validate=validate.Length(min=1))
+    shift_start = fields.String(load_default="07:30", validate=HHMM)
+    shift_end = fields.String(load_default="17:30", validate=HHMM)
+    break_start = fields.String(load_default="11:30", allow_none=True, validate=HHMM)
+    break_end = fields.String(load_default="13:30", allow_none=True, validate=HHMM)
+    break_min = fields.Integer(load_default=45, allow_none=True, validate=validate.Range(min=1, max=240))
+    max_route_min = fields.Integer(load_default=600, allow_none=True, validate=validate.Range(min=30, max=1440))
+    max_km = fields.Float(load_default=400, allow_none=True, validate=validate.Range(min=1, max=2000))
+    fixed_cost = fields.Float(load_default=200, validate=validate.Range(min=0))
+    cost_per_km = fields.Float(load_default=2.5, validate=validate.Range(min=0))
+    active = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def _times(self, data: dict[str, Any], **_: Any) -> None:
+        if minutes(data["shift_end"]) <= minutes(data["shift_start"]):
+            raise ValidationError({"shift_end": ["the shift ends before it starts"]})
+        if data.get("break_start") and data.get("break_end") and minutes(data["break_end"]) <= minutes(data["break_start"]):
+            raise ValidationError({"break_end": ["the break window ends before it starts"]})

@@ -1,6 +1,6 @@
 """gunicorn entry: `gunicorn services.dispatch.wsgi:app`."""
 
-from shared.wsgi import build_wsgi_app
 from services.dispatch.app import SPEC
+from shared.wsgi import build_wsgi_app
 
 app = build_wsgi_app(SPEC)

@@ -18,6 +18,10 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
             if isinstance(key, int):  # list positions read as stops[3].window
                 out.extend(flatten_messages(value, f"{prefix}[{key}]"))
                 continue
+            if key in ("key", "value") and prefix and isinstance(value, list):
+                # a Dict field's key/value error belongs to the entry itself: deliver.cold, not deliver.cold.value
+                out.extend(flatten_messages(value, prefix))
+                continue
             name = "" if key == "_schema" else str(key)
             path = f"{prefix}.{name}" if prefix and name else (prefix or name)
             out.extend(flatten_messages(value, path))

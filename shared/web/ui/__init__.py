@@ -1,4 +1,22 @@
-"""The pages' common shell: layout template, styles, script (i18n, sign-in, API calls), served locally."""
+"""The pages' common shell: layout template, styles, script (i18n, sign-in, API calls), served locally.
+
+A service's page extends it::
+
+    {% extends "base.html" %}
+    {% block title %}审方队列{% endblock %}{% block title_en %}Review queue{% endblock %}
+    {% block service_name %}审方中心{% endblock %}{% block service_name_en %}Prescription review{% endblock %}
+    {% block nav %}<ul><li><a href="/ui/" aria-current="page" data-en="Queue">待审处方</a></li></ul>{% endblock %}
+    {% block scripts %}<script src="{{ url_for('<service>_ui.static', filename='queue.js') }}" defer></script>{% endblock %}
+    {% block content %}<h1 data-en="Review queue">审方队列</h1>…{% endblock %}
+
+and its script uses ``window.hub`` (static/hub.js): ``hub.onSession(load)``, ``await hub.api("GET",
+"/api/v1/...")`` (throws ``hub.ApiError`` carrying the problem's field errors), ``hub.reportError(err,
+form)`` (messages beside the fields they name), ``hub.toast(...)``, ``hub.tr(zh, en)`` for text built
+in JS. Chinese goes in the markup, English beside it in ``data-en`` (leaf elements) or
+``data-en-placeholder`` / ``data-en-title`` / ``data-en-aria-label``. Styles (static/hub.css) include
+cards, toolbars, forms (``.field``, ``.form-grid``), data tables, badges, notices, a timeline, diffs
+and a print layout.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,52 @@
+"""The county logistics centre's vehicles, and the default fleet a new hub starts with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from services.dispatch import store
+
+# Four refrigerated vans (cold chain 2–8 °C) and three plain vans: what a county logistics
+# centre of Chengwu's size runs. Plain vans still carry a sealed specimen box.
+DEFAULT_FLEET: list[dict[str, Any]] = [
+    *(
+        {"id": f"LC-{i}", "name": f"冷藏车{i}号", "compartments_l": {"ambient": 2500, "cold": 400, "clean": 1500,
+         "soiled": 1500, "specimen": 60}, "fixed_cost": 260.0, "cost_per_km": 2.8}
+        for i in range(1, 5)
+    ),
+    *(
+        {"id": f"PT-{i}", "name": f"厢式货车{i}号", "compartments_l": {"ambient": 3500, "clean": 2000,
+         "soiled": 2000, "specimen": 40}, "fixed_cost": 180.0, "cost_per_km": 2.2}
+        for i in range(1, 4)
+    ),
+]  # fmt: skip
+DEFAULT_SHIFT = {"shift_start": "07:30", "shift_end": "17:30", "break_start": "11:30", "break_end": "13:30",
+                 "break_min": 45, "max_route_min": 600, "max_km": 400.0, "active": True}  # fmt: skip
+
+
+def seed_fleet_if_empty(session: Session) -> int:
+    """Add the default fleet to an empty vehicles table; returns how many were added."""
+    if session.execute(select(func.count()).select_from(store.vehicles)).scalar_one():
+        return 0
+    session.execute(insert(store.vehicles), [{**DEFAULT_SHIFT, **v} for v in DEFAULT_FLEET])
+    return len(DEFAULT_FLEET)
+
+
+def vehicle_request(row: Any) -> dict[str, Any]:
+    """A vehicle row as the solve problem's vehicle (VehicleIn's loaded form)."""
+    rest = None
+    if row.break_start and row.break_end and row.break_min:
+        rest = {"window": [row.break_start, row.break_end], "minutes": row.break_min}
+    return {
+        "id": row.id,
+        "compartments": dict(row.compartments_l),
+        "shift": [row.shift_start, row.shift_end],
+        "break_": rest,
+        "fixed_cost": row.fixed_cost,
+        "cost_per_km": row.cost_per_km,
+        "max_route_min": row.max_route_min,
+        "max_km": row.max_km,
+    }

@@ -1,0 +1,179 @@
+"""Between the dispatch API's problem/plan JSON and the routing core's integer model.
+
+The API speaks the dispatcher's units (HH:MM, litres, kilometres, yuan); the routing core works
+in integers (seconds after midnight, decilitres, metres, fen) so OR-Tools' arithmetic is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from services.dispatch.routing.checker import check
+from services.dispatch.routing.matrix import GreatCircleMatrix, MatrixProvider, Point
+from services.dispatch.routing.problem import Break, Options, Problem, Stop, TimeWindow, Vehicle
+from services.dispatch.routing.solution import Solution
+from services.dispatch.routing.solver import solve
+from services.dispatch.schemas import minutes
+
+VOLUME_SCALE = 10  # decilitres: a 1.5 L specimen box stays exact
+MONEY_SCALE = 100  # fen
+
+
+class PlanCheckFailed(RuntimeError):
+    """The independent checker found a violation in a plan the solver returned: never shown."""
+
+    def __init__(self, violations: list[str]) -> None:
+        super().__init__("; ".join(violations[:10]))
+        self.violations = violations
+
+
+def seconds(hhmm: str) -> int:
+    """Seconds after midnight."""
+    return minutes(hhmm) * 60
+
+
+def hhmm(value: float) -> str:
+    """HH:MM of seconds after midnight (rounded to the minute; past midnight wraps to +1d)."""
+    total = int(round(value / 60))
+    day, rest = divmod(total, 24 * 60)
+    text = f"{rest // 60:02d}:{rest % 60:02d}"
+    return text if day == 0 else f"{text}+{day}d"
+
+
+def _decilitres(volumes: Mapping[str, float]) -> dict[str, int]:
+    return {c: int(math.ceil(v * VOLUME_SCALE - 1e-9)) for c, v in volumes.items() if v > 0}
+
+
+def _litres(volumes: Mapping[str, int]) -> dict[str, float]:
+    return {c: round(v / VOLUME_SCALE, 1) for c, v in volumes.items()}
+
+
+def to_problem(request: Mapping[str, Any], matrix: MatrixProvider | None = None) -> Problem:
+    """Build the routing problem from a validated solve request (SolveIn's output)."""
+    options = request["options"]
+    depot = request["depot"]
+    points = [Point(depot["lat"], depot["lon"])] + [Point(s["lat"], s["lon"]) for s in request["stops"]]
+    provider = matrix or GreatCircleMatrix(circuity=options["circuity"], speed_kmh=options["speed_kmh"])
+    travel = provider.matrices(points)
+    distance_m, duration_s = travel.to_int()
+    depot_open, depot_close = seconds(depot["open"]), seconds(depot["close"])
+    stops = tuple(
+        Stop(
+            id=s["id"],
+            deliver=_decilitres(s["deliver"]),
+            pickup=_decilitres(s["pickup"]),
+            window=TimeWindow(seconds(s["window"][0]), seconds(s["window"][1])) if s.get("window") else None,
+            service=int(round(s["service_min"] * 60)),
+            priority=s["priority"],
+        )
+        for s in request["stops"]
+    )
+    vehicles = tuple(_vehicle(v, depot_open, depot_close) for v in request["vehicles"])
+    initial = request.get("initial_routes")
+    locked_prefixes = {v: tuple((initial or {}).get(v, ())) for v in request.get("locked_routes", [])}
+    return Problem(
+        stops=stops,
+        vehicles=vehicles,
+        distance=distance_m,
+        duration=duration_s,
+        distance_real=travel.distance_m / 1000.0,
+        distance_scale=1000.0,
+        options=Options(
+            time_limit_s=options["time_limit_s"],
+            workers=min(options.get("workers", 1), os.cpu_count() or 1),
+            specimen_max_ride_s=options["specimen_max_ride_min"] * 60 if options.get("specimen_max_ride_min") else None,
+            minimize_vehicles=options.get("minimize_vehicles", False),
+        ),
+        locks=dict(request.get("locks") or {}),
+        locked_prefixes={v: p for v, p in locked_prefixes.items() if p},
+        initial_routes={v: tuple(r) for v, r in initial.items()} if initial else None,
+        coords=np.array([(p.lon, p.lat) for p in points]),
+        name="county-day",
+    )
+
+
+def _vehicle(v: Mapping[str, Any], depot_open: int, depot_close: int) -> Vehicle:
+    rest = v.get("break_")
+    return Vehicle(
+        id=v["id"],
+        capacity=_decilitres(v["compartments"]),
+        shift_start=max(seconds(v["shift"][0]), depot_open),
+        shift_end=min(seconds(v["shift"][1]), depot_close),
+        rest_break=Break(seconds(rest["window"][0]), seconds(rest["window"][1]), rest["minutes"] * 60) if rest else None,
+        max_duration=v["max_route_min"] * 60 if v.get("max_route_min") else None,
+        max_distance=int(v["max_km"] * 1000) if v.get("max_km") else None,
+        fixed_cost=int(round(v["fixed_cost"] * MONEY_SCALE)),
+        cost_per_km=int(round(v["cost_per_km"] * MONEY_SCALE)),
+    )
+
+
+def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) -> dict[str, Any]:
+    """The plan JSON for a checked solution."""
+    names = {s["id"]: s.get("name") for s in request["stops"]}
+    routes: list[dict[str, Any]] = []
+    for route in solution.routes:
+        routes.append(
+            {
+                "vehicle": route.vehicle_id,
+                "start": hhmm(route.start),
+                "end": hhmm(route.end),
+                "break": hhmm(route.break_start) if route.break_start is not None else None,
+                "load_out": _litres(route.load_out),
+                "stops": [
+                    {
+                        "id": visit.stop_id,
+                        "name": names.get(visit.stop_id),
+                        "arrival": hhmm(visit.arrival),
+                        "start": hhmm(visit.start),
+                        "departure": hhmm(visit.departure),
+                        "load_after": _litres(visit.load_after),
+                    }
+                    for visit in route.visits
+                ],
+                "distance_km": round(route.distance_real, 2),
+                "duration_min": round(route.duration / 60, 1),
+                "cost": round(route.cost / MONEY_SCALE, 2),
+            }
+        )
+    served = sum(len(r["stops"]) for r in routes)
+    if not request["stops"] or not solution.unassigned:
+        status = "solved"
+    else:
+        status = "partial" if served else "infeasible"
+    return {
+        "status": status,
+        "routes": routes,
+        "unassigned": [{"id": u.stop_id, "reason": u.reason} for u in solution.unassigned],
+        "objective": solution.objective,
+        "totals": {
+            "vehicles": solution.vehicles_used,
+            "distance_km": round(solution.distance_real, 2),
+            "cost": round(solution.cost / MONEY_SCALE, 2),
+            "stops_served": served,
+        },
+        "stats": {
+            "solve_s": round(solution.stats.solve_seconds, 3),
+            "first_solution_s": (
+                round(solution.stats.first_solution_seconds, 3) if solution.stats.first_solution_seconds is not None else None
+            ),
+            "workers": solution.stats.workers,
+            "regions": solution.stats.regions,
+            "progress": [[round(t, 2), obj] for t, obj in solution.stats.progress],
+        },
+        "checked": True,
+    }
+
+
+def solve_request(request: Mapping[str, Any], progress: Callable[[float, int], None] | None = None) -> dict[str, Any]:
+    """Solve a validated request and return the plan, after the independent checker passed it."""
+    problem = to_problem(request)
+    solution = solve(problem, progress)
+    report = check(problem, solution)
+    if not report.ok:
+        raise PlanCheckFailed([str(v) for v in report.violations])
+    return to_plan(request, problem, solution)

@@ -1,0 +1,303 @@
+"""Independent feasibility checker: recomputes a plan from the Problem and the routes alone.
+
+It shares no code with the solver (no OR-Tools, no insertion heuristics): loads per compartment along
+each route, vehicle-compartment compatibility, windows, shifts, breaks (every placement is tried),
+route duration and distance limits, specimen ride times, stops served at most once, and locks. When
+given a Solution it also verifies the schedule and totals the solver reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .problem import SPECIMEN, Break, Problem, Vehicle
+from .solution import Route, Solution
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule, named by route (vehicle id), stop and constraint."""
+
+    constraint: str
+    message: str
+    vehicle_id: str | None = None
+    stop_id: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class RouteFigures:
+    """Recomputed totals of one route (duration is the shortest feasible one)."""
+
+    vehicle_id: str
+    distance: int
+    distance_real: float
+    duration: int | None
+    cost: int
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Violations (empty = feasible) and recomputed figures."""
+
+    violations: list[Violation] = field(default_factory=list)
+    routes: list[RouteFigures] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no rule is broken."""
+        return not self.violations
+
+    @property
+    def distance(self) -> int:
+        """Total integer distance."""
+        return sum(r.distance for r in self.routes)
+
+    @property
+    def distance_real(self) -> float:
+        """Total real-valued distance in reporting units."""
+        return sum(r.distance_real for r in self.routes)
+
+    @property
+    def cost(self) -> int:
+        """Total cost (fixed + distance)."""
+        return sum(r.cost for r in self.routes)
+
+    @property
+    def duration(self) -> int:
+        """Sum of shortest feasible route durations (infeasible routes count 0)."""
+        return sum(r.duration or 0 for r in self.routes)
+
+    def messages(self) -> list[str]:
+        """Human-readable messages."""
+        return [v.message for v in self.violations]
+
+
+Plan = Solution | Mapping[str, Sequence[str]]
+
+
+def check(problem: Problem, plan: Plan) -> CheckReport:
+    """Check a plan (a Solution, or vehicle id -> stop ids in visiting order) against every rule."""
+    routes = plan.routes_by_vehicle() if isinstance(plan, Solution) else {v: list(s) for v, s in plan.items()}
+    report = CheckReport()
+    vehicles = {v.id: v for v in problem.vehicles}
+    node = problem.stop_node()
+    seen: dict[str, str] = {}
+    for vehicle_id, stop_ids in routes.items():
+        if vehicle_id not in vehicles:
+            report.violations.append(Violation("unknown", f"route of unknown vehicle {vehicle_id}", vehicle_id))
+            continue
+        ok_ids: list[str] = []
+        for sid in stop_ids:
+            if sid not in node:
+                report.violations.append(Violation("unknown", f"route {vehicle_id}: unknown stop {sid}", vehicle_id, sid))
+            elif sid in seen:
+                report.violations.append(Violation(
+                    "duplicate", f"stop {sid} served twice (routes {seen[sid]} and {vehicle_id})", vehicle_id, sid))
+            else:
+                seen[sid] = vehicle_id
+                ok_ids.append(sid)
+        report.routes.append(_check_route(problem, vehicles[vehicle_id], ok_ids, report.violations))
+    _check_locks(problem, routes, seen, report.violations)
+    if isinstance(plan, Solution):
+        for route in plan.routes:
+            if route.vehicle_id in vehicles:
+                _check_reported(problem, vehicles[route.vehicle_id], route, report.violations)
+    return report
+
+
+# --- one route -------------------------------------------------------------------------------------
+
+
+def _check_route(problem: Problem, vehicle: Vehicle, stop_ids: list[str], out: list[Violation]) -> RouteFigures:
+    node = problem.stop_node()
+    nodes = [node[s] for s in stop_ids]
+    stops = [problem.stops[n - 1] for n in nodes]
+    vid = vehicle.id
+    for s in stops:
+        for comp in sorted(s.compartments()):
+            if vehicle.cap(comp) <= 0:
+                out.append(Violation("compartment", f"route {vid}: stop {s.id} needs a {comp} compartment, "
+                                     f"vehicle {vid} has none", vid, s.id))
+    for comp in problem.compartments:
+        load = sum(s.deliver.get(comp, 0) for s in stops)
+        cap = vehicle.cap(comp)
+        if load > cap and load > 0:
+            out.append(Violation("capacity", f"route {vid}: leaves the depot with {load} {comp}, "
+                                 f"capacity {cap}", vid))
+        for s in stops:
+            load += s.pickup.get(comp, 0) - s.deliver.get(comp, 0)
+            if load > cap or load < 0:
+                out.append(Violation("capacity", f"route {vid}: {comp} load {load} after stop {s.id} "
+                                     f"outside [0, {cap}]", vid, s.id))
+    arcs = list(zip([0, *nodes], [*nodes, 0], strict=True)) if nodes else []
+    distance = sum(int(problem.distance[i, j]) for i, j in arcs)
+    real = sum(problem.real_distance(i, j) for i, j in arcs)
+    cost = (vehicle.fixed_cost if nodes else 0) + sum(
+        round(int(problem.distance[i, j]) * vehicle.cost_per_km / 1000) for i, j in arcs)
+    if vehicle.max_distance is not None and distance > vehicle.max_distance:
+        out.append(Violation("max_distance", f"route {vid}: distance {distance} exceeds max {vehicle.max_distance}",
+                             vid))
+    duration = _check_schedule(problem, vehicle, nodes, out) if nodes else 0
+    return RouteFigures(vid, distance, real, duration, int(cost))
+
+
+@dataclass
+class _Attempt:
+    problems: list[Violation]
+    duration: int | None = None
+
+
+def _check_schedule(problem: Problem, vehicle: Vehicle, nodes: list[int], out: list[Violation]) -> int | None:
+    """Try every break placement; keep the first that satisfies everything, else the least-bad one."""
+    gaps: list[int | None] = [None] if vehicle.rest_break is None else list(range(-1, len(nodes) + 2))
+    attempts = [_schedule(problem, vehicle, nodes, g) for g in gaps]
+    good = [a for a in attempts if not a.problems]
+    if good:
+        return min(a.duration for a in good if a.duration is not None)
+    worst = min(attempts, key=lambda a: len(a.problems))
+    out.extend(worst.problems)
+    return None
+
+
+def _schedule(problem: Problem, vehicle: Vehicle, nodes: list[int], gap: int | None) -> _Attempt:
+    """Earliest schedule with the break in leg ``gap`` (-1: before leaving, len+1: after returning),
+    then the latest starts that still end as early, which give the shortest duration and rides."""
+    vid = vehicle.id
+    brk: Break | None = vehicle.rest_break
+    stops = [problem.stops[n - 1] for n in nodes]
+    seq = [*nodes, 0]
+    found: list[Violation] = []
+    t = vehicle.shift_start
+    if gap == -1 and brk is not None:
+        b = max(t, brk.window_start)
+        if b + brk.duration > brk.window_end:
+            return _Attempt([Violation("break", f"route {vid}: break cannot be taken before leaving", vid)])
+        t = b + brk.duration
+    starts: list[int] = []
+    prev, leave = 0, t
+    for k, n in enumerate(seq):
+        arrive = leave + int(problem.duration[prev, n])
+        if gap == k and brk is not None:
+            b = max(leave, brk.window_start)
+            if b + brk.duration > brk.window_end:
+                return _Attempt([Violation("break", f"route {vid}: break window passes before leg {k}", vid)])
+            arrive = max(arrive + brk.duration, b + brk.duration)
+        if n == 0:
+            t = arrive
+            break
+        s = stops[k]
+        begin = max(arrive, s.window.start) if s.window else arrive
+        if s.window is not None and begin > s.window.end:
+            found.append(Violation("window", f"route {vid}: stop {s.id} service starts at {begin}, after its "
+                                   f"window [{s.window.start}, {s.window.end}]", vid, s.id))
+        starts.append(begin)
+        prev, leave = n, begin + s.service
+    end = t
+    if end > vehicle.shift_end:
+        found.append(Violation("shift", f"route {vid}: back at the depot at {end}, after shift end "
+                               f"{vehicle.shift_end}", vid))
+    if gap == len(nodes) + 1 and brk is not None:
+        b = max(end, brk.window_start)
+        if b + brk.duration > min(brk.window_end, vehicle.shift_end):
+            found.append(Violation("break", f"route {vid}: no room for the break after returning", vid))
+    if found:
+        return _Attempt(found)
+    latest = _latest_starts(problem, vehicle, nodes, gap, end)
+    depart = latest[0]
+    duration = end - depart
+    if vehicle.max_duration is not None and duration > vehicle.max_duration:
+        found.append(Violation("max_duration", f"route {vid}: takes at least {duration}, max "
+                               f"{vehicle.max_duration}", vid))
+    limit = problem.options.specimen_max_ride_s
+    if limit is not None:
+        for k, s in enumerate(stops):
+            ride = end - latest[k + 1]
+            if s.pickup.get(SPECIMEN, 0) > 0 and ride > limit:
+                found.append(Violation("specimen_ride", f"route {vid}: specimens from stop {s.id} ride {ride}, "
+                                       f"limit {limit}", vid, s.id))
+    return _Attempt(found, duration)
+
+
+def _latest_starts(problem: Problem, vehicle: Vehicle, nodes: list[int], gap: int | None, end: int) -> list[int]:
+    """Latest departure (index 0) and latest service starts that still reach the depot by ``end``."""
+    brk = vehicle.rest_break
+    stops = [problem.stops[n - 1] for n in nodes]
+    latest = [0] * (len(nodes) + 1)
+    nxt_node, nxt_start = 0, end
+    for k in range(len(nodes), -1, -1):
+        here = nodes[k - 1] if k else 0
+        service = stops[k - 1].service if k else 0
+        leave = nxt_start - int(problem.duration[here, nxt_node])
+        if gap == k and brk is not None:
+            leave = min(leave - brk.duration, brk.window_end - brk.duration)
+        start = leave - service
+        if k:
+            window = stops[k - 1].window
+            if window is not None:
+                start = min(start, window.end)
+        else:
+            start = min(start, vehicle.shift_end)
+        latest[k] = start
+        nxt_node, nxt_start = here, start
+    return latest
+
+
+# --- locks and reported schedules ------------------------------------------------------------------
+
+
+def _check_locks(problem: Problem, routes: Mapping[str, Sequence[str]], served_by: dict[str, str],
+                 out: list[Violation]) -> None:
+    for stop_id, vehicle_id in problem.locks.items():
+        if stop_id in served_by and served_by[stop_id] != vehicle_id:
+            out.append(Violation("lock", f"stop {stop_id} is locked to vehicle {vehicle_id} but served by "
+                                 f"{served_by[stop_id]}", served_by[stop_id], stop_id))
+    for vehicle_id, prefix in problem.locked_prefixes.items():
+        actual = list(routes.get(vehicle_id, ()))[: len(prefix)]
+        if actual != list(prefix):
+            out.append(Violation("lock", f"route {vehicle_id} must start with {', '.join(prefix)} but starts "
+                                 f"with {', '.join(actual) or 'nothing'}", vehicle_id))
+
+
+def _check_reported(problem: Problem, vehicle: Vehicle, route: Route, out: list[Violation]) -> None:
+    """The solver's own times must be consistent with travel times, windows and the shift."""
+    vid = vehicle.id
+    brk = vehicle.rest_break
+    prev, leave = 0, route.start
+    if route.start < vehicle.shift_start:
+        out.append(Violation("schedule", f"route {vid}: reported start {route.start} before shift", vid))
+    legs: list[tuple[int, int, int]] = []  # (leave previous, start of next, travel) per leg, for the break
+    for visit in route.visits:
+        stop = problem.stops[visit.node - 1]
+        need = leave + int(problem.duration[prev, visit.node])
+        if visit.start < need:
+            out.append(Violation("schedule", f"route {vid}: stop {stop.id} reported start {visit.start} "
+                                 f"earlier than reachable ({need})", vid, stop.id))
+        if stop.window is not None and not stop.window.start <= visit.start <= stop.window.end:
+            out.append(Violation("window", f"route {vid}: stop {stop.id} reported start {visit.start} outside "
+                                 f"[{stop.window.start}, {stop.window.end}]", vid, stop.id))
+        legs.append((leave, visit.start, int(problem.duration[prev, visit.node])))
+        prev, leave = visit.node, visit.start + stop.service
+    need_end = leave + int(problem.duration[prev, 0])
+    legs.append((leave, route.end, int(problem.duration[prev, 0])))
+    if route.end < need_end or route.end > vehicle.shift_end:
+        out.append(Violation("schedule", f"route {vid}: reported return {route.end} impossible "
+                             f"(earliest {need_end}, shift end {vehicle.shift_end})", vid))
+    if brk is None:
+        return
+    b = route.break_start
+    if b is None:
+        out.append(Violation("break", f"route {vid}: no break scheduled", vid))
+        return
+    if b < brk.window_start or b + brk.duration > brk.window_end:
+        out.append(Violation("break", f"route {vid}: break at {b} outside its window", vid))
+    before = b + brk.duration <= route.start
+    after = b >= route.end
+    leg_ok = any(lo <= b and b + brk.duration <= hi and hi - lo >= brk.duration + travel for lo, hi, travel in legs)
+    if not (before or after or leg_ok):
+        out.append(Violation("break", f"route {vid}: break at {b} overlaps a service or leaves no time to drive",
+                             vid))
+

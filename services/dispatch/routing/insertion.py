@@ -1,0 +1,331 @@
+"""Fast insertion checks for the ruin-and-recreate search, over the model's nodes and vehicles.
+
+This is the search's own heuristic view of feasibility: windows, shifts and compartment loads are
+checked in O(1) per position from cached forward/backward times and load profiles; breaks, route
+duration and distance, and specimen ride times are checked on the whole route (conservatively) only
+for the position finally chosen. The OR-Tools model remains the authority: every plan the search
+keeps has been restored into the model and improved by its local search.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .model import RoutingBuild
+from .problem import SPECIMEN
+
+INF = 1 << 60
+
+
+@dataclass
+class Instance:
+    """Flat per-node and per-vehicle arrays of one RoutingBuild, for pure-Python speed."""
+
+    n: int
+    travel: list[list[int]]
+    service: list[int]
+    early: list[int]
+    late: list[int]
+    deliver: list[list[int]]  # [node][compartment]
+    pickup: list[list[int]]
+    comps_of: list[list[int]]  # compartments a node touches
+    specimen: list[bool]
+    allowed: list[frozenset[int] | None]  # model vehicles allowed per node, None = any
+    penalty: list[int]
+    nv: int
+    cost: list[list[list[int]]]  # per vehicle, arc cost matrix (shared between equal classes)
+    dist: list[list[int]]
+    fixed: list[int]
+    cap: list[list[int]]
+    shift: list[tuple[int, int]]
+    brk: list[tuple[int, int, int] | None]
+    max_dur: list[int | None]
+    max_dist: list[int | None]
+    ride_limit: int | None
+    prefix: list[int]  # locked leading stops per vehicle
+    exact: list[bool]  # vehicle needs the whole-route check
+    near: list[list[int]]  # customers by increasing distance, per node
+
+    @staticmethod
+    def from_build(build: RoutingBuild) -> Instance:
+        """Extract the arrays from a built model (model node/vehicle numbering)."""
+        problem, scr = build.problem, build.screening
+        comps = list(problem.compartments)
+        n = len(build.nodes)
+        stops = [None] + [problem.stops[k] for k in scr.active]
+        horizon = problem.horizon()
+        early, late = [0] * n, [horizon] * n
+        deliver = [[0] * len(comps) for _ in range(n)]
+        pickup = [[0] * len(comps) for _ in range(n)]
+        specimen = [False] * n
+        allowed: list[frozenset[int] | None] = [None] * n
+        penalty = [0] * n
+        all_v = set(build.vehicles)
+        for m in range(1, n):
+            s = stops[m]
+            assert s is not None
+            k = scr.active[m - 1]
+            if s.window is not None:
+                early[m], late[m] = s.window.start, s.window.end
+            for c, name in enumerate(comps):
+                deliver[m][c] = s.deliver.get(name, 0)
+                pickup[m][c] = s.pickup.get(name, 0)
+            specimen[m] = s.pickup.get(SPECIMEN, 0) > 0
+            ok = set(scr.allowed[k]) & all_v
+            if ok != all_v:
+                allowed[m] = frozenset(build.model_vehicle_of[v] for v in ok)
+            penalty[m] = scr.penalties[k]
+        comps_of = [[c for c in range(len(comps)) if deliver[m][c] or pickup[m][c]] for m in range(n)]
+        dist = build.dist.tolist()
+        by_cpk: dict[int, list[list[int]]] = {}
+        vehicles = [problem.vehicles[p] for p in build.vehicles]
+        cost = []
+        for v in vehicles:
+            if v.cost_per_km not in by_cpk:
+                by_cpk[v.cost_per_km] = (
+                    dist if v.cost_per_km == 1000
+                    else [[round(d * v.cost_per_km / 1000) for d in row] for row in dist]
+                )
+            cost.append(by_cpk[v.cost_per_km])
+        ride = problem.options.specimen_max_ride_s
+        has_time = build.time_dim is not None
+        prefix_len = [0] * len(vehicles)
+        vpos = problem.vehicle_index()
+        for vid, pre in problem.locked_prefixes.items():
+            p = vpos[vid]
+            if p in build.model_vehicle_of:
+                prefix_len[build.model_vehicle_of[p]] = len(pre)
+        exact = [
+            has_time and (v.rest_break is not None or v.max_duration is not None or ride is not None)
+            or v.max_distance is not None
+            for v in vehicles
+        ]
+        order = build.dist.argsort(axis=1).tolist()
+        near = [[j for j in order[i] if j != 0 and j != i] for i in range(n)]
+        return Instance(
+            n=n, travel=build.travel.tolist() if has_time else [[0] * n for _ in range(n)],
+            service=build.service.tolist() if has_time else [0] * n,
+            early=early if has_time else [0] * n, late=late if has_time else [INF] * n,
+            deliver=deliver, pickup=pickup, comps_of=comps_of, specimen=specimen, allowed=allowed,
+            penalty=penalty, nv=len(vehicles), cost=cost, dist=dist,
+            fixed=[v.fixed_cost if build.settings.fixed_costs else 0 for v in vehicles],
+            cap=[[v.cap(c) for c in comps] for v in vehicles],
+            shift=[(v.shift_start, v.shift_end) if has_time else (0, INF) for v in vehicles],
+            brk=[(b.window_start, b.window_end, b.duration) if (b := v.rest_break) and has_time else None
+                 for v in vehicles],
+            max_dur=[v.max_duration if has_time else None for v in vehicles],
+            max_dist=[v.max_distance for v in vehicles],
+            ride_limit=ride if has_time else None, prefix=prefix_len, exact=exact, near=near,
+        )
+
+
+class RouteCache:
+    """Earliest/latest service starts and load profile of one route, for O(1) insertion checks."""
+
+    __slots__ = ("seq", "a", "z", "pm", "sm")
+
+    def __init__(self, inst: Instance, v: int, route: list[int]) -> None:
+        seq = [0, *route, 0]
+        self.seq = seq
+        start, end = inst.shift[v]
+        tr, sv, ea, la = inst.travel, inst.service, inst.early, inst.late
+        a = [start] * len(seq)
+        t = start
+        for k in range(1, len(seq)):
+            t = max(ea[seq[k]], t + sv[seq[k - 1]] + tr[seq[k - 1]][seq[k]])
+            a[k] = t
+        z = [end] * len(seq)
+        lat = end
+        for k in range(len(seq) - 2, -1, -1):
+            x = seq[k]
+            lat = min(la[x] if k else end, lat - sv[x] - tr[x][seq[k + 1]])
+            z[k] = lat
+        self.a, self.z = a, z
+        ncomp = len(inst.cap[v])
+        self.pm: list[list[int]] = []
+        self.sm: list[list[int]] = []
+        for c in range(ncomp):
+            load = sum(inst.deliver[x][c] for x in route)
+            prof = [load]
+            for x in route:
+                load += inst.pickup[x][c] - inst.deliver[x][c]
+                prof.append(load)
+            pm, best = [], -INF
+            for q in prof:
+                best = max(best, q)
+                pm.append(best)
+            sm, best = [0] * len(prof), -INF
+            for k in range(len(prof) - 1, -1, -1):
+                best = max(best, prof[k])
+                sm[k] = best
+            self.pm.append(pm)
+            self.sm.append(sm)
+
+    def feasible_time(self, k: int, u: int, inst: Instance) -> bool:
+        """Windows and shift still hold when u goes between seq[k] and seq[k+1]."""
+        p, q = self.seq[k], self.seq[k + 1]
+        au = max(inst.early[u], self.a[k] + inst.service[p] + inst.travel[p][u])
+        return au <= inst.late[u] and au + inst.service[u] + inst.travel[u][q] <= self.z[k + 1]
+
+    def feasible_load(self, k: int, u: int, inst: Instance, v: int) -> bool:
+        """Every compartment stays within capacity when u goes after position k."""
+        cap = inst.cap[v]
+        for c in inst.comps_of[u]:
+            if self.pm[c][k] + inst.deliver[u][c] > cap[c] or self.sm[c][k] + inst.pickup[u][c] > cap[c]:
+                return False
+        return True
+
+
+def route_ok(inst: Instance, v: int, route: list[int]) -> bool:
+    """Whole-route check (conservative) for breaks, max duration/distance and specimen ride times."""
+    if inst.max_dist[v] is not None:
+        total, p = 0, 0
+        for x in route:
+            total += inst.dist[p][x]
+            p = x
+        if total + inst.dist[p][0] > inst.max_dist[v]:  # type: ignore[operator]
+            return False
+    brk = inst.brk[v]
+    if brk is None:
+        return _schedule_ok(inst, v, route, None)
+    # try the break in each gap, earliest gaps first (they keep later service times free)
+    return any(_schedule_ok(inst, v, route, g) for g in range(-1, len(route) + 2))
+
+
+def _schedule_ok(inst: Instance, v: int, route: list[int], gap: int | None) -> bool:
+    """Forward earliest schedule with the break in gap ``gap`` (-1 before start, len+1 after end)."""
+    start, end = inst.shift[v]
+    tr, sv = inst.travel, inst.service
+    brk = inst.brk[v]
+    t = start
+    if gap == -1 and brk is not None:
+        b = max(t, brk[0])
+        if b + brk[2] > brk[1]:
+            return False
+        t = b + brk[2]
+    depart = t
+    p = 0
+    starts: list[int] = []
+    seq = [*route, 0]
+    for k, x in enumerate(seq):
+        d = t + sv[p]
+        arrive = d + tr[p][x]
+        if gap == k and brk is not None:
+            b = max(d, brk[0])
+            if b + brk[2] > brk[1]:
+                return False
+            arrive = max(arrive + brk[2], b + brk[2])
+        if x == 0:
+            t = arrive
+            break
+        t = max(inst.early[x], arrive)
+        if t > inst.late[x]:
+            return False
+        starts.append(t)
+        p = x
+    if t > end:
+        return False
+    if gap == len(route) + 1 and brk is not None:
+        b = max(t, brk[0])
+        if b + brk[2] > min(brk[1], end):
+            return False
+    if route:
+        # leave as late as the first stop allows, so waiting at the depot does not count
+        depart = max(depart, starts[0] - tr[0][route[0]] - (brk[2] if gap == 0 and brk else 0))
+    limit = inst.max_dur[v]
+    if limit is not None and t - depart > limit:
+        return False
+    ride = inst.ride_limit
+    if ride is not None:
+        for x, s in zip(route, starts, strict=True):
+            if inst.specimen[x] and t - s > ride:
+                return False
+    return True
+
+
+def route_cost(inst: Instance, v: int, route: list[int]) -> int:
+    """Arc costs plus the fixed cost of a non-empty route."""
+    if not route:
+        return 0
+    c, p, m = inst.fixed[v], 0, inst.cost[v]
+    for x in route:
+        c += m[p][x]
+        p = x
+    return c + m[p][0]
+
+
+def insert_all(
+    inst: Instance,
+    routes: list[list[int]],
+    pool: list[int],
+    rng: random.Random,
+    disabled: frozenset[int] = frozenset(),
+    blink: float = 0.01,
+) -> list[int]:
+    """Greedy cheapest insertion of ``pool`` into ``routes`` (in place); returns nodes left out."""
+    caches: list[RouteCache | None] = [None] * inst.nv
+    left: list[int] = []
+    early, late, service, travel = inst.early, inst.late, inst.service, inst.travel
+    rand = rng.random
+    for u in pool:
+        allowed = inst.allowed[u]
+        e_u, l_u, s_u = early[u], late[u], service[u]
+        t_to_u = [row[u] for row in travel]
+        t_from_u = travel[u]
+        comps = inst.comps_of[u]
+        options: list[tuple[int, int, int]] = []  # (delta, vehicle, position)
+        empty_seen: set[tuple[int, tuple[int, ...], tuple[int, int], int]] = set()
+        for v in range(inst.nv):
+            if v in disabled or (allowed is not None and v not in allowed):
+                continue
+            r = routes[v]
+            if not r:
+                # identical empty vehicles give identical options: try one per class
+                key = (id(inst.cost[v]), tuple(inst.cap[v]), inst.shift[v], inst.fixed[v])
+                if key in empty_seen:
+                    continue
+                empty_seen.add(key)
+            cache = caches[v]
+            if cache is None:
+                cache = caches[v] = RouteCache(inst, v, r)
+            seq, a, z = cache.seq, cache.a, cache.z
+            cap = inst.cap[v]
+            # a route whose peak load leaves room for u's amounts needs no per-position load check
+            check_load = False
+            for c in comps:
+                peak = cache.pm[c][-1]
+                if peak + inst.deliver[u][c] > cap[c] or peak + inst.pickup[u][c] > cap[c]:
+                    check_load = True
+                    break
+            m = inst.cost[v]
+            mu = m[u]
+            base = inst.fixed[v] if not r else 0
+            for k in range(inst.prefix[v], len(seq) - 1):
+                if blink and rand() < blink:
+                    continue
+                p, q = seq[k], seq[k + 1]
+                au = a[k] + service[p] + t_to_u[p]
+                if au < e_u:
+                    au = e_u
+                if au > l_u or au + s_u + t_from_u[q] > z[k + 1]:
+                    continue
+                if check_load and not cache.feasible_load(k, u, inst, v):
+                    continue
+                options.append((base + m[p][u] + mu[q] - m[p][q], v, k))
+        placed = False
+        if options:
+            options.sort()
+            for delta, v, k in options[:8]:
+                if delta >= inst.penalty[u]:
+                    break
+                trial = routes[v][:k] + [u] + routes[v][k:]
+                if inst.exact[v] and not route_ok(inst, v, trial):
+                    continue
+                routes[v] = trial
+                caches[v] = None
+                placed = True
+                break
+        if not placed:
+            left.append(u)
+    return left

@@ -1,0 +1,212 @@
+"""Ruin and recreate around OR-Tools: string removals, greedy re-insertion, OR-Tools polish, SA acceptance.
+
+Plans are lists of model nodes per model vehicle. A candidate is proposed in pure Python (fast, using
+insertion.py's checks) and, when promising, restored into the OR-Tools model and taken to a local
+optimum there; only plans OR-Tools accepted are ever kept as current or best.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ortools.constraint_solver import pywrapcp
+
+from .insertion import Instance, insert_all, route_cost
+from .model import RawPlan, RoutingBuild
+from .search import SearchConfig, polish_params
+
+Routes = list[list[int]]
+
+
+@dataclass
+class Incumbent:
+    """A plan accepted by OR-Tools: routes, objective and the solver's schedule."""
+
+    routes: Routes
+    objective: int
+    plan: RawPlan | None  # read for best plans only
+
+
+class RuinRecreate:
+    """The search loop over one RoutingBuild."""
+
+    def __init__(
+        self,
+        build: RoutingBuild,
+        config: SearchConfig,
+        rng: random.Random,
+        on_best: Callable[[int], None] | None = None,
+    ) -> None:
+        self.build = build
+        self.inst = Instance.from_build(build)
+        self.config = config
+        self.rng = rng
+        self.on_best = on_best
+        self.params = polish_params(config.ls_time_s, config)
+        costs = [c for row in self.inst.dist for c in row]
+        self.mean_arc = max(1.0, sum(costs) / max(1, len(costs)))
+        self.iterations = 0
+        self.polishes = 0
+
+    # --- conversions ----------------------------------------------------------------------------
+
+    def routes_of(self, assignment: pywrapcp.Assignment) -> Routes:
+        """Model-node routes of an assignment."""
+        routing, manager = self.build.routing, self.build.manager
+        out: Routes = []
+        for v in range(self.inst.nv):
+            index = assignment.Value(routing.NextVar(routing.Start(v)))
+            route = []
+            while not routing.IsEnd(index):
+                route.append(manager.IndexToNode(index))
+                index = assignment.Value(routing.NextVar(index))
+            out.append(route)
+        return out
+
+    def cost(self, routes: Routes) -> int:
+        """Objective as the model computes it: route costs plus penalties of unserved stops."""
+        served = {x for r in routes for x in r}
+        total = sum(route_cost(self.inst, v, r) for v, r in enumerate(routes))
+        return total + sum(self.inst.penalty[u] for u in range(1, self.inst.n) if u not in served)
+
+    def polish(self, routes: Routes, best_so_far: int | None = None) -> Incumbent | None:
+        """Restore routes into OR-Tools and run its local search; None when the model rejects them.
+
+        The solver's schedule is read only for a plan that beats ``best_so_far`` (reading is not free).
+        """
+        routing, manager = self.build.routing, self.build.manager
+        start = routing.solver().Assignment()
+        indices = [[manager.NodeToIndex(x) for x in r] for r in routes]
+        if not routing.RoutesToAssignment(indices, True, True, start):
+            return None
+        solved = routing.SolveFromAssignmentWithParameters(start, self.params)
+        self.polishes += 1
+        if solved is None:
+            return None
+        objective = int(solved.ObjectiveValue())
+        plan = self.build.read(solved) if best_so_far is None or objective < best_so_far else None
+        return Incumbent(self.routes_of(solved), objective, plan)
+
+    def incumbent_from(self, assignment: pywrapcp.Assignment) -> Incumbent:
+        """Wrap a solver assignment (e.g. the first solution)."""
+        return Incumbent(self.routes_of(assignment), int(assignment.ObjectiveValue()), self.build.read(assignment))
+
+    # --- moves ----------------------------------------------------------------------------------
+
+    def ruin(self, routes: Routes, extra: int = 0, near: list[int] | None = None) -> tuple[Routes, list[int]]:
+        """Remove strings of consecutive stops from routes near a random served stop (or near ``near``)."""
+        inst, rng, cfg = self.inst, self.rng, self.config
+        where = {x: v for v, r in enumerate(routes) for x in r}
+        if not where:
+            return [list(r) for r in routes], []
+        sizes = [len(r) - inst.prefix[v] for v, r in enumerate(routes) if len(r) > inst.prefix[v]]
+        avg_len = max(1.0, sum(sizes) / max(1, len(sizes)))
+        l_max = min(cfg.max_string, avg_len)
+        k_max = 4 * (cfg.remove_avg + extra) / (1 + l_max) - 1
+        strings = int(rng.uniform(1, max(1.0, k_max) + 1))
+        seed = rng.choice(list(where))
+        if near:
+            # start next to an unserved stop so the removal makes room where it is needed
+            target = rng.choice(near)
+            seed = next((c for c in inst.near[target] if c in where), seed)
+        removed: set[int] = set()
+        touched: set[int] = set()
+        for c in [seed, *inst.near[seed]]:
+            if len(touched) >= strings:
+                break
+            v = where.get(c)
+            if v is None or v in touched:
+                continue
+            touched.add(v)
+            route, lo_bound = routes[v], inst.prefix[v]
+            movable = len(route) - lo_bound
+            if movable <= 0:
+                continue
+            length = int(rng.uniform(1, min(movable, l_max) + 1))
+            pos = route.index(c)
+            if pos < lo_bound:
+                continue
+            lo = max(lo_bound, min(pos - rng.randrange(length), len(route) - length))
+            removed.update(route[lo:lo + length])
+        new = [[x for x in r if x not in removed] for r in routes]
+        return new, list(removed)
+
+    def order(self, nodes: list[int]) -> list[int]:
+        """SISR-style insertion order: random, largest demand, farthest or closest to the depot."""
+        inst, rng = self.inst, self.rng
+        pick = rng.random()
+        if pick < 0.4:
+            rng.shuffle(nodes)
+        elif pick < 0.8:
+            nodes.sort(key=lambda u: -sum(inst.deliver[u]) - sum(inst.pickup[u]))
+        elif pick < 0.9:
+            nodes.sort(key=lambda u: -inst.dist[0][u])
+        else:
+            nodes.sort(key=lambda u: inst.dist[0][u])
+        return nodes
+
+    # --- phases ---------------------------------------------------------------------------------
+
+    def improve(self, start: Incumbent, deadline: float) -> Incumbent:
+        """Simulated-annealing ruin and recreate until the deadline; returns the best plan."""
+        cfg, rng = self.config, self.rng
+        current, best = start, start
+        t_begin = time.monotonic()
+        span = max(1e-3, deadline - t_begin)
+        t0, t1 = cfg.temp_start * self.mean_arc, cfg.temp_end * self.mean_arc
+        while time.monotonic() < deadline:
+            self.iterations += 1
+            routes, removed = self.ruin(current.routes)
+            served = {x for r in routes for x in r}
+            pool = [u for u in range(1, self.inst.n) if u not in served]
+            insert_all(self.inst, routes, self.order(pool), rng, blink=cfg.blink)
+            cand_cost = self.cost(routes)
+            progress = min(1.0, (time.monotonic() - t_begin) / span)
+            temperature = t0 * (t1 / t0) ** progress
+            threshold = current.objective - temperature * math.log(max(1e-12, rng.random()))
+            if cand_cost >= threshold * cfg.polish_factor:
+                continue
+            polished = self.polish(routes, best.objective)
+            if polished is None or polished.objective >= threshold:
+                continue
+            current = polished
+            if polished.objective < best.objective:
+                best = polished
+                if self.on_best is not None:
+                    self.on_best(best.objective)
+        return best
+
+    def empty_one_route(self, start: Incumbent, deadline: float) -> Routes | None:
+        """Try to serve every stop without the shortest route (absence-guided); plan or None."""
+        inst, rng = self.inst, self.rng
+        used = [v for v, r in enumerate(start.routes) if len(r) > inst.prefix[v] and inst.prefix[v] == 0]
+        if len(used) <= 1:
+            return None
+        victim = min(used, key=lambda v: (len(start.routes[v]), rng.random()))
+        # neither the victim nor a vehicle that is idle now may take the victim's stops
+        disabled = frozenset([victim] + [v for v, r in enumerate(start.routes) if not r])
+        routes = [list(r) if v != victim else [] for v, r in enumerate(start.routes)]
+        served = {x for r in routes for x in r}
+        pool = [u for u in range(1, inst.n) if u not in served]
+        insert_all(inst, routes, self.order(pool), rng, disabled=disabled, blink=0.0)
+        missing = self.missing(routes)
+        absences = [0] * inst.n
+        while missing and time.monotonic() < deadline:
+            self.iterations += 1
+            cand, _ = self.ruin(routes, extra=len(missing), near=missing if rng.random() < 0.5 else None)
+            pool = self.missing(cand)
+            insert_all(inst, cand, self.order(pool), rng, disabled=disabled, blink=self.config.blink)
+            left = self.missing(cand)
+            for u in missing:
+                absences[u] += 1
+            if len(left) < len(missing) or sum(absences[u] for u in left) < sum(absences[u] for u in missing):
+                routes, missing = cand, left
+        return routes if not missing else None
+
+    def missing(self, routes: Routes) -> list[int]:
+        served = {x for r in routes for x in r}
+        return [u for u in range(1, self.inst.n) if u not in served]

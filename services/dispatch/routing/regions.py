@@ -1,0 +1,176 @@
+"""Split a large day into angular sectors around the depot, plan each sector, and merge the plans.
+
+One model with thousands of stops is slow to build and to search; sectors of a few hundred stops
+solve well and independently. Vehicles are shared out per vehicle type in proportion to the stops of
+each sector that the type can serve, so cold-chain vans go where the cold stops are. Stops dropped in
+their sector get a last chance on the vehicles no sector used.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from .problem import Problem, Vehicle
+from .screen import screen
+from .solution import Route, Solution, SolveStats, Unassigned
+
+
+def sector_of_stops(problem: Problem, max_stops: int) -> list[list[int]]:
+    """Stop positions grouped into contiguous angular sectors of at most ``max_stops`` each."""
+    n = len(problem.stops)
+    parts = max(1, math.ceil(n / max_stops))
+    if problem.coords is not None:
+        xy = problem.coords
+        angles = np.arctan2(xy[1:, 1] - xy[0, 1], xy[1:, 0] - xy[0, 0])
+    else:
+        # no coordinates: order stops by a nearest-neighbour sweep through the distance matrix
+        angles = _sweep_order(problem).astype(np.float64)
+    order = list(np.argsort(angles, kind="stable"))
+    if problem.coords is not None and n > 1:
+        # start the sweep at the widest empty angle so no sector straddles a dense area
+        sorted_angles = angles[order]
+        gaps = np.diff(np.concatenate([sorted_angles, sorted_angles[:1] + 2 * np.pi]))
+        cut = int(np.argmax(gaps)) + 1
+        order = order[cut:] + order[:cut]
+    size = math.ceil(n / parts)
+    return [[int(k) for k in order[i:i + size]] for i in range(0, n, size)]
+
+
+def _sweep_order(problem: Problem) -> np.ndarray:
+    n = len(problem.stops)
+    rank = np.zeros(n, dtype=np.int64)
+    left = set(range(1, n + 1))
+    current = 0
+    for r in range(n):
+        nxt = min(left, key=lambda j: int(problem.distance[current, j]))
+        rank[nxt - 1] = r
+        left.remove(nxt)
+        current = nxt
+    return rank
+
+
+def share_vehicles(problem: Problem, sectors: list[list[int]]) -> list[list[int]]:
+    """Vehicle positions per sector: each vehicle type split by the sector stops it can serve."""
+    scr = screen(problem)
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for v, vehicle in enumerate(problem.vehicles):
+        groups.setdefault(_type_key(vehicle), []).append(v)
+    shares: list[list[int]] = [[] for _ in sectors]
+    locked = problem.locked_vehicle_of()
+    vpos = problem.vehicle_index()
+    pinned: dict[int, int] = {}  # vehicle -> sector, for vehicles with locked stops
+    for s, stops in enumerate(sectors):
+        for k in stops:
+            vid = locked.get(problem.stops[k].id)
+            if vid is not None:
+                pinned.setdefault(vpos[vid], s)
+    for members in groups.values():
+        free = [v for v in members if v not in pinned]
+        for v in members:
+            if v in pinned:
+                shares[pinned[v]].append(v)
+        rep = members[0]
+        weights = [sum(1 for k in stops if rep in scr.allowed.get(k, ())) for stops in sectors]
+        for s, count in enumerate(_largest_remainder(weights, len(free))):
+            shares[s].extend(free[:count])
+            free = free[count:]
+    return shares
+
+
+def _type_key(v: Vehicle) -> tuple[object, ...]:
+    return (tuple(sorted(v.capacity.items())), v.shift_start, v.shift_end, v.rest_break, v.max_duration,
+            v.max_distance, v.fixed_cost, v.cost_per_km)
+
+
+def _largest_remainder(weights: list[int], total: int) -> list[int]:
+    if total <= 0:
+        return [0] * len(weights)
+    wsum = sum(weights)
+    if wsum == 0:
+        return [total // len(weights) + (1 if i < total % len(weights) else 0) for i in range(len(weights))]
+    exact = [w * total / wsum for w in weights]
+    counts = [int(x) for x in exact]
+    for i in sorted(range(len(weights)), key=lambda i: exact[i] - counts[i], reverse=True)[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def solve_by_region(problem: Problem, progress: object = None) -> Solution:
+    """Plan each sector in turn (time shared by stop count), then retry dropped stops on idle vehicles."""
+    from .solver import solve
+
+    started = time.monotonic()
+    opts = problem.options
+    sectors = sector_of_stops(problem, opts.region_max_stops)
+    shares = share_vehicles(problem, sectors)
+    budget = max(0.5, opts.time_limit_s)
+    reserve = 0.1 * budget  # for the mop-up of dropped stops
+    routes: list[Route] = []
+    unassigned: list[Unassigned] = []
+    samples: list[tuple[float, int]] = []
+    first: float | None = None
+    total_stops = sum(len(s) for s in sectors)
+    objective = 0
+    for stops, vehicles in zip(sectors, shares, strict=True):
+        elapsed = time.monotonic() - started
+        share = (budget - reserve - elapsed) * len(stops) / max(1, total_stops)
+        total_stops -= len(stops)
+        sub = problem.subproblem([problem.stops[k].id for k in stops], [problem.vehicles[v].id for v in vehicles])
+        sub = replace(sub, options=replace(opts, time_limit_s=max(0.2, share), region_max_stops=len(stops) + 1))
+        part = solve(sub)
+        if first is None and part.stats.first_solution_seconds is not None:
+            first = elapsed + part.stats.first_solution_seconds
+        routes.extend(part.routes)
+        unassigned.extend(part.unassigned)
+        objective += part.objective
+        samples.append((round(time.monotonic() - started, 3), objective))
+        if callable(progress):
+            progress(samples[-1][0], objective)
+    routes, unassigned = _mop_up(problem, routes, unassigned, started, budget)
+    solution_objective = sum(r.cost for r in routes) + _penalty(problem, unassigned)
+    status = "feasible" if not unassigned else "partial"
+    stats = SolveStats(status=status, config=opts.config, solve_seconds=round(time.monotonic() - started, 3),
+                       first_solution_seconds=first, workers=opts.workers, progress=tuple(samples),
+                       regions=len(sectors), phases=("regions",))
+    return Solution(tuple(routes), tuple(unassigned), solution_objective, stats, problem.distance_scale)
+
+
+def _penalty(problem: Problem, unassigned: list[Unassigned]) -> int:
+    scr = screen(problem)
+    pos = {s.id: k for k, s in enumerate(problem.stops)}
+    return sum(scr.penalties[pos[u.stop_id]] for u in unassigned)
+
+
+def _mop_up(problem: Problem, routes: list[Route], unassigned: list[Unassigned], started: float,
+            budget: float) -> tuple[list[Route], list[Unassigned]]:
+    """Give stops left out inside their sector a chance on vehicles that no sector route used."""
+    from .solver import solve
+
+    excluded = screen(problem).excluded
+    retry = [u for u in unassigned if u.stop_id not in excluded]
+    used = {r.vehicle_id for r in routes}
+    idle = [v.id for v in problem.vehicles if v.id not in used]
+    left = budget - (time.monotonic() - started)
+    served: set[str] = set()
+    if retry and idle and left >= 0.2:
+        sub = problem.subproblem([u.stop_id for u in retry], idle)
+        sub = replace(sub, options=replace(problem.options, time_limit_s=left, region_max_stops=len(retry) + 1))
+        extra = solve(sub)
+        served = {sid for r in extra.routes for sid in r.stop_ids}
+        routes = routes + list(extra.routes)
+    final: list[Unassigned] = []
+    for u in unassigned:
+        if u.stop_id in served:
+            continue
+        if u.stop_id in excluded:
+            final.append(Unassigned(u.stop_id, excluded[u.stop_id]))
+        elif u.reason.startswith("dropped"):
+            final.append(u)
+        else:
+            # a sector-level reason (e.g. no cold van in this sector) would misdescribe the fleet
+            final.append(Unassigned(u.stop_id, "dropped: no suitable vehicle left in its region"))
+    return routes, final

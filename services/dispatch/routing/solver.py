@@ -1,0 +1,197 @@
+"""solve(): screen the stops, run one search per worker process, keep the best plan, explain what is left out."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .model import RawPlan, RawRoute
+from .problem import Priority, Problem
+from .screen import Screening, screen
+from .search import SearchConfig, config_named
+from .solution import Route, Solution, SolveStats, Unassigned, Visit
+from .worker import WorkerResult, run_search
+
+ProgressCallback = Callable[[float, int], None]  # (seconds since start, best objective so far)
+
+_GRACE_S = 5.0  # how long past the deadline to wait for a worker that is still writing its answer
+
+
+def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solution:
+    """Plan routes for the problem within ``problem.options.time_limit_s``; never raises on infeasibility."""
+    started = time.monotonic()
+    screening = screen(problem)
+    if len(screening.active) > problem.options.region_max_stops and not problem.locked_prefixes:
+        from .regions import solve_by_region
+
+        return solve_by_region(problem, progress)
+    config = config_named(problem.options.config)
+    deadline = started + max(0.05, problem.options.time_limit_s)
+    workers = _worker_count(problem, config)
+    tracker = _Progress(started, progress)
+    if not screening.active:
+        results = [WorkerResult("empty", RawPlan((), 0), started)]
+    elif workers == 1:
+        results = [run_search(problem, screening, config, 0, deadline, tracker.report)]
+    else:
+        results = _run_parallel(problem, screening, config, workers, deadline, tracker)
+    best = _best(results)
+    return assemble(problem, screening, best, results, config, workers, started, tracker.samples)
+
+
+def _worker_count(problem: Problem, config: SearchConfig) -> int:
+    if not config.use_workers:
+        return 1
+    wanted = problem.options.workers if problem.options.workers > 0 else (os.cpu_count() or 1)
+    return max(1, min(wanted, os.cpu_count() or 1))
+
+
+class _Progress:
+    """Merges objective reports from all searches into one best-so-far curve."""
+
+    def __init__(self, started: float, callback: ProgressCallback | None) -> None:
+        self.started = started
+        self.callback = callback
+        self.best: int | None = None
+        self.samples: list[tuple[float, int]] = []
+
+    def report(self, at: float, objective: int) -> None:
+        if self.best is not None and objective >= self.best:
+            return
+        self.best = objective
+        elapsed = round(at - self.started, 3)
+        self.samples.append((elapsed, objective))
+        if self.callback is not None:
+            self.callback(elapsed, objective)
+
+
+def _child(problem: Problem, screening: Screening, config: SearchConfig, worker: int, deadline: float,
+           out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """Worker process body: report progress and the final result through the queue."""
+    try:
+        result = run_search(problem, screening, config, worker, deadline,
+                            lambda at, obj: out.put(("progress", worker, at, obj)))
+    except Exception as exc:  # a crashed search must not take the plan down with it
+        result = WorkerResult(f"{config.name}#{worker}", None, None, error=repr(exc))
+    out.put(("done", worker, result, 0))
+
+
+def _run_parallel(problem: Problem, screening: Screening, config: SearchConfig, workers: int,
+                  deadline: float, tracker: _Progress) -> list[WorkerResult]:
+    ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    procs = [ctx.Process(target=_child, args=(problem, screening, config, w, deadline, out), daemon=True)
+             for w in range(workers)]
+    for p in procs:
+        p.start()
+    results: dict[int, WorkerResult] = {}
+    while len(results) < workers:
+        wait = deadline + _GRACE_S - time.monotonic()
+        if wait <= 0:
+            break
+        try:
+            kind, worker, payload, objective = out.get(timeout=min(wait, 0.5))
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs) and out.empty():
+                break
+            continue
+        if kind == "progress":
+            tracker.report(payload, objective)
+        else:
+            results[worker] = payload
+    for p in procs:
+        p.join(timeout=0.5)
+        if p.is_alive():
+            p.terminate()
+    return [results[w] for w in sorted(results)]
+
+
+def _best(results: list[WorkerResult]) -> WorkerResult | None:
+    found = [r for r in results if r.plan is not None]
+    return min(found, key=lambda r: r.plan.objective) if found else None  # type: ignore[union-attr]
+
+
+# --- turning a raw plan into a Solution ---------------------------------------------------------------
+
+
+def assemble(
+    problem: Problem,
+    screening: Screening,
+    best: WorkerResult | None,
+    results: list[WorkerResult],
+    config: SearchConfig,
+    workers: int,
+    started: float,
+    samples: list[tuple[float, int]],
+) -> Solution:
+    """Build the Solution (schedules, loads, costs, reasons) from the winning raw plan."""
+    routes = tuple(build_route(problem, raw) for raw in (best.plan.routes if best and best.plan else ()))
+    served = {sid for r in routes for sid in r.stop_ids}
+    locked = problem.locked_vehicle_of()
+    unassigned: list[Unassigned] = []
+    for stop in problem.stops:
+        if stop.id in served:
+            continue
+        if stop.id in screening.excluded:
+            reason = screening.excluded[stop.id]
+        elif best is None or best.plan is None:
+            reason = "no solution found within the time limit"
+        elif stop.id in locked:
+            reason = f"dropped: could not fit on locked vehicle {locked[stop.id]}"
+        else:
+            reason = (f"dropped: not enough vehicle time/capacity for this priority "
+                      f"({Priority(stop.priority).name.lower()})")
+        unassigned.append(Unassigned(stop.id, reason))
+    dropped_penalty = sum(screening.penalties.get(k, 0) for k, s in enumerate(problem.stops) if s.id not in served)
+    objective = sum(r.cost for r in routes) + dropped_penalty
+    firsts = [r.first_solution_at for r in results if r.first_solution_at is not None]
+    status = "no_solution" if best is None or best.plan is None else ("partial" if unassigned else "feasible")
+    stats = SolveStats(
+        status=status,
+        config=config.name,
+        solve_seconds=round(time.monotonic() - started, 3),
+        first_solution_seconds=round(min(firsts) - started, 3) if firsts else None,
+        workers=workers,
+        progress=tuple(samples),
+        phases=best.phases if best else (),
+        winner=best.label if best else "",
+    )
+    return Solution(tuple(routes), tuple(unassigned), objective, stats, problem.distance_scale,
+                    {"iterations": float(sum(r.iterations for r in results))})
+
+
+def build_route(problem: Problem, raw: RawRoute) -> Route:
+    """Schedule, loads, distance and cost of one raw route."""
+    vehicle = problem.vehicles[raw.vehicle]
+    comps = problem.compartments
+    stops = [problem.stops[n - 1] for n in raw.nodes]
+    load = {c: sum(s.deliver.get(c, 0) for s in stops) for c in comps}
+    shown = [c for c in comps if vehicle.cap(c) > 0 or load[c]]  # the vehicle's compartments, even if empty
+    load_out = {c: load[c] for c in shown}
+    arcs = list(zip([0, *raw.nodes], [*raw.nodes, 0], strict=True))
+    distance = int(sum(int(problem.distance[i, j]) for i, j in arcs))
+    real = float(sum(problem.real_distance(i, j) for i, j in arcs))
+    cost = vehicle.fixed_cost + sum(round(int(problem.distance[i, j]) * vehicle.cost_per_km / 1000) for i, j in arcs)
+    brk = vehicle.rest_break
+    t = raw.depart if raw.depart is not None else vehicle.shift_start
+    depart = t
+    prev, prev_leave = 0, t
+    visits: list[Visit] = []
+    for k, (node, stop) in enumerate(zip(raw.nodes, stops, strict=True)):
+        arrival = prev_leave + int(problem.duration[prev, node])
+        start = raw.starts[k] if raw.starts is not None else arrival
+        on_road = raw.break_start is not None and prev_leave <= raw.break_start < min(start, arrival)
+        if on_road and brk is not None:  # the break was taken on the road, not while waiting
+            arrival += brk.duration
+        arrival = min(arrival, start)
+        leave = start + stop.service
+        for c in comps:
+            load[c] += stop.pickup.get(c, 0) - stop.deliver.get(c, 0)
+        visits.append(Visit(stop.id, node, arrival, start, leave, {c: load[c] for c in shown}))
+        prev, prev_leave = node, leave
+    end = raw.back if raw.back is not None else prev_leave + int(problem.duration[prev, 0])
+    return Route(vehicle.id, tuple(visits), depart, end, load_out, distance, real, int(cost), raw.break_start)

@@ -1,0 +1,169 @@
+"""One search process: build the model from the Problem, find a first plan, improve it until the deadline.
+
+Runs in the calling process or in a worker process (the OR-Tools model cannot be pickled, so each
+process builds its own from the picklable Problem). Times are absolute ``time.monotonic()`` values,
+which the parent and forked children share on Linux.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .lns import Incumbent, RuinRecreate
+from .model import BuildSettings, RawPlan, RoutingBuild
+from .problem import Problem
+from .screen import Screening
+from .search import SearchConfig, first_solution_params, metaheuristic_params
+
+Report = Callable[[float, int], None]  # (monotonic time, objective of a new best plan)
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What a search returns to the coordinator (picklable)."""
+
+    label: str
+    plan: RawPlan | None
+    first_solution_at: float | None  # monotonic time of the first plan
+    iterations: int = 0
+    phases: tuple[str, ...] = ()
+    error: str = ""
+
+
+def run_search(
+    problem: Problem,
+    screening: Screening,
+    config: SearchConfig,
+    worker: int,
+    deadline: float,
+    report: Report | None = None,
+) -> WorkerResult:
+    """Search for the best plan until ``deadline``; worker number varies the seed and first strategy."""
+    label = f"{config.name}#{worker}"
+    build = RoutingBuild(
+        problem,
+        screening,
+        BuildSettings(
+            vehicles=tuple(range(len(problem.vehicles))),
+            droppable=config.droppable,
+            python_callbacks=config.python_callbacks,
+        ),
+    )
+    first_at: list[float] = []
+
+    def seen(objective: int) -> None:
+        now = time.monotonic()
+        if not first_at:
+            first_at.append(now)
+        if report is not None:
+            report(now, objective)
+
+    strategies = _rotate(config.first_solutions, worker)
+    if config.metaheuristic != "lns":
+        build.watch(seen)
+        return _metaheuristic_only(build, config, strategies, deadline, label, first_at)
+
+    def first(_: int) -> None:
+        if not first_at:
+            first_at.append(time.monotonic())
+
+    build.watch(first)
+    rng = random.Random(problem.options.seed * 7919 + worker)
+    phases: list[str] = []
+    start = _warm_start(build, config, deadline) if problem.initial_routes else None
+    if start is not None:
+        phases.append("warm-start")
+    else:
+        start = _first_plan(build, config, strategies, deadline)
+        if start is not None:
+            phases.append(f"first:{start[1]}")
+    if start is None:
+        return WorkerResult(label, None, None, error="no first solution")
+    rr = RuinRecreate(build, config, rng, on_best=seen)
+    best = rr.incumbent_from(start[0])
+    seen(best.objective)
+    if problem.options.minimize_vehicles:
+        best = _eliminate_routes(rr, best, deadline, config)
+        phases.append("route-elimination")
+    best = rr.improve(best, deadline)
+    phases.append("ruin-recreate")
+    return WorkerResult(label, best.plan, first_at[0] if first_at else None, rr.iterations, tuple(phases))
+
+
+def _rotate(items: tuple[str, ...], k: int) -> tuple[str, ...]:
+    k %= max(1, len(items))
+    return items[k:] + items[:k]
+
+
+def _first_plan(build: RoutingBuild, config: SearchConfig, strategies: tuple[str, ...],
+                deadline: float) -> tuple[object, str] | None:
+    """First strategy that yields a plan, taken to a local optimum (capped at 30% of the time left)."""
+    for strategy in strategies:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        params = first_solution_params(strategy, max(0.05, 0.3 * left), config)
+        solved = build.solve(params)
+        if solved is not None:
+            return solved, strategy
+    left = deadline - time.monotonic()
+    # with droppable stops an empty plan is always valid: the last resort before giving up
+    if config.droppable and left > 0:
+        params = first_solution_params("ALL_UNPERFORMED", max(0.05, 0.3 * left), config)
+        solved = build.solve(params)
+        if solved is not None:
+            return solved, "ALL_UNPERFORMED"
+    return None
+
+
+def _warm_start(build: RoutingBuild, config: SearchConfig, deadline: float) -> tuple[object, str] | None:
+    """Restore the problem's initial routes (new stops start unserved) and take them to a local optimum."""
+    problem = build.problem
+    node = problem.stop_node()
+    vpos = problem.vehicle_index()
+    routes = {
+        vpos[v]: [node[s] for s in stops if s in node]
+        for v, stops in (problem.initial_routes or {}).items()
+        if v in vpos
+    }
+    left = deadline - time.monotonic()
+    params = first_solution_params(config.first_solutions[0], max(0.05, 0.5 * left), config)
+    solved = build.solve(params, initial=routes)
+    if solved is None:
+        return None
+    return solved, "warm"
+
+
+def _metaheuristic_only(build: RoutingBuild, config: SearchConfig, strategies: tuple[str, ...],
+                        deadline: float, label: str, first_at: list[float]) -> WorkerResult:
+    """The textbook / gls configurations: one OR-Tools solve with its own metaheuristic."""
+    for strategy in strategies:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        params = metaheuristic_params(strategy, left, config)
+        solved = build.solve(params)
+        if solved is not None:
+            return WorkerResult(label, build.read(solved), first_at[0] if first_at else None,
+                                phases=(f"{strategy}+{config.metaheuristic}",))
+    return WorkerResult(label, None, None, error="no solution found")
+
+
+def _eliminate_routes(rr: RuinRecreate, best: Incumbent, deadline: float, config: SearchConfig) -> Incumbent:
+    """Remove one route at a time while every stop still fits (fewest-vehicles objective)."""
+    stop_at = time.monotonic() + config.elimination_share * max(0.0, deadline - time.monotonic())
+    while time.monotonic() < stop_at:
+        routes = rr.empty_one_route(best, stop_at)
+        if routes is None:
+            break
+        polished = rr.polish(routes)
+        used = sum(1 for r in best.routes if r)
+        if polished is None or sum(1 for r in polished.routes if r) >= used or rr.missing(polished.routes):
+            break
+        best = polished
+        if rr.on_best is not None:
+            rr.on_best(best.objective)
+    return best
