@@ -74,7 +74,44 @@ def formulary_morning(day: DemoDay) -> None:
         day.say(f"[{service}] 已通过事件收到 {code} {snapshot['generic_name']} (版本 {snapshot['version']})")
 
 
-STEPS: list[Step] = [formulary_morning]
+def dispatch_afternoon(day: DemoDay) -> None:
+    """The dispatcher adds an urgent cold-chain order, plans tomorrow's routes, and publishes them."""
+    dispatcher = day.client("dispatch", "dispatcher", name="调度员")
+    urgent = dispatcher.post(
+        "/api/v1/shipments",
+        {"site_code": "CW-T05", "deliver": {"cold": 6, "ambient": 20}, "pickup": {"specimen": 1}, "priority": 3,
+         "note": "急诊胰岛素补货"},
+    )  # fmt: skip
+    day.say(f"[dispatch] 加急单 {urgent.body['id']} → CW-T05 冷链 6 L + 常温 20 L, 回收标本 1 L ({urgent.status})")
+    queued = dispatcher.post("/api/v1/plans", {"time_limit_s": 10, "workers": 2})
+    plan_id = queued.body["id"]
+    day.say(f"[dispatch] 规划明日线路 ({queued.body['date']}): {len(queued.body['request']['stops'])} 个站点, 求解中…")
+    last = None
+    while True:
+        plan = dispatcher.get(f"/api/v1/plans/{plan_id}").body
+        if plan["progress"] and plan["progress"][-1] != last:
+            last = plan["progress"][-1]
+            day.say(f"           {last[0]:5.1f} s  目标值 {int(last[1]):,}")
+        if plan["status"] in ("solved", "failed"):
+            break
+        time.sleep(0.5)
+    if plan["status"] == "failed":
+        raise RuntimeError(plan["error"])
+    result = plan["result"]
+    totals = result["totals"]
+    day.say(f"[dispatch] 方案: {totals['vehicles']} 辆车, {totals['distance_km']:.1f} km, 成本 ¥{totals['cost']:.2f}, "
+            f"服务 {totals['stops_served']} 站, 未排 {len(result['unassigned'])} 站")  # fmt: skip
+    for route in result["routes"]:
+        path = " → ".join(s["id"].replace("CW-", "") for s in route["stops"])
+        cold = route["load_out"].get("cold", 0)
+        day.say(f"   {route['vehicle']:<5} {route['start']}–{route['end']} {route['distance_km']:6.1f} km 冷链 {cold:5.1f} L: {path}")
+    for dropped in result["unassigned"]:
+        day.say(f"   未排: {dropped['id']} — {dropped['reason']}")
+    published = dispatcher.post(f"/api/v1/plans/{plan_id}/publish", {})
+    day.say(f"[dispatch] 发布方案 → {published.status}; 司机清单: {day.urls['dispatch']}/ui/plans/{plan_id}/manifest/<车辆>")
+
+
+STEPS: list[Step] = [formulary_morning, dispatch_afternoon]
 
 
 def run_demo(base_host: str = "127.0.0.1", start: bool = True) -> int:
