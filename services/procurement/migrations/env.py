@@ -1,6 +1,6 @@
 """Alembic environment of the procurement service."""
 
-from shared.migrate import run_env
 from services.procurement.store import metadata
+from shared.migrate import run_env
 
 run_env(metadata)

@@ -9,13 +9,13 @@ A service's page extends it::
     {% block scripts %}<script src="{{ url_for('<service>_ui.static', filename='queue.js') }}" defer></script>{% endblock %}
     {% block content %}<h1 data-en="Review queue">审方队列</h1>…{% endblock %}
 
-and its script uses ``window.hub`` (static/hub.js): ``hub.onSession(load)``, ``await hub.api("GET",
-"/api/v1/...")`` (throws ``hub.ApiError`` carrying the problem's field errors), ``hub.reportError(err,
-form)`` (messages beside the fields they name), ``hub.toast(...)``, ``hub.tr(zh, en)`` for text built
-in JS. Chinese goes in the markup, English beside it in ``data-en`` (leaf elements) or
-``data-en-placeholder`` / ``data-en-title`` / ``data-en-aria-label``. Styles (static/hub.css) include
-cards, toolbars, forms (``.field``, ``.form-grid``), data tables, badges, notices, a timeline, diffs
-and a print layout.
+and its script uses ``window.hub`` (static/hub.js, hub-api.js, hub-session.js):
+``hub.onSession(load)``, ``await hub.api("GET", "/api/v1/...")`` (throws ``hub.ApiError`` carrying
+the problem's field errors), ``hub.reportError(err, form)`` (messages beside the fields they name),
+``hub.toast(...)``, ``hub.tr(zh, en)`` for text built in JS. Chinese goes in the markup, English
+beside it in ``data-en`` (leaf elements) or ``data-en-placeholder`` / ``data-en-title`` /
+``data-en-aria-label``. Styles (static/hub.css) include cards, toolbars, forms (``.field``,
+``.form-grid``), data tables, badges, notices, a timeline, diffs and a print layout.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@
   const status = document.getElementById("result-status");
   const more = document.getElementById("more");
   const FILTERS = ["kind", "level", "essential", "status"];
+  const mine = document.getElementById("mine"); // a storekeeper's own site's stocking list
 
   let nextCursor = null; // where the next page of `shownQuery` starts
   let shownQuery = ""; // the query whose results the table shows (a page is only appended to its own query)
@@ -29,6 +30,7 @@
     const p = new URLSearchParams();
     if (q.value.trim()) p.set("q", q.value.trim());
     for (const name of FILTERS) if (form.elements[name].value) p.set(name, form.elements[name].value);
+    if (mine.checked && mine.value) p.set("site", mine.value);
     return p.toString();
   }
 
@@ -54,6 +56,7 @@
     try {
       const page = await api("GET", "/api/v1/items?" + apiQuery, null, null, { signal: controller.signal });
       if (!append) {
+        window.hub.clearFieldErrors(form);
         tbody.replaceChildren();
         shown = 0;
         shownQuery = query;
@@ -139,7 +142,11 @@
     else if (event.key === "ArrowUp") (links[i - 1] || q).focus();
   });
 
-  window.hub.onSession(() => {
+  window.hub.onSession((session) => {
+    // Someone who works for one site mostly wants what that site may stock.
+    document.getElementById("mine-field").hidden = !session.site;
+    mine.value = session.site || "";
+    mine.checked = Boolean(session.site) && (params.get("site") === session.site || !location.search);
     search(false);
     q.focus();
   });

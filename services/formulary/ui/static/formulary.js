@@ -228,6 +228,7 @@
     [/^appears twice in this file$/, () => "文件中重复出现"],
     [/^name at least one field to change$/, () => "请至少修改一个字段"],
     [/^stale ETag$/, () => "品种已被他人修改"],
+    [/^no such site$/, () => "没有这个机构"],
   ]);
 
   /** Only these roles may propose catalogue changes (the server checks too). */
@@ -235,9 +236,10 @@
     return window.hub.hasRole("formulary_admin", "pharmacy_manager");
   }
 
-  // Notices for people whose role may read but not propose.
+  // People whose role may read but not propose get a notice instead of the proposal buttons.
   window.hub.onSession(() => {
     for (const note of document.querySelectorAll("[data-proposers-only]")) note.hidden = canPropose();
+    for (const action of document.querySelectorAll("[data-proposers-action]")) action.hidden = !canPropose();
   });
 
   function itemUrl(code) {

@@ -46,7 +46,11 @@
   }
 
   function renderItem() {
-    document.title = `${item.generic_name} · ${code}`;
+    // The <title> follows the language switch like any [data-en] element.
+    const title = document.querySelector("title");
+    title.dataset.zh = `${item.generic_name} · ${code}`;
+    title.dataset.en = `${item.generic_name_en || item.generic_name} · ${code}`;
+    title.textContent = t(title.dataset.zh, title.dataset.en);
     document.getElementById("item-name").textContent = item.generic_name;
     document.getElementById("item-badges").replaceChildren(...F.badges(item));
     const groups = F.spec.groups.map(([key, zh, en]) => {

@@ -1,11 +1,15 @@
-/* The hub's page shell: language switch, sign-in, API calls, field errors, toasts.
+/* The hub's page shell, part 1 of 3: language switch, DOM helpers, toasts.
  *
- * A plain script (no framework, no build step, nothing from a CDN) so that a township PC's
- * browser runs it as served. Pages use it through `window.hub`:
+ * Plain scripts (no framework, no build step, nothing from a CDN) so that a township PC's
+ * browser runs them as served. base.html loads, in order and deferred:
+ *   hub.js          this file: window.hub with t/tr/setLang, el, debounce, fmtTime, busy, toast
+ *   hub-api.js      hub.api / hub.apiFull (bearer token, problem+json -> hub.ApiError), field errors
+ *   hub-session.js  sign-in dialog, hub.session(), hub.onSession(load), header
+ * Pages use them through `window.hub`:
  *
  *   hub.onSession(load)            run load(session) now if signed in, and again after each sign-in
  *   await hub.api("GET", "/api/v1/items?q=amxl")         parsed JSON, or throws hub.ApiError
- *   hub.showFieldErrors(form, err.fieldErrors)            messages beside the inputs they name
+ *   hub.reportError(err, form)                            field messages beside the inputs they name
  *   hub.toast("已保存", "ok")
  *   hub.tr("通用名", "Generic name")                      a <span> that follows the language switch
  *
@@ -15,11 +19,8 @@
  */
 (function () {
   "use strict";
-
   const LANG_KEY = "hub.lang"; // localStorage: the language choice should outlive the tab
-  const SESSION_KEY = "hub.session"; // sessionStorage: a token dies with the tab (shared PCs)
   const TRANSLATED_ATTRS = ["placeholder", "title", "aria-label"];
-
   // ------------------------------------------------------------------ language
 
   let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";
@@ -67,7 +68,7 @@
       button.textContent = lang === "en" ? "中文" : "English";
       button.lang = lang === "en" ? "zh-CN" : "en";
     }
-    renderSession();
+    // The header and any text built from data listen, so this file needs to know none of them.
     document.dispatchEvent(new CustomEvent("hub:lang", { detail: { lang } }));
   }
 
@@ -198,384 +199,14 @@
     return item;
   }
 
-  // ------------------------------------------------------------------ session (sign-in)
-
-  const ROLES = {
-    pharmacist: ["审方药师", "Pharmacist"],
-    storekeeper: ["库管员", "Storekeeper"],
-    pharmacy_manager: ["中心药房主任", "Pharmacy manager"],
-    formulary_admin: ["目录管理员", "Formulary admin"],
-    dispatcher: ["调度员", "Dispatcher"],
-    his: ["HIS 接口", "HIS integration"],
-  };
-
-  function tokenExpired(token) {
-    try {
-      const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-      return typeof payload.exp === "number" && payload.exp * 1000 < Date.now();
-    } catch (_) {
-      return true;
-    }
-  }
-
-  function session() {
-    try {
-      const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-      return s && s.token && !tokenExpired(s.token) ? s : null;
-    } catch (_) {
-      return null;
-    }
-  }
-
-  function hasRole(...roles) {
-    const s = session();
-    return Boolean(s && roles.includes(s.role));
-  }
-
-  /**
-   * Get a token for the chosen identity. Embedded mode asks /ui/dev-token; a production deployment
-   * signs people in through the county's identity provider instead, and only this function changes:
-   * everything after it (storage, header, retries of the waiting page) stays the same.
-   */
-  async function obtainToken(choice) {
-    let response;
-    try {
-      response = await fetch("/ui/dev-token", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(choice),
-      });
-    } catch (_) {
-      throw new ApiError(0, { title: t("网络连接失败", "Network error") });
-    }
-    const data = await response.json().catch(() => ({}));
-    if (response.status === 404 || response.status === 405) {
-      throw new ApiError(response.status, {
-        title: t("本环境使用统一身份认证登录", "This deployment signs in through the county's identity provider"),
-      });
-    }
-    if (!response.ok) throw new ApiError(response.status, data);
-    return data;
-  }
-
-  const sessionListeners = [];
-
-  /** Run fn(session) now if signed in, and after every (re-)sign-in; prompt to sign in otherwise. */
-  function onSession(fn) {
-    sessionListeners.push(fn);
-    const s = session();
-    if (s) fn(s);
-    else showSignInNeeded();
-  }
-
-  function renderSession() {
-    const s = session();
-    const who = document.getElementById("hub-who");
-    const button = document.getElementById("hub-signin-open");
-    if (!who || !button) return;
-    const signOutButton = document.getElementById("hub-signout");
-    if (signOutButton) signOutButton.hidden = !s;
-    who.replaceChildren();
-    if (s) {
-      const [zh, en] = ROLES[s.role] || [s.role, s.role];
-      who.append(tr(zh, en));
-      if (s.name) who.append(el("span", { class: "site" }, s.name));
-      if (s.site) who.append(el("span", { class: "site" }, "· " + s.site));
-      button.dataset.zh = "切换身份";
-      button.dataset.en = "Switch role";
-    } else {
-      who.append(tr("未登录", "Not signed in"));
-      button.dataset.zh = "登录";
-      button.dataset.en = "Sign in";
-    }
-    button.textContent = t(button.dataset.zh, button.dataset.en);
-  }
-
-  function showSignInNeeded() {
-    const box = document.getElementById("hub-signin-needed");
-    const main = document.getElementById("hub-content");
-    if (box) box.hidden = false;
-    if (main) main.hidden = true;
-    openSignIn();
-  }
-
-  function openSignIn(reason) {
-    const dialog = document.getElementById("hub-signin");
-    if (!dialog || dialog.open) return;
-    const form = dialog.querySelector("form");
-    clearFieldErrors(form);
-    const s = session();
-    if (s) {
-      form.elements.role.value = s.role;
-      form.elements.site.value = s.site || "";
-      form.elements.name.value = s.name || "";
-    } else {
-      form.elements.site.value = localStorage.getItem("hub.lastSite") || "";
-    }
-    syncSiteField(form);
-    const note = dialog.querySelector("[data-signin-reason]");
-    note.hidden = !reason;
-    note.textContent = reason || "";
-    dialog.showModal();
-    form.elements.role.focus();
-  }
-
-  function syncSiteField(form) {
-    // Only a storekeeper works for one site; the others see the whole county.
-    const needsSite = form.elements.role.value === "storekeeper";
-    form.querySelector("[data-site-field]").hidden = !needsSite;
-    form.elements.site.required = needsSite;
-  }
-
-  async function submitSignIn(event) {
-    event.preventDefault();
-    const form = event.target;
-    clearFieldErrors(form);
-    const choice = {
-      role: form.elements.role.value,
-      site: form.elements.role.value === "storekeeper" ? form.elements.site.value.trim().toUpperCase() : null,
-      name: form.elements.name.value.trim() || null,
-    };
-    if (choice.role === "storekeeper" && !choice.site) {
-      showFieldErrors(form, [{ field: "site", message: t("库管员需填写所在机构编码", "A storekeeper works for one site") }]);
-      return;
-    }
-    try {
-      const data = await busy(form.querySelector("button[type=submit]"), obtainToken(choice));
-      const s = { token: data.token, role: data.role, site: data.site || null, name: data.name || null };
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
-      if (s.site) localStorage.setItem("hub.lastSite", s.site);
-      form.closest("dialog").close();
-      renderSession();
-      const box = document.getElementById("hub-signin-needed");
-      const main = document.getElementById("hub-content");
-      if (box) box.hidden = true;
-      if (main) main.hidden = false;
-      for (const fn of sessionListeners) fn(s);
-      document.dispatchEvent(new CustomEvent("hub:session", { detail: s }));
-    } catch (err) {
-      reportError(err, form);
-    }
-  }
-
-  function signOut() {
-    sessionStorage.removeItem(SESSION_KEY);
-    const dialog = document.getElementById("hub-signin");
-    if (dialog && dialog.open) dialog.close();
-    renderSession();
-    showSignInNeeded();
-  }
-
-  // ------------------------------------------------------------------ API
-
-  /** A failed API call: the problem+json body, with its field messages at hand. */
-  class ApiError extends Error {
-    constructor(status, problem) {
-      const p = problem && typeof problem === "object" ? problem : {};
-      super(p.detail || p.title || `HTTP ${status}`);
-      this.name = "ApiError";
-      this.status = status;
-      this.problem = p;
-      this.title = p.title || "";
-      this.detail = p.detail || "";
-      this.fieldErrors = Array.isArray(p.errors) ? p.errors : [];
-      this.requestId = p.request_id || "";
-    }
-  }
-
-  // crypto.randomUUID needs a secure context, and township PCs reach the hub over plain http on
-  // the LAN; getRandomValues works everywhere.
-  function newKey() {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  /**
-   * Call the API: {data, status, headers}. The body is JSON unless it is FormData (uploads).
-   * options.signal aborts (search-as-you-type); options.idempotent lets a POST be retried after a
-   * network drop, with the same Idempotency-Key so the server answers the retry from its record.
-   */
-  async function apiFull(method, path, body, headers, options) {
-    const opts = options || {};
-    const h = new Headers(headers || {});
-    h.set("Accept", "application/json, application/problem+json");
-    const s = session();
-    if (s) h.set("Authorization", "Bearer " + s.token);
-    let payload;
-    if (body instanceof FormData) payload = body;
-    else if (body !== undefined && body !== null) {
-      h.set("Content-Type", "application/json");
-      payload = JSON.stringify(body);
-    }
-    if (method === "POST" && opts.idempotent && !h.has("Idempotency-Key")) h.set("Idempotency-Key", newKey());
-    const retriable = method === "GET" || method === "HEAD" || h.has("Idempotency-Key");
-    let response;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        response = await fetch(path, { method, headers: h, body: payload, signal: opts.signal });
-        break;
-      } catch (err) {
-        if (err.name === "AbortError") throw err;
-        if (!retriable || attempt >= 2) {
-          throw new ApiError(0, {
-            title: t("网络连接失败", "Network error"),
-            detail: t("请检查网络后重试", "Check the connection and try again"),
-          });
-        }
-        await sleep(600 * (attempt + 1));
-      }
-    }
-    const type = response.headers.get("Content-Type") || "";
-    let data = null;
-    if (response.status !== 204) data = type.includes("json") ? await response.json().catch(() => null) : await response.text();
-    if (!response.ok) {
-      const problem = data && typeof data === "object"
-        ? data
-        : { title: response.statusText || `HTTP ${response.status}`, status: response.status };
-      if (response.status === 401) {
-        sessionStorage.removeItem(SESSION_KEY);
-        renderSession();
-        openSignIn(t("登录已过期，请重新登录", "Your sign-in has expired; please sign in again"));
-      }
-      throw new ApiError(response.status, problem);
-    }
-    return { data, status: response.status, headers: response.headers };
-  }
-
-  async function api(method, path, body, headers, options) {
-    return (await apiFull(method, path, body, headers, options)).data;
-  }
-
-  // ------------------------------------------------------------------ field errors
-
-  /** The control a server field name refers to: form.elements[name] or [data-field=name]. */
-  function findControl(form, name) {
-    if (!name) return null;
-    const direct = form.elements.namedItem(name);
-    if (direct && !(direct instanceof RadioNodeList)) return direct;
-    if (direct instanceof RadioNodeList) return direct[0] || null;
-    return form.querySelector(`[data-field="${CSS.escape(name)}"]`);
-  }
-
-  function clearFieldErrors(form) {
-    if (!form) return;
-    for (const node of form.querySelectorAll(".field-error")) node.remove();
-    for (const node of form.querySelectorAll("[aria-invalid]")) {
-      node.removeAttribute("aria-invalid");
-      const described = (node.getAttribute("aria-describedby") || "").split(" ").filter((id) => !id.endsWith("-error"));
-      if (described.length) node.setAttribute("aria-describedby", described.join(" "));
-      else node.removeAttribute("aria-describedby");
-    }
-    const summary = form.querySelector("[data-form-errors]");
-    if (summary) {
-      summary.hidden = true;
-      summary.replaceChildren();
-    }
-  }
-
-  /**
-   * Put each {field, message} beside the control it names (and link them with aria-describedby
-   * so a screen reader reads the message with the field). Messages naming no control go into the
-   * form's [data-form-errors] box. Focuses the first bad control; returns the unplaced errors.
-   */
-  function showFieldErrors(form, errors) {
-    const unplaced = [];
-    let first = null;
-    for (const error of errors || []) {
-      const control = findControl(form, error.field);
-      if (!control) {
-        unplaced.push(error);
-        continue;
-      }
-      const holder = control.closest(".field") || control.parentElement;
-      const id = (control.id || `f-${error.field}`) + "-error";
-      let message = document.getElementById(id);
-      if (!message) {
-        message = el("p", { class: "field-error", id });
-        holder.append(message);
-      }
-      message.textContent = localizeMessage(error.message);
-      control.setAttribute("aria-invalid", "true");
-      const described = new Set((control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean));
-      described.add(id);
-      control.setAttribute("aria-describedby", [...described].join(" "));
-      first = first || control;
-    }
-    const summary = form.querySelector("[data-form-errors]");
-    if (summary && unplaced.length) {
-      summary.replaceChildren(
-        el("ul", {}, unplaced.map((e) => el("li", {}, e.field && e.field !== "body" ? `${e.field}: ` : "", localizeMessage(e.message)))),
-      );
-      summary.hidden = false;
-    }
-    if (first) {
-      first.focus();
-    } else if (summary && !summary.hidden) {
-      summary.scrollIntoView({ block: "nearest" });
-    }
-    return unplaced;
-  }
-
-  /**
-   * Show an error where the reader is looking: field messages beside the fields of `form`, and
-   * the problem's title/detail in the form's error box or, failing that, a toast.
-   */
-  function reportError(err, form) {
-    if (err && err.name === "AbortError") return;
-    const apiErr = err instanceof ApiError ? err : new ApiError(0, { title: String(err && err.message) });
-    if (form) {
-      clearFieldErrors(form);
-      const unplaced = showFieldErrors(form, apiErr.fieldErrors);
-      const placed = apiErr.fieldErrors.length - unplaced.length;
-      const summary = form.querySelector("[data-form-errors]");
-      if (summary) {
-        const head = el("p", {}, el("strong", {}, localizeTitle(apiErr.status, apiErr.title) || t("提交失败", "Not saved")),
-          apiErr.detail ? " — " + apiErr.detail : "");
-        summary.prepend(head);
-        if (placed) summary.append(el("p", {}, t("请按字段旁的提示修改。", "See the messages beside the fields.")));
-        summary.hidden = false;
-        return;
-      }
-      if (placed && !unplaced.length) return;
-    }
-    toast(localizeTitle(apiErr.status, apiErr.title) || t("出错了", "Something went wrong"), "error", {
-      small: [apiErr.detail, apiErr.requestId ? t("请求编号 ", "Request id ") + apiErr.requestId : ""].filter(Boolean).join(" · "),
-    });
-  }
-
-  // ------------------------------------------------------------------ start-up
-
-  function start() {
-    setLang(lang);
-    const langButton = document.getElementById("hub-lang");
-    if (langButton) langButton.addEventListener("click", () => setLang(lang === "en" ? "zh" : "en"));
-    const dialog = document.getElementById("hub-signin");
-    if (dialog) {
-      const form = dialog.querySelector("form");
-      form.addEventListener("submit", submitSignIn);
-      form.elements.role.addEventListener("change", () => syncSiteField(form));
-      dialog.querySelector("[data-signin-cancel]").addEventListener("click", () => dialog.close());
-    }
-    const openButton = document.getElementById("hub-signin-open");
-    if (openButton) openButton.addEventListener("click", () => openSignIn());
-    const needed = document.querySelector("[data-signin-again]");
-    if (needed) needed.addEventListener("click", () => openSignIn());
-    const signOutButton = document.getElementById("hub-signout");
-    if (signOutButton) signOutButton.addEventListener("click", signOut);
-    renderSession();
-  }
 
   window.hub = {
     t, tr, applyLang, setLang, lang: () => lang, localizeMessage, localizeTitle, addMessages,
     el, debounce, fmtTime, busy, toast,
-    ROLES, session, hasRole, onSession, openSignIn, signOut,
-    ApiError, api, apiFull,
-    showFieldErrors, clearFieldErrors, reportError,
   };
 
-  // The script is loaded with `defer`, so the DOM is parsed by now; page scripts (also deferred,
-  // and after this one) find hub ready.
-  start();
+  // Deferred scripts run after parsing, so the page is there to translate.
+  setLang(lang);
+  const langButton = document.getElementById("hub-lang");
+  if (langButton) langButton.addEventListener("click", () => setLang(lang === "en" ? "zh" : "en"));
 })();
