@@ -237,7 +237,8 @@ def _stocklist_key(scope: str, value: str) -> str:
 @blp.response(200, schemas.ChangeOut(many=True))
 def list_changes(args: dict[str, Any]) -> Any:
     """Proposed changes, oldest first (drafts by default)."""
-    return service.list_changes(_ctx(), None if args["status"] == "all" else args["status"])
+    status = None if args["status"] == "all" else args["status"]
+    return service.list_changes(_ctx(), status, target=args["target"], limit=args["limit"])
 
 
 @blp.route("/changes/<change_id>")

@@ -211,6 +211,8 @@ class ChangeQuery(Strict):
     """Change list filters."""
 
     status = fields.String(load_default="draft", validate=validate.OneOf(("draft", "approved", "rejected", "all")))
+    target = fields.String(load_default=None, validate=validate.Length(max=60))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
 
 
 class ProposeNote(Strict):

@@ -185,11 +185,13 @@ def get_change(ctx: ServiceContext, change_id: str) -> Change:
         return get_change_in(session, change_id)
 
 
-def list_changes(ctx: ServiceContext, status: str | None, limit: int = 200) -> list[Change]:
-    """Changes, oldest first (the committee works through them in order)."""
+def list_changes(ctx: ServiceContext, status: str | None, target: str | None = None, limit: int = 500) -> list[Change]:
+    """Changes, oldest first (the committee works through them in order), optionally for one target."""
     query = select(store.changes).order_by(store.changes.c.proposed_at, store.changes.c.position).limit(limit)
     if status:
         query = query.where(store.changes.c.status == status)
+    if target:
+        query = query.where(store.changes.c.target == target)
     with ctx.factory() as session:
         return [_change_from_row(r) for r in session.execute(query)]
 

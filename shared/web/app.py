@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from json import dumps as json_dumps
+from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
@@ -87,6 +88,10 @@ def create_service_app(
     app.register_blueprint(common_ui_blueprint())
     if ui is not None:
         app.register_blueprint(ui)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return send_from_directory(Path(__file__).parent / "ui" / "static", "favicon.svg", mimetype="image/svg+xml")
 
     @app.get("/swagger-ui/<path:filename>")
     def swagger_assets(filename: str) -> Response:
