@@ -27,6 +27,7 @@ ROLE_ZH = {
     "pharmacy_manager": "中心药房主任",
     "storekeeper": "库管员",
     "pharmacist": "审方药师",
+    "dispatcher": "调度员",
 }
 
 expect.set_options(timeout=10_000)

@@ -1,0 +1,217 @@
+/* What every dispatch page shares: compartment, priority and source labels, litres, the
+ * planning day, the recurring rounds due on a day, route colours, load bars and the solver's
+ * reasons in Chinese. Exposed as window.dispatch.
+ */
+(function () {
+  "use strict";
+  const { el, tr, t } = window.hub;
+
+  const model = JSON.parse(document.getElementById("dispatch-model").textContent);
+
+  const COMPARTMENT = {
+    ambient: ["常温", "Ambient"],
+    cold: ["冷链", "Cold"],
+    clean: ["洁净", "Clean"],
+    soiled: ["污染", "Soiled"],
+    specimen: ["标本", "Specimen"],
+  };
+  const COMPARTMENT_LONG = {
+    ambient: ["常温药品", "Ambient drugs"],
+    cold: ["冷链药品（2–8°C）", "Cold-chain drugs (2–8 °C)"],
+    clean: ["洁净被服/器械包", "Clean linen / sterile sets"],
+    soiled: ["污染被服/器械（回收）", "Soiled linen / used instruments"],
+    specimen: ["检验标本", "Lab specimens"],
+  };
+  const PRIORITY = { 0: ["低", "Low"], 1: ["普通", "Normal"], 2: ["优先", "High"], 3: ["紧急", "Urgent"] };
+  const SOURCE = { event: ["采购出库", "Procurement"], manual: ["手工加单", "Manual"], rounds: ["例行收送", "Round"] };
+  const ROUND = { linen: ["被服", "Linen"], instruments: ["器械", "Instruments"], specimens: ["标本", "Specimens"] };
+  const LEVEL = { county_hospital: ["县级医院", "County hospitals"], township: ["乡镇卫生院", "Township centres"], village: ["村卫生室", "Village clinics"] };
+  const PLAN_STATUS = {
+    queued: ["排队中", "Queued"],
+    solving: ["求解中", "Solving"],
+    solved: ["已求解（未发布）", "Solved (not published)"],
+    failed: ["求解失败", "Failed"],
+    published: ["已发布", "Published"],
+    superseded: ["已被替代", "Superseded"],
+  };
+  const RESULT_STATUS = { solved: ["全部安排", "All stops planned"], partial: ["部分安排", "Some stops left out"], infeasible: ["无法安排", "Nothing could be planned"] };
+  // Tableau 10: distinct on screen and still apart when printed in colour.
+  const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
+
+  const compLabel = (c) => tr(...(COMPARTMENT[c] || [c, c]));
+  const priorityLabel = (p) => tr(...(PRIORITY[p] || [String(p), String(p)]));
+
+  /** 12.5 → "12.5", 12 → "12", nothing → "" */
+  function litres(value) {
+    if (!value) return "";
+    return (Math.round(value * 10) / 10).toLocaleString("zh-CN", { maximumFractionDigits: 1 });
+  }
+
+  /** "冷链 30 · 洁净 120" from {cold: 30, clean: 120}, in compartment order; "—" if empty. */
+  function volumesText(volumes) {
+    const parts = model.compartments.filter((c) => (volumes || {})[c] > 0).map((c) => `${t(...COMPARTMENT[c])} ${litres(volumes[c])}`);
+    return parts.length ? parts.join(" · ") : "—";
+  }
+
+  function volumesNode(volumes) {
+    const keys = model.compartments.filter((c) => (volumes || {})[c] > 0);
+    if (!keys.length) return document.createTextNode("—");
+    return el("span", { class: "vols" }, keys.map((c) => el("span", { class: `vol vol-${c}` }, compLabel(c), " ", litres(volumes[c]))));
+  }
+
+  const money = (v) => "¥" + Number(v || 0).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const km = (v) => `${Number(v || 0).toLocaleString("zh-CN", { maximumFractionDigits: 1 })} km`;
+
+  // ------------------------------------------------------------------ the planning day
+
+  /** Today's date in the county (Asia/Shanghai) as YYYY-MM-DD, whatever the PC's zone. */
+  function countyToday() {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" })
+      .formatToParts(new Date()).map((p) => [p.type, p.value]));
+    return `${parts.year}-${parts.month}-${parts.day}`;
+  }
+
+  function addDays(iso, n) {
+    const [y, m, d] = iso.split("-").map(Number);
+    return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+  }
+
+  const tomorrow = () => addDays(countyToday(), 1);
+
+  /** Python's weekday(): Monday 0 … Sunday 6. */
+  function weekday(iso) {
+    const [y, m, d] = iso.split("-").map(Number);
+    return (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7;
+  }
+
+  const WEEKDAY = [["周一", "Mon"], ["周二", "Tue"], ["周三", "Wed"], ["周四", "Thu"], ["周五", "Fri"], ["周六", "Sat"], ["周日", "Sun"]];
+  const weekdayLabel = (iso) => tr(...WEEKDAY[weekday(iso)]);
+
+  // ------------------------------------------------------------------ rounds due (model.py's rule)
+
+  const CRC_TABLE = (() => {
+    const table = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      table[n] = c >>> 0;
+    }
+    return table;
+  })();
+
+  /** zlib.crc32 of the UTF-8 bytes, as Python computes it. */
+  function crc32(text) {
+    let crc = 0xffffffff;
+    for (const byte of new TextEncoder().encode(text)) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+    return (crc ^ 0xffffffff) >>> 0;
+  }
+
+  function roundDue(frequency, siteCode, iso) {
+    const day = weekday(iso);
+    if (frequency === "daily") return day < 6;
+    const first = crc32(siteCode) % 5;
+    if (frequency === "weekly") return day === first;
+    if (frequency === "twice_weekly") return day === first || day === (first + 3) % 6;
+    return false;
+  }
+
+  /**
+   * The rounds that visit a site on a day, as the planner will add them (services/dispatch/model.py
+   * rounds_for): {deliver: {...}, pickup: {...}, rounds: [names]}, or null when none is due.
+   */
+  function roundsFor(site, iso) {
+    if (site.is_hub || site.active === false) return null;
+    const plan = model.default_rounds[site.level] || {};
+    const volumes = model.round_volumes[site.level] || {};
+    const out = { deliver: {}, pickup: {}, rounds: [] };
+    for (const [name, frequency] of Object.entries(plan)) {
+      if (!roundDue(frequency, site.code, iso)) continue;
+      out.rounds.push(name);
+      for (const [compartment, value] of Object.entries(volumes[name] || {})) {
+        const side = model.pickup.includes(compartment) ? "pickup" : "deliver";
+        out[side][compartment] = (out[side][compartment] || 0) + value;
+      }
+    }
+    return out.rounds.length ? out : null;
+  }
+
+  // ------------------------------------------------------------------ solver reasons
+
+  const REASONS = [
+    [/^dropped: not enough vehicle time\/capacity for this priority \((\w+)\)$/, (m) =>
+      `车辆时间或容量不足（优先级：${(PRIORITY[["low", "normal", "high", "urgent"].indexOf(m[1])] || [m[1]])[0]}）`],
+    [/^dropped: could not fit on locked vehicle (.+)$/, (m) => `固定的车辆 ${m[1]} 装不下或来不及`],
+    [/^dropped: no suitable vehicle left in its region$/, () => "所在片区没有合适的车辆"],
+    [/^no solution found within the time limit$/, () => "时限内未找到可行方案"],
+    [/^window unreachable from depot within shift$/, () => "班次内无法在收货时间到达"],
+    [/^max route duration shorter than the round trip$/, () => "往返时间超过线路时长上限"],
+    [/^max route distance shorter than the round trip$/, () => "往返里程超过线路里程上限"],
+    [/^specimen ride time limit shorter than the direct trip back$/, () => "标本在途时限短于直接返程时间"],
+    [/^no vehicle has (\w+) compartment$/, (m) => `没有车辆配备${(COMPARTMENT[m[1]] || [m[1]])[0]}车厢`],
+    [/^capacity: (\w+) demand (\d+) exceeds every vehicle \(largest (\d+)\)$/, (m) =>
+      `${(COMPARTMENT[m[1]] || [m[1]])[0]}需 ${m[2] / 10} 升，超过最大车厢 ${m[3] / 10} 升`],
+    [/^no vehicle has the compartments and capacity this stop needs$/, () => "没有车辆具备所需车厢和容量"],
+    [/^no vehicles$/, () => "没有可用车辆"],
+  ];
+
+  /** A reason from the solver, in Chinese when it is one we know (the English stays in the title). */
+  function reasonNode(reason) {
+    for (const [pattern, make] of REASONS) {
+      const m = String(reason).match(pattern);
+      if (m) {
+        const span = el("span", { dataset: { zh: make(m), en: reason } }, hub.lang() === "en" ? reason : make(m));
+        return span;
+      }
+    }
+    return document.createTextNode(reason);
+  }
+
+  // ------------------------------------------------------------------ loads
+
+  /**
+   * A labelled bar per compartment: what leaves the hub (load_out) for delivery compartments and
+   * the most carried back (peak of load_after) for pickup ones, against the vehicle's capacity.
+   */
+  function loadBars(route, capacity) {
+    const peak = {};
+    for (const stop of route.stops || []) {
+      for (const [c, v] of Object.entries(stop.load_after || {})) if (model.pickup.includes(c)) peak[c] = Math.max(peak[c] || 0, v);
+    }
+    const rows = [];
+    for (const c of model.compartments) {
+      const cap = (capacity || {})[c] || 0;
+      const value = model.pickup.includes(c) ? peak[c] || 0 : (route.load_out || {})[c] || 0;
+      if (!cap && !value) continue;
+      const pct = cap ? Math.min(100, (value / cap) * 100) : 100;
+      const over = cap && value > cap;
+      const dir = model.pickup.includes(c) ? ["收", "back"] : ["送", "out"];
+      rows.push(el("div", { class: "load" },
+        el("span", { class: "load-label" }, tr(dir[0], dir[1]), "·", compLabel(c)),
+        el("span", {
+          class: `load-bar comp-${c}${over ? " over" : ""}`, role: "img",
+          "aria-label": `${t(...COMPARTMENT[c])} ${litres(value) || 0} / ${cap} L`,
+          "data-zh-aria-label": `${COMPARTMENT[c][0]} ${litres(value) || 0} / ${cap} L`,
+          "data-en-aria-label": `${COMPARTMENT[c][1]} ${litres(value) || 0} / ${cap} L`,
+        }, el("span", { class: "load-fill", style: `width: ${pct.toFixed(1)}%` })),
+        el("span", { class: "load-num mono" }, `${litres(value) || 0}/${cap}`),
+      ));
+    }
+    return el("div", { class: "loads" }, rows);
+  }
+
+  function badge(cls, zh, en) {
+    return el("span", { class: `badge ${cls}` }, tr(zh, en));
+  }
+
+  function planStatusBadge(status) {
+    const cls = { published: "badge-essential", solved: "badge-vbp", failed: "badge-alert", superseded: "badge-muted" }[status] || "badge-draft";
+    return badge(cls, ...(PLAN_STATUS[status] || [status, status]));
+  }
+
+  window.dispatch = {
+    model, COMPARTMENT, COMPARTMENT_LONG, PRIORITY, SOURCE, ROUND, LEVEL, PLAN_STATUS, RESULT_STATUS, COLOURS,
+    compLabel, priorityLabel, litres, volumesText, volumesNode, money, km,
+    countyToday, addDays, tomorrow, weekday, weekdayLabel, crc32, roundsFor,
+    reasonNode, loadBars, badge, planStatusBadge,
+  };
+})();
