@@ -19,6 +19,7 @@ from services.dispatch.model import (
     PICKUP_COMPARTMENTS,
     ROUND_VOLUMES,
 )
+from shared.web.ui import service_ui_blueprint
 
 HERE = Path(__file__).parent
 
@@ -38,14 +39,7 @@ def _model() -> dict[str, Any]:
 
 def ui_blueprint() -> Blueprint:
     """Pages under /ui/."""
-    bp = Blueprint(
-        "dispatch_ui",
-        __name__,
-        url_prefix="/ui",
-        template_folder=str(HERE / "templates"),
-        static_folder=str(HERE / "static"),
-        static_url_path="/static",
-    )
+    bp = service_ui_blueprint("dispatch_ui", HERE)
 
     @bp.context_processor
     def _dispatch_model() -> dict[str, Any]:

@@ -12,20 +12,14 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from services.formulary.ui.fields import grouped, spec_json
+from shared.web.ui import service_ui_blueprint
 
 HERE = Path(__file__).parent
 
 
 def ui_blueprint() -> Blueprint:
     """Pages under /ui/ (templates and static files of this folder)."""
-    bp = Blueprint(
-        "formulary_ui",
-        __name__,
-        url_prefix="/ui",
-        template_folder=str(HERE / "templates"),
-        static_folder=str(HERE / "static"),
-        static_url_path="/static",
-    )
+    bp = service_ui_blueprint("formulary_ui", HERE)
 
     @bp.context_processor
     def _field_spec() -> dict[str, Any]:

@@ -37,3 +37,15 @@ def common_ui_blueprint() -> Blueprint:
         static_folder=str(HERE / "static"),
         static_url_path="/static",
     )
+
+
+def service_ui_blueprint(name: str, folder: Path) -> Blueprint:
+    """A service's pages under /ui/, with templates/ and static/ from its own ui folder."""
+    return Blueprint(
+        name,
+        __name__,
+        url_prefix="/ui",
+        template_folder=str(folder / "templates"),
+        static_folder=str(folder / "static"),
+        static_url_path="/static",
+    )
