@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import current_app
@@ -147,6 +148,25 @@ def publish(plan_id: str) -> Any:
 def complete(data: dict[str, Any], plan_id: str, stop_id: str) -> Any:
     """A driver confirms a stop (dispatch.stop.completed for procurement's proof of delivery)."""
     return service.complete_stop(_ctx(), current_principal(), plan_id, stop_id, data["received_by"], data["exceptions"])
+
+
+@blp.route("/days/<day>/stops")
+@blp.response(200)
+def day_stops(day: str) -> Any:
+    """A dry run of a day's plan: which sites would be visited and with what (shipments + rounds due)."""
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError as exc:
+        raise InvalidInput("the day is a date such as 2026-11-23", {"day": "not a date"}) from exc
+    return service.preview_day(_ctx(), parsed)
+
+
+@blp.route("/plans/<plan_id>/completions")
+@blp.response(200)
+def plan_completions(plan_id: str) -> Any:
+    """Stops confirmed by drivers on this plan."""
+    service.get_plan(_ctx(), plan_id)
+    return [{**c, "completed_at": c["completed_at"].isoformat()} for c in service.completions(_ctx(), plan_id)]
 
 
 @blp.route("/plans/<plan_id>/geojson")

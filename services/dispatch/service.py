@@ -84,6 +84,7 @@ def add_shipment(ctx: ServiceContext, actor: Principal, data: dict[str, Any]) ->
             raise InvalidInput(f"no site {data['site_code']}", {"site_code": "no such site"})
         if site.is_hub:
             raise InvalidInput("the hub is where routes start", {"site_code": "the hub cannot be a destination"})
+        _check_fits_fleet(session, data)
         shipment_id = f"M-{uuid.uuid4().hex[:10]}"
         row = {
             "id": shipment_id,
@@ -101,6 +102,23 @@ def add_shipment(ctx: ServiceContext, actor: Principal, data: dict[str, Any]) ->
         }
         session.execute(insert(store.shipments).values(**row))
         return row
+
+
+def _check_fits_fleet(session: Session, data: dict[str, Any]) -> None:
+    """A shipment no active vehicle could ever carry is refused now, not dropped from every plan later."""
+    largest: dict[str, float] = {}
+    for row in session.execute(select(store.vehicles.c.compartments_l).where(store.vehicles.c.active.is_(True))):
+        for compartment, litres in row.compartments_l.items():
+            largest[compartment] = max(largest.get(compartment, 0.0), float(litres))
+    problems = {}
+    for side in ("deliver", "pickup"):
+        for compartment, litres in data[side].items():
+            if litres > largest.get(compartment, 0.0):
+                problems[f"{side}.{compartment}"] = (
+                    f"{litres:g} L exceeds the largest {compartment} compartment of the fleet ({largest.get(compartment, 0):g} L)"
+                )
+    if problems:
+        raise InvalidInput("no vehicle can carry this shipment", problems)
 
 
 def pending_shipments(session: Session) -> list[Shipment]:
@@ -182,6 +200,22 @@ def _insert_plan(
     }  # fmt: skip
     session.execute(insert(store.plans).values(**row))
     return row
+
+
+def preview_day(ctx: ServiceContext, day: date) -> dict[str, Any]:
+    """The stops a plan for the day would visit (pending shipments + rounds due), without queuing anything."""
+    with ctx.factory() as session:
+        request, refs = build_day_request(session, ctx.metadata, day, _default_options({}))
+    return {"date": day.isoformat(), "stops": request["stops"], "stop_refs": refs, "vehicles": request["vehicles"]}
+
+
+def completions(ctx: ServiceContext, plan_id: str) -> list[dict[str, Any]]:
+    """Stops the drivers have confirmed on a plan."""
+    with ctx.factory() as session:
+        rows = session.execute(
+            select(store.stop_completions).where(store.stop_completions.c.plan_id == plan_id).order_by(store.stop_completions.c.completed_at)
+        ).mappings()
+        return [dict(r) for r in rows]
 
 
 def get_plan(ctx: ServiceContext, plan_id: str) -> dict[str, Any]:

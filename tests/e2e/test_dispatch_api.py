@@ -136,6 +136,7 @@ def test_shipment_events_and_manual_shipments(client: FlaskClient, ctx: ServiceC
         ({"site_code": "CW-T02", "deliver": {"specimen": 1}}, "deliver"),
         ({"site_code": "NOWHERE", "deliver": {"ambient": 1}}, "site_code"),
         ({"site_code": "CW-H01", "deliver": {"ambient": 1}}, "site_code"),
+        ({"site_code": "CW-T02", "deliver": {"cold": 900}}, "deliver.cold"),
     ):
         response = client.post("/api/v1/shipments", json=body, headers=DISPATCHER)
         assert response.status_code == 422, body
@@ -195,6 +196,8 @@ def test_day_plan_replan_publish_and_proof_of_delivery(client: FlaskClient, ctx:
     )
     assert done.status_code == 200
     assert client.post(f"/api/v1/plans/{new['id']}/stops/{first_stop}/complete", json={}, headers=DISPATCHER).status_code == 409
+    confirmed = client.get(f"/api/v1/plans/{new['id']}/completions", headers=DISPATCHER).get_json()
+    assert [c["stop_id"] for c in confirmed] == [first_stop] and confirmed[0]["received_by"] == "王药师"
     types = [e["type"] for e in outbox_types(ctx)]
     assert types == ["dispatch.plan.published", "dispatch.stop.completed"]
     geo = client.get(f"/api/v1/plans/{new['id']}/geojson", headers=DISPATCHER).get_json()
@@ -218,3 +221,13 @@ def test_vehicles_out_keep_their_routes(client: FlaskClient, ctx: ServiceContext
     assert not others & {s["id"] for s in out["stops"]}
     bad = client.post(f"/api/v1/plans/{plan_id}/replan", json={"vehicles_out": ["NOPE"]}, headers=DISPATCHER)
     assert bad.status_code == 422
+
+
+def test_day_preview_lists_rounds_and_shipments_without_queuing(client: FlaskClient, ctx: ServiceContext) -> None:
+    client.post("/api/v1/shipments", json={"site_code": "CW-T05", "deliver": {"cold": 3}, "priority": 3}, headers=DISPATCHER)
+    preview = client.get(f"/api/v1/days/{MONDAY.isoformat()}/stops", headers=DISPATCHER).get_json()
+    by_id = {s["id"]: s for s in preview["stops"]}
+    assert by_id["CW-T05"]["deliver"]["cold"] == 3 and by_id["CW-T05"]["priority"] == 3
+    assert by_id["CW-T01"]["pickup"]["specimen"] > 0  # the township's daily specimen round
+    assert client.get("/api/v1/plans", headers=DISPATCHER).get_json() == []
+    assert client.get("/api/v1/days/monday/stops", headers=DISPATCHER).status_code == 422

@@ -270,17 +270,21 @@ def _check_reported(problem: Problem, vehicle: Vehicle, route: Route, out: list[
     if route.start < vehicle.shift_start:
         out.append(Violation("schedule", f"route {vid}: reported start {route.start} before shift", vid))
     legs: list[tuple[int, int, int]] = []  # (leave previous, start of next, travel) per leg, for the break
+    node_of = problem.stop_node()
     for visit in route.visits:
-        stop = problem.stops[visit.node - 1]
-        need = leave + int(problem.duration[prev, visit.node])
+        if visit.stop_id not in node_of:
+            continue  # already reported as an unknown stop
+        here = node_of[visit.stop_id]
+        stop = problem.stops[here - 1]
+        need = leave + int(problem.duration[prev, here])
         if visit.start < need:
             out.append(Violation("schedule", f"route {vid}: stop {stop.id} reported start {visit.start} "
                                  f"earlier than reachable ({need})", vid, stop.id))
         if stop.window is not None and not stop.window.start <= visit.start <= stop.window.end:
             out.append(Violation("window", f"route {vid}: stop {stop.id} reported start {visit.start} outside "
                                  f"[{stop.window.start}, {stop.window.end}]", vid, stop.id))
-        legs.append((leave, visit.start, int(problem.duration[prev, visit.node])))
-        prev, leave = visit.node, visit.start + stop.service
+        legs.append((leave, visit.start, int(problem.duration[prev, here])))
+        prev, leave = here, visit.start + stop.service
     need_end = leave + int(problem.duration[prev, 0])
     legs.append((leave, route.end, int(problem.duration[prev, 0])))
     if route.end < need_end or route.end > vehicle.shift_end:

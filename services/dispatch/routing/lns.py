@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp
 
-from .insertion import Instance, insert_all, route_cost
+from .insertion import Instance, insert_all, route_cost, route_ok
 from .model import RawPlan, RoutingBuild
 from .search import SearchConfig, polish_params
 
@@ -135,6 +135,20 @@ class RuinRecreate:
         new = [[x for x in r if x not in removed] for r in routes]
         return new, list(removed)
 
+    def open_route(self, routes: Routes, pool: list[int]) -> None:
+        """Seed an idle vehicle with the removed stop farthest from the depot (lets the fleet grow)."""
+        inst = self.inst
+        idle = [v for v, r in enumerate(routes) if not r]
+        if not idle:
+            return
+        u = max(pool, key=lambda x: inst.dist[0][x])
+        for v in idle:
+            allowed = inst.allowed[u]
+            if (allowed is None or v in allowed) and route_ok(inst, v, [u]):
+                routes[v] = [u]
+                pool.remove(u)
+                return
+
     def order(self, nodes: list[int]) -> list[int]:
         """SISR-style insertion order: random, largest demand, farthest or closest to the depot."""
         inst, rng = self.inst, self.rng
@@ -163,13 +177,15 @@ class RuinRecreate:
             routes, removed = self.ruin(current.routes)
             served = {x for r in routes for x in r}
             pool = [u for u in range(1, self.inst.n) if u not in served]
+            if removed and rng.random() < cfg.open_route_rate:
+                self.open_route(routes, pool)
             insert_all(self.inst, routes, self.order(pool), rng, blink=cfg.blink)
             cand_cost = self.cost(routes)
             progress = min(1.0, (time.monotonic() - t_begin) / span)
             temperature = t0 * (t1 / t0) ** progress
             threshold = current.objective - temperature * math.log(max(1e-12, rng.random()))
-            if cand_cost >= threshold * cfg.polish_factor:
-                continue
+            if cand_cost >= threshold * cfg.polish_factor or routes == current.routes:
+                continue  # too poor to be worth a polish, or the ruin was rebuilt exactly as it was
             polished = self.polish(routes, best.objective)
             if polished is None or polished.objective >= threshold:
                 continue

@@ -37,7 +37,33 @@ def sector_of_stops(problem: Problem, max_stops: int) -> list[list[int]]:
         cut = int(np.argmax(gaps)) + 1
         order = order[cut:] + order[:cut]
     size = math.ceil(n / parts)
-    return [[int(k) for k in order[i:i + size]] for i in range(0, n, size)]
+    sectors = [[int(k) for k in order[i:i + size]] for i in range(0, n, size)]
+    return _keep_locked_together(problem, sectors)
+
+
+def _keep_locked_together(problem: Problem, sectors: list[list[int]]) -> list[list[int]]:
+    """Move every stop locked to a vehicle into the sector holding most of that vehicle's locked stops,
+    so a locked route prefix is never cut in two."""
+    locked = problem.locked_vehicle_of()
+    if not locked:
+        return sectors
+    where = {k: s for s, stops in enumerate(sectors) for k in stops}
+    by_vehicle: dict[str, list[int]] = {}
+    for k, stop in enumerate(problem.stops):
+        if stop.id in locked:
+            by_vehicle.setdefault(locked[stop.id], []).append(k)
+    for ks in by_vehicle.values():
+        counts: dict[int, int] = {}
+        for k in ks:
+            counts[where[k]] = counts.get(where[k], 0) + 1
+        home = max(counts, key=lambda s: counts[s])
+        for k in ks:
+            where[k] = home
+    out: list[list[int]] = [[] for _ in sectors]
+    for s, stops in enumerate(sectors):
+        for k in stops:
+            out[where[k]].append(k)
+    return [stops for stops in out if stops]
 
 
 def _sweep_order(problem: Problem) -> np.ndarray:
@@ -124,19 +150,26 @@ def solve_by_region(problem: Problem, progress: object = None) -> Solution:
         part = solve(sub)
         if first is None and part.stats.first_solution_seconds is not None:
             first = elapsed + part.stats.first_solution_seconds
-        routes.extend(part.routes)
+        routes.extend(_renumber(problem, r) for r in part.routes)
         unassigned.extend(part.unassigned)
         objective += part.objective
         samples.append((round(time.monotonic() - started, 3), objective))
         if callable(progress):
             progress(samples[-1][0], objective)
     routes, unassigned = _mop_up(problem, routes, unassigned, started, budget)
+    routes = [_renumber(problem, r) for r in routes]
     solution_objective = sum(r.cost for r in routes) + _penalty(problem, unassigned)
     status = "feasible" if not unassigned else "partial"
     stats = SolveStats(status=status, config=opts.config, solve_seconds=round(time.monotonic() - started, 3),
                        first_solution_seconds=first, workers=opts.workers, progress=tuple(samples),
                        regions=len(sectors), phases=("regions",))
     return Solution(tuple(routes), tuple(unassigned), solution_objective, stats, problem.distance_scale)
+
+
+def _renumber(problem: Problem, route: Route) -> Route:
+    """Visits of a sector plan carry sector node numbers; give them the whole problem's."""
+    node = problem.stop_node()
+    return replace(route, visits=tuple(replace(v, node=node[v.stop_id]) for v in route.visits))
 
 
 def _penalty(problem: Problem, unassigned: list[Unassigned]) -> int:

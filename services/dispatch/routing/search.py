@@ -54,6 +54,7 @@ class SearchConfig:
     temp_end: float = 0.001
     blink: float = 0.01
     polish_factor: float = 1.02  # polish candidates up to 2% above the acceptance threshold
+    open_route_rate: float = 0.1  # ruins that also seed an idle vehicle, so the fleet can grow
     elimination_share: float = 0.5  # of the time, for removing routes when minimising vehicles
     extra: dict[str, float] = field(default_factory=dict)
 

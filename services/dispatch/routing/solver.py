@@ -25,14 +25,16 @@ def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solutio
     """Plan routes for the problem within ``problem.options.time_limit_s``; never raises on infeasibility."""
     started = time.monotonic()
     screening = screen(problem)
-    if len(screening.active) > problem.options.region_max_stops and not problem.locked_prefixes:
+    if len(screening.active) > problem.options.region_max_stops:
         from .regions import solve_by_region
 
         return solve_by_region(problem, progress)
     config = config_named(problem.options.config)
     deadline = started + max(0.05, problem.options.time_limit_s)
     workers = _worker_count(problem, config)
-    tracker = _Progress(started, progress)
+    # progress reports the same objective as the final Solution, which also counts screened-out stops
+    offset = sum(screening.penalties[k] for k, s in enumerate(problem.stops) if s.id in screening.excluded)
+    tracker = _Progress(started, progress, offset)
     if not screening.active:
         results = [WorkerResult("empty", RawPlan((), 0), started)]
     elif workers == 1:
@@ -44,8 +46,8 @@ def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solutio
 
 
 def _worker_count(problem: Problem, config: SearchConfig) -> int:
-    if not config.use_workers:
-        return 1
+    if not config.use_workers or mp.current_process().daemon:
+        return 1  # a daemonic process (e.g. a pool worker) may not start children
     wanted = problem.options.workers if problem.options.workers > 0 else (os.cpu_count() or 1)
     return max(1, min(wanted, os.cpu_count() or 1))
 
@@ -53,13 +55,15 @@ def _worker_count(problem: Problem, config: SearchConfig) -> int:
 class _Progress:
     """Merges objective reports from all searches into one best-so-far curve."""
 
-    def __init__(self, started: float, callback: ProgressCallback | None) -> None:
+    def __init__(self, started: float, callback: ProgressCallback | None, offset: int = 0) -> None:
         self.started = started
         self.callback = callback
+        self.offset = offset
         self.best: int | None = None
         self.samples: list[tuple[float, int]] = []
 
     def report(self, at: float, objective: int) -> None:
+        objective += self.offset
         if self.best is not None and objective >= self.best:
             return
         self.best = objective
