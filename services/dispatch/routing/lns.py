@@ -172,26 +172,34 @@ class RuinRecreate:
         t_begin = time.monotonic()
         span = max(1e-3, deadline - t_begin)
         t0, t1 = cfg.temp_start * self.mean_arc, cfg.temp_end * self.mean_arc
+        stale = 0
+        gains = _PolishGain(cfg.polish_factor, cfg.polish_quantile)
+        grow = not self.build.problem.options.minimize_vehicles  # an extra vehicle never pays then
         while time.monotonic() < deadline:
             self.iterations += 1
+            stale += 1
+            if cfg.restart_after and stale > cfg.restart_after:
+                current, stale = best, 0  # wandered off too long: go back to the best plan
             routes, removed = self.ruin(current.routes)
             served = {x for r in routes for x in r}
             pool = [u for u in range(1, self.inst.n) if u not in served]
-            if removed and rng.random() < cfg.open_route_rate:
+            if removed and grow and rng.random() < cfg.open_route_rate:
                 self.open_route(routes, pool)
             insert_all(self.inst, routes, self.order(pool), rng, blink=cfg.blink)
             cand_cost = self.cost(routes)
             progress = min(1.0, (time.monotonic() - t_begin) / span)
             temperature = t0 * (t1 / t0) ** progress
             threshold = current.objective - temperature * math.log(max(1e-12, rng.random()))
-            if cand_cost >= threshold * cfg.polish_factor or routes == current.routes:
-                continue  # too poor to be worth a polish, or the ruin was rebuilt exactly as it was
+            if cand_cost >= threshold * gains.factor() or routes == current.routes:
+                continue  # unlikely to be acceptable even after a polish, or rebuilt exactly as it was
             polished = self.polish(routes, best.objective)
+            if polished is not None and polished.objective > 0:
+                gains.add(cand_cost / polished.objective)
             if polished is None or polished.objective >= threshold:
                 continue
             current = polished
             if polished.objective < best.objective:
-                best = polished
+                best, stale = polished, 0
                 if self.on_best is not None:
                     self.on_best(best.objective)
         return best
@@ -226,3 +234,28 @@ class RuinRecreate:
     def missing(self, routes: Routes) -> list[int]:
         served = {x for r in routes for x in r}
         return [u for u in range(1, self.inst.n) if u not in served]
+
+
+class _PolishGain:
+    """How much a polish typically improves a recreated plan, learnt as the search goes.
+
+    A candidate is polished only if a typical polish (this quantile of recent gains) could make it
+    acceptable: long routes gain a lot from OR-Tools' local search, short ones little.
+    """
+
+    def __init__(self, initial: float, quantile: float, memory: int = 64) -> None:
+        self.initial = initial
+        self.quantile = quantile
+        self.memory = memory
+        self.ratios: list[float] = []
+
+    def add(self, ratio: float) -> None:
+        self.ratios.append(ratio)
+        if len(self.ratios) > self.memory:
+            self.ratios.pop(0)
+
+    def factor(self) -> float:
+        if len(self.ratios) < 8:
+            return self.initial
+        ordered = sorted(self.ratios)
+        return max(1.0, ordered[min(len(ordered) - 1, int(self.quantile * len(ordered)))])

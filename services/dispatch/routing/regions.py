@@ -60,7 +60,7 @@ def _keep_locked_together(problem: Problem, sectors: list[list[int]]) -> list[li
         for k in ks:
             where[k] = home
     out: list[list[int]] = [[] for _ in sectors]
-    for s, stops in enumerate(sectors):
+    for stops in sectors:
         for k in stops:
             out[where[k]].append(k)
     return [stops for stops in out if stops]

@@ -72,6 +72,8 @@ def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehic
     if stop.window is not None and begin > stop.window.end:
         return "window unreachable from depot within shift"
     if begin + stop.service + back > vehicle.shift_end:
+        if stop.window is None:
+            return "shift too short for a round trip to this stop"
         return "window unreachable from depot within shift"
     if vehicle.max_duration is not None and go + stop.service + back > vehicle.max_duration:
         return "max route duration shorter than the round trip"

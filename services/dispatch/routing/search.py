@@ -53,8 +53,10 @@ class SearchConfig:
     temp_start: float = 0.05  # x mean arc cost
     temp_end: float = 0.001
     blink: float = 0.01
-    polish_factor: float = 1.02  # polish candidates up to 2% above the acceptance threshold
+    polish_factor: float = 1.02  # polish candidates up to 2% above the acceptance threshold (at first)
+    polish_quantile: float = 0.9  # then: up to what 9 polishes in 10 gained recently
     open_route_rate: float = 0.1  # ruins that also seed an idle vehicle, so the fleet can grow
+    restart_after: int = 0  # iterations without a new best before returning to the best (0 = never)
     elimination_share: float = 0.5  # of the time, for removing routes when minimising vehicles
     extra: dict[str, float] = field(default_factory=dict)
 
