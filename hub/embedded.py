@@ -100,7 +100,7 @@ def run_embedded(*, seed: bool = True, host: str = "127.0.0.1", profile: str = "
     """Run until interrupted, printing where the pages are."""
     configure_logging("hub", os.environ.get("LOG_LEVEL", "WARNING"))
     hub = start_hub(host=host, seed=seed, profile=profile)
-    print("County Pharmacy & Logistics Hub is running (embedded: SQLite + in-process bus)")
+    print("County Pharmacy & Logistics Hub is running (embedded: SQLite + in-process bus)", flush=True)
     labels = {
         "formulary": "统一药品耗材目录 catalogue",
         "procurement": "采购与库存 procurement",
@@ -110,7 +110,7 @@ def run_embedded(*, seed: bool = True, host: str = "127.0.0.1", profile: str = "
     for name, svc in hub.services.items():
         print(f"  {labels[name]:<36} {svc.url}/ui/   API docs {svc.url}/docs")
     print("Sign in on any page by choosing a role; `countyhub token --role ROLE` prints a token for the API.")
-    print("Press Ctrl+C to stop.")
+    print("Press Ctrl+C to stop.", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
