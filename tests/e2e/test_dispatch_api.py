@@ -177,7 +177,7 @@ def test_day_plan_replan_publish_and_proof_of_delivery(client: FlaskClient, ctx:
     client.post("/api/v1/shipments", json={"site_code": "CW-T05", "deliver": {"cold": 3}, "priority": 3}, headers=DISPATCHER)
     kept = result["routes"][0]
     again = client.post(
-        f"/api/v1/plans/{plan_id}/replan", json={"locked_routes": [kept["vehicle"]], "time_limit_s": 2}, headers=DISPATCHER
+        f"/api/v1/plans/{plan_id}/replan", json={"locked_routes": [kept["vehicle"]], "time_limit_s": 5}, headers=DISPATCHER
     )
     assert again.status_code == 202
     run_queued(ctx)

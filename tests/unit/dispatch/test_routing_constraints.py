@@ -190,3 +190,19 @@ def test_textbook_config_still_runs(plane: Any, van: Any) -> None:
     p = plane((0, 0), stops, [van("v1")], options=Options(time_limit_s=0.5, config="textbook"))
     sol = _solve_checked(p)
     assert sol.stats.config == "textbook" and not sol.unassigned
+
+
+def test_fewest_vehicles_objective_removes_routes(plane: Any, van: Any) -> None:
+    # two clusters; with a large fixed cost per vehicle one van does both clusters
+    stops = [(Stop(f"e{i}"), (300 + 5 * i, 0)) for i in range(3)] + [(Stop(f"w{i}"), (-300, 5 * i)) for i in range(3)]
+    opts = Options(time_limit_s=0.8, workers=1, minimize_vehicles=True)
+    p = plane((0, 0), stops, [van(f"v{i}", fixed_cost=100_000) for i in range(3)], options=opts)
+    sol = _solve_checked(p)
+    assert sol.vehicles_used == 1 and not sol.unassigned
+    assert "route-elimination" in sol.stats.phases
+
+
+def test_shift_too_short_reason_for_stop_without_window(plane: Any, van: Any) -> None:
+    p = plane((0, 0), [(Stop("remote"), (5000, 0))], [van("v", shift_end=3000)])
+    sol = _solve_checked(p)
+    assert [u.reason for u in sol.unassigned] == ["shift too short for a round trip to this stop"]
