@@ -49,9 +49,7 @@ def test_vrplib_reader(vrp_data: Path) -> None:
 def test_bks_route_of_vrplib_instance_checks_out(vrp_data: Path) -> None:
     """The published optimal routes (customers numbered from 1) are feasible and cost the BKS."""
     p = read_vrplib(vrp_data / "X-n101-k25.vrp")
-    sol_file = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "vrp" / "cvrplib" / "X-n101-k25.sol"
-    if not sol_file.exists():
-        pytest.skip("shared benchmark data not available")
+    sol_file = vrp_data / "X-n101-k25.sol"
     routes = [ln.split(":")[1].split() for ln in sol_file.read_text().splitlines() if ln.startswith("Route")]
     # customer k of the .sol file is node k+1 of the .vrp (node 1 is the depot) = our stop id str(k + 1)
     plan = {p.vehicles[i].id: [str(int(c) + 1) for c in r] for i, r in enumerate(routes)}
