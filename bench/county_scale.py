@@ -202,6 +202,8 @@ def run_replan(n: int, workers: int, budget: float, replan_budget: float) -> Non
           f"cost {plan.cost / 100:.1f} -> {again.cost / 100:.1f} yuan, left {len(plan.unassigned)} -> "
           f"{len(again.unassigned)}, phases {', '.join(again.stats.phases)}, check {'ok' if report.ok else 'FAIL'}",
           flush=True)
+    for err in again.stats.errors:
+        print(f"   search error: {err}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,6 +64,7 @@ class SolveStats:
     regions: int = 1
     phases: tuple[str, ...] = ()
     winner: str = ""  # which search variant produced the returned plan
+    errors: tuple[str, ...] = ()  # searches that failed, and why
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,9 @@ def _child(problem: Problem, screening: Screening, config: SearchConfig, worker:
         result = run_search(problem, screening, config, worker, deadline,
                             lambda at, obj: out.put(("progress", worker, at, obj)))
     except Exception as exc:  # a crashed search must not take the plan down with it
-        result = WorkerResult(f"{config.name}#{worker}", None, None, error=repr(exc))
+        import traceback
+
+        result = WorkerResult(f"{config.name}#{worker}", None, None, error=traceback.format_exc(limit=6) or repr(exc))
     out.put(("done", worker, result, 0))
 
 
@@ -163,6 +165,7 @@ def assemble(
         progress=tuple(samples),
         phases=best.phases if best else (),
         winner=best.label if best else "",
+        errors=tuple(f"{r.label}: {r.error}" for r in results if r.error),
     )
     return Solution(tuple(routes), tuple(unassigned), objective, stats, problem.distance_scale,
                     {"iterations": float(sum(r.iterations for r in results))})
