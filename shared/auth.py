@@ -38,9 +38,19 @@ class Principal:
         if not self.has(*roles):
             raise Forbidden(f"requires role {' or '.join(roles)}")
 
+    def site_scope(self) -> str | None:
+        """The one site this caller is confined to, or None when county-wide.
+
+        A token that carries `storekeeper` is confined to its site whatever other roles it holds.
+        """
+        if "storekeeper" in self.roles:
+            return self.site or ""
+        return None
+
     def require_site(self, site_code: str) -> None:
-        """Storekeepers work for their own site only; other roles are county-wide."""
-        if self.roles == ("storekeeper",) and self.site != site_code:
+        """Raise Forbidden unless the caller may act on site_code's data (see site_scope)."""
+        scope = self.site_scope()
+        if scope is not None and scope != site_code:
             raise Forbidden(f"a storekeeper of {self.site} cannot act for site {site_code}", {"site_code": "not your site"})
 
 
