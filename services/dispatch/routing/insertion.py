@@ -316,7 +316,12 @@ def insert_all(
         placed = False
         if options:
             options.sort()
-            for delta, v, k in options[:8]:
+            # whole-route checks are the expensive part: try a bounded number of the cheapest
+            # positions, then the cheapest idle vehicle, which rarely fails those checks
+            budget = 24
+            idle = next(((d, v, k) for d, v, k in options if not routes[v]), None)
+            tries = [o for o in options if routes[o[1]]][:budget] + ([idle] if idle else [])
+            for delta, v, k in sorted(tries):
                 if delta >= inst.penalty[u]:
                     break
                 trial = routes[v][:k] + [u] + routes[v][k:]

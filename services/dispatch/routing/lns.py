@@ -46,7 +46,8 @@ class RuinRecreate:
         self.config = config
         self.rng = rng
         self.on_best = on_best
-        self.params = polish_params(config.ls_time_s, config)
+        # restoring a plan into OR-Tools alone takes time in proportion to its size
+        self.params = polish_params(config.ls_time_s * max(1.0, build.routing.Size() / 100.0), config)
         costs = [c for row in self.inst.dist for c in row]
         self.mean_arc = max(1.0, sum(costs) / max(1, len(costs)))
         self.iterations = 0

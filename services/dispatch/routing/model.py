@@ -309,9 +309,10 @@ class RoutingBuild:
             self.closed = True
 
     def solve(self, params: object, initial: Mapping[int, Sequence[int]] | None = None) -> pywrapcp.Assignment | None:
-        """Run the search, from the given routes (problem vehicle -> problem nodes) when there are any."""
+        """Run the search from the given routes (problem vehicle -> problem nodes; {} = nothing served),
+        or from the first-solution strategy in ``params`` when ``initial`` is None."""
         self.close(params)
-        if initial:
+        if initial is not None:
             start = self.assignment_from_routes(initial)
             if start is None:
                 return None

@@ -143,7 +143,6 @@ class Options:
     seed: int = 0
     drop_penalty_base: int | None = None  # None: derived from costs so serving always pays
     region_max_stops: int = 450  # above this, solve angular sectors around the depot separately
-    log_search: bool = False
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,14 +5,19 @@
 * ``gls``: the tuned model (C++ transit matrices, droppable stops, insertion-based first solution with
   fallbacks) but still OR-Tools' own guided local search, one process.
 * ``tuned``: the tuned model driven by ruin-and-recreate (string removals around a random stop, greedy
-  re-insertion with blinks, simulated-annealing acceptance) where OR-Tools' local search polishes every
-  promising candidate; a route-elimination phase for the fewest-vehicles objective; one search per
-  worker process with different seeds and first-solution strategies, best plan kept.
+  re-insertion with blinks, now and then seeding an idle vehicle, simulated-annealing acceptance) where
+  OR-Tools' local search polishes every candidate that a typical polish could make acceptable (the
+  typical gain is learnt while searching); a route-elimination phase for the fewest-vehicles
+  objective; one search per worker process with different seeds and first-solution strategies, best
+  plan kept. Big days start from our own insertion instead of OR-Tools' construction heuristics.
+
+OR-Tools 9.15's own iterated local search parameters have no effect through pywrapcp, and its
+``ls_operator_neighbors_ratio`` < 1 stalls the local search on these models; neither is used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
@@ -58,7 +63,7 @@ class SearchConfig:
     open_route_rate: float = 0.1  # ruins that also seed an idle vehicle, so the fleet can grow
     restart_after: int = 0  # iterations without a new best before returning to the best (0 = never)
     elimination_share: float = 0.5  # of the time, for removing routes when minimising vehicles
-    extra: dict[str, float] = field(default_factory=dict)
+    construct_above: int = 400  # above this many stops, build the first plan by our own insertion
 
 
 CONFIGS: dict[str, SearchConfig] = {

@@ -73,10 +73,12 @@ def run_search(
     build.watch(first)
     rng = random.Random(problem.options.seed * 7919 + worker)
     phases: list[str] = []
-    start = _warm_start(build, config, deadline) if problem.initial_routes else None
+    start = _warm_start(build, config, deadline) if problem.initial_routes is not None else None
     if start is not None:
         phases.append("warm-start")
     else:
+        if problem.initial_routes is not None:
+            phases.append("warm-start-failed")
         start = _first_plan(build, config, strategies, deadline)
         if start is not None:
             phases.append(f"first:{start[1]}")
@@ -101,6 +103,8 @@ def _rotate(items: tuple[str, ...], k: int) -> tuple[str, ...]:
 def _first_plan(build: RoutingBuild, config: SearchConfig, strategies: tuple[str, ...],
                 deadline: float) -> tuple[object, str] | None:
     """First strategy that yields a plan, taken to a local optimum (capped at 30% of the time left)."""
+    if build.problem.locked_prefixes or len(build.nodes) > config.construct_above:
+        return _bare_start(build, config, deadline)
     for strategy in strategies:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -109,14 +113,22 @@ def _first_plan(build: RoutingBuild, config: SearchConfig, strategies: tuple[str
         solved = build.solve(params)
         if solved is not None:
             return solved, strategy
+    return _bare_start(build, config, deadline)
+
+
+def _bare_start(build: RoutingBuild, config: SearchConfig, deadline: float) -> tuple[object, str] | None:
+    """Only the locked route prefixes, nothing else served: always valid with droppable stops, and
+    the ruin-and-recreate search inserts everything else itself (OR-Tools' construction heuristics
+    can fail around pinned prefixes, and are slow on big days)."""
+    if not config.droppable:
+        return None
+    problem = build.problem
+    node, vpos = problem.stop_node(), problem.vehicle_index()
+    prefixes = {vpos[v]: [node[s] for s in stops] for v, stops in problem.locked_prefixes.items() if v in vpos}
     left = deadline - time.monotonic()
-    # with droppable stops an empty plan is always valid: the last resort before giving up
-    if config.droppable and left > 0:
-        params = first_solution_params("ALL_UNPERFORMED", max(0.05, 0.3 * left), config)
-        solved = build.solve(params)
-        if solved is not None:
-            return solved, "ALL_UNPERFORMED"
-    return None
+    params = first_solution_params(config.first_solutions[0], max(0.05, min(1.0, 0.1 * left)), config)
+    solved = build.solve(params, initial=prefixes)
+    return (solved, "prefixes-only") if solved is not None else None
 
 
 def _warm_start(build: RoutingBuild, config: SearchConfig, deadline: float) -> tuple[object, str] | None:
@@ -129,12 +141,15 @@ def _warm_start(build: RoutingBuild, config: SearchConfig, deadline: float) -> t
         for v, stops in (problem.initial_routes or {}).items()
         if v in vpos
     }
-    left = deadline - time.monotonic()
-    params = first_solution_params(config.first_solutions[0], max(0.05, 0.5 * left), config)
-    solved = build.solve(params, initial=routes)
-    if solved is None:
-        return None
-    return solved, "warm"
+    for share in (0.5, 0.9):  # a big plan may need longer just to be restored; try once more
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        params = first_solution_params(config.first_solutions[0], max(0.05, share * left), config)
+        solved = build.solve(params, initial=routes)
+        if solved is not None:
+            return solved, "warm"
+    return None
 
 
 def _metaheuristic_only(build: RoutingBuild, config: SearchConfig, strategies: tuple[str, ...],
