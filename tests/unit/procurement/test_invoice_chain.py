@@ -8,8 +8,6 @@ from datetime import date
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from services.procurement.model.invoices import CODES, check_receipt
 from procurement_samples import (
     COLD,
     DIST,
@@ -26,6 +24,8 @@ from procurement_samples import (
     rline,
     with_invoices,
 )
+
+from services.procurement.model.invoices import CODES, check_receipt
 
 
 def codes(receipt, facts=FACTS) -> set[str]:  # type: ignore[no-untyped-def]
@@ -93,7 +93,9 @@ def test_subsidiary_counts_as_manufacturer_and_name_match_when_unregistered() ->
 
 
 def test_remote_area_allows_one_more_invoice_but_not_two() -> None:
-    three = replace(ALONE["TOO_MANY_INVOICES"], remote_area=True)  # type: ignore[arg-type]
+    base = ALONE["TOO_MANY_INVOICES"]
+    assert base is not None
+    three = replace(base, remote_area=True)
     assert codes(three) == set()
     d3 = DIST.__class__("某偏远配送", "913717000000000033")
     four = replace(
