@@ -6,10 +6,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from services.dispatch import api, store
-from services.dispatch.service import plan_worker, shipment_ready_handler
+from services.dispatch import api, handlers, store
+from services.dispatch.fleet import seed_fleet_if_empty
 from services.dispatch.ui import ui_blueprint
-from shared.reference import reference_handlers
+from services.dispatch.worker import plan_worker
+from shared.db import unit_of_work
 from shared.reference_api import reference_blueprint
 from shared.runtime import ServiceContext, ServiceSpec
 from shared.web.app import create_service_app
@@ -26,11 +27,20 @@ def create_app(ctx: ServiceContext) -> Flask:
     )
 
 
+def seed_default_fleet(ctx: ServiceContext) -> dict[str, int]:
+    """The embedded hub's sample fleet, added to an empty vehicles table."""
+    with unit_of_work(ctx.factory) as session:
+        return {"vehicles": seed_fleet_if_empty(session)}
+
+
 SPEC = ServiceSpec(
     name="dispatch",
+    port=8004,
+    label="物流调度 dispatch",
     metadata=store.metadata,
     create_app=create_app,
-    handlers={**reference_handlers(store.metadata), "procurement.shipment.ready": shipment_ready_handler()},
+    handlers=handlers.HANDLERS,
     migrations=Path(__file__).parent / "migrations",
     workers=(plan_worker,),
+    seed=lambda ctx, profile: seed_default_fleet(ctx),
 )

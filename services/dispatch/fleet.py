@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from services.dispatch import store
@@ -14,13 +13,13 @@ from services.dispatch import store
 DEFAULT_FLEET: list[dict[str, Any]] = [
     *(
         {"id": f"LC-{i}", "name": f"冷藏车{i}号", "compartments_l": {"ambient": 2500, "cold": 400, "clean": 1500,
-         "soiled": 1500, "specimen": 60}, "fixed_cost": 260.0, "cost_per_km": 2.8}
-        for i in range(1, 5)
+         "soiled": 1500, "specimen": 60}, "fixed_cost": 260.0, "cost_per_km": 2.8, "driver": driver}
+        for i, driver in enumerate(("王师傅", "李师傅", "张师傅", "刘师傅"), start=1)
     ),
     *(
         {"id": f"PT-{i}", "name": f"厢式货车{i}号", "compartments_l": {"ambient": 3500, "clean": 2000,
-         "soiled": 2000, "specimen": 40}, "fixed_cost": 180.0, "cost_per_km": 2.2}
-        for i in range(1, 4)
+         "soiled": 2000, "specimen": 40}, "fixed_cost": 180.0, "cost_per_km": 2.2, "driver": driver}
+        for i, driver in enumerate(("陈师傅", "杨师傅", "赵师傅"), start=1)
     ),
 ]  # fmt: skip
 DEFAULT_SHIFT = {"shift_start": "07:30", "shift_end": "17:30", "break_start": "11:30", "break_end": "13:30",
@@ -29,9 +28,9 @@ DEFAULT_SHIFT = {"shift_start": "07:30", "shift_end": "17:30", "break_start": "1
 
 def seed_fleet_if_empty(session: Session) -> int:
     """Add the default fleet to an empty vehicles table; returns how many were added."""
-    if session.execute(select(func.count()).select_from(store.vehicles)).scalar_one():
+    if store.vehicle_count(session):
         return 0
-    session.execute(insert(store.vehicles), [{**DEFAULT_SHIFT, **v} for v in DEFAULT_FLEET])
+    store.add_vehicles(session, [{**DEFAULT_SHIFT, **v} for v in DEFAULT_FLEET])
     return len(DEFAULT_FLEET)
 
 

@@ -7,6 +7,7 @@ back in the soiled and specimen compartments, so clean and soiled goods never sh
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,16 @@ DEFAULT_ROUNDS: Mapping[str, Mapping[str, str]] = {
     "village": {"linen": "weekly", "instruments": "weekly", "specimens": "twice_weekly"},
 }
 FREQUENCIES = ("daily", "twice_weekly", "weekly", "none")
+# A split load's parts are never smaller than this (litres per compartment): below it a part is
+# not worth a vehicle's stop, and the order is refused instead (no vehicle could carry it).
+MIN_SPLIT_L = 10.0
+PART_SEPARATOR = "~"  # stop id of the k-th part of a split site order: "<site>~<k>" (URL-safe)
+
+
+def minutes(hhmm: str) -> int:
+    """Minutes after midnight of an HH:MM time."""
+    hours, mins = hhmm.split(":")
+    return int(hours) * 60 + int(mins)
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,13 @@ class DayStop:
     shipment_ids: list[str] = field(default_factory=list)
     rounds: list[str] = field(default_factory=list)
     priority: int = 1
+    part: int = 0  # k of a split load (1-based); 0 when the site's order is one stop
+    parts: int = 1
+
+    @property
+    def stop_id(self) -> str:
+        """The stop's id in a plan: the site code, or "<site>~<k>" for the k-th part of a split load."""
+        return self.site.code if not self.part else f"{self.site.code}{PART_SEPARATOR}{self.part}"
 
     def add(self, side: str, litres: Mapping[str, float]) -> None:
         """Add volumes to the deliver or pickup side."""
@@ -161,3 +179,35 @@ def shipment_volumes(lines: Iterable[Mapping[str, object]]) -> dict[str, float]:
         compartment = str(line["compartment"])
         out[compartment] = round(out.get(compartment, 0.0) + float(line["volume_l"]), 3)  # type: ignore[arg-type]
     return out
+
+
+def split_oversized(stop: DayStop, largest: Mapping[str, float], min_split_l: float = MIN_SPLIT_L) -> list[DayStop]:
+    """Split a site's order larger than any vehicle's compartment into several stops at that site.
+
+    ``largest`` is the biggest compartment of each kind in the fleet (litres). A compartment whose
+    volume exceeds it is cut into ``ceil(volume / largest)`` equal parts (each at least half a
+    compartment, and never under ``min_split_l``); everything that fits rides with the first part.
+    A compartment no vehicle has, or one too small for a part of ``min_split_l``, is left whole:
+    the solver then names that stop and compartment as the reason it is left out.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for side, volumes in (("deliver", stop.deliver_l), ("pickup", stop.pickup_l)):
+        for compartment, litres in volumes.items():
+            cap = largest.get(compartment, 0.0)
+            if litres > cap >= min_split_l:
+                counts[(side, compartment)] = math.ceil(litres / cap - 1e-9)
+    if not counts:
+        return [stop]
+    n = max(counts.values())
+    parts = [
+        DayStop(stop.site, {}, {}, list(stop.shipment_ids), list(stop.rounds), stop.priority, part=k, parts=n)
+        for k in range(1, n + 1)
+    ]
+    for side, volumes in (("deliver", stop.deliver_l), ("pickup", stop.pickup_l)):
+        for compartment, litres in volumes.items():
+            pieces = counts.get((side, compartment), 1)
+            share = math.floor(litres / pieces * 10) / 10  # decilitres; the last part takes the rest
+            for k in range(pieces):
+                value = share if k < pieces - 1 else round(litres - share * (pieces - 1), 3)
+                parts[k].add(side, {compartment: value})
+    return [p for p in parts if not p.empty]

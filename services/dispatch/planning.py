@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from services.dispatch.model import minutes
 from services.dispatch.routing.checker import check
 from services.dispatch.routing.matrix import GreatCircleMatrix, MatrixProvider, Point
 from services.dispatch.routing.problem import Break, Options, Problem, Stop, TimeWindow, Vehicle
 from services.dispatch.routing.solution import Solution
 from services.dispatch.routing.solver import solve
-from services.dispatch.schemas import minutes
 
 VOLUME_SCALE = 10  # decilitres: a 1.5 L specimen box stays exact
 MONEY_SCALE = 100  # fen
@@ -67,7 +67,8 @@ def to_problem(request: Mapping[str, Any], matrix: MatrixProvider | None = None)
             id=s["id"],
             deliver=_decilitres(s["deliver"]),
             pickup=_decilitres(s["pickup"]),
-            window=TimeWindow(seconds(s["window"][0]), seconds(s["window"][1])) if s.get("window") else None,
+            window=TimeWindow(seconds(s["window"][0]), seconds(s["window"][1])) if s.get("window") and not s.get("windows") else None,
+            windows=tuple(TimeWindow(seconds(a), seconds(b)) for a, b in s.get("windows") or ()),
             service=int(round(s["service_min"] * 60)),
             priority=s["priority"],
         )
@@ -169,9 +170,13 @@ def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) ->
     }
 
 
-def solve_request(request: Mapping[str, Any], progress: Callable[[float, int], None] | None = None) -> dict[str, Any]:
-    """Solve a validated request and return the plan, after the independent checker passed it."""
-    problem = to_problem(request)
+def solve_request(
+    request: Mapping[str, Any], progress: Callable[[float, int], None] | None = None, problem: Problem | None = None
+) -> dict[str, Any]:
+    """Solve a validated request and return the plan, after the independent checker passed it.
+
+    ``problem`` is ``to_problem(request)`` when the caller built it already. Raises PlanCheckFailed."""
+    problem = problem or to_problem(request)
     solution = solve(problem, progress)
     report = check(problem, solution)
     if not report.ok:

@@ -1,21 +1,35 @@
-"""marshmallow schemas of the dispatch API, above all the self-contained solve problem."""
+"""marshmallow schemas of the dispatch API, above all the self-contained solve problem.
+
+Every number has a documented range (shown in the OpenAPI document). The ranges of costs, volumes,
+times and sizes come from the routing core's limits (services/dispatch/routing/limits.py,
+converted from its integer units: fen, decilitres, seconds), within which its integer scaling is
+proven never to overflow; so no input these schemas accept can make a solve fail. Loaded input
+becomes the domain's typed commands (services/dispatch/commands.py) in ``post_load``.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.dispatch.model import COMPARTMENTS
+from services.dispatch import commands
+from services.dispatch.model import COMPARTMENTS, minutes
+from services.dispatch.routing import limits
 
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="a time of day as HH:MM")
 ID = validate.Length(min=1, max=60)
-
-
-def minutes(hhmm: str) -> int:
-    """Minutes after midnight of an HH:MM time."""
-    hours, mins = hhmm.split(":")
-    return int(hours) * 60 + int(mins)
+MONEY_SCALE, VOLUME_SCALE = 100, 10  # fen per yuan, decilitres per litre (planning.py)
+FIXED_COST_MAX = limits.FIXED_COST_MAX / MONEY_SCALE  # yuan
+COST_PER_KM_MAX = limits.COST_PER_KM_MAX / MONEY_SCALE  # yuan per km
+VOLUME_MAX = min(100_000, limits.DEMAND_MAX // VOLUME_SCALE, limits.CAPACITY_MAX // VOLUME_SCALE)  # litres
+SERVICE_MAX_MIN = min(600, limits.SERVICE_MAX // 60)
+# Every stop lies within this great-circle distance of the depot (a county's day, not a continent):
+# with circuity <= CIRCUITY_MAX and speed >= 5 km/h no arc exceeds the core's ARC_DISTANCE_MAX and
+# ARC_DURATION_MAX (1,000 km x 2.4 = 2,400 km; 2,400 km / 5 km/h = 480 h < 720 h).
+STOP_RADIUS_KM = 1000
+CIRCUITY_MAX = 2.4
 
 
 class Strict(Schema):
@@ -32,7 +46,7 @@ def _window_field(**kwargs: Any) -> fields.List:
 def _volumes(**kwargs: Any) -> fields.Dict:
     return fields.Dict(
         keys=fields.String(validate=validate.OneOf(COMPARTMENTS, error="unknown compartment; one of {choices}")),
-        values=fields.Float(validate=validate.Range(min=0, max=100_000)),
+        values=fields.Float(validate=validate.Range(min=0, max=VOLUME_MAX)),
         **kwargs,
     )
 
@@ -78,8 +92,8 @@ class VehicleIn(Strict):
     compartments = _volumes(required=True, validate=validate.Length(min=1))
     shift = _window_field(required=True)
     break_ = fields.Nested(BreakIn, data_key="break", load_default=None, allow_none=True)
-    fixed_cost = fields.Float(load_default=0, validate=validate.Range(min=0))
-    cost_per_km = fields.Float(load_default=1, validate=validate.Range(min=0))
+    fixed_cost = fields.Float(load_default=0, validate=validate.Range(min=0, max=FIXED_COST_MAX))
+    cost_per_km = fields.Float(load_default=1, validate=validate.Range(min=0, max=COST_PER_KM_MAX))
     max_route_min = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=24 * 60))
     max_km = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=1, max=2000))
 
@@ -95,7 +109,9 @@ class StopIn(Strict):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     window = _window_field(load_default=None, allow_none=True)
-    service_min = fields.Float(load_default=5, validate=validate.Range(min=0, max=600))
+    windows = fields.List(_window_field(), load_default=None, allow_none=True, validate=validate.Length(min=1, max=6),
+                          metadata={"description": "receiving periods (a lunch closure is the gap between two)"})
+    service_min = fields.Float(load_default=5, validate=validate.Range(min=0, max=SERVICE_MAX_MIN))
     deliver = _volumes(load_default=dict)
     pickup = _volumes(load_default=dict)
     priority = fields.Integer(load_default=1, validate=validate.Range(min=0, max=3))
@@ -104,6 +120,11 @@ class StopIn(Strict):
     @validates_schema
     def _window(self, data: dict[str, Any], **_: Any) -> None:
         _check_window(data.get("window"), "window")
+        if data.get("window") and data.get("windows"):
+            raise ValidationError({"windows": ["give either window or windows"]})
+        for i, w in enumerate(data.get("windows") or []):
+            if minutes(w[1]) <= minutes(w[0]):
+                raise ValidationError({"windows": {i: ["the window ends before it starts"]}})
 
 
 class OptionsIn(Strict):
@@ -111,7 +132,7 @@ class OptionsIn(Strict):
 
     time_limit_s = fields.Float(load_default=10, validate=validate.Range(min=0.2, max=300))
     speed_kmh = fields.Float(load_default=40, validate=validate.Range(min=5, max=130))
-    circuity = fields.Float(load_default=1.3, validate=validate.Range(min=1, max=3))
+    circuity = fields.Float(load_default=1.3, validate=validate.Range(min=1, max=CIRCUITY_MAX))
     specimen_max_ride_min = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=10, max=1440))
     minimize_vehicles = fields.Boolean(load_default=False)
     workers = fields.Integer(load_default=1, validate=validate.Range(min=1, max=8))
@@ -122,7 +143,7 @@ class SolveIn(Strict):
 
     depot = fields.Nested(DepotIn, required=True)
     vehicles = fields.List(fields.Nested(VehicleIn), required=True, validate=validate.Length(min=1, max=300))
-    stops = fields.List(fields.Nested(StopIn), required=True, validate=validate.Length(max=5000))
+    stops = fields.List(fields.Nested(StopIn), required=True, validate=validate.Length(max=limits.STOPS_MAX))
     options = fields.Nested(OptionsIn, load_default=lambda: OptionsIn().load({}))
     locks = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     initial_routes = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), load_default=None, allow_none=True)
@@ -141,17 +162,31 @@ class SolveIn(Strict):
                 seen.add(value)
         if data["depot"]["id"] in stop_ids:
             errors.setdefault("depot", {})["id"] = ["a stop has the depot's id"]
+        opens, closes = data["depot"]["open"], data["depot"]["close"]
+        for i, v in enumerate(data["vehicles"]):
+            start, end = v["shift"]
+            if minutes(end) <= minutes(opens) or minutes(start) >= minutes(closes):
+                errors.setdefault("vehicles", {}).setdefault(i, {})["shift"] = [
+                    f"vehicle {v['id']}: shift {start}–{end} lies outside the depot's hours {opens}–{closes}"
+                ]
+        for i, stop in enumerate(data["stops"]):
+            km = _great_circle_km(data["depot"]["lat"], data["depot"]["lon"], stop["lat"], stop["lon"])
+            if km > STOP_RADIUS_KM:
+                errors.setdefault("stops", {}).setdefault(i, {})["lat"] = [
+                    f"stop {stop['id']} is {km:.0f} km from the depot (at most {STOP_RADIUS_KM} km)"
+                ]
         largest = {c: max(v["compartments"].get(c, 0) for v in data["vehicles"]) for c in COMPARTMENTS}
         for i, stop in enumerate(data["stops"]):
             for side in ("deliver", "pickup"):
                 for compartment, litres in stop[side].items():
                     if litres > 0 and largest[compartment] <= 0:
                         errors.setdefault("stops", {}).setdefault(i, {}).setdefault(side, {})[compartment] = [
-                            f"no vehicle has a {compartment} compartment"
+                            f"stop {stop['id']}: no vehicle has a {compartment} compartment"
                         ]
                     elif litres > largest[compartment]:
                         errors.setdefault("stops", {}).setdefault(i, {}).setdefault(side, {})[compartment] = [
-                            f"{litres:g} L exceeds the largest {compartment} compartment ({largest[compartment]:g} L)"
+                            f"stop {stop['id']}: {litres:g} L exceeds the largest {compartment} compartment "
+                            f"({largest[compartment]:g} L); day plans split such loads, a solve does not"
                         ]
         for stop_id, vehicle_id in data["locks"].items():
             if stop_id not in stop_ids:
@@ -170,6 +205,25 @@ class SolveIn(Strict):
             raise ValidationError(errors)
 
 
+def _great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+class ItemIn(Strict):
+    """One line of a hand-made shipment (what the driver hands over)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    quantity = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False, max=1_000_000))
+    unit = fields.String(load_default="件", validate=validate.Length(min=1, max=20))
+    item_code = fields.String(load_default=None, allow_none=True, validate=ID)
+
+    @post_load
+    def _item(self, data: dict[str, Any], **_: Any) -> commands.ShipmentItem:
+        return commands.ShipmentItem(**data)
+
+
 class ShipmentIn(Strict):
     """A dispatcher's hand-made shipment."""
 
@@ -179,6 +233,12 @@ class ShipmentIn(Strict):
     priority = fields.Integer(load_default=2, validate=validate.Range(min=0, max=3))
     deliver_by = fields.Date(load_default=None, allow_none=True)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    items = fields.List(fields.Nested(ItemIn), load_default=list, validate=validate.Length(max=200))
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> commands.AddShipment:
+        return commands.AddShipment(data["site_code"], data["deliver"], data["pickup"], data["priority"],
+                                    data["deliver_by"], data["note"], tuple(data["items"]))  # fmt: skip
 
     @validates_schema
     def _something(self, data: dict[str, Any], **_: Any) -> None:
@@ -211,15 +271,25 @@ class ShipmentOut(Schema):
 class ShipmentQuery(Strict):
     """Shipment list filter."""
 
-    status = fields.String(load_default="pending", validate=validate.OneOf(("pending", "planned", "delivered", "all")))
+    status = fields.String(load_default="pending",
+                           validate=validate.OneOf(("pending", "planned", "delivered", "cancelled", "all")))
+    site = fields.String(load_default=None, allow_none=True, validate=ID)
+
+    @post_load
+    def _filter(self, data: dict[str, Any], **_: Any) -> commands.ShipmentFilter:
+        return commands.ShipmentFilter(data["status"], data["site"])
 
 
 class PlanIn(Strict):
     """Plan a day."""
 
-    date = fields.Date(load_default=None, allow_none=True)
+    date = fields.Date(load_default=None, allow_none=True, metadata={"description": "any day from today; tomorrow by default"})
     time_limit_s = fields.Float(load_default=20, validate=validate.Range(min=0.5, max=300))
     workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=8))
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> commands.PlanDay:
+        return commands.PlanDay(data["date"], data["time_limit_s"], data["workers"])
 
 
 class ReplanIn(Strict):
@@ -229,6 +299,10 @@ class ReplanIn(Strict):
     locked_routes = fields.List(fields.String(validate=ID), load_default=list)
     vehicles_out = fields.List(fields.String(validate=ID), load_default=list)
     time_limit_s = fields.Float(load_default=3, validate=validate.Range(min=0.5, max=120))
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> commands.Replan:
+        return commands.Replan("", data["locks"], tuple(data["locked_routes"]), tuple(data["vehicles_out"]), data["time_limit_s"])
 
 
 class PlanOut(Schema):
@@ -268,6 +342,10 @@ class CompleteIn(Strict):
     received_by = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
     exceptions = fields.List(fields.String(validate=validate.Length(max=300)), load_default=list)
 
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> commands.CompleteStop:
+        return commands.CompleteStop("", "", data["received_by"], tuple(data["exceptions"]))
+
 
 class VehicleRowIn(Strict):
     """A vehicle of the fleet."""
@@ -282,9 +360,14 @@ class VehicleRowIn(Strict):
     break_min = fields.Integer(load_default=45, allow_none=True, validate=validate.Range(min=1, max=240))
     max_route_min = fields.Integer(load_default=600, allow_none=True, validate=validate.Range(min=30, max=1440))
     max_km = fields.Float(load_default=400, allow_none=True, validate=validate.Range(min=1, max=2000))
-    fixed_cost = fields.Float(load_default=200, validate=validate.Range(min=0))
-    cost_per_km = fields.Float(load_default=2.5, validate=validate.Range(min=0))
+    fixed_cost = fields.Float(load_default=200, validate=validate.Range(min=0, max=FIXED_COST_MAX))
+    cost_per_km = fields.Float(load_default=2.5, validate=validate.Range(min=0, max=COST_PER_KM_MAX))
     active = fields.Boolean(load_default=True)
+    driver = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> commands.UpsertVehicle:
+        return commands.UpsertVehicle(**data)
 
     @validates_schema
     def _times(self, data: dict[str, Any], **_: Any) -> None:
@@ -292,3 +375,25 @@ class VehicleRowIn(Strict):
             raise ValidationError({"shift_end": ["the shift ends before it starts"]})
         if data.get("break_start") and data.get("break_end") and minutes(data["break_end"]) <= minutes(data["break_start"]):
             raise ValidationError({"break_end": ["the break window ends before it starts"]})
+
+
+class PlanProgressOut(Schema):
+    """A progress poll's answer: no request, no routes (a few KB at county scale)."""
+
+    id = fields.String()
+    date = fields.String()
+    status = fields.String()
+    progress = fields.List(fields.List(fields.Float()))
+    error = fields.String(allow_none=True)
+    base_plan_id = fields.String(allow_none=True)
+    totals = fields.Dict(allow_none=True)
+    has_routes = fields.Boolean()
+    created_at = fields.AwareDateTime()
+    finished_at = fields.AwareDateTime(allow_none=True)
+    published_at = fields.AwareDateTime(allow_none=True)
+
+
+class CompareQuery(Strict):
+    """Which plan to compare with (the base plan by default)."""
+
+    with_ = fields.String(data_key="with", load_default=None, allow_none=True, validate=validate.Length(min=1, max=36))

@@ -1,11 +1,38 @@
-"""The dispatch service's tables: fleet, shipments, plans and their progress, stop confirmations."""
+"""The dispatch service's tables and every statement that writes them (reads for lists: queries.py).
+
+Fleet, shipments, plans with their progress and claim, stop confirmations. Functions are named in
+the dispatcher's words and take the caller's session (one unit of work per use case).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, String, Table, Text
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    CursorResult,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from services.dispatch.model import Shipment
 from shared.bus.tables import add_bus_tables
-from shared.db import UtcDateTime, new_metadata
+from shared.db import UtcDateTime, lock_for_update, new_metadata
 from shared.reference import add_reference_tables
 from shared.web.idempotency import add_idempotency_table
 
@@ -30,6 +57,7 @@ vehicles = Table(
     Column("fixed_cost", Float, nullable=False),
     Column("cost_per_km", Float, nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("driver", String(100), nullable=True),
 )
 
 shipments = Table(
@@ -67,6 +95,7 @@ plans = Table(
     Column("created_by", String(120), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("heartbeat_at", UtcDateTime(), nullable=True),
+    Column("claimed_by", String(60), nullable=True),  # the worker solving it (a fresh id per claim)
     Column("finished_at", UtcDateTime(), nullable=True),
     Column("published_at", UtcDateTime(), nullable=True),
 )
@@ -82,3 +111,213 @@ stop_completions = Table(
     Column("exceptions", JSON, nullable=False),
     Column("confirmed_by", String(120), nullable=False),
 )
+
+
+def _changed(result: Any) -> bool:
+    """True when an UPDATE touched a row (CursorResult.rowcount)."""
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+# --- fleet -------------------------------------------------------------------------------------
+
+
+def vehicle_count(session: Session) -> int:
+    """How many vehicles the fleet table holds (active or not)."""
+    return int(session.execute(select(func.count()).select_from(vehicles)).scalar_one())
+
+
+def add_vehicles(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert vehicles (the default fleet of a new hub)."""
+    session.execute(insert(vehicles), [dict(r) for r in rows])
+
+
+def upsert_vehicle(session: Session, row: Mapping[str, Any]) -> None:
+    """Add a vehicle, or replace the one with the same id."""
+    exists = session.execute(select(vehicles.c.id).where(vehicles.c.id == row["id"])).first()
+    if exists:
+        session.execute(update(vehicles).where(vehicles.c.id == row["id"]).values(**row))
+    else:
+        session.execute(insert(vehicles).values(**row))
+
+
+def active_vehicles(session: Session) -> list[Any]:
+    """Active vehicle rows, by id."""
+    return list(session.execute(select(vehicles).where(vehicles.c.active.is_(True)).order_by(vehicles.c.id)))
+
+
+def largest_compartments(session: Session) -> dict[str, float]:
+    """The biggest compartment of each kind among active vehicles (litres)."""
+    largest: dict[str, float] = {}
+    for row in session.execute(select(vehicles.c.compartments_l).where(vehicles.c.active.is_(True))):
+        for compartment, litres in row.compartments_l.items():
+            largest[compartment] = max(largest.get(compartment, 0.0), float(litres))
+    return largest
+
+
+# --- sites and items (the formulary's reference read model) -------------------------------------
+
+
+def site_rows(session: Session) -> list[Any]:
+    """Every site dispatch has heard of (ref_sites rows), by code."""
+    table = metadata.tables["ref_sites"]
+    return list(session.execute(select(table).order_by(table.c.code)))
+
+
+def site_row(session: Session, code: str) -> Any | None:
+    """One site's reference row, or None."""
+    table = metadata.tables["ref_sites"]
+    return session.execute(select(table).where(table.c.code == code)).first()
+
+
+def item_names(session: Session, codes: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Item code -> generic name and unit from the reference catalogue (for manifests)."""
+    table = metadata.tables["ref_items"]
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = session.execute(select(table.c.code, table.c.generic_name, table.c.unit).where(table.c.code.in_(wanted)))
+    return {r.code: {"name": r.generic_name, "unit": r.unit} for r in rows}
+
+
+# --- shipments ---------------------------------------------------------------------------------
+
+
+def shipment_exists(session: Session, shipment_id: str) -> bool:
+    """True when a shipment with this id was recorded."""
+    return session.execute(select(shipments.c.id).where(shipments.c.id == shipment_id)).first() is not None
+
+
+def insert_shipment(session: Session, row: Mapping[str, Any]) -> None:
+    """Record a shipment."""
+    session.execute(insert(shipments).values(**row))
+
+
+def shipment(session: Session, shipment_id: str, lock: bool = False) -> dict[str, Any] | None:
+    """One shipment as a dict (locked for update when ``lock``), or None."""
+    query = select(shipments).where(shipments.c.id == shipment_id)
+    if lock:
+        query = lock_for_update(query, session)
+    row = session.execute(query).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def cancel_shipment(session: Session, shipment_id: str) -> bool:
+    """Mark a pending shipment cancelled; False when it is no longer pending."""
+    done = session.execute(
+        update(shipments).where(shipments.c.id == shipment_id, shipments.c.status == "pending").values(status="cancelled")
+    )
+    return _changed(done)
+
+
+def pending_shipments(session: Session) -> list[Shipment]:
+    """Shipments waiting for a vehicle, oldest first."""
+    rows = session.execute(select(shipments).where(shipments.c.status == "pending").order_by(shipments.c.created_at))
+    return [Shipment(r.id, r.site_code, r.deliver_l, r.pickup_l, r.priority, r.source, r.note) for r in rows]
+
+
+def shipments_by_id(session: Session, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Shipments by id (for manifests)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {r["id"]: dict(r) for r in session.execute(select(shipments).where(shipments.c.id.in_(wanted))).mappings()}
+
+
+def mark_shipments_planned(session: Session, ids: Sequence[str], plan_id: str) -> None:
+    """Shipments a published plan carries."""
+    if ids:
+        session.execute(update(shipments).where(shipments.c.id.in_(ids)).values(status="planned", plan_id=plan_id))
+
+
+def mark_shipments_delivered(session: Session, ids: Sequence[str]) -> None:
+    """Shipments a driver confirmed."""
+    if ids:
+        session.execute(update(shipments).where(shipments.c.id.in_(ids)).values(status="delivered"))
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+def insert_plan(session: Session, row: Mapping[str, Any]) -> None:
+    """Queue a plan."""
+    session.execute(insert(plans).values(**row))
+
+
+def plan(session: Session, plan_id: str, lock: bool = False) -> dict[str, Any] | None:
+    """A plan row as a dict (locked for update when ``lock``), or None."""
+    query = select(plans).where(plans.c.id == plan_id)
+    if lock:
+        query = lock_for_update(query, session)
+    row = session.execute(query).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def claim_next_plan(session: Session, worker: str, now: datetime, stale_before: datetime) -> str | None:
+    """Take the oldest queued plan (or one whose worker stopped beating before ``stale_before``).
+
+    Rows another worker holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the shared
+    helper's equivalent on SQLite), so two workers never claim the same plan.
+    """
+    query = (
+        select(plans.c.id)
+        .where(or_(plans.c.status == "queued", and_(plans.c.status == "solving", plans.c.heartbeat_at < stale_before)))
+        .order_by(plans.c.created_at)
+        .limit(1)
+    )
+    plan_id = session.execute(lock_for_update(query, session, skip_locked=True)).scalar_one_or_none()
+    if plan_id is None:
+        return None
+    session.execute(update(plans).where(plans.c.id == plan_id).values(status="solving", heartbeat_at=now, claimed_by=worker))
+    return str(plan_id)
+
+
+def beat_plan(session: Session, plan_id: str, worker: str, now: datetime, **values: Any) -> bool:
+    """Record a solving plan's progress (and optionally its best plan so far); False if no longer ours."""
+    done = session.execute(
+        update(plans)
+        .where(plans.c.id == plan_id, plans.c.status == "solving", plans.c.claimed_by == worker)
+        .values(heartbeat_at=now, **values)
+    )
+    return _changed(done)
+
+
+def finish_plan(session: Session, plan_id: str, worker: str, now: datetime, **values: Any) -> bool:
+    """Store a solve's outcome (solved or failed) unless another worker has taken the plan since."""
+    done = session.execute(
+        update(plans)
+        .where(plans.c.id == plan_id, plans.c.status == "solving", plans.c.claimed_by == worker)
+        .values(finished_at=now, heartbeat_at=now, **values)
+    )
+    return _changed(done)
+
+
+def release_plan(session: Session, plan_id: str, worker: str) -> bool:
+    """Hand a plan this worker was solving back to the queue (the worker is stopping)."""
+    done = session.execute(
+        update(plans)
+        .where(plans.c.id == plan_id, plans.c.status == "solving", plans.c.claimed_by == worker)
+        .values(status="queued", heartbeat_at=None, claimed_by=None)
+    )
+    return _changed(done)
+
+
+def publish_plan(session: Session, plan_id: str, day: str, now: datetime) -> None:
+    """Publish a plan; the day's earlier published plan is superseded so drivers see one."""
+    session.execute(update(plans).where(plans.c.date == day, plans.c.status == "published").values(status="superseded"))
+    session.execute(update(plans).where(plans.c.id == plan_id).values(status="published", published_at=now))
+
+
+# --- stop confirmations ------------------------------------------------------------------------
+
+
+def completion_exists(session: Session, plan_id: str, stop_id: str) -> bool:
+    """True when the stop was confirmed already."""
+    found = session.execute(
+        select(stop_completions.c.stop_id).where(stop_completions.c.plan_id == plan_id, stop_completions.c.stop_id == stop_id)
+    ).first()
+    return found is not None
+
+
+def insert_completion(session: Session, row: Mapping[str, Any]) -> None:
+    """Record a driver's confirmation."""
+    session.execute(insert(stop_completions).values(**row))

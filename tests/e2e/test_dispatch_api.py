@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bearer, make_settings, table_dump
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from services.dispatch import service
+from services.dispatch import service, worker
 from services.dispatch.app import SPEC
 from services.dispatch.fleet import seed_fleet_if_empty
 from services.formulary.seed.county import generate_county
@@ -22,9 +21,10 @@ from shared.db import unit_of_work
 from shared.events.envelope import new_event
 from shared.migrate import upgrade
 from shared.runtime import ServiceContext, build_context, handle_event
+from tests.support.web import bearer, make_settings, table_dump
 
 DISPATCHER = bearer("dispatcher", name="调度员")
-MONDAY = date(2026, 11, 23)
+MONDAY = service.today() + timedelta(days=7 - service.today().weekday())  # next Monday: plans are for today on
 
 
 @pytest.fixture()
@@ -136,7 +136,6 @@ def test_shipment_events_and_manual_shipments(client: FlaskClient, ctx: ServiceC
         ({"site_code": "CW-T02", "deliver": {"specimen": 1}}, "deliver"),
         ({"site_code": "NOWHERE", "deliver": {"ambient": 1}}, "site_code"),
         ({"site_code": "CW-H01", "deliver": {"ambient": 1}}, "site_code"),
-        ({"site_code": "CW-T02", "deliver": {"cold": 900}}, "deliver.cold"),
     ):
         response = client.post("/api/v1/shipments", json=body, headers=DISPATCHER)
         assert response.status_code == 422, body
@@ -148,8 +147,8 @@ def test_shipment_events_and_manual_shipments(client: FlaskClient, ctx: ServiceC
 
 def run_queued(ctx: ServiceContext) -> None:
     """What the worker does: claim and solve every queued plan."""
-    while (plan_id := service.claim_plan(ctx)) is not None:
-        service.run_plan(ctx, plan_id)
+    while (plan_id := worker.claim_plan(ctx, "test-worker")) is not None:
+        worker.run_plan(ctx, plan_id, "test-worker")
 
 
 def outbox_types(ctx: ServiceContext) -> list[dict[str, Any]]:

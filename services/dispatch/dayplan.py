@@ -1,0 +1,127 @@
+"""A day's solve request from what dispatch knows: sites, rounds due, pending shipments, the fleet.
+
+Pure: the use cases read the rows and hand them here. The request has the shape ``POST /solve``
+takes once loaded (HH:MM times, litres, km, yuan); ``refs`` maps each stop id to what the board
+and the manifests show about it (site, shipments, rounds, parts of a split load, receiving hours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.dispatch.model import (
+    DayStop,
+    Shipment,
+    SiteInfo,
+    build_day_stops,
+    minutes,
+    service_minutes,
+    split_oversized,
+)
+
+DEFAULT_DEPOT_HOURS = ("06:00", "20:00")  # a hub that publishes no receiving hours
+# Day plans' solve options (see OptionsIn for ranges): specimens reach the hub's laboratory within
+# 4 h of collection (WS/T 661-2020 临床检验标本采集与运送: transport promptly, generally within 2-4 h).
+DEFAULT_OPTIONS: Mapping[str, Any] = {"time_limit_s": 20.0, "speed_kmh": 40.0, "circuity": 1.3,
+                                      "specimen_max_ride_min": 240, "minimize_vehicles": False, "workers": 2}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A vehicle that cannot take part in the day, and why (shown on the board and in the plan)."""
+
+    vehicle_id: str
+    field: str
+    reason: str
+
+
+def day_options(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Default solve options with the caller's overrides."""
+    return {**DEFAULT_OPTIONS, **{k: v for k, v in overrides.items() if v is not None}}
+
+
+def depot_hours(hub: SiteInfo) -> tuple[str, str]:
+    """The hub's opening and closing time (its first receiving period's start, last one's end)."""
+    if not hub.receiving_hours:
+        return DEFAULT_DEPOT_HOURS
+    return hub.receiving_hours[0][0], hub.receiving_hours[-1][1]
+
+
+def screen_vehicle(vehicle: Mapping[str, Any], opens: str, closes: str) -> LeftOut | None:
+    """Why a vehicle cannot work this day at this depot, or None when it can.
+
+    A shift that lies wholly outside the depot's hours leaves no working time at all
+    (shift ∩ depot hours is empty): the vehicle is left out with that reason, the others plan.
+    """
+    start, end = vehicle["shift"]
+    if minutes(end) <= minutes(opens) or minutes(start) >= minutes(closes):
+        return LeftOut(vehicle["id"], "shift", f"shift {start}–{end} lies outside the depot's hours {opens}–{closes}")
+    return None
+
+
+def _stop_request(stop: DayStop) -> dict[str, Any]:
+    hours = stop.site.receiving_hours
+    return {
+        "id": stop.stop_id,
+        "name": stop.site.name if not stop.part else f"{stop.site.name}（{stop.part}/{stop.parts}）",
+        "lat": stop.site.lat,
+        "lon": stop.site.lon,
+        # Every receiving period is a window of its own: a lunch closure is a gap the van must not
+        # arrive in (service starts inside one of the periods).
+        "window": None,
+        "windows": [[a, b] for a, b in hours] if hours else None,
+        "service_min": service_minutes(stop),
+        "deliver": stop.deliver_l,
+        "pickup": stop.pickup_l,
+        "priority": stop.priority,
+    }
+
+
+def _ref(stop: DayStop) -> dict[str, Any]:
+    site = stop.site
+    return {"site": site.code, "name": site.name, "level": site.level, "lat": site.lat, "lon": site.lon,
+            "shipment_ids": stop.shipment_ids, "rounds": stop.rounds, "deliver_l": stop.deliver_l,
+            "pickup_l": stop.pickup_l, "priority": stop.priority, "part": stop.part, "parts": stop.parts,
+            "receiving_hours": [list(h) for h in site.receiving_hours]}  # fmt: skip
+
+
+def day_request(
+    day: date,
+    sites: Iterable[SiteInfo],
+    shipments: Iterable[Shipment],
+    vehicles: Sequence[Mapping[str, Any]],
+    options: Mapping[str, Any],
+    largest: Mapping[str, float],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The solve request for a day and its stop references.
+
+    One stop per site with anything to move (shipments + rounds due); a site's order larger than
+    any vehicle's compartment becomes several stops at that site (``split_oversized``). Vehicles
+    whose shift lies outside the depot's hours are left out (``request["left_out"]``).
+    Raises ValueError("no hub") when no hub site is known.
+    """
+    all_sites = list(sites)
+    hub = next((s for s in all_sites if s.is_hub), None)
+    if hub is None:
+        raise ValueError("no hub")
+    opens, closes = depot_hours(hub)
+    stops = [part for stop in build_day_stops(day, all_sites, shipments) for part in split_oversized(stop, largest)]
+    left_out = [lo for lo in (screen_vehicle(v, opens, closes) for v in vehicles) if lo is not None]
+    out_ids = {lo.vehicle_id for lo in left_out}
+    request = {
+        "depot": {"id": hub.code, "lat": hub.lat, "lon": hub.lon, "open": opens, "close": closes},
+        "vehicles": [dict(v) for v in vehicles if v["id"] not in out_ids],
+        "stops": [_stop_request(s) for s in stops],
+        "options": dict(options),
+        "locks": {},
+        "initial_routes": None,
+        "locked_routes": [],
+        "left_out": [{"vehicle": lo.vehicle_id, "field": lo.field, "reason": lo.reason} for lo in left_out],
+    }
+    refs = {s.stop_id: _ref(s) for s in stops}
+    refs[hub.code] = {"site": hub.code, "name": hub.name, "lat": hub.lat, "lon": hub.lon, "hub": True,
+                      "receiving_hours": [list(h) for h in hub.receiving_hours]}  # fmt: skip
+    return request, refs

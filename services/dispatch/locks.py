@@ -1,0 +1,84 @@
+"""Locks screened before a solve: a lock no vehicle could keep is refused, naming the lock.
+
+Two kinds (see the solve request): ``locks`` pins a stop to a vehicle; ``locked_routes`` keeps a
+vehicle's current stops (``initial_routes``) in their order. Each is checked on its own, with the
+travel times the solver uses, optimistically (no break, no other stops): when even that fails the
+lock can never hold, and the solver would otherwise spend its whole budget and answer with no plan.
+Rules checked: the vehicle has the compartments and room for the load; service can start inside a
+receiving period after driving from the depot at the start of the vehicle's working time
+(shift ∩ depot hours), and in the locked order; the vehicle is back by the end of that working time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.dispatch.routing.problem import Problem, Stop, Vehicle
+
+
+@dataclass(frozen=True)
+class LockProblem:
+    """A lock that cannot hold: the request field naming it and why (dispatcher's words)."""
+
+    field: str
+    reason: str
+
+
+def _clock(t: int) -> str:
+    return f"{t // 3600:02d}:{t % 3600 // 60:02d}"
+
+
+def _fits(vehicle: Vehicle, stops: Sequence[Stop]) -> str | None:
+    for side in ("deliver", "pickup"):
+        totals: dict[str, int] = {}
+        for stop in stops:
+            for compartment, qty in getattr(stop, side).items():
+                totals[compartment] = totals.get(compartment, 0) + qty
+        for compartment, qty in totals.items():
+            if qty > vehicle.cap(compartment):
+                have = vehicle.cap(compartment) / 10
+                return f"{vehicle.id} cannot carry {qty / 10:g} L {compartment} (its compartment holds {have:g} L)"
+    return None
+
+
+def _timeline(problem: Problem, vehicle: Vehicle, stops: Sequence[Stop]) -> str | None:
+    node = problem.stop_node()
+    t, here = vehicle.shift_start, 0
+    previous: Stop | None = None
+    for stop in stops:
+        t += int(problem.duration[here, node[stop.id]])
+        start = stop.open_from(t)
+        if start is None:
+            closes = _clock(stop.windows[-1].end) if stop.windows else "?"
+            after = f" after {previous.id}" if previous is not None else ""
+            return f"{stop.id} closes at {closes} but {vehicle.id} cannot get there{after} before {_clock(t)}"
+        t, here, previous = start + stop.service, node[stop.id], stop
+    back = t + int(problem.duration[here, 0])
+    if back > vehicle.shift_end:
+        return f"{vehicle.id} would be back at {_clock(back)}, after its working time ends at {_clock(vehicle.shift_end)}"
+    return None
+
+
+def screen_locks(request: Mapping[str, Any], problem: Problem) -> list[LockProblem]:
+    """Every lock in the request that can never hold, each with its field name and reason."""
+    stops = {s.id: s for s in problem.stops}
+    vehicles = {v.id: v for v in problem.vehicles}
+    problems: list[LockProblem] = []
+    for i, vehicle_id in enumerate(request.get("locked_routes") or ()):
+        route = [stops[s] for s in (request.get("initial_routes") or {}).get(vehicle_id, ()) if s in stops]
+        vehicle = vehicles.get(vehicle_id)
+        if vehicle is None or not route:
+            continue
+        reason = _fits(vehicle, route) or _timeline(problem, vehicle, route)
+        if reason:
+            problems.append(LockProblem(f"locked_routes[{i}]", f"the locked order cannot be kept: {reason}"))
+    for stop_id, vehicle_id in (request.get("locks") or {}).items():
+        stop, vehicle = stops.get(stop_id), vehicles.get(vehicle_id)
+        if stop is None or vehicle is None:
+            continue
+        reason = _fits(vehicle, [stop]) or _timeline(problem, vehicle, [stop])
+        if reason:
+            problems.append(LockProblem(f"locks.{stop_id}", f"{stop_id} cannot ride with {vehicle_id}: {reason}"))
+    return problems

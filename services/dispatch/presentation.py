@@ -1,0 +1,171 @@
+"""What the edge shows of a plan: GeoJSON, driver manifests, the published routes, re-plan comparisons.
+
+Pure functions over a plan row (``request``, ``stop_refs``, ``result``) and the rows they need.
+Times of day are HH:MM local (``+1d`` past midnight), volumes litres, distances km, money yuan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from services.dispatch.model import minutes
+from shared.clock import LOCAL_TZ
+
+LONG_WAIT_MIN = 20  # a planned wait at a stop this long is printed on the manifest
+PRIORITY_LABELS = {0: "低", 1: "例行", 2: "优先", 3: "紧急"}
+
+
+def eta(day: date, hhmm_text: str) -> str:
+    """ISO timestamp (local zone) of an HH:MM[+Nd] time on a day."""
+    clock = hhmm_text.split("+")[0]
+    extra_days = int(hhmm_text.split("+")[1][:-1]) if "+" in hhmm_text else 0
+    local = datetime.combine(day + timedelta(days=extra_days), datetime.strptime(clock, "%H:%M").time(), LOCAL_TZ)
+    return local.isoformat()
+
+
+def _clock_min(hhmm_text: str) -> int:
+    clock = hhmm_text.split("+")[0]
+    extra_days = int(hhmm_text.split("+")[1][:-1]) if "+" in hhmm_text else 0
+    return minutes(clock) + 24 * 60 * extra_days
+
+
+def trips(route: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
+    """A route's stops grouped by trip (a van back at the hub to reload starts a new one)."""
+    out: list[list[dict[str, Any]]] = []
+    for stop in route["stops"]:
+        k = int(stop.get("trip", 1))
+        while len(out) < k:
+            out.append([])
+        out[k - 1].append(stop)
+    return [t for t in out if t]
+
+
+def published_routes(plan: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The routes as dispatch.plan.published carries them, and the shipment ids they carry."""
+    day = date.fromisoformat(plan["date"])
+    refs = plan["stop_refs"]
+    routes, shipment_ids = [], []
+    for route in plan["result"]["routes"]:
+        stops = []
+        for seq, stop in enumerate(route["stops"], start=1):
+            ref = refs.get(stop["id"], {})
+            ids = ref.get("shipment_ids", [])
+            shipment_ids += [i for i in ids if i not in shipment_ids]
+            stops.append({"stop_id": stop["id"], "site_code": ref.get("site", stop["id"]), "sequence": seq,
+                          "eta": eta(day, stop["arrival"]), "shipment_ids": ids})  # fmt: skip
+        routes.append({"vehicle_id": route["vehicle"], "stops": stops, "distance_km": route["distance_km"]})
+    return routes, shipment_ids
+
+
+def geojson(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The plan's routes as a GeoJSON FeatureCollection (a line per vehicle, a point per stop)."""
+    refs = plan["stop_refs"]
+    hub = next((code for code, r in refs.items() if r.get("hub")), None)
+    features: list[dict[str, Any]] = []
+    for route in (plan.get("result") or {}).get("routes", []):
+        path = [hub, *[s["id"] for s in route["stops"]], hub]
+        coords = [[refs[c]["lon"], refs[c]["lat"]] for c in path if c in refs]
+        features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords},
+                         "properties": {"vehicle": route["vehicle"], "distance_km": route["distance_km"]}})  # fmt: skip
+        for seq, stop in enumerate(route["stops"], start=1):
+            ref = refs.get(stop["id"], {})
+            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [ref.get("lon"), ref.get("lat")]},
+                             "properties": {"vehicle": route["vehicle"], "sequence": seq, "site": ref.get("site", stop["id"]),
+                                            "name": ref.get("name"), "arrival": stop["arrival"],
+                                            "trip": stop.get("trip", 1)}})  # fmt: skip
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _items(shipment: Mapping[str, Any], names: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+    out = []
+    for line in shipment.get("lines") or []:
+        code = line.get("item_code")
+        known = names.get(code or "", {})
+        out.append({"item_code": code, "name": line.get("name") or known.get("name") or code,
+                    "quantity": line.get("quantity"), "unit": line.get("unit") or known.get("unit") or "",
+                    "compartment": line.get("compartment")})  # fmt: skip
+    return out
+
+
+def manifest(
+    plan: Mapping[str, Any],
+    vehicle_id: str,
+    vehicle: Mapping[str, Any] | None,
+    shipments: Mapping[str, Mapping[str, Any]],
+    sites: Mapping[str, Mapping[str, Any]],
+    item_names: Mapping[str, Mapping[str, str]],
+) -> dict[str, Any] | None:
+    """One vehicle's driver manifest (司机配送单), or None when the vehicle has no route on the plan.
+
+    Per stop: sequence and trip, site name/address/phone/receiving hours, priority (紧急 …), notes,
+    the items and quantities to drop (and litres per compartment to drop and collect), the rounds,
+    arrival, start and the planned wait when it is at least LONG_WAIT_MIN minutes; a split load's
+    part ("2/3"). The header names the vehicle and its driver.
+    """
+    route = next((r for r in (plan.get("result") or {}).get("routes", []) if r["vehicle"] == vehicle_id), None)
+    if route is None:
+        return None
+    refs = plan["stop_refs"]
+    stops = []
+    for seq, stop in enumerate(route["stops"], start=1):
+        ref = refs.get(stop["id"], {})
+        site = sites.get(ref.get("site", stop["id"]), {})
+        carried = [shipments[i] for i in ref.get("shipment_ids", []) if i in shipments]
+        wait = max(0, _clock_min(stop["start"]) - _clock_min(stop["arrival"]))
+        priority = max([int(ref.get("priority", 1)), *[int(s.get("priority", 1)) for s in carried]])
+        stops.append({
+            "sequence": seq, "trip": stop.get("trip", 1), "stop_id": stop["id"], "site_code": ref.get("site", stop["id"]),
+            "name": ref.get("name") or stop.get("name"), "address": site.get("address"), "phone": site.get("phone"),
+            "receiving_hours": ref.get("receiving_hours") or [], "priority": priority,
+            "priority_label": PRIORITY_LABELS.get(priority, str(priority)),
+            "notes": [s["note"] for s in carried if s.get("note")],
+            "shipments": [{"id": s["id"], "items": _items(s, item_names), "deliver_l": s.get("deliver_l", {}),
+                           "pickup_l": s.get("pickup_l", {})} for s in carried],
+            "rounds": ref.get("rounds", []), "deliver_l": ref.get("deliver_l", {}), "pickup_l": ref.get("pickup_l", {}),
+            "part": ref.get("part", 0), "parts": ref.get("parts", 1),
+            "arrival": stop["arrival"], "start": stop["start"], "departure": stop["departure"],
+            "wait_min": wait if wait >= LONG_WAIT_MIN else None,
+        })  # fmt: skip
+    return {
+        "plan_id": plan["id"], "date": plan["date"], "status": plan["status"], "vehicle_id": vehicle_id,
+        "vehicle_name": (vehicle or {}).get("name"), "driver": (vehicle or {}).get("driver"),
+        "start": route["start"], "end": route["end"], "break": route.get("break"), "distance_km": route["distance_km"],
+        "load_out": route.get("load_out", {}), "trips": len(trips(route)), "stops": stops,
+    }  # fmt: skip
+
+
+def compare(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Before/after of a re-plan: cost, km, vehicles, stops served, and the stops that moved.
+
+    A stop "moved" when it changed vehicle, was newly served or newly left out; ``delta`` is
+    after minus before (cost in yuan, distance in km)."""
+    def where(plan: Mapping[str, Any]) -> dict[str, str]:
+        return {s["id"]: r["vehicle"] for r in (plan.get("result") or {}).get("routes", []) for s in r["stops"]}
+
+    def totals(plan: Mapping[str, Any]) -> dict[str, Any]:
+        t = dict((plan.get("result") or {}).get("totals") or {})
+        t["vehicle_ids"] = sorted({r["vehicle"] for r in (plan.get("result") or {}).get("routes", [])})
+        return t
+
+    old, new = where(before), where(after)
+    moved = [{"stop_id": s, "name": after["stop_refs"].get(s, before["stop_refs"].get(s, {})).get("name"),
+              "before": old.get(s), "after": new.get(s)}
+             for s in sorted(set(old) | set(new)) if old.get(s) != new.get(s)]  # fmt: skip
+    tb, ta = totals(before), totals(after)
+    delta = {k: round(float(ta.get(k) or 0) - float(tb.get(k) or 0), 2) for k in ("cost", "distance_km", "vehicles", "stops_served")}
+    return {"before_plan_id": before["id"], "after_plan_id": after["id"], "before": tb, "after": ta, "delta": delta,
+            "vehicles_added": sorted(set(ta["vehicle_ids"]) - set(tb["vehicle_ids"])),
+            "vehicles_removed": sorted(set(tb["vehicle_ids"]) - set(ta["vehicle_ids"])), "moved": moved}  # fmt: skip
+
+
+def for_site(plan: Mapping[str, Any], site: str) -> dict[str, Any]:
+    """A plan cut down to one site's stops (what a storekeeper may see: when their delivery comes)."""
+    refs = {k: v for k, v in plan["stop_refs"].items() if v.get("site") == site}
+    result = plan.get("result")
+    if result:
+        routes = [{**r, "stops": [s for s in r["stops"] if s["id"] in refs]} for r in result["routes"]]
+        result = {**result, "routes": [r for r in routes if r["stops"]],
+                  "unassigned": [u for u in result["unassigned"] if u["id"] in refs], "totals": None}  # fmt: skip
+    return {**plan, "stop_refs": refs, "result": result, "request": {}}

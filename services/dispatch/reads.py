@@ -1,0 +1,78 @@
+"""Dispatch's read use cases: plans as each caller may see them, manifests, comparisons, publish previews.
+
+Read-only; SQL lives in store.py / queries.py, shaping in presentation.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.dispatch import queries, store
+from services.dispatch.presentation import compare, for_site, published_routes
+from services.dispatch.presentation import manifest as build_manifest
+from services.dispatch.service import DISPATCHERS, get_plan
+from shared.auth import Principal
+from shared.errors import Conflict, NotFound
+from shared.runtime import ServiceContext
+
+
+def plan_for(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict[str, Any]:
+    """A plan as the caller may see it: whole for county-wide roles, one site's stops for a storekeeper."""
+    plan = get_plan(ctx, plan_id)
+    scope = actor.site_scope()
+    return plan if scope is None else for_site(plan, scope)
+
+
+def manifest(ctx: ServiceContext, actor: Principal, plan_id: str, vehicle_id: str) -> dict[str, Any]:
+    """One vehicle's driver manifest (presentation.manifest). NotFound when it has no route on the plan."""
+    actor.require(*DISPATCHERS)
+    plan = get_plan(ctx, plan_id)
+    if plan["result"] is None:
+        raise NotFound(f"plan {plan_id} has no routes yet ({plan['status']})")
+    route = next((r for r in plan["result"]["routes"] if r["vehicle"] == vehicle_id), None)
+    ids = [i for s in (route or {}).get("stops", []) for i in plan["stop_refs"].get(s["id"], {}).get("shipment_ids", [])]
+    with ctx.factory() as session:
+        vehicle = next((v for v in queries.list_vehicles(session) if v["id"] == vehicle_id), None)
+        shipments = store.shipments_by_id(session, ids)
+        codes = [line.get("item_code") for s in shipments.values() for line in s.get("lines") or [] if line.get("item_code")]
+        names = store.item_names(session, codes)
+        sites = {r.code: dict(r.snapshot) for r in store.site_rows(session)}
+    out = build_manifest(plan, vehicle_id, vehicle, shipments, sites, names)
+    if out is None:
+        raise NotFound(f"vehicle {vehicle_id} has no route on plan {plan_id}")
+    return out
+
+
+def compare_plans(ctx: ServiceContext, actor: Principal, plan_id: str, other_id: str | None = None) -> dict[str, Any]:
+    """Before/after of a plan against its base plan (or ``other_id``): presentation.compare.
+
+    Conflict when there is nothing to compare with or either plan has no routes yet."""
+    actor.require(*DISPATCHERS)
+    after = get_plan(ctx, plan_id)
+    base_id = other_id or after["base_plan_id"]
+    if base_id is None:
+        raise Conflict(f"plan {plan_id} is not a re-plan; name a plan to compare with", {"base": "none"})
+    before = get_plan(ctx, base_id)
+    if before["result"] is None or after["result"] is None:
+        raise Conflict("both plans need routes to be compared", {"plan_id": "not solved"})
+    return compare(before, after)
+
+
+def publish_preview(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict[str, Any]:
+    """What publishing would send out: vehicles, stops, shipments, stops left out, the plan it replaces."""
+    actor.require(*DISPATCHERS)
+    plan = get_plan(ctx, plan_id)
+    if plan["result"] is None:
+        raise Conflict(f"plan {plan_id} is {plan['status']}; nothing to publish yet", {"plan_id": plan["status"]})
+    routes, shipment_ids = published_routes(plan)
+    with ctx.factory() as session:
+        published = [p for p in queries.list_plans(session, plan["date"]) if p["status"] == "published"]
+    summary: dict[str, Any] = {
+        "plan_id": plan_id, "date": plan["date"], "vehicles": [r["vehicle_id"] for r in routes],
+        "stops": sum(len(r["stops"]) for r in routes), "shipments": len(shipment_ids),
+        "unassigned": [u["id"] for u in plan["result"]["unassigned"]], "totals": plan["result"]["totals"],
+        "replaces": published[0]["id"] if published else None, "changes": None,
+    }  # fmt: skip
+    if published:
+        summary["changes"] = compare(get_plan(ctx, published[0]["id"]), plan)
+    return summary
