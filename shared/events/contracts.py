@@ -110,6 +110,7 @@ class ShipmentLine(Contract):
     quantity = fields.Integer(required=True, validate=validate.Range(min=1))
     compartment = fields.String(required=True, validate=validate.OneOf(COMPARTMENTS))
     volume_l = fields.Float(required=True, validate=validate.Range(min=0))
+    weight_kg = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0))
 
 
 class ShipmentReady(Contract):
@@ -123,6 +124,7 @@ class ShipmentReady(Contract):
     priority = fields.Integer(load_default=2, validate=validate.Range(min=1, max=3))
     lines = fields.List(fields.Nested(ShipmentLine), required=True, validate=validate.Length(min=1))
     volumes_l = fields.Dict(keys=fields.String(validate=validate.OneOf(COMPARTMENTS)), values=fields.Float())
+    weights_kg = fields.Dict(keys=fields.String(validate=validate.OneOf(COMPARTMENTS)), values=fields.Float(), load_default=dict)
 
 
 class PlannedStop(Contract):
