@@ -9,10 +9,53 @@ given a Solution it also verifies the schedule and totals the solver reported.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .problem import SPECIMEN, Break, Problem, Vehicle
+from .problem import SPECIMEN, Break, Problem, Stop, Vehicle
 from .solution import Route, Solution
+
+# --- the working-time rules, written out again here (not imported from the solver) -----------------
+
+
+def _work(problem: Problem, vehicle: Vehicle) -> tuple[int, int] | None:
+    """Shift within depot hours; None when the vehicle cannot work at all."""
+    lo, hi = vehicle.shift_start, vehicle.shift_end
+    if problem.depot_hours is not None:
+        lo = max(lo, problem.depot_hours.start)
+        hi = min(hi, problem.depot_hours.end)
+    return None if hi <= lo else (lo, hi)
+
+
+def _owed(problem: Problem, vehicle: Vehicle) -> Break | None:
+    """The break owed: its window cut to the working time, or none when that cannot hold it."""
+    work, brk = _work(problem, vehicle), vehicle.rest_break
+    if work is None or brk is None or brk.duration <= 0:
+        return None
+    lo, hi = max(work[0], brk.window_start), min(work[1], brk.window_end)
+    return Break(lo, hi, brk.duration) if hi - lo >= brk.duration else None
+
+
+def _first_open(stop: Stop, t: int) -> int | None:
+    periods = stop.windows or ((stop.window,) if stop.window is not None else ())
+    if not periods:
+        return t
+    return next((max(t, w.start) for w in periods if t <= w.end), None)
+
+
+def _last_open(stop: Stop, t: int) -> int:
+    periods = stop.windows or ((stop.window,) if stop.window is not None else ())
+    if not periods:
+        return t
+    return next((min(t, w.end) for w in reversed(periods) if t >= w.start), -(1 << 60))
+
+
+def _is_open(stop: Stop, t: int) -> bool:
+    periods = stop.windows or ((stop.window,) if stop.window is not None else ())
+    return not periods or any(w.start <= t <= w.end for w in periods)
+
+
+def _periods_text(stop: Stop) -> str:
+    return ", ".join(f"[{w.start}, {w.end}]" for w in stop.windows)
 
 
 @dataclass(frozen=True)
@@ -141,8 +184,27 @@ def _check_route(problem: Problem, vehicle: Vehicle, stop_ids: list[str], out: l
     if vehicle.max_distance is not None and distance > vehicle.max_distance:
         out.append(Violation("max_distance", f"route {vid}: distance {distance} exceeds max {vehicle.max_distance}",
                              vid))
-    duration = _check_schedule(problem, vehicle, nodes, out) if nodes else 0
+    work = _work(problem, vehicle)
+    if work is None and nodes:
+        out.append(Violation("shift", f"route {vid}: the vehicle's shift lies outside the depot's hours", vid))
+        return RouteFigures(vid, distance, real, None, int(cost))
+    duration = _check_schedule(problem, _effective(problem, vehicle), nodes, out) if nodes else 0
     return RouteFigures(vid, distance, real, duration, int(cost))
+
+
+def _effective(problem: Problem, vehicle: Vehicle) -> Vehicle:
+    """The vehicle as the rules see it: shift = working time, break = owed break (or none)."""
+    work = _work(problem, vehicle)
+    assert work is not None
+    return replace(vehicle, shift_start=work[0], shift_end=work[1], rest_break=_owed(problem, vehicle))
+
+
+def check_route(problem: Problem, vehicle_id: str, stop_ids: Sequence[str]) -> list[Violation]:
+    """Violations of one route on its own (loads, compartments, time, limits); [] when it is feasible."""
+    out: list[Violation] = []
+    vehicle = next(v for v in problem.vehicles if v.id == vehicle_id)
+    _check_route(problem, vehicle, list(stop_ids), out)
+    return out
 
 
 @dataclass
@@ -190,10 +252,11 @@ def _schedule(problem: Problem, vehicle: Vehicle, nodes: list[int], gap: int | N
             t = arrive
             break
         s = stops[k]
-        begin = max(arrive, s.window.start) if s.window else arrive
-        if s.window is not None and begin > s.window.end:
-            found.append(Violation("window", f"route {vid}: stop {s.id} service starts at {begin}, after its "
-                                   f"window [{s.window.start}, {s.window.end}]", vid, s.id))
+        opened = _first_open(s, arrive)
+        begin = arrive if opened is None else opened
+        if opened is None:
+            found.append(Violation("window", f"route {vid}: stop {s.id} reached at {arrive}, after every "
+                                   f"receiving period {_periods_text(s)}", vid, s.id))
         starts.append(begin)
         prev, leave = n, begin + s.service
     end = t
@@ -235,12 +298,7 @@ def _latest_starts(problem: Problem, vehicle: Vehicle, nodes: list[int], gap: in
         if gap == k and brk is not None:
             leave = min(leave - brk.duration, brk.window_end - brk.duration)
         start = leave - service
-        if k:
-            window = stops[k - 1].window
-            if window is not None:
-                start = min(start, window.end)
-        else:
-            start = min(start, vehicle.shift_end)
+        start = _last_open(stops[k - 1], start) if k else min(start, vehicle.shift_end)
         latest[k] = start
         nxt_node, nxt_start = here, start
     return latest
@@ -255,20 +313,25 @@ def _check_locks(problem: Problem, routes: Mapping[str, Sequence[str]], served_b
         if stop_id in served_by and served_by[stop_id] != vehicle_id:
             out.append(Violation("lock", f"stop {stop_id} is locked to vehicle {vehicle_id} but served by "
                                  f"{served_by[stop_id]}", served_by[stop_id], stop_id))
-    for vehicle_id, prefix in problem.locked_prefixes.items():
+    for vehicle_id, whole in problem.locked_prefixes.items():
+        # a locked stop may be left out (with its reason); the served ones keep their order, first
+        prefix = [s for s in whole if s in served_by]
         actual = list(routes.get(vehicle_id, ()))[: len(prefix)]
-        if actual != list(prefix):
+        if actual != prefix:
             out.append(Violation("lock", f"route {vehicle_id} must start with {', '.join(prefix)} but starts "
                                  f"with {', '.join(actual) or 'nothing'}", vehicle_id))
 
 
 def _check_reported(problem: Problem, vehicle: Vehicle, route: Route, out: list[Violation]) -> None:
-    """The solver's own times must be consistent with travel times, windows and the shift."""
+    """The solver's own times must be consistent with travel times, windows, working time and break."""
     vid = vehicle.id
+    if _work(problem, vehicle) is None:
+        return  # already reported by _check_route
+    vehicle = _effective(problem, vehicle)
     brk = vehicle.rest_break
     prev, leave = 0, route.start
     if route.start < vehicle.shift_start:
-        out.append(Violation("schedule", f"route {vid}: reported start {route.start} before shift", vid))
+        out.append(Violation("schedule", f"route {vid}: reported start {route.start} before the working time", vid))
     legs: list[tuple[int, int, int]] = []  # (leave previous, start of next, travel) per leg, for the break
     node_of = problem.stop_node()
     for visit in route.visits:
@@ -280,28 +343,37 @@ def _check_reported(problem: Problem, vehicle: Vehicle, route: Route, out: list[
         if visit.start < need:
             out.append(Violation("schedule", f"route {vid}: stop {stop.id} reported start {visit.start} "
                                  f"earlier than reachable ({need})", vid, stop.id))
-        if stop.window is not None and not stop.window.start <= visit.start <= stop.window.end:
+        if not _is_open(stop, visit.start):
             out.append(Violation("window", f"route {vid}: stop {stop.id} reported start {visit.start} outside "
-                                 f"[{stop.window.start}, {stop.window.end}]", vid, stop.id))
+                                 f"its receiving periods {_periods_text(stop)}", vid, stop.id))
         legs.append((leave, visit.start, int(problem.duration[prev, here])))
         prev, leave = here, visit.start + stop.service
     need_end = leave + int(problem.duration[prev, 0])
     legs.append((leave, route.end, int(problem.duration[prev, 0])))
     if route.end < need_end or route.end > vehicle.shift_end:
         out.append(Violation("schedule", f"route {vid}: reported return {route.end} impossible "
-                             f"(earliest {need_end}, shift end {vehicle.shift_end})", vid))
-    if brk is None:
-        return
+                             f"(earliest {need_end}, end of working time {vehicle.shift_end})", vid))
     b = route.break_start
+    if brk is None:
+        if b is not None:
+            out.append(Violation("break", f"route {vid}: a break is shown though none is owed within the "
+                                 "working time", vid))
+        return
     if b is None:
-        out.append(Violation("break", f"route {vid}: no break scheduled", vid))
+        # not shown on the route: allowed only when the driver can take it at the depot afterwards
+        if max(route.end, brk.window_start) + brk.duration > brk.window_end:
+            out.append(Violation("break", f"route {vid}: no break scheduled and no room for it after "
+                                 "returning", vid))
         return
     if b < brk.window_start or b + brk.duration > brk.window_end:
-        out.append(Violation("break", f"route {vid}: break at {b} outside its window", vid))
+        out.append(Violation("break", f"route {vid}: break at {b} outside its window (within working time)",
+                             vid))
+    if b >= route.end:
+        out.append(Violation("break", f"route {vid}: a break is shown after the vehicle is back at the depot",
+                             vid))
+        return
     before = b + brk.duration <= route.start
-    after = b >= route.end
     leg_ok = any(lo <= b and b + brk.duration <= hi and hi - lo >= brk.duration + travel for lo, hi, travel in legs)
-    if not (before or after or leg_ok):
+    if not (before or leg_ok):
         out.append(Violation("break", f"route {vid}: break at {b} overlaps a service or leaves no time to drive",
                              vid))
-

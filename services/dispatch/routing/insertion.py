@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .model import RoutingBuild
+from .model import RoutingBuild, arc_costs
 from .problem import SPECIMEN
 
 INF = 1 << 60
@@ -27,6 +27,7 @@ class Instance:
     service: list[int]
     early: list[int]
     late: list[int]
+    periods: list[tuple[tuple[int, int], ...] | None]  # receiving periods when a node has several
     deliver: list[list[int]]  # [node][compartment]
     pickup: list[list[int]]
     comps_of: list[list[int]]  # compartments a node touches
@@ -56,6 +57,7 @@ class Instance:
         stops = [None] + [problem.stops[k] for k in scr.active]
         horizon = problem.horizon()
         early, late = [0] * n, [horizon] * n
+        periods: list[tuple[tuple[int, int], ...] | None] = [None] * n
         deliver = [[0] * len(comps) for _ in range(n)]
         pickup = [[0] * len(comps) for _ in range(n)]
         specimen = [False] * n
@@ -68,6 +70,8 @@ class Instance:
             k = scr.active[m - 1]
             if s.window is not None:
                 early[m], late[m] = s.window.start, s.window.end
+            if len(s.windows) > 1:
+                periods[m] = tuple((w.start, w.end) for w in s.windows)
             for c, name in enumerate(comps):
                 deliver[m][c] = s.deliver.get(name, 0)
                 pickup[m][c] = s.pickup.get(name, 0)
@@ -75,7 +79,7 @@ class Instance:
             ok = set(scr.allowed[k]) & all_v
             if ok != all_v:
                 allowed[m] = frozenset(build.model_vehicle_of[v] for v in ok)
-            penalty[m] = scr.penalties[k]
+            penalty[m] = scr.model_penalty(k)
         comps_of = [[c for c in range(len(comps)) if deliver[m][c] or pickup[m][c]] for m in range(n)]
         dist = build.dist.tolist()
         by_cpk: dict[int, list[list[int]]] = {}
@@ -83,10 +87,7 @@ class Instance:
         cost = []
         for v in vehicles:
             if v.cost_per_km not in by_cpk:
-                by_cpk[v.cost_per_km] = (
-                    dist if v.cost_per_km == 1000
-                    else [[round(d * v.cost_per_km / 1000) for d in row] for row in dist]
-                )
+                by_cpk[v.cost_per_km] = arc_costs(build.dist, v.cost_per_km, scr.cost_divisor).tolist()
             cost.append(by_cpk[v.cost_per_km])
         ride = problem.options.specimen_max_ride_s
         has_time = build.time_dim is not None
@@ -107,9 +108,10 @@ class Instance:
             n=n, travel=build.travel.tolist() if has_time else [[0] * n for _ in range(n)],
             service=build.service.tolist() if has_time else [0] * n,
             early=early if has_time else [0] * n, late=late if has_time else [INF] * n,
+            periods=periods if has_time else [None] * n,
             deliver=deliver, pickup=pickup, comps_of=comps_of, specimen=specimen, allowed=allowed,
             penalty=penalty, nv=len(vehicles), cost=cost, dist=dist,
-            fixed=[v.fixed_cost if build.settings.fixed_costs else 0 for v in vehicles],
+            fixed=[v.fixed_cost // scr.cost_divisor if build.settings.fixed_costs else 0 for v in vehicles],
             cap=[[v.cap(c) for c in comps] for v in vehicles],
             shift=[(v.shift_start, v.shift_end) if has_time else (0, INF) for v in vehicles],
             brk=[(b.window_start, b.window_end, b.duration) if (b := v.rest_break) and has_time else None
@@ -118,6 +120,22 @@ class Instance:
             max_dist=[v.max_distance for v in vehicles],
             ride_limit=ride if has_time else None, prefix=prefix_len, exact=exact, near=near,
         )
+
+
+def open_from(periods: tuple[tuple[int, int], ...] | None, t: int) -> int:
+    """Earliest start >= t inside one of the periods (INF when all have closed)."""
+    for lo, hi in periods or ((-INF, INF),):
+        if t <= hi:
+            return t if t >= lo else lo
+    return INF
+
+
+def open_until(periods: tuple[tuple[int, int], ...] | None, t: int) -> int:
+    """Latest start <= t inside one of the periods (-INF when none has opened)."""
+    for lo, hi in reversed(periods or ((-INF, INF),)):
+        if t >= lo:
+            return t if t <= hi else hi
+    return -INF
 
 
 class RouteCache:
@@ -129,17 +147,21 @@ class RouteCache:
         seq = [0, *route, 0]
         self.seq = seq
         start, end = inst.shift[v]
-        tr, sv, ea, la = inst.travel, inst.service, inst.early, inst.late
+        tr, sv, ea, la, per = inst.travel, inst.service, inst.early, inst.late, inst.periods
         a = [start] * len(seq)
         t = start
         for k in range(1, len(seq)):
             t = max(ea[seq[k]], t + sv[seq[k - 1]] + tr[seq[k - 1]][seq[k]])
+            if per[seq[k]] is not None:
+                t = open_from(per[seq[k]], t)
             a[k] = t
         z = [end] * len(seq)
         lat = end
         for k in range(len(seq) - 2, -1, -1):
             x = seq[k]
             lat = min(la[x] if k else end, lat - sv[x] - tr[x][seq[k + 1]])
+            if k and per[x] is not None:
+                lat = open_until(per[x], lat)
             z[k] = lat
         self.a, self.z = a, z
         ncomp = len(inst.cap[v])
@@ -166,6 +188,8 @@ class RouteCache:
         """Windows and shift still hold when u goes between seq[k] and seq[k+1]."""
         p, q = self.seq[k], self.seq[k + 1]
         au = max(inst.early[u], self.a[k] + inst.service[p] + inst.travel[p][u])
+        if inst.periods[u] is not None:
+            au = open_from(inst.periods[u], au)
         return au <= inst.late[u] and au + inst.service[u] + inst.travel[u][q] <= self.z[k + 1]
 
     def feasible_load(self, k: int, u: int, inst: Instance, v: int) -> bool:
@@ -220,6 +244,8 @@ def _schedule_ok(inst: Instance, v: int, route: list[int], gap: int | None) -> b
             t = arrive
             break
         t = max(inst.early[x], arrive)
+        if inst.periods[x] is not None:
+            t = open_from(inst.periods[x], t)
         if t > inst.late[x]:
             return False
         starts.append(t)
@@ -271,6 +297,7 @@ def insert_all(
     for u in pool:
         allowed = inst.allowed[u]
         e_u, l_u, s_u = early[u], late[u], service[u]
+        per_u = inst.periods[u]
         t_to_u = [row[u] for row in travel]
         t_from_u = travel[u]
         comps = inst.comps_of[u]
@@ -308,6 +335,8 @@ def insert_all(
                 au = a[k] + service[p] + t_to_u[p]
                 if au < e_u:
                     au = e_u
+                if per_u is not None:
+                    au = open_from(per_u, au)
                 if au > l_u or au + s_u + t_from_u[q] > z[k + 1]:
                     continue
                 if check_load and not cache.feasible_load(k, u, inst, v):

@@ -51,6 +51,13 @@ class BuildSettings:
     python_callbacks: bool = False
 
 
+def arc_costs(dist: np.ndarray, cost_per_km: int, divisor: int = 1) -> np.ndarray:
+    """Integer arc costs of one vehicle class: distance x cost_per_km / 1000 / divisor, rounded."""
+    if cost_per_km == 1000 and divisor == 1:
+        return dist
+    return np.rint(dist.astype(np.float64) * (cost_per_km / 1000.0 / divisor)).astype(np.int64)
+
+
 def needs_time_dimension(problem: Problem) -> bool:
     """False when no window, shift, break, duration or ride limit could ever bind (plain CVRP)."""
     if any(s.window is not None for s in problem.stops) or problem.options.specimen_max_ride_s is not None:
@@ -125,11 +132,11 @@ class RoutingBuild:
             vehicle = self.problem.vehicles[p]
             cpk = vehicle.cost_per_km
             if cpk not in evaluators:
-                cost = self.dist if cpk == 1000 else np.rint(self.dist * (cpk / 1000.0)).astype(np.int64)
-                evaluators[cpk] = self._matrix(cost)
+                evaluators[cpk] = self._matrix(arc_costs(self.dist, cpk, self.screening.cost_divisor))
             self.routing.SetArcCostEvaluatorOfVehicle(evaluators[cpk], m)
-            if self.settings.fixed_costs and vehicle.fixed_cost:
-                self.routing.SetFixedCostOfVehicle(int(vehicle.fixed_cost), m)
+            fixed = int(vehicle.fixed_cost) // self.screening.cost_divisor
+            if self.settings.fixed_costs and fixed:
+                self.routing.SetFixedCostOfVehicle(fixed, m)
 
     def _add_capacities(self) -> None:
         stops = [self.problem.stops[k] for k in self.screening.active]
@@ -163,9 +170,12 @@ class RoutingBuild:
         dim = routing.GetDimensionOrDie("time")
         self.time_dim = dim
         for m, k in enumerate(self.screening.active, start=1):
-            window = problem.stops[k].window
-            if window is not None:
-                dim.CumulVar(self.manager.NodeToIndex(m)).SetRange(int(window.start), int(window.end))
+            periods = problem.stops[k].windows
+            if periods:
+                cumul = dim.CumulVar(self.manager.NodeToIndex(m))
+                cumul.SetRange(int(periods[0].start), int(periods[-1].end))
+                for a, b in zip(periods, periods[1:], strict=False):  # closed between two periods
+                    cumul.RemoveInterval(int(a.end) + 1, int(b.start) - 1)
         visit = [int(self.service[self.manager.IndexToNode(i)]) for i in range(routing.Size())]
         for m, p in enumerate(self.vehicles):
             vehicle = problem.vehicles[p]
@@ -174,11 +184,13 @@ class RoutingBuild:
             dim.CumulVar(end).SetRange(vehicle.shift_start, vehicle.shift_end)
             if vehicle.max_duration is not None:
                 dim.SetSpanUpperBoundForVehicle(int(vehicle.max_duration), m)
-            brk = vehicle.rest_break
+            brk = vehicle.rest_break  # the owed break, already inside the working time (prepare.py)
+            lo = hi = 0
             if brk is not None:
                 lo = max(brk.window_start, vehicle.shift_start)
                 hi = min(brk.window_end, vehicle.shift_end) - brk.duration
-                interval = self.solver.FixedDurationIntervalVar(lo, max(lo, hi), brk.duration, False, f"break_{m}")
+            if brk is not None and hi >= lo:
+                interval = self.solver.FixedDurationIntervalVar(lo, hi, brk.duration, False, f"break_{m}")
                 dim.SetBreakIntervalsOfVehicle([interval], m, visit)
                 self.breaks[m] = interval
             # compact schedules: come back as early as possible, then leave as late as possible
@@ -216,7 +228,7 @@ class RoutingBuild:
             allowed = [int(self.model_vehicle_of[v]) for v in self.screening.allowed[k] if v in self.model_vehicle_of]
             if not allowed:
                 # an empty allowed list would mean "any vehicle" to OR-Tools: switch the stop off
-                self.routing.AddDisjunction([index], int(self.screening.penalties[k]))
+                self.routing.AddDisjunction([index], self.screening.model_penalty(k))
                 self.routing.ActiveVar(index).SetValue(0)
                 continue
             if set(self.screening.allowed[k]) & all_vehicles != all_vehicles:
@@ -224,7 +236,7 @@ class RoutingBuild:
                 # build from a Python list; restricting the vehicle variable is equivalent (-1 = dropped).
                 self.routing.VehicleVar(index).SetValues([-1, *allowed])
             if self.settings.droppable:
-                self.routing.AddDisjunction([index], int(self.screening.penalties[k]))
+                self.routing.AddDisjunction([index], self.screening.model_penalty(k))
 
     def _add_prefixes(self) -> None:
         node = self.problem.stop_node()

@@ -56,6 +56,16 @@ class TimeWindow:
             raise ValueError(f"time window end {self.end} before start {self.start}")
 
 
+def _merge(windows: Sequence[TimeWindow]) -> tuple[TimeWindow, ...]:
+    out: list[TimeWindow] = []
+    for w in sorted(windows, key=lambda w: (w.start, w.end)):
+        if out and w.start <= out[-1].end:
+            out[-1] = TimeWindow(out[-1].start, max(out[-1].end, w.end))
+        else:
+            out.append(w)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Break:
     """A driver break of ``duration`` lying wholly inside [window_start, window_end]."""
@@ -71,7 +81,13 @@ class Break:
 
 @dataclass(frozen=True)
 class Stop:
-    """One visit: deliveries and pickups per compartment, a window, service time and priority."""
+    """One visit: deliveries and pickups per compartment, time window(s), service time and priority.
+
+    ``windows`` lists every receiving period (e.g. 08:00-11:30 and 14:00-17:00 around a lunch
+    closure); service must START inside one of them. Periods are sorted and overlapping ones merged.
+    ``window`` is then their hull (first opening to last closing), kept for code that only needs a
+    bound; a stop given only ``window`` has that single period. Neither: the shift alone constrains it.
+    """
 
     id: str
     deliver: Mapping[str, int] = field(default_factory=dict)
@@ -79,8 +95,18 @@ class Stop:
     window: TimeWindow | None = None
     service: int = 0
     priority: int = Priority.NORMAL
+    windows: tuple[TimeWindow, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.windows:
+            periods = _merge(self.windows)
+            hull = TimeWindow(periods[0].start, periods[-1].end)
+            if self.window is not None and self.window != hull:
+                raise ValueError(f"stop {self.id}: window must be the hull of windows (or left out)")
+            object.__setattr__(self, "windows", periods)
+            object.__setattr__(self, "window", hull)
+        elif self.window is not None:
+            object.__setattr__(self, "windows", (self.window,))
         for kind, amounts in (("deliver", self.deliver), ("pickup", self.pickup)):
             for comp, qty in amounts.items():
                 if qty < 0:
@@ -89,6 +115,24 @@ class Stop:
             raise ValueError(f"stop {self.id}: negative service time")
         if self.priority not in PRIORITY_WEIGHT:
             raise ValueError(f"stop {self.id}: unknown priority {self.priority}")
+
+    def open_from(self, t: int) -> int | None:
+        """Earliest moment >= t at which service may start (None: every period has closed)."""
+        if not self.windows:
+            return t
+        for w in self.windows:
+            if t <= w.end:
+                return max(t, w.start)
+        return None
+
+    def open_until(self, t: int) -> int | None:
+        """Latest moment <= t at which service may start (None: no period has opened by t)."""
+        if not self.windows:
+            return t
+        for w in reversed(self.windows):
+            if t >= w.start:
+                return min(t, w.end)
+        return None
 
     def compartments(self) -> set[str]:
         """Compartments this stop puts anything into or takes anything out of."""
@@ -162,6 +206,7 @@ class Problem:
     initial_routes: Mapping[str, tuple[str, ...]] | None = None  # vehicle -> stops, for warm starts
     coords: FloatMatrix | None = None  # (n+1, 2) x/y or lon/lat, used to split by region
     name: str = ""
+    depot_hours: TimeWindow | None = None  # vehicles work only inside these hours (see working_time)
 
     def __post_init__(self) -> None:
         n = len(self.stops) + 1
@@ -282,6 +327,38 @@ class Problem:
             },
             initial_routes=initial,
         )
+
+
+def working_time(vehicle: Vehicle, depot_hours: TimeWindow | None) -> tuple[int, int] | None:
+    """The vehicle's working time: its shift intersected with the depot's opening hours.
+
+    None when they do not overlap (or touch only at one instant): the vehicle cannot work that day.
+    Rule: a vehicle leaves the depot no earlier than max(shift start, depot opening) and is back no
+    later than min(shift end, depot closing) -- the hub is staffed to load and unload only then.
+    """
+    lo, hi = vehicle.shift_start, vehicle.shift_end
+    if depot_hours is not None:
+        lo, hi = max(lo, depot_hours.start), min(hi, depot_hours.end)
+    return (lo, hi) if hi > lo else None
+
+
+def owed_break(vehicle: Vehicle, depot_hours: TimeWindow | None) -> Break | None:
+    """The break the driver is owed: the break window intersected with the working time.
+
+    Rule (routing/README.md, "Breaks"): a break is owed only inside the working time. When the
+    intersection of its window with the working time is shorter than the break, no break is owed
+    that day (e.g. a 07:30-11:00 morning shift with a 12:00-13:30 break window); otherwise the break
+    is taken wholly inside that intersection -- before leaving, on the road, while waiting, or at the
+    depot after the route is back (a plan then shows no break on the route).
+    """
+    brk = vehicle.rest_break
+    work = working_time(vehicle, depot_hours)
+    if brk is None or work is None:
+        return None
+    lo, hi = max(brk.window_start, work[0]), min(brk.window_end, work[1])
+    if brk.duration <= 0 or hi - lo < brk.duration:
+        return None
+    return Break(lo, hi, brk.duration)
 
 
 def _as_int_matrix(values: Any, n: int, what: str) -> IntMatrix:

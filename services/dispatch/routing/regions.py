@@ -17,6 +17,7 @@ import numpy as np
 from .problem import Problem, Vehicle
 from .screen import screen
 from .solution import Route, Solution, SolveStats, Unassigned
+from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
 
 
 def sector_of_stops(problem: Problem, max_stops: int) -> list[list[int]]:
@@ -183,7 +184,8 @@ def _mop_up(problem: Problem, routes: list[Route], unassigned: list[Unassigned],
     """Give stops left out inside their sector a chance on vehicles that no sector route used."""
     from .solver import solve
 
-    excluded = screen(problem).excluded
+    scr = screen(problem)
+    excluded = scr.excluded
     retry = [u for u in unassigned if u.stop_id not in excluded]
     used = {r.vehicle_id for r in routes}
     idle = [v.id for v in problem.vehicles if v.id not in used]
@@ -200,10 +202,11 @@ def _mop_up(problem: Problem, routes: list[Route], unassigned: list[Unassigned],
         if u.stop_id in served:
             continue
         if u.stop_id in excluded:
-            final.append(Unassigned(u.stop_id, excluded[u.stop_id]))
-        elif u.reason.startswith("dropped"):
+            final.append(Unassigned(u.stop_id, excluded[u.stop_id], scr.rules.get(u.stop_id, "")))
+        elif u.rule in (RULE_SHORTAGE, RULE_TIME_LIMIT, RULE_LOCK):
             final.append(u)
         else:
             # a sector-level reason (e.g. no cold van in this sector) would misdescribe the fleet
-            final.append(Unassigned(u.stop_id, "dropped: no suitable vehicle left in its region"))
+            final.append(Unassigned(u.stop_id, "not enough vehicles: no suitable vehicle left in its region",
+                                    RULE_SHORTAGE))
     return routes, final

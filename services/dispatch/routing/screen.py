@@ -6,9 +6,24 @@ slow the search) and reported with the first constraint that rules it out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .problem import LOCKED_WEIGHT, PRIORITY_WEIGHT, SPECIMEN, Problem, Stop, Vehicle
+from .limits import divisor_for, worst_objective
+from .problem import LOCKED_WEIGHT, PRIORITY_WEIGHT, Problem, Stop, Vehicle
+from .timing import (
+    RULE_BREAK,
+    RULE_CAPACITY,
+    RULE_COMPARTMENT,
+    RULE_LOCK,
+    RULE_MAX_DISTANCE,
+    RULE_MAX_DURATION,
+    RULE_NO_VEHICLES,
+    RULE_RIDE,
+    RULE_SERVICE,
+    RULE_WINDOW,
+    Failure,
+    schedule,
+)
 
 
 @dataclass(frozen=True)
@@ -18,35 +33,56 @@ class Screening:
     active: tuple[int, ...]  # positions in problem.stops that go into the model
     allowed: dict[int, tuple[int, ...]]  # stop position -> vehicle positions able to serve it
     excluded: dict[str, str]  # stop id -> reason
-    penalties: dict[int, int]  # stop position -> drop penalty (every stop)
+    penalties: dict[int, int]  # stop position -> drop penalty (every stop), in cost units
+    rules: dict[str, str] = field(default_factory=dict)  # stop id -> rule name (timing.RULE_*)
+    cost_divisor: int = 1  # model costs and penalties are divided by this (limits.py: never overflow)
+
+    def model_penalty(self, k: int) -> int:
+        """Drop penalty of stop position k in model units (at least 1)."""
+        return max(1, self.penalties[k] // self.cost_divisor)
+
+
+RULE_ORDER = (RULE_COMPARTMENT, RULE_CAPACITY, RULE_SERVICE, RULE_WINDOW, RULE_BREAK, RULE_MAX_DURATION,
+              RULE_MAX_DISTANCE, RULE_RIDE)
 
 
 def screen(problem: Problem) -> Screening:
-    """Check each stop against every vehicle alone; compute allowed vehicles and drop penalties."""
+    """Check each stop against every vehicle alone; compute allowed vehicles and drop penalties.
+
+    ``problem`` is a prepared problem (prepare.py: shifts are working times, breaks are owed ones).
+    """
     locked = problem.locked_vehicle_of()
     vehicle_pos = problem.vehicle_index()
     active: list[int] = []
     allowed: dict[int, tuple[int, ...]] = {}
     excluded: dict[str, str] = {}
+    rules: dict[str, str] = {}
+    types: dict[tuple[object, ...], list[int]] = {}
+    for v, vehicle in enumerate(problem.vehicles):
+        types.setdefault(_type_key(vehicle), []).append(v)
     for k, stop in enumerate(problem.stops):
         node = k + 1
         candidates: list[int] = []
-        reasons: list[str] = []
-        for v, vehicle in enumerate(problem.vehicles):
-            why = vehicle_cannot_serve(problem, stop, node, vehicle)
+        failures: list[Failure] = []
+        for members in types.values():
+            why = vehicle_cannot_serve(problem, stop, node, problem.vehicles[members[0]])
             if why is None:
-                candidates.append(v)
+                candidates.extend(members)
             else:
-                reasons.append(why)
+                failures.append(why)
+        candidates.sort()
         if stop.id in locked:
             lock_v = vehicle_pos[locked[stop.id]]
             if lock_v not in candidates:
-                why = vehicle_cannot_serve(problem, stop, node, problem.vehicles[lock_v]) or "unknown"
-                excluded[stop.id] = f"locked to vehicle {locked[stop.id]}, which cannot serve it: {why}"
+                why = vehicle_cannot_serve(problem, stop, node, problem.vehicles[lock_v])
+                excluded[stop.id] = (f"locked to vehicle {locked[stop.id]}, which cannot serve it: "
+                                     f"{why.message if why else 'unknown'}")
+                rules[stop.id] = RULE_LOCK
                 continue
             candidates = [lock_v]
         if not candidates:
-            excluded[stop.id] = _summarise(problem, stop, reasons)
+            rule, reason = _summarise(problem, failures)
+            excluded[stop.id], rules[stop.id] = reason, rule
             continue
         active.append(k)
         allowed[k] = tuple(candidates)
@@ -55,56 +91,62 @@ def screen(problem: Problem) -> Screening:
         k: base * (LOCKED_WEIGHT if s.id in locked else PRIORITY_WEIGHT[s.priority])
         for k, s in enumerate(problem.stops)
     }
-    return Screening(tuple(active), allowed, excluded, penalties)
+    return Screening(tuple(active), allowed, excluded, penalties, rules, cost_divisor(problem, penalties))
 
 
-def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehicle) -> str | None:
-    """Why this vehicle could not serve the stop even on a round trip of its own (None if it could)."""
+def _type_key(v: Vehicle) -> tuple[object, ...]:
+    return (tuple(sorted(v.capacity.items())), v.shift_start, v.shift_end, v.rest_break, v.max_duration,
+            v.max_distance)
+
+
+def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehicle) -> Failure | None:
+    """The first rule (RULE_ORDER) that stops this vehicle serving the stop even on a round trip of its
+    own, or None when it could. ``vehicle`` is prepared (shift = working time, break = owed break)."""
+    for comp in sorted(stop.compartments()):
+        if vehicle.cap(comp) <= 0:
+            return Failure(RULE_COMPARTMENT, f"no {comp} compartment")
     for comp in sorted(stop.compartments()):
         need = max(stop.deliver.get(comp, 0), stop.pickup.get(comp, 0))
-        if vehicle.cap(comp) <= 0:
-            return f"no {comp} compartment"
         if need > vehicle.cap(comp):
-            return f"capacity: {comp} demand {need} exceeds {vehicle.cap(comp)}"
+            return Failure(RULE_CAPACITY, f"{comp} demand {need} exceeds capacity {vehicle.cap(comp)}")
     go, back = int(problem.duration[0, node]), int(problem.duration[node, 0])
-    arrive = vehicle.shift_start + go
-    begin = max(arrive, stop.window.start) if stop.window else arrive
-    if stop.window is not None and begin > stop.window.end:
-        return "window unreachable from depot within shift"
-    if begin + stop.service + back > vehicle.shift_end:
-        if stop.window is None:
-            return "shift too short for a round trip to this stop"
-        return "window unreachable from depot within shift"
-    if vehicle.max_duration is not None and go + stop.service + back > vehicle.max_duration:
-        return "max route duration shorter than the round trip"
+    lo, hi = vehicle.shift_start, vehicle.shift_end
+    if go + stop.service + back > hi - lo:
+        return Failure(RULE_SERVICE, f"service ({stop.service}) plus the round trip ({go + back}) is longer "
+                       f"than the working time ({hi - lo})")
+    begin = stop.open_from(lo + go)
+    if begin is None or begin + stop.service + back > hi:
+        return Failure(RULE_WINDOW, "no receiving period can be reached and the service finished within the "
+                       "working time (shift within depot hours)")
+    timed = schedule(problem, vehicle, [node])
+    if isinstance(timed, Failure):
+        return timed
     if vehicle.max_distance is not None and problem.distance[0, node] + problem.distance[node, 0] > vehicle.max_distance:
-        return "max route distance shorter than the round trip"
-    limit = problem.options.specimen_max_ride_s
-    if limit is not None and stop.pickup.get(SPECIMEN, 0) > 0 and stop.service + back > limit:
-        return "specimen ride time limit shorter than the direct trip back"
+        return Failure(RULE_MAX_DISTANCE, "the round trip is longer than the vehicle's maximum route distance")
     return None
 
 
-def _summarise(problem: Problem, stop: Stop, reasons: list[str]) -> str:
-    """One reason for the whole fleet, naming the most telling constraint."""
-    for comp in sorted(stop.compartments()):
-        if all(v.cap(comp) <= 0 for v in problem.vehicles):
-            return f"no vehicle has {comp} compartment"
-    for comp in sorted(stop.compartments()):
-        need = max(stop.deliver.get(comp, 0), stop.pickup.get(comp, 0))
-        best = max((v.cap(comp) for v in problem.vehicles), default=0)
-        if need > best:
-            return f"capacity: {comp} demand {need} exceeds every vehicle (largest {best})"
-    if not problem.vehicles:
-        return "no vehicles"
-    # the remaining reasons are per vehicle; report the most common one
-    counts: dict[str, int] = {}
-    for r in reasons:
-        counts[r] = counts.get(r, 0) + 1
-    top = max(counts, key=lambda r: counts[r])
-    if top.startswith("no ") or top.startswith("capacity"):
-        return "no vehicle has the compartments and capacity this stop needs"
-    return top
+def _summarise(problem: Problem, failures: list[Failure]) -> tuple[str, str]:
+    """One rule and reason for the whole fleet: the failure of the vehicle type that came closest
+    (passed the most rules in RULE_ORDER), so a cold stop whose only cold van cannot fit the break is
+    reported as a break problem, not as a missing compartment on the dry vans."""
+    if not problem.vehicles or not failures:
+        return RULE_NO_VEHICLES, "no vehicle can work that day"
+    rank = {r: i for i, r in enumerate(RULE_ORDER)}
+    best = max(failures, key=lambda f: rank.get(f.rule, -1))
+    if best.rule == RULE_COMPARTMENT:
+        return best.rule, f"no vehicle has {best.message.removeprefix('no ')}"
+    if best.rule == RULE_CAPACITY:
+        comp, need = best.message.split(" demand ")[0], int(best.message.split(" demand ")[1].split()[0])
+        largest = max(v.cap(comp) for v in problem.vehicles)
+        return best.rule, f"capacity: {comp} demand {need} exceeds every vehicle (largest {largest})"
+    everyone = all(f.rule == best.rule for f in failures)
+    return best.rule, best.message if everyone else f"{best.message} (the closest-fitting vehicles)"
+
+
+def cost_divisor(problem: Problem, penalties: dict[int, int]) -> int:
+    """Divisor that keeps the model's worst-case objective below limits.MAX_MODEL_OBJECTIVE."""
+    return divisor_for(worst_objective(problem, penalties))
 
 
 def drop_penalty_base(problem: Problem) -> int:

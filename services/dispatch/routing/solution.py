@@ -30,7 +30,7 @@ class Route:
     distance: int  # integer distance units
     distance_real: float  # reporting units at full precision
     cost: int  # fixed cost + distance cost, in cost units
-    break_start: int | None = None
+    break_start: int | None = None  # None: no break owed, or taken at the depot after this route
 
     @property
     def duration(self) -> int:
@@ -49,6 +49,7 @@ class Unassigned:
 
     stop_id: str
     reason: str
+    rule: str = ""  # machine-readable cause: one of timing.RULE_* ("break", "lock", "time_limit", ...)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Solution:
     stats: SolveStats
     distance_scale: float = 1.0
     extra: Mapping[str, float] = field(default_factory=dict)
+    vehicles_out: Mapping[str, str] = field(default_factory=dict)  # vehicle id -> why it could not work
 
     @property
     def distance(self) -> int:

@@ -7,13 +7,17 @@ import os
 import queue
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from .model import RawPlan, RawRoute
-from .problem import Priority, Problem
-from .screen import Screening, screen
+from .prepare import Prepared, prepare
+from .problem import LOCKED_WEIGHT, Priority, Problem
+from .replan import fallback_plan
+from .screen import Screening, drop_penalty_base, screen
 from .search import SearchConfig, config_named
 from .solution import Route, Solution, SolveStats, Unassigned, Visit
+from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
 from .worker import WorkerResult, run_search
 
 ProgressCallback = Callable[[float, int], None]  # (seconds since start, best objective so far)
@@ -22,8 +26,38 @@ _GRACE_S = 5.0  # how long past the deadline to wait for a worker that is still 
 
 
 def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solution:
-    """Plan routes for the problem within ``problem.options.time_limit_s``; never raises on infeasibility."""
+    """Plan routes for the problem within ``problem.options.time_limit_s``; never raises on infeasibility.
+
+    Vehicles that cannot work (shift outside depot hours) and impossible locked routes are left out
+    first with named reasons (prepare.py); every other stop is planned. See routing/README.md.
+    """
     started = time.monotonic()
+    prepared = prepare(problem)
+    work = prepared.problem
+    left_out_penalty = _left_out_penalty(problem, work, prepared)
+    solution = _solve_prepared(work, progress, started, left_out_penalty)
+    if not prepared.stops_out and not prepared.vehicles_out:
+        return solution
+    extra = tuple(Unassigned(sid, reason, rule) for sid, (rule, reason) in prepared.stops_out.items())
+    return replace(solution, unassigned=solution.unassigned + extra,
+                   objective=solution.objective + left_out_penalty,
+                   vehicles_out=dict(prepared.vehicles_out),
+                   stats=replace(solution.stats, status=_status(solution.stats.status, bool(extra))))
+
+
+def _status(status: str, more_left_out: bool) -> str:
+    return "partial" if status == "feasible" and more_left_out else status
+
+
+def _left_out_penalty(problem: Problem, work: Problem, prepared: Prepared) -> int:
+    if not prepared.stops_out:
+        return 0
+    base = drop_penalty_base(work if work.stops else problem)
+    return sum(base * LOCKED_WEIGHT for _ in prepared.stops_out)
+
+
+def _solve_prepared(problem: Problem, progress: ProgressCallback | None, started: float,
+                    offset_extra: int = 0) -> Solution:
     screening = screen(problem)
     if len(screening.active) > problem.options.region_max_stops:
         from .regions import solve_by_region
@@ -33,16 +67,29 @@ def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solutio
     deadline = started + max(0.05, problem.options.time_limit_s)
     workers = _worker_count(problem, config)
     # progress reports the same objective as the final Solution, which also counts screened-out stops
-    offset = sum(screening.penalties[k] for k, s in enumerate(problem.stops) if s.id in screening.excluded)
-    tracker = _Progress(started, progress, offset)
+    offset = offset_extra + sum(screening.penalties[k] for k, s in enumerate(problem.stops)
+                                if s.id in screening.excluded)
+    tracker = _Progress(started, progress, offset, screening.cost_divisor)
     if not screening.active:
         results = [WorkerResult("empty", RawPlan((), 0), started)]
     elif workers == 1:
-        results = [run_search(problem, screening, config, 0, deadline, tracker.report)]
+        results = [_run_guarded(problem, screening, config, deadline, tracker)]
     else:
         results = _run_parallel(problem, screening, config, workers, deadline, tracker)
     best = _best(results)
+    if best is None and problem.initial_routes is not None:
+        best = fallback_plan(problem, screening, started)
     return assemble(problem, screening, best, results, config, workers, started, tracker.samples)
+
+
+def _run_guarded(problem: Problem, screening: Screening, config: SearchConfig, deadline: float,
+                 tracker: _Progress) -> WorkerResult:
+    try:
+        return run_search(problem, screening, config, 0, deadline, tracker.report)
+    except Exception as exc:  # a failed search must not take the plan down; the fallback takes over
+        import traceback
+
+        return WorkerResult(f"{config.name}#0", None, None, error=traceback.format_exc(limit=6) or repr(exc))
 
 
 def _worker_count(problem: Problem, config: SearchConfig) -> int:
@@ -55,15 +102,17 @@ def _worker_count(problem: Problem, config: SearchConfig) -> int:
 class _Progress:
     """Merges objective reports from all searches into one best-so-far curve."""
 
-    def __init__(self, started: float, callback: ProgressCallback | None, offset: int = 0) -> None:
+    def __init__(self, started: float, callback: ProgressCallback | None, offset: int = 0,
+                 divisor: int = 1) -> None:
         self.started = started
         self.callback = callback
         self.offset = offset
+        self.divisor = divisor
         self.best: int | None = None
         self.samples: list[tuple[float, int]] = []
 
     def report(self, at: float, objective: int) -> None:
-        objective += self.offset
+        objective = objective * self.divisor + self.offset  # model units back to cost units
         if self.best is not None and objective >= self.best:
             return
         self.best = objective
@@ -138,20 +187,25 @@ def assemble(
     routes = tuple(build_route(problem, raw) for raw in (best.plan.routes if best and best.plan else ()))
     served = {sid for r in routes for sid in r.stop_ids}
     locked = problem.locked_vehicle_of()
+    insertable = {problem.stops[n - 1].id for n in (best.insertable if best else ())}
     unassigned: list[Unassigned] = []
     for stop in problem.stops:
         if stop.id in served:
             continue
         if stop.id in screening.excluded:
-            reason = screening.excluded[stop.id]
+            unassigned.append(Unassigned(stop.id, screening.excluded[stop.id], screening.rules.get(stop.id, "")))
         elif best is None or best.plan is None:
-            reason = "no solution found within the time limit"
+            unassigned.append(Unassigned(stop.id, "no plan found within the time limit", RULE_TIME_LIMIT))
+        elif stop.id in insertable:
+            unassigned.append(Unassigned(stop.id, "the search ran out of time: the stop still fits the plan; "
+                                         "a longer time limit would serve it", RULE_TIME_LIMIT))
         elif stop.id in locked:
-            reason = f"dropped: could not fit on locked vehicle {locked[stop.id]}"
+            unassigned.append(Unassigned(stop.id, f"could not fit on locked vehicle {locked[stop.id]} together "
+                                         "with its other stops", RULE_LOCK))
         else:
-            reason = (f"dropped: not enough vehicle time/capacity for this priority "
-                      f"({Priority(stop.priority).name.lower()})")
-        unassigned.append(Unassigned(stop.id, reason))
+            unassigned.append(Unassigned(
+                stop.id, f"not enough vehicles: fits a vehicle on its own, but not together with the "
+                f"other stops of equal or higher priority ({Priority(stop.priority).name.lower()})", RULE_SHORTAGE))
     dropped_penalty = sum(screening.penalties.get(k, 0) for k, s in enumerate(problem.stops) if s.id not in served)
     objective = sum(r.cost for r in routes) + dropped_penalty
     firsts = [r.first_solution_at for r in results if r.first_solution_at is not None]
@@ -184,6 +238,14 @@ def build_route(problem: Problem, raw: RawRoute) -> Route:
     real = float(sum(problem.real_distance(i, j) for i, j in arcs))
     cost = vehicle.fixed_cost + sum(round(int(problem.distance[i, j]) * vehicle.cost_per_km / 1000) for i, j in arcs)
     brk = vehicle.rest_break
+    break_start = raw.break_start
+    end_guess = raw.back if raw.back is not None else None
+    if brk is not None and break_start is not None and end_guess is not None and (
+            break_start >= end_guess
+            or (break_start + brk.duration > end_guess
+                and max(end_guess, brk.window_start) + brk.duration <= brk.window_end)):
+        # not finished before the vehicle is back: the driver takes it at the depot, not on the route
+        break_start = None
     t = raw.depart if raw.depart is not None else vehicle.shift_start
     depart = t
     prev, prev_leave = 0, t
@@ -191,7 +253,7 @@ def build_route(problem: Problem, raw: RawRoute) -> Route:
     for k, (node, stop) in enumerate(zip(raw.nodes, stops, strict=True)):
         arrival = prev_leave + int(problem.duration[prev, node])
         start = raw.starts[k] if raw.starts is not None else arrival
-        on_road = raw.break_start is not None and prev_leave <= raw.break_start < min(start, arrival)
+        on_road = break_start is not None and prev_leave <= break_start < min(start, arrival)
         if on_road and brk is not None:  # the break was taken on the road, not while waiting
             arrival += brk.duration
         arrival = min(arrival, start)
@@ -201,4 +263,4 @@ def build_route(problem: Problem, raw: RawRoute) -> Route:
         visits.append(Visit(stop.id, node, arrival, start, leave, {c: load[c] for c in shown}))
         prev, prev_leave = node, leave
     end = raw.back if raw.back is not None else prev_leave + int(problem.duration[prev, 0])
-    return Route(vehicle.id, tuple(visits), depart, end, load_out, distance, real, int(cost), raw.break_start)
+    return Route(vehicle.id, tuple(visits), depart, end, load_out, distance, real, int(cost), break_start)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .insertion import insert_all
 from .lns import Incumbent, RuinRecreate
 from .model import BuildSettings, RawPlan, RoutingBuild
 from .problem import Problem
@@ -31,6 +32,7 @@ class WorkerResult:
     iterations: int = 0
     phases: tuple[str, ...] = ()
     error: str = ""
+    insertable: tuple[int, ...] = ()  # problem nodes left out that still fit the plan (search ran short)
 
 
 def run_search(
@@ -92,7 +94,31 @@ def run_search(
         phases.append("route-elimination")
     best = rr.improve(best, deadline)
     phases.append("ruin-recreate")
-    return WorkerResult(label, best.plan, first_at[0] if first_at else None, rr.iterations, tuple(phases))
+    best, insertable = _final_insert(rr, best)
+    if insertable:
+        phases.append("out-of-time")
+    return WorkerResult(label, best.plan, first_at[0] if first_at else None, rr.iterations, tuple(phases),
+                        insertable=insertable)
+
+
+def _final_insert(rr: RuinRecreate, best: Incumbent) -> tuple[Incumbent, tuple[int, ...]]:
+    """After the search: insert every left-out stop that still fits (cheapest position, most
+    important first) and polish once. Stops that fit but could not be kept are returned (as problem
+    nodes) so their reason says the search ran out of time rather than that vehicles ran short."""
+    missing = rr.missing(best.routes)
+    if not missing:
+        return best, ()
+    routes = [list(r) for r in best.routes]
+    order = sorted(missing, key=lambda u: -rr.inst.penalty[u])
+    left = set(insert_all(rr.inst, routes, order, rr.rng, blink=0.0))
+    if len(left) < len(missing):
+        polished = rr.polish(routes, best.objective)
+        if polished is not None and polished.plan is not None and polished.objective < best.objective:
+            best = polished
+            if rr.on_best is not None:
+                rr.on_best(best.objective)
+    still = rr.missing(best.routes)
+    return best, tuple(rr.build.nodes[u] for u in still if u not in left)
 
 
 def _rotate(items: tuple[str, ...], k: int) -> tuple[str, ...]:

@@ -53,7 +53,7 @@ def test_window_and_shift_violations(plane: Any, van: Any) -> None:
                       [van("v1", shift_end=150)])
     report = check(p, {"v1": ["early"]})
     assert {"window", "shift"} <= _constraints(report)
-    assert any("stop early service starts at 100, after its window [0, 50]" in m for m in report.messages())
+    assert any("stop early reached at 100, after every receiving period [0, 50]" in m for m in report.messages())
     assert any("after shift end 150" in m for m in report.messages())
 
 

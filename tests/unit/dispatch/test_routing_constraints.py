@@ -133,10 +133,11 @@ def test_infeasible_day_names_dropped_stops_and_keeps_priorities(plane: Any, van
     p = plane((0, 0), stops, [van("v", capacity={"ambient": 10}, shift_end=3000)])
     sol = _solve_checked(p)
     reasons = {u.stop_id: u.reason for u in sol.unassigned}
+    rules = {u.stop_id: u.rule for u in sol.unassigned}
     assert _route_of(sol, "urgent") == "v"
-    assert reasons["routine"].startswith("dropped: not enough vehicle time/capacity")
+    assert rules["routine"] == "not_enough_vehicles" and reasons["routine"].startswith("not enough vehicles")
     assert reasons["huge"] == "capacity: ambient demand 500 exceeds every vehicle (largest 10)"
-    assert reasons["midnight"] == "window unreachable from depot within shift"
+    assert rules["midnight"] == "window" and reasons["midnight"].startswith("no receiving period can be reached")
     assert sol.stats.status == "partial"
 
 
@@ -205,4 +206,6 @@ def test_fewest_vehicles_objective_removes_routes(plane: Any, van: Any) -> None:
 def test_shift_too_short_reason_for_stop_without_window(plane: Any, van: Any) -> None:
     p = plane((0, 0), [(Stop("remote"), (5000, 0))], [van("v", shift_end=3000)])
     sol = _solve_checked(p)
-    assert [u.reason for u in sol.unassigned] == ["shift too short for a round trip to this stop"]
+    assert [u.rule for u in sol.unassigned] == ["service_time"]
+    assert sol.unassigned[0].reason == ("service (0) plus the round trip (10000) is longer than the working "
+                                        "time (3000)")
