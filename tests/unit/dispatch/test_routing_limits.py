@@ -6,8 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.dispatch.routing import Break, Options, Problem, Stop, TimeWindow, Vehicle, check, solve
-from services.dispatch.routing import limits
+from services.dispatch.routing import Break, Options, Problem, Stop, TimeWindow, Vehicle, check, limits, solve
 from services.dispatch.routing.model import arc_costs
 from services.dispatch.routing.screen import screen
 
