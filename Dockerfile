@@ -5,7 +5,8 @@
 #   docker build -t countyhub:0.1.0 .
 #   docker run --rm countyhub:0.1.0                       # prints `countyhub --help`
 #   docker run --rm -p 8001:8001 -e DATABASE_URL=... -e BROKER_URL=... -e JWT_SECRET=... \
-#       countyhub:0.1.0 gunicorn -b 0.0.0.0:8001 -w 2 --threads 4 services.formulary.wsgi:app
+#       -e GUNICORN_BIND=0.0.0.0:8001 -e GUNICORN_WORKERS=2 -e GUNICORN_THREADS=4 \
+#       countyhub:0.1.0 gunicorn --config python:shared.gunicorn_conf services.formulary.wsgi:app
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -23,15 +24,16 @@ RUN pip install --upgrade pip setuptools wheel
 
 WORKDIR /src
 
-# Dependencies first, read from pyproject.toml's [project].dependencies, so that this layer is
-# rebuilt only when pyproject.toml changes and not on every source edit. Every dependency ships
-# manylinux wheels (OR-Tools, psycopg[binary], ...), so no compiler is needed.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
- && pip install -r /tmp/requirements.txt
+# Dependencies first, exactly as locked (requirements.lock: every version pinned, every file's
+# sha256 checked; `make lock` regenerates it from pyproject.toml), so the image runs what the
+# tests ran. This layer is rebuilt only when the lock changes, not on every source edit. Every
+# dependency ships manylinux wheels (OR-Tools, psycopg[binary], ...), so no compiler is needed.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 # Then the project itself, non-editable, without touching the dependencies installed above
 # (pip byte-compiles it here, so the read-only runtime never needs to write .pyc files).
+COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
 COPY hub ./hub

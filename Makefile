@@ -4,14 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo lint typecheck unit integration e2e browser services chromium bench-formulary bench-vrp bench-county clean
+.PHONY: run test demo lint typecheck unit integration e2e browser services chromium bench-formulary bench-vrp bench-county clean \
+	lock lock-check k8s-generate k8s-validate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+# What was tested is what runs: the dependencies come from the hash-locked requirements-dev.lock
+# (the image installs requirements.lock, its runtime subset). `make lock` regenerates both from
+# pyproject.toml; `make lock-check` (part of `make test`) fails when pyproject.toml changed since.
+$(STAMP): pyproject.toml requirements-dev.lock | $(BIN)/python
+	$(BIN)/python .ci/lock.py check
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,9 +44,26 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared services hub bench
 
-## test: lint, types, and every test (unit, integration on real PostgreSQL/RabbitMQ, e2e, browser)
-test: $(STAMP) chromium services lint typecheck
+## test: lock in step, lint, types, manifests, and every test (unit, integration on real PostgreSQL/RabbitMQ, e2e, browser)
+test: lock-check $(STAMP) chromium services lint typecheck k8s-validate
 	$(BIN)/pytest -q
+
+## lock: re-resolve requirements.lock and requirements-dev.lock (with hashes) from pyproject.toml
+lock: | $(BIN)/python
+	$(BIN)/pip install -q "uv>=0.5"
+	$(BIN)/python .ci/lock.py write
+
+## lock-check: fail when pyproject.toml's dependencies changed since the lock files were made
+lock-check: | $(BIN)/python
+	$(BIN)/python .ci/lock.py check
+
+## k8s-generate: rewrite deploy/k8s/base/services from the service registry
+k8s-generate: $(STAMP)
+	$(BIN)/python deploy/k8s/generate.py
+
+## k8s-validate: render every overlay, validate offline against Kubernetes and CRD schemas, lint, policy
+k8s-validate: $(STAMP)
+	$(BIN)/python deploy/k8s/validate.py
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

@@ -1,50 +1,28 @@
-"""/healthz (alive) and /readyz (database and broker reachable)."""
+"""/healthz (the process answers) and /readyz (the API can do its work: its database answers).
+
+Readiness of an API checks its own database only, not the broker. Every write an API accepts is
+committed together with its events in the service's outbox (shared/bus/outbox.py); the relay
+publishes them when the broker is back. So with RabbitMQ away the API can still do all of its
+work, and taking every API pod out of its Service would only turn a delay in events into failed
+requests for every user. The broker is the relay's and the consumers' concern: their readiness
+probes check it (shared/heartbeat.py), and the outbox backlog is reported here and in /metrics
+(countyhub_outbox_pending) so an operator sees it grow.
+
+Liveness (/healthz) checks nothing external on purpose: a database outage must not make the
+kubelet restart every API pod, which would not bring the database back.
+"""
 
 from __future__ import annotations
-
-import threading
-import time
-from collections.abc import Callable
 
 from flask import Flask, jsonify
 from sqlalchemy import text
 
 from shared.bus.outbox import pending_count
-from shared.bus.publisher import is_amqp
 from shared.runtime import ServiceContext
-
-
-class _Cached:
-    """Remember a slow check's answer for a few seconds so probes stay cheap."""
-
-    def __init__(self, check: Callable[[], bool], ttl: float = 5.0) -> None:
-        self.check, self.ttl = check, ttl
-        self.value, self.at = False, 0.0
-        self.lock = threading.Lock()
-
-    def __call__(self) -> bool:
-        with self.lock:
-            if time.monotonic() - self.at > self.ttl:
-                try:
-                    self.value = bool(self.check())
-                except Exception:  # noqa: BLE001
-                    self.value = False
-                self.at = time.monotonic()
-            return self.value
-
-
-def broker_check(url: str) -> Callable[[], bool]:
-    """A check that the broker takes connections (always true for the in-process transport)."""
-    if not is_amqp(url):
-        return lambda: True
-    from shared.bus.rabbit_admin import broker_reachable
-
-    return _Cached(lambda: broker_reachable(url))
 
 
 def install_health(app: Flask, ctx: ServiceContext) -> None:
     """Register the open health endpoints."""
-    broker_ok = broker_check(ctx.settings.broker_url)
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
@@ -59,10 +37,9 @@ def install_health(app: Flask, ctx: ServiceContext) -> None:
             checks["database"] = "ok"
             with ctx.factory() as session:
                 checks["outbox_pending"] = pending_count(session, ctx.metadata)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        checks["broker"] = "ok" if broker_ok() else "unreachable"
-        ready = checks["database"] == "ok" and checks["broker"] == "ok"
+        ready = checks["database"] == "ok"
         return jsonify(status="ready" if ready else "not ready", service=ctx.name, checks=checks), (
             200 if ready else 503
         )

@@ -1,7 +1,17 @@
-"""Prometheus metrics: request counts and latency, outbox backlog, queue depth."""
+"""Prometheus metrics: request counts and latency, outbox backlog, queue depth.
+
+Under gunicorn each worker is its own process with its own counters, so a scrape that reached
+one worker would report that worker's share only. With PROMETHEUS_MULTIPROC_DIR set (every API
+Deployment sets it; shared/gunicorn_conf.py empties it when the master starts),
+prometheus_client's multiprocess mode is used: every worker writes its counters and histograms
+to files in that directory and /metrics aggregates all of them, whichever worker answers. The
+scrape-time gauges (outbox backlog ...) are read from the database by the answering worker, so
+they are the same from any worker and are not summed.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 
@@ -29,16 +39,23 @@ class _GaugeCollector(Collector):
 
 
 def install_metrics(app: Flask, service: str, gauges: dict[str, tuple[str, str, Callable[[], dict[str, float]]]]) -> None:
-    """Add /metrics and request instrumentation to an app."""
-    registry = CollectorRegistry()
+    """Add /metrics and request instrumentation to an app (multiprocess-aware, see the module doc)."""
+    registry = CollectorRegistry()  # the live metrics of this process
     requests = Counter(
         "http_requests_total", "HTTP requests", ["service", "method", "endpoint", "status"], registry=registry
     )
     latency = Histogram(
         "http_request_duration_seconds", "HTTP request latency", ["service", "method", "endpoint"], registry=registry
     )
+    scrape = registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        # What /metrics shows: every process's files summed, not this process's registry.
+        scrape = CollectorRegistry()
+        multiprocess.MultiProcessCollector(scrape)
     for name, (doc, label, read) in gauges.items():
-        registry.register(_GaugeCollector(name, doc, label, read))
+        scrape.register(_GaugeCollector(name, doc, label, read))
 
     @app.before_request
     def _start_timer() -> None:
@@ -54,4 +71,4 @@ def install_metrics(app: Flask, service: str, gauges: dict[str, tuple[str, str, 
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(scrape), mimetype=CONTENT_TYPE_LATEST)
