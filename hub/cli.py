@@ -95,19 +95,45 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _foreground(name: str, *, relay: bool, consume: bool, workers: bool) -> int:
+    """Run the chosen loops until SIGTERM/SIGINT, then stop them gracefully.
+
+    On SIGTERM (Kubernetes, a rolling update) the stop event is set: the relay finishes its
+    batch, the consumer stops taking messages and finishes and acks the one in hand (prefetched,
+    unacked messages return to the queue when its connection closes), the solver worker hands
+    its plan back to the queue. The process waits up to SHUTDOWN_GRACE_S seconds (default 20)
+    for that — less than the pod's terminationGracePeriodSeconds (deploy/k8s/generate.py).
+    The stop event also carries the liveness heartbeat (shared/heartbeat.py, HEARTBEAT_FILE):
+    each time a loop checks it, the heartbeat is refreshed.
+    """
+    import logging
     import signal
     import threading
 
+    from shared.heartbeat import BeatingEvent, Heartbeat
     from shared.runtime import Background
     from shared.web.logging import configure_logging
 
     configure_logging(name, os.environ.get("LOG_LEVEL", "INFO"))
-    background = Background(spec(name), _ctx(name)).start(relay=relay, consume=consume, workers=workers)
+    role = "relay" if relay else "consumer" if consume else "worker"
+    heartbeat = Heartbeat.from_env(role)
+    heartbeat.beat(force=True)
+    background = Background(spec(name), _ctx(name))
+    background.stop = BeatingEvent(heartbeat)  # every loop's stop checks refresh the heartbeat
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
+
+    def _stop(signum: int, _frame: object) -> None:
+        logging.getLogger("countyhub").info("stopping", extra={"signal": signum, "role": role})
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    background.start(relay=relay, consume=consume, workers=workers)
     done.wait()
-    background.shutdown()
+    background.shutdown(timeout=float(os.environ.get("SHUTDOWN_GRACE_S", "20")))
+    alive = [t.name for t in background.threads if t.is_alive()]
+    if alive:
+        logging.getLogger("countyhub").warning("loops still running at exit", extra={"threads": alive})
+        return 1
     return 0
 
 
