@@ -58,8 +58,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.role == "storekeeper" and not args.site:
         print("a storekeeper token needs --site CODE", file=sys.stderr)
         return 2
-    secret = load_settings("formulary").jwt_secret
-    print(issue_token(secret, args.role, site=args.site, subject=args.subject, name=args.name))
+    keyring = load_settings("formulary").keyring  # signing key, key id, audience and lifetime as the hub has them
+    print(issue_token(keyring, args.role, site=args.site, subject=args.subject, name=args.name))
     return 0
 
 
@@ -193,7 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    from shared.config import ConfigError
+
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:  # e.g. a production start without a fit JWT_SECRET: say what to set
+        print(f"countyhub: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

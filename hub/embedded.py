@@ -70,7 +70,7 @@ def start_hub(
     hub = Hub()
     for name in SERVICES:
         service_spec = spec(name)
-        settings = load_settings(name)
+        settings = load_settings(name, bind_host=host)
         ctx = build_context(service_spec, settings)
         upgrade(service_spec.migrations, ctx.engine)
         app = service_spec.create_app(ctx)

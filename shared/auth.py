@@ -1,9 +1,28 @@
-"""Bearer JWTs with roles and a site claim."""
+"""Bearer JWTs: roles, a site claim, an audience, a shift-long lifetime, keys named by id.
+
+Token shape (HS256)::
+
+    header  {"alg": "HS256", "typ": "JWT", "kid": "<key id>"}
+    claims  {"iss": "countyhub", "aud": "<audience>", "sub": "<subject>", "roles": [...],
+             "site": "<site code>"?, "name": "<display name>"?, "iat": <s>, "exp": <s>}
+
+Verification (`verify_token`) accepts a token only when its `kid` names a key of the keyring, the
+HMAC verifies with that key, the issuer and audience match, `exp`, `iat` and `sub` are present, it
+has not expired, it lives no longer than the configured maximum (a working shift, 10 h by
+default) and it carries at least one known role. Key rotation: the keyring holds one signing key
+and any number of keys that are still accepted (README, "Security").
+
+Site scope: a token that carries `storekeeper` is confined to its own site for every read and
+write of site-owned data, whatever other roles it also holds (`Principal.site_scope`,
+`Principal.require_site`).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import jwt
@@ -12,12 +31,47 @@ from shared.clock import utcnow
 from shared.errors import Forbidden
 
 ROLES = ("pharmacist", "storekeeper", "pharmacy_manager", "formulary_admin", "dispatcher", "his")
+SITE_CONFINED_ROLES = ("storekeeper",)
 ISSUER = "countyhub"
 ALGORITHM = "HS256"
+DEFAULT_AUDIENCE = "countyhub"
+DEFAULT_TTL = timedelta(hours=10)  # one working shift (a township day shift is 8 h plus hand-over)
+LEEWAY_S = 60  # clock skew tolerated between pods
 
 
 class Unauthorized(Exception):
     """No token, or one that does not verify."""
+
+
+def key_id(secret: str) -> str:
+    """The default key id of a secret: 12 hex digits of its SHA-256 (names the key, reveals nothing useful)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The keys a service signs and verifies with.
+
+    `signing_kid` names the one key new tokens are signed with; `keys` maps every accepted key id
+    to its secret (the signing key included). During a change-over both the new and the old key
+    are in `keys`; once every token signed with the old one has expired, it is dropped.
+    """
+
+    signing_kid: str
+    keys: Mapping[str, str]
+    audience: str = DEFAULT_AUDIENCE
+    max_ttl: timedelta = DEFAULT_TTL
+
+    @classmethod
+    def single(cls, secret: str, *, audience: str = DEFAULT_AUDIENCE, max_ttl: timedelta = DEFAULT_TTL) -> Keyring:
+        """A keyring of one key, its id derived from the secret."""
+        kid = key_id(secret)
+        return cls(signing_kid=kid, keys={kid: secret}, audience=audience, max_ttl=max_ttl)
+
+    @property
+    def signing_secret(self) -> str:
+        """The secret new tokens are signed with."""
+        return self.keys[self.signing_kid]
 
 
 @dataclass(frozen=True)
@@ -28,6 +82,7 @@ class Principal:
     roles: tuple[str, ...]
     site: str | None = None
     name: str | None = None
+    claims: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def has(self, *roles: str) -> bool:
         """True if the principal holds any of the roles."""
@@ -41,9 +96,12 @@ class Principal:
     def site_scope(self) -> str | None:
         """The one site this caller is confined to, or None when county-wide.
 
-        A token that carries `storekeeper` is confined to its site whatever other roles it holds.
+        A token that carries `storekeeper` is confined to its site whatever other roles it holds
+        (a storekeeper who is also a pharmacist is still a township's storekeeper). A confined
+        token without a site claim is confined to "" — no site at all — so it sees nothing
+        site-owned rather than everything.
         """
-        if "storekeeper" in self.roles:
+        if self.has(*SITE_CONFINED_ROLES):
             return self.site or ""
         return None
 
@@ -51,43 +109,98 @@ class Principal:
         """Raise Forbidden unless the caller may act on site_code's data (see site_scope)."""
         scope = self.site_scope()
         if scope is not None and scope != site_code:
-            raise Forbidden(f"a storekeeper of {self.site} cannot act for site {site_code}", {"site_code": "not your site"})
+            raise Forbidden(
+                f"a storekeeper of {self.site or 'no site'} cannot act for site {site_code}",
+                {"site_code": "not your site"},
+            )
+
+    def require_county(self) -> None:
+        """Raise Forbidden if the caller is confined to one site (for data that spans every site)."""
+        if self.site_scope() is not None:
+            raise Forbidden(
+                f"a storekeeper of {self.site or 'no site'} sees only their own site's data, not the whole county",
+                {"site_code": "county-wide data"},
+            )
 
 
 def issue_token(
-    secret: str,
-    role: str,
+    secret: str | Keyring,
+    role: str | Sequence[str],
     *,
     site: str | None = None,
     subject: str | None = None,
     name: str | None = None,
-    ttl: timedelta = timedelta(hours=12),
+    ttl: timedelta | None = None,
+    audience: str | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> str:
-    """A signed token for one role (and optional site)."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    """A signed token for one role or several (and an optional site).
+
+    `secret` is a keyring (sign with its signing key, name it in `kid`) or a bare secret (a
+    one-key keyring with the default audience). `ttl` defaults to the keyring's maximum lifetime.
+    Raises ValueError for an unknown role or a ttl beyond the keyring's maximum.
+    """
+    ring = secret if isinstance(secret, Keyring) else Keyring.single(secret)
+    roles = [role] if isinstance(role, str) else list(role)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise ValueError(f"unknown role {unknown or roles!r}; one of {', '.join(ROLES)}")
+    life = ttl if ttl is not None else ring.max_ttl
+    if life > ring.max_ttl:
+        raise ValueError(f"a token lives at most {ring.max_ttl}; asked for {life}")
     now = utcnow()
-    claims = {
+    claims: dict[str, object] = {
+        **(extra or {}),
         "iss": ISSUER,
-        "sub": subject or f"{role}-{uuid.uuid4().hex[:8]}",
-        "roles": [role],
+        "aud": audience or ring.audience,
+        "sub": subject or f"{roles[0]}-{uuid.uuid4().hex[:8]}",
+        "roles": roles,
         "iat": int(now.timestamp()),
-        "exp": int((now + ttl).timestamp()),
+        "exp": int((now + life).timestamp()),
     }
     if site:
         claims["site"] = site
     if name:
         claims["name"] = name
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, ring.signing_secret, algorithm=ALGORITHM, headers={"kid": ring.signing_kid})
 
 
-def verify_token(token: str, secret: str) -> Principal:
-    """Check signature, issuer and expiry; raise Unauthorized otherwise."""
+def verify_token(token: str, secret: str | Keyring) -> Principal:
+    """Check key id, signature, issuer, audience, expiry and lifetime; raise Unauthorized otherwise."""
+    ring = secret if isinstance(secret, Keyring) else Keyring.single(secret)
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]})
+        header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise Unauthorized(str(exc)) from exc
-    roles = tuple(r for r in claims.get("roles", []) if r in ROLES)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or kid not in ring.keys:
+        raise Unauthorized("the token names no key this service accepts (kid)")
+    try:
+        claims = jwt.decode(
+            token,
+            ring.keys[kid],
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            audience=ring.audience,
+            leeway=LEEWAY_S,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(str(exc)) from exc
+    if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
+        raise Unauthorized("exp and iat must be whole seconds")
+    if claims["exp"] - claims["iat"] > ring.max_ttl.total_seconds() + LEEWAY_S:
+        raise Unauthorized(f"the token lives longer than {ring.max_ttl}")
+    raw_roles = claims.get("roles")
+    roles = tuple(r for r in raw_roles if r in ROLES) if isinstance(raw_roles, list) else ()
     if not roles:
         raise Unauthorized("token carries no known role")
-    return Principal(subject=str(claims["sub"]), roles=roles, site=claims.get("site"), name=claims.get("name"))
+    site = claims.get("site")
+    name = claims.get("name")
+    return Principal(
+        subject=str(claims["sub"]),
+        roles=roles,
+        site=site if isinstance(site, str) and site else None,
+        name=name if isinstance(name, str) else None,
+        claims=claims,
+    )

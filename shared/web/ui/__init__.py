@@ -21,10 +21,25 @@ beside it in ``data-en`` (leaf elements) or ``data-en-placeholder`` / ``data-en-
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint
+from flask import Blueprint, Flask, Response, render_template, request
+from werkzeug.exceptions import NotFound
+
+from shared.web.problems import problem
+
+if TYPE_CHECKING:
+    from shared.runtime import ServiceContext
 
 HERE = Path(__file__).parent
+
+# What the header calls each service when its own pages do not say (zh, en).
+SERVICE_LABELS = {
+    "formulary": ("统一药品耗材目录", "County formulary"),
+    "procurement": ("采购与库存", "Procurement and stock"),
+    "prescription_review": ("审方中心", "Prescription review"),
+    "dispatch": ("物流调度", "Dispatch"),
+}
 
 
 def common_ui_blueprint() -> Blueprint:
@@ -49,3 +64,38 @@ def service_ui_blueprint(name: str, folder: Path) -> Blueprint:
         static_folder=str(folder / "static"),
         static_url_path="/static",
     )
+
+
+def install_shell(app: Flask, ctx: ServiceContext, pages: Blueprint | None) -> None:
+    """The shell's assets, the service's pages (or a Chinese "no pages yet" page), Chinese 404 pages under /ui/.
+
+    Templates get `hub_dev_login` (is the demonstration sign-in offered here) and `hub_service`.
+    """
+    app.register_blueprint(common_ui_blueprint())
+    if pages is not None:
+        app.register_blueprint(pages)
+    else:
+        placeholder = Blueprint("shell_placeholder", __name__, url_prefix="/ui", template_folder=str(HERE / "templates"))
+
+        @placeholder.get("/")
+        def no_pages() -> str:
+            return render_template("shell/no_pages.html")
+
+        app.register_blueprint(placeholder)
+    zh, en = SERVICE_LABELS.get(ctx.name, (ctx.name, ctx.name))
+
+    @app.context_processor
+    def _shell_context() -> dict[str, Any]:
+        return {
+            "hub_dev_login": ctx.settings.dev_login,
+            "hub_service": ctx.name,
+            "hub_service_zh": zh,
+            "hub_service_en": en,
+        }
+
+    @app.errorhandler(404)
+    def _not_found(exc: NotFound) -> Response | tuple[str, int]:
+        # A person who mistypes a page address gets a page in their language; the API keeps problem+json.
+        if request.method == "GET" and request.path.startswith("/ui") and not request.path.startswith("/ui/common/"):
+            return render_template("shell/not_found.html"), 404
+        return problem(404, exc.name, exc.description)

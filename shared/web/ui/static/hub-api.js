@@ -6,7 +6,7 @@
  */
 (function () {
   "use strict";
-  const { t, el, toast, localizeMessage, localizeTitle } = window.hub;
+  const { t, el, toast, localizeMessage, localizeTitle, localizeDetail } = window.hub;
 
   // ------------------------------------------------------------------ API
 
@@ -146,7 +146,7 @@
     const summary = form.querySelector("[data-form-errors]");
     if (summary && unplaced.length) {
       summary.replaceChildren(
-        el("ul", {}, unplaced.map((e) => el("li", {}, e.field && e.field !== "body" ? `${e.field}: ` : "", localizeMessage(e.message)))),
+        el("ul", {}, unplaced.map((e) => el("li", {}, e.field && e.field !== "body" && window.hub.lang() === "en" ? `${e.field}: ` : "", localizeMessage(e.message)))),
       );
       summary.hidden = false;
     }
@@ -171,8 +171,9 @@
       const placed = apiErr.fieldErrors.length - unplaced.length;
       const summary = form.querySelector("[data-form-errors]");
       if (summary) {
+        const detail = localizeDetail(apiErr.detail);
         const head = el("p", {}, el("strong", {}, localizeTitle(apiErr.status, apiErr.title) || t("提交失败", "Not saved")),
-          apiErr.detail ? " — " + apiErr.detail : "");
+          detail ? " — " + detail : "");
         summary.prepend(head);
         if (placed) summary.append(el("p", {}, t("请按字段旁的提示修改。", "See the messages beside the fields.")));
         summary.hidden = false;
@@ -181,7 +182,7 @@
       if (placed && !unplaced.length) return;
     }
     toast(localizeTitle(apiErr.status, apiErr.title) || t("出错了", "Something went wrong"), "error", {
-      small: [apiErr.detail, apiErr.requestId ? t("请求编号 ", "Request id ") + apiErr.requestId : ""].filter(Boolean).join(" · "),
+      small: [localizeDetail(apiErr.detail), apiErr.requestId ? t("请求编号 ", "Request id ") + apiErr.requestId : ""].filter(Boolean).join(" · "),
     });
   }
 

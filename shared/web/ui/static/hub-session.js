@@ -18,13 +18,20 @@
     his: ["HIS 接口", "HIS integration"],
   };
 
-  function tokenExpired(token) {
+  /** The token's claims, read (not verified: the server verifies every call) to label the header. */
+  function tokenClaims(token) {
     try {
-      const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-      return typeof payload.exp === "number" && payload.exp * 1000 < Date.now();
+      const b64 = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      return JSON.parse(new TextDecoder().decode(bytes));
     } catch (_) {
-      return true;
+      return null;
     }
+  }
+
+  function tokenExpired(token) {
+    const payload = tokenClaims(token);
+    return !payload || (typeof payload.exp === "number" && payload.exp * 1000 < Date.now());
   }
 
   function session() {
@@ -36,9 +43,70 @@
     }
   }
 
+  /** The roles the signed-in token carries (a token may carry several). */
+  function sessionRoles(s) {
+    if (!s) return [];
+    return Array.isArray(s.roles) && s.roles.length ? s.roles : [s.role];
+  }
+
   function hasRole(...roles) {
-    const s = session();
-    return Boolean(s && roles.includes(s.role));
+    return sessionRoles(session()).some((r) => roles.includes(r));
+  }
+
+  /**
+   * Show each [data-roles="a b"] element under root only to a session holding one of those roles
+   * (menus, buttons, whole panels); the server refuses the others anyway (shared/access.py).
+   */
+  function applyRoles(root) {
+    const scope = root || document;
+    for (const node of scope.querySelectorAll("[data-roles]")) {
+      const wanted = node.dataset.roles.split(/\s+/).filter(Boolean);
+      node.classList.toggle("role-hidden", !hasRole(...wanted));
+    }
+  }
+
+  /** The roles this page is for (body[data-page-roles]); empty means every role. */
+  function pageRoles() {
+    return (document.body.dataset.pageRoles || "").split(/\s+/).filter(Boolean);
+  }
+
+  function pageAllowed() {
+    const wanted = pageRoles();
+    return !wanted.length || hasRole(...wanted);
+  }
+
+  function roleNames(roles) {
+    return roles.map((r) => t(...(ROLES[r] || [r, r]))).join(t("、", ", "));
+  }
+
+  /** Show the page, or say it is not for this role (its loaders then do not run). */
+  function showPageOrRefusal() {
+    const refusal = document.getElementById("hub-not-for-role");
+    const main = document.getElementById("hub-content");
+    const allowed = pageAllowed();
+    if (refusal) {
+      refusal.hidden = allowed;
+      const text = refusal.querySelector("[data-not-for-role-text]");
+      if (text) text.textContent = t("本页面供以下身份使用：", "This page is for: ") + roleNames(pageRoles());
+    }
+    if (main) main.hidden = !allowed;
+    return allowed;
+  }
+
+  // System and demonstration accounts, in words a reader understands.
+  const SYSTEM_SUBJECTS = {
+    seed: ["系统初始化", "System set-up"],
+    system: ["系统", "System"],
+  };
+
+  /** How to show who did something: system accounts and demonstration accounts get a label. */
+  function who(subject) {
+    if (!subject) return "—";
+    if (SYSTEM_SUBJECTS[subject]) return t(...SYSTEM_SUBJECTS[subject]);
+    const demo = /^demo-([a-z_]+)-/.exec(subject);
+    if (demo) return t("演示账号·", "Demo · ") + t(...(ROLES[demo[1]] || [demo[1], demo[1]]));
+    if (subject.startsWith("/countyhub/")) return t("系统（", "System (") + subject.slice(11) + t("）", ")");
+    return subject;
   }
 
   /**
@@ -47,6 +115,7 @@
    * everything after it (storage, header, retries of the waiting page) stays the same.
    */
   async function obtainToken(choice) {
+    if (!document.querySelector("[data-demo-signin]")) return pastedToken(choice.token);
     let response;
     try {
       response = await fetch("/ui/dev-token", {
@@ -67,14 +136,28 @@
     return data;
   }
 
+  /** Production: the token the county's identity provider issued, pasted into the dialog. */
+  function pastedToken(token) {
+    const claims = token ? tokenClaims(token) : null;
+    if (!claims || !Array.isArray(claims.roles) || tokenExpired(token)) {
+      throw new ApiError(422, {
+        title: t("访问令牌无效或已过期", "The access token is not valid or has expired"),
+        errors: [{ field: "token", message: t("请粘贴有效的访问令牌", "Paste a valid access token") }],
+      });
+    }
+    return { token, role: claims.roles[0], roles: claims.roles, site: claims.site || null, name: claims.name || null,
+      subject: claims.sub, demo: Boolean(claims.demo) };
+  }
+
   const sessionListeners = [];
 
   /** Run fn(session) now if signed in, and after every (re-)sign-in; prompt to sign in otherwise. */
   function onSession(fn) {
     sessionListeners.push(fn);
     const s = session();
-    if (s) fn(s);
-    else showSignInNeeded();
+    if (s) {
+      if (showPageOrRefusal()) fn(s);
+    } else showSignInNeeded();
   }
 
   function renderSession() {
@@ -86,8 +169,12 @@
     if (signOutButton) signOutButton.hidden = !s;
     who.replaceChildren();
     if (s) {
-      const [zh, en] = ROLES[s.role] || [s.role, s.role];
-      who.append(tr(zh, en));
+      if (s.demo) who.append(el("span", { class: "badge badge-demo" }, tr("演示", "Demo")));
+      sessionRoles(s).forEach((role, i) => {
+        const [zh, en] = ROLES[role] || [role, role];
+        if (i) who.append(t("、", ", "));
+        who.append(tr(zh, en));
+      });
       if (s.name) who.append(el("span", { class: "site" }, s.name));
       if (s.site) who.append(el("span", { class: "site" }, "· " + s.site));
       button.dataset.zh = "切换身份";
@@ -101,6 +188,8 @@
   }
 
   function showSignInNeeded() {
+    const refusal = document.getElementById("hub-not-for-role");
+    if (refusal) refusal.hidden = true;
     const box = document.getElementById("hub-signin-needed");
     const main = document.getElementById("hub-content");
     if (box) box.hidden = false;
@@ -117,7 +206,7 @@
     if (s) {
       form.elements.role.value = s.role;
       form.elements.site.value = s.site || "";
-      form.elements.name.value = s.name || "";
+      form.elements.name.value = s.demo || !form.elements.token ? s.name || "" : "";
     } else {
       form.elements.site.value = localStorage.getItem("hub.lastSite") || "";
     }
@@ -126,12 +215,12 @@
     note.hidden = !reason;
     note.textContent = reason || "";
     dialog.showModal();
-    form.elements.role.focus();
+    (form.elements.token || form.elements.role).focus();
   }
 
   function syncSiteField(form) {
     // Only a storekeeper works for one site; the others see the whole county.
-    const needsSite = form.elements.role.value === "storekeeper";
+    const needsSite = form.elements.role.value === "storekeeper" && !form.elements.token;
     form.querySelector("[data-site-field]").hidden = !needsSite;
     form.elements.site.required = needsSite;
   }
@@ -141,26 +230,31 @@
     const form = event.target;
     clearFieldErrors(form);
     const choice = {
+      token: form.elements.token ? form.elements.token.value.trim() : null,
       role: form.elements.role.value,
       site: form.elements.role.value === "storekeeper" ? form.elements.site.value.trim().toUpperCase() : null,
       name: form.elements.name.value.trim() || null,
     };
-    if (choice.role === "storekeeper" && !choice.site) {
+    if (!choice.token && choice.role === "storekeeper" && !choice.site) {
       showFieldErrors(form, [{ field: "site", message: t("库管员需填写所在机构编码", "A storekeeper works for one site") }]);
       return;
     }
     try {
       const data = await busy(form.querySelector("button[type=submit]"), obtainToken(choice));
-      const s = { token: data.token, role: data.role, site: data.site || null, name: data.name || null };
+      const claims = tokenClaims(data.token) || {};
+      const s = {
+        token: data.token, role: data.role, roles: Array.isArray(claims.roles) ? claims.roles : [data.role],
+        site: data.site || null, name: data.name || null, subject: claims.sub || data.subject || null,
+        demo: Boolean(claims.demo),
+      };
       sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
       if (s.site) localStorage.setItem("hub.lastSite", s.site);
       form.closest("dialog").close();
       renderSession();
       const box = document.getElementById("hub-signin-needed");
-      const main = document.getElementById("hub-content");
       if (box) box.hidden = true;
-      if (main) main.hidden = false;
-      for (const fn of sessionListeners) fn(s);
+      applyRoles(document);
+      if (showPageOrRefusal()) for (const fn of sessionListeners) fn(s);
       document.dispatchEvent(new CustomEvent("hub:session", { detail: s }));
     } catch (err) {
       reportError(err, form);
@@ -172,6 +266,7 @@
     const dialog = document.getElementById("hub-signin");
     if (dialog && dialog.open) dialog.close();
     renderSession();
+    applyRoles(document);
     showSignInNeeded();
   }
 
@@ -182,7 +277,9 @@
     openSignIn(reason);
   }
 
-  Object.assign(window.hub, { ROLES, session, hasRole, onSession, openSignIn, signOut, signInAgain });
+  Object.assign(window.hub, {
+    ROLES, session, hasRole, applyRoles, onSession, openSignIn, signOut, signInAgain, who, roleNames,
+  });
 
   const dialog = document.getElementById("hub-signin");
   if (dialog) {
@@ -193,10 +290,13 @@
   }
   const openButton = document.getElementById("hub-signin-open");
   if (openButton) openButton.addEventListener("click", () => openSignIn());
-  const again = document.querySelector("[data-signin-again]");
-  if (again) again.addEventListener("click", () => openSignIn());
+  for (const again of document.querySelectorAll("[data-signin-again]")) again.addEventListener("click", () => openSignIn());
   const signOutButton = document.getElementById("hub-signout");
   if (signOutButton) signOutButton.addEventListener("click", signOut);
-  document.addEventListener("hub:lang", renderSession);
+  document.addEventListener("hub:lang", () => {
+    renderSession();
+    if (session()) showPageOrRefusal();
+  });
   renderSession();
+  applyRoles(document);
 })();

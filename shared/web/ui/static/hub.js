@@ -109,14 +109,58 @@
     return lang === "en" ? title : TITLE_ZH[status] || title;
   }
 
-  /** A server field message in the current language (unknown messages stay as the server wrote them). */
+  const ROLE_ZH = {
+    pharmacist: "审方药师", storekeeper: "库管员", pharmacy_manager: "中心药房主任",
+    formulary_admin: "目录管理员", dispatcher: "调度员", his: "HIS 接口",
+  };
+  const rolesZh = (text) => text.split(" or ").map((r) => ROLE_ZH[r] || r).join("或");
+
+  // The server's problem details (shared/access.py, shared/auth.py, the services) in Chinese.
+  const DETAIL_ZH = [
+    [/^requires role (.+)$/, (m) => `此操作需要${rolesZh(m[1])}身份`],
+    [/^a storekeeper of (.+) cannot act for site (.+)$/, (m) => `${m[1]} 的库管员不能查看或操作 ${m[2]} 的数据`],
+    [/^a storekeeper of (.+) sees only their own site's data/, (m) => `${m[1]} 的库管员只能查看本机构的数据，不能查看全县数据`],
+    [/^a bearer token is required$/, () => "请先登录"],
+    [/^invalid token/, () => "登录凭证无效或已过期，请重新登录"],
+    [/^no (?:item|site|plan|change|shipment|vehicle) (\S+)$/, (m) => `找不到 ${m[1]}`],
+  ];
+
+  const hasHan = (text) => /[\u3400-\u9fff]/.test(text);
+
+  /**
+   * A server message (problem detail or field message) in the current language. Known English
+   * messages are translated; an unknown one is not shown to a Chinese reader in English: `fallback`
+   * (Chinese) is shown instead, or nothing.
+   */
+  function localizeDetail(detail, fallback) {
+    if (lang === "en" || typeof detail !== "string" || !detail) return detail;
+    for (const [pattern, make] of [...DETAIL_ZH, ...MESSAGE_ZH]) {
+      const m = detail.match(pattern);
+      if (m) return make(m);
+    }
+    return hasHan(detail) ? detail : fallback || "";
+  }
+
+  // Words the system itself writes into records (notes, sources), as a reader should see them.
+  const SYSTEM_TEXT = {
+    "bulk import": ["批量导入", "Bulk import"],
+    "初始目录": ["初始目录", "Initial catalogue"],
+  };
+
+  /** A note or label the system wrote, in the current language (other text is returned as written). */
+  function systemText(text) {
+    const pair = SYSTEM_TEXT[text];
+    return pair ? t(...pair) : text;
+  }
+
+  /** A server field message in the current language (an unknown English one reads "内容不符合要求"). */
   function localizeMessage(message) {
     if (lang === "en" || typeof message !== "string") return message;
-    for (const [pattern, make] of MESSAGE_ZH) {
+    for (const [pattern, make] of [...MESSAGE_ZH, ...DETAIL_ZH]) {
       const m = message.match(pattern);
       if (m) return make(m);
     }
-    return message;
+    return hasHan(message) ? message : "内容不符合要求";
   }
 
   // ------------------------------------------------------------------ DOM helpers
@@ -200,9 +244,44 @@
   }
 
 
+  // ------------------------------------------------------------------ confirmation
+
+  const asPair = (line) => (Array.isArray(line) ? line : [line, line]);
+
+  /**
+   * The one confirmation for irreversible actions (approve, publish, import, reject). Opens the
+   * shell's dialog with a title and a summary of what will happen, and resolves true only when
+   * the person confirms (Esc, Cancel or closing resolve false). Texts are "zh" or ["zh", "en"].
+   *
+   *   if (!(await hub.confirmAction({
+   *     title: ["批准 3 项提议", "Approve 3 proposals"],
+   *     summary: [["生成目录第 12 版", "Creates catalogue version 12"], ["通知各服务", "Notifies every service"]],
+   *     confirm: ["批准", "Approve"],
+   *   }))) return;
+   */
+  function confirmAction(options) {
+    const opts = options || {};
+    const dialog = document.getElementById("hub-confirm");
+    if (!dialog) return Promise.resolve(window.confirm(t(...asPair(opts.title || "确认")))); // a page without the shell
+    const form = dialog.querySelector("form");
+    dialog.querySelector("#hub-confirm-title").replaceChildren(tr(...asPair(opts.title || ["确认操作", "Confirm"])));
+    const lines = (opts.summary || []).map((line) => el("li", {}, tr(...asPair(line))));
+    dialog.querySelector("#hub-confirm-summary").replaceChildren(lines.length ? el("ul", {}, lines) : "");
+    dialog.querySelector("[data-confirm-warning]").hidden = opts.irreversible === false;
+    const ok = dialog.querySelector("[data-confirm-ok]");
+    ok.replaceChildren(tr(...asPair(opts.confirm || ["确认", "Confirm"])));
+    ok.className = "btn " + (opts.danger ? "btn-danger" : "btn-primary");
+    dialog.returnValue = "";
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true });
+      dialog.showModal();
+      form.querySelector("[data-confirm-cancel]").focus();
+    });
+  }
+
   window.hub = {
-    t, tr, applyLang, setLang, lang: () => lang, localizeMessage, localizeTitle, addMessages,
-    el, debounce, fmtTime, busy, toast,
+    t, tr, applyLang, setLang, lang: () => lang, localizeMessage, localizeTitle, localizeDetail, addMessages,
+    systemText, el, debounce, fmtTime, busy, toast, confirmAction,
   };
 
   // Deferred scripts run after parsing, so the page is there to translate.

@@ -1,0 +1,140 @@
+"""Production secrets that never default, and where the demonstration sign-in may exist (shared/config.py)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.auth import key_id
+from shared.config import ConfigError, dev_login_allowed, load_settings, secret_problem
+from shared.web.devsignin import RESERVED_NAMES, name_problem
+
+ROOT = Path(__file__).resolve().parents[2]
+PG = "postgresql://formulary:pw@db.example:5432/formulary"
+
+
+def published_placeholder() -> str:
+    text = (ROOT / "deploy/k8s/base/secret.example.yaml").read_text()
+    match = re.search(r'JWT_SECRET:\s*"([^"]+)"', text)
+    assert match
+    return match.group(1)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """A clean environment: no database URLs, no secrets, a data dir of its own."""
+    for key in ("DATABASE_URL", "FORMULARY_DATABASE_URL", "JWT_SECRET", "JWT_PREVIOUS_SECRETS", "JWT_KEY_ID",
+                "JWT_AUDIENCE", "JWT_TTL_HOURS", "HUB_DEV_LOGIN", "HUB_BIND_HOST", "BROKER_URL"):  # fmt: skip
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "var"))
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [None, "", "x", "a" * 31, published_placeholder(), "changeme-changeme-changeme-changeme", "x" * 64,
+     "0123456701234567012345670123456701", "my-jwt-secret-for-the-county-hub-2026", "PASSWORD_password_PASSWORD_123456",
+     "example-secret-value-with-enough-length"],  # fmt: skip
+)
+def test_production_refuses_an_unset_short_or_placeholder_secret(env: pytest.MonkeyPatch, secret: str | None) -> None:
+    env.setenv("DATABASE_URL", PG)
+    if secret is not None:
+        env.setenv("JWT_SECRET", secret)
+    with pytest.raises(ConfigError, match="JWT_SECRET") as exc:
+        load_settings("formulary")
+    assert "32" in str(exc.value)  # the message says what is needed
+
+
+def test_a_service_specific_database_url_is_production_too(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FORMULARY_DATABASE_URL", PG)
+    with pytest.raises(ConfigError):
+        load_settings("formulary")
+
+
+def test_production_starts_with_a_real_secret_and_no_demonstration_sign_in(env: pytest.MonkeyPatch) -> None:
+    secret = secrets.token_urlsafe(48)
+    old = secrets.token_urlsafe(48)
+    env.setenv("DATABASE_URL", PG)
+    env.setenv("JWT_SECRET", secret)
+    env.setenv("JWT_PREVIOUS_SECRETS", f"2026-10:{old}")
+    env.setenv("JWT_AUDIENCE", "chengwu-hub")
+    env.setenv("JWT_TTL_HOURS", "8")
+    env.setenv("HUB_DEV_LOGIN", "1")  # asking for it does not turn it on
+    settings = load_settings("formulary", bind_host="127.0.0.1")
+    assert not settings.dev_login and not settings.embedded
+    ring = settings.keyring
+    assert ring.signing_kid == key_id(secret) and ring.keys == {key_id(secret): secret, "2026-10": old}
+    assert ring.audience == "chengwu-hub" and ring.max_ttl.total_seconds() == 8 * 3600
+
+
+def test_a_weak_previous_key_is_refused_too(env: pytest.MonkeyPatch) -> None:
+    env.setenv("DATABASE_URL", PG)
+    env.setenv("JWT_SECRET", secrets.token_urlsafe(48))
+    env.setenv("JWT_PREVIOUS_SECRETS", "old:short")
+    with pytest.raises(ConfigError, match="JWT_PREVIOUS_SECRETS"):
+        load_settings("formulary")
+
+
+@pytest.mark.parametrize("hours", ["ten", "0", "25", "-1"])
+def test_an_unfit_token_lifetime_is_refused(env: pytest.MonkeyPatch, hours: str) -> None:
+    env.setenv("JWT_TTL_HOURS", hours)
+    with pytest.raises(ConfigError, match="JWT_TTL_HOURS"):
+        load_settings("formulary")
+
+
+def test_embedded_keeps_one_generated_secret_per_data_dir(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first = load_settings("formulary").jwt_secret
+    assert len(first) >= 32 and secret_problem(first) is None
+    assert load_settings("dispatch").jwt_secret == first
+    env.setenv("HUB_DATA_DIR", str(tmp_path / "other"))
+    assert load_settings("formulary").jwt_secret != first
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.0.2", False), ("0.0.0.0", False),
+     ("192.168.1.20", False), ("::", False), ("hub.local", False)],  # fmt: skip
+)
+def test_demonstration_sign_in_only_for_the_embedded_default_on_loopback(env: pytest.MonkeyPatch, host: str, allowed: bool) -> None:
+    assert load_settings("formulary", bind_host=host).dev_login is allowed
+    env.setenv("HUB_BIND_HOST", host)
+    assert load_settings("formulary").dev_login is allowed
+    env.setenv("HUB_DEV_LOGIN", "0")
+    assert load_settings("formulary", bind_host=host).dev_login is False
+
+
+def test_dev_login_needs_both_embedded_and_loopback() -> None:
+    assert dev_login_allowed(True, "127.0.0.1")
+    assert not dev_login_allowed(False, "127.0.0.1")
+    assert not dev_login_allowed(True, "10.0.0.1")
+
+
+def test_random_secrets_pass() -> None:
+    for _ in range(200):
+        assert secret_problem(secrets.token_urlsafe(32)) is None
+        assert secret_problem(secrets.token_hex(32)) is None
+
+
+@given(
+    name=st.sampled_from(sorted(RESERVED_NAMES)),
+    upper=st.booleans(),
+    pad=st.sampled_from(["", " ", "  ", "\u3000"]),
+)
+def test_system_names_are_refused_however_written(name: str, upper: bool, pad: str) -> None:
+    written = pad + (name.upper() if upper else name) + pad
+    assert name_problem(written) is not None
+
+
+@pytest.mark.parametrize("name", ["demo-pharmacy_manager-1234abcd", "Demo-x", "pharmacy_manager", "a" * 41, "王\x00芳"])
+def test_names_that_imitate_accounts_or_carry_control_characters_are_refused(name: str) -> None:
+    assert name_problem(name) is not None
+
+
+@pytest.mark.parametrize("name", ["王芳", "Li Wei", "张 药师"])
+def test_people_s_names_are_fine(name: str) -> None:
+    assert name_problem(name) is None

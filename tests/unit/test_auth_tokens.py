@@ -1,0 +1,123 @@
+"""Tokens (audience, lifetime, key ids and rotation) and the site-scope rule of shared/auth.py."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import jwt
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.auth import (
+    DEFAULT_TTL,
+    ROLES,
+    Keyring,
+    Principal,
+    Unauthorized,
+    issue_token,
+    key_id,
+    verify_token,
+)
+from shared.errors import Forbidden
+
+OLD = "old-key-" + "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+NEW = "new-key-" + "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+
+
+def ring(*secrets_: str, audience: str = "countyhub", max_ttl: timedelta = DEFAULT_TTL) -> Keyring:
+    """A keyring signing with the first secret and accepting all of them."""
+    keys = {key_id(s): s for s in secrets_}
+    return Keyring(signing_kid=key_id(secrets_[0]), keys=keys, audience=audience, max_ttl=max_ttl)
+
+
+def test_a_token_names_its_key_audience_and_lives_one_shift() -> None:
+    token = issue_token(ring(NEW), "pharmacist", subject="li")
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert header["kid"] == key_id(NEW)
+    assert claims["aud"] == "countyhub"
+    assert claims["exp"] - claims["iat"] == 10 * 3600
+    assert verify_token(token, ring(NEW)).roles == ("pharmacist",)
+
+
+def test_rotation_accepts_the_old_key_during_the_change_over_and_signs_with_the_new() -> None:
+    old_token = issue_token(ring(OLD), "dispatcher")
+    during = ring(NEW, OLD)
+    assert verify_token(old_token, during).roles == ("dispatcher",)
+    new_token = issue_token(during, "dispatcher")
+    assert jwt.get_unverified_header(new_token)["kid"] == key_id(NEW)
+    after = ring(NEW)
+    assert verify_token(new_token, after).subject
+    with pytest.raises(Unauthorized, match="kid"):
+        verify_token(old_token, after)
+
+
+def test_a_known_kid_with_another_key_fails_the_signature() -> None:
+    forged = jwt.encode(
+        {"iss": "countyhub", "aud": "countyhub", "sub": "x", "roles": ["his"], "iat": 1, "exp": 2**31},
+        OLD, algorithm="HS256", headers={"kid": key_id(NEW)},
+    )  # fmt: skip
+    with pytest.raises(Unauthorized):
+        verify_token(forged, ring(NEW))
+
+
+def test_audience_is_configurable_and_verified() -> None:
+    county_a = ring(NEW, audience="county-a")
+    token = issue_token(county_a, "his")
+    assert verify_token(token, county_a).roles == ("his",)
+    with pytest.raises(Unauthorized):
+        verify_token(token, ring(NEW, audience="county-b"))
+    with pytest.raises(Unauthorized):
+        verify_token(issue_token(ring(NEW), "his"), county_a)
+
+
+def test_lifetime_is_bounded_when_issuing_and_when_verifying() -> None:
+    short = ring(NEW, max_ttl=timedelta(hours=2))
+    with pytest.raises(ValueError, match="at most"):
+        issue_token(short, "pharmacist", ttl=timedelta(hours=3))
+    long_token = issue_token(ring(NEW, max_ttl=timedelta(hours=12)), "pharmacist")
+    with pytest.raises(Unauthorized, match="longer than"):
+        verify_token(long_token, short)
+
+
+def test_several_roles_in_one_token() -> None:
+    p = verify_token(issue_token(NEW, ["storekeeper", "pharmacist"], site="CW-T01"), NEW)
+    assert p.roles == ("storekeeper", "pharmacist") and p.site == "CW-T01"
+    with pytest.raises(ValueError):
+        issue_token(NEW, ["storekeeper", "root"])
+
+
+role_sets = st.sets(st.sampled_from(ROLES), min_size=1).map(tuple)
+site_codes = st.from_regex(r"CW-[TV][0-9]{2}", fullmatch=True)
+
+
+@given(roles=role_sets, own=site_codes, other=site_codes)
+def test_a_token_carrying_storekeeper_is_confined_whatever_else_it_carries(roles: tuple[str, ...], own: str, other: str) -> None:
+    p = Principal(subject="s", roles=roles, site=own)
+    if "storekeeper" in roles:
+        assert p.site_scope() == own
+        p.require_site(own)
+        if other != own:
+            with pytest.raises(Forbidden):
+                p.require_site(other)
+        with pytest.raises(Forbidden):
+            p.require_county()
+    else:
+        assert p.site_scope() is None
+        p.require_site(other)
+        p.require_county()
+
+
+@given(roles=role_sets, site=site_codes)
+def test_a_storekeeper_token_without_a_site_is_confined_to_no_site(roles: tuple[str, ...], site: str) -> None:
+    p = Principal(subject="s", roles=tuple({*roles, "storekeeper"}), site=None)
+    assert p.site_scope() == ""
+    with pytest.raises(Forbidden):
+        p.require_site(site)
+
+
+def test_random_secrets_make_distinct_key_ids() -> None:
+    ids = {key_id(secrets.token_urlsafe(32)) for _ in range(200)}
+    assert len(ids) == 200
