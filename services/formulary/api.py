@@ -1,24 +1,35 @@
-"""The formulary's HTTP API: thin views that parse, call one use case, and serialise."""
+"""The formulary's HTTP API: thin views that parse, call one use case or query, and serialise.
+
+Lists page the same way everywhere: `limit` and `cursor` in the query, the next page's cursor in
+a `Link: <…>; rel="next"` header (RFC 8288) and, for item search, also in the body.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
-from sqlalchemy import select
+from marshmallow import ValidationError
 
-from services.formulary import schemas, service, store
-from services.formulary.importing import UnreadableFile, read_table, validate_rows
-from services.formulary.model import ChangeKind, stocklist_key
+from services.formulary import imports, queries, schemas, schemas_out, service, store
+from services.formulary.commands import ProposeItemEdit, Why
+from services.formulary.importing import MAX_ROWS, UnreadableFile, read_table
+from services.formulary.model import stocklist_key
+from services.formulary.service import ChangeView
+from shared.db import read_only
 from shared.errors import InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from shared.runtime import ServiceContext
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.idempotency import idempotent
-from shared.web.problems import problem
+from shared.web.problems import flatten_messages, problem
+from shared.web.request_parsing import UPLOAD_MAX_BYTES, accepts_upload, if_match_allows
 
 blp = Blueprint("formulary", __name__, url_prefix="/api/v1", description="统一药品耗材目录 — the county catalogue")
+UPLOAD_HINT = f"A catalogue file of up to {MAX_ROWS} rows fits ({UPLOAD_MAX_BYTES // MAX_ROWS} bytes per row); split larger files."
 
 
 def _ctx() -> ServiceContext:
@@ -29,8 +40,23 @@ def _etag(code: str, version: int) -> str:
     return f'"{code}-v{version}"'
 
 
-def _created(change: Any) -> tuple[Any, int, dict[str, str]]:
-    return change, 201, {"Location": f"/api/v1/changes/{change.id}"}
+def change_out(view: ChangeView) -> dict[str, Any]:
+    """A change as ChangeOut shows it."""
+    c = view.change
+    return {**c.__dict__, "kind": c.kind.value, "status": c.status.value, "flags": [f.__dict__ for f in c.flags],
+            "diff": view.diff, "stale": view.stale, "current_version": view.current_version}  # fmt: skip
+
+
+def _created(view: ChangeView) -> tuple[Any, int, dict[str, str]]:
+    return change_out(view), 201, {"Location": f"/api/v1/changes/{view.change.id}"}
+
+
+def _paged(rows: Any, next_cursor: str | None) -> tuple[Any, int, dict[str, str]]:
+    headers = {}
+    if next_cursor:
+        args = {k: v for k, v in request.args.items() if k != "cursor"}
+        headers["Link"] = f'<{request.path}?{urlencode({**args, "cursor": next_cursor})}>; rel="next"'
+    return rows, 200, headers
 
 
 @blp.route("/items")
@@ -38,130 +64,128 @@ class Items(MethodView):
     """Search the catalogue; propose a new item."""
 
     @blp.arguments(schemas.ItemQuery, location="query")
-    @blp.response(200, schemas.ItemPage)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Search by code, Chinese or English name, trade name or pinyin initials (amxl → 阿莫西林)."""
+    @blp.response(200, schemas_out.ItemPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Search by code, name (with form or strength), trade or English name, pinyin in any reading (amxl, ssyxjn)."""
         principal = current_principal()
-        scope_key = None
-        with _ctx().factory() as session:
+        with read_only(_ctx().factory) as session:
+            scope_key = None
             if args["site"]:
                 principal.require_site(args["site"])
-                scope_key = store.effective_stocklist_key(session, args["site"])
+                scope_key = queries.effective_stocklist_key(session, args["site"])
                 if scope_key is None:
                     raise NotFound(f"no site {args['site']}", {"site": "no such site"})
             elif args["level"]:
                 scope_key = stocklist_key("level", args["level"])
-            cursor = None
-            if args["cursor"]:
-                try:
-                    cursor = store.decode_cursor(args["cursor"])
-                except (ValueError, TypeError) as exc:
-                    raise InvalidInput("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc
-            found, next_cursor = store.search_items(
-                session,
-                q=args["q"],
-                kind=args["kind"],
-                status=None if args["status"] == "all" else args["status"],
-                scope_key=scope_key,
-                essential=args["essential"],
-                cursor=cursor,
-                limit=args["limit"],
-            )
-        return {"items": found, "next_cursor": next_cursor}
+            found, next_cursor = queries.search_items(
+                session, q=args["q"], kind=args["kind"], status=None if args["status"] == "all" else args["status"],
+                scope_key=scope_key, essential=args["essential"], cursor=args["cursor"], limit=args["limit"],
+            )  # fmt: skip
+        return _paged({"items": found, "next_cursor": next_cursor}, next_cursor)
 
     @idempotent
     @blp.arguments(schemas.ItemCreateIn)
-    @blp.response(201, schemas.ChangeOut)
-    def post(self, data: dict[str, Any]) -> Any:
-        """Propose a new item (a draft until the committee approves it)."""
-        note = data.pop("note", None)
-        change = service.propose(
-            _ctx(), current_principal(), service.Proposal(ChangeKind.ITEM_CREATE, data["code"], data, note)
-        )
-        return _created(change)
+    @blp.response(201, schemas_out.ChangeOut)
+    def post(self, cmd: Any) -> Any:
+        """Propose a new item (a draft until a second committee member approves it)."""
+        return _created(service.propose(_ctx(), current_principal(), cmd))
 
 
 @blp.route("/items/<code>")
 class Item(MethodView):
     """One item; propose an edit to it."""
 
-    @blp.response(200, schemas.ItemOut)
+    @blp.response(200, schemas_out.ItemOut)
     def get(self, code: str) -> Any:
         """The item's current approved state, with an ETag for edits."""
-        with _ctx().factory() as session:
+        with read_only(_ctx().factory) as session:
             item = store.item_row(session, code)
         if item is None:
             raise NotFound(f"no item {code}")
         return item, 200, {"ETag": _etag(code, item["version"])}
 
     @blp.arguments(schemas.ItemPatchIn(partial=True))
-    @blp.response(201, schemas.ChangeOut)
-    def patch(self, data: dict[str, Any], code: str) -> Any:
-        """Propose changing some fields; requires If-Match with the item's ETag."""
-        if_match = request.headers.get("If-Match")
-        if not if_match:
+    @blp.response(201, schemas_out.ChangeOut)
+    def patch(self, cmd: ProposeItemEdit, code: str) -> Any:
+        """Propose changing some fields; requires If-Match (RFC 9110: the ETag, a list of tags, or *)."""
+        header = request.headers.get("If-Match")
+        if not header:
             raise PreconditionRequired("send If-Match with the item's ETag", {"If-Match": "required"})
-        with _ctx().factory() as session:
+        with read_only(_ctx().factory) as session:
             item = store.item_row(session, code)
         if item is None:
             raise NotFound(f"no item {code}")
-        if if_match.strip() not in (_etag(code, item["version"]), "*"):
-            raise PreconditionFailed(
-                f"the item changed: it is now {_etag(code, item['version'])}", {"If-Match": "stale ETag"}
-            )
-        note = data.pop("note", None)
-        proposal = service.Proposal(ChangeKind.ITEM_UPDATE, code, data, note, base_version=item["version"])
-        return _created(service.propose(_ctx(), current_principal(), proposal))
+        try:
+            allowed = if_match_allows(header, _etag(code, item["version"]))
+        except ValueError as exc:
+            raise InvalidInput("If-Match is not * nor a list of entity tags", {"If-Match": str(exc)}) from exc
+        if not allowed:
+            raise PreconditionFailed(f"the item changed: it is now {_etag(code, item['version'])}", {"If-Match": "stale ETag"})
+        cmd = replace(cmd, code=code, base_version=int(item["version"]))
+        return _created(service.propose(_ctx(), current_principal(), cmd))
 
 
 @blp.route("/items/<code>/retire", methods=["POST"])
 @idempotent
 @blp.arguments(schemas.RetireIn)
-@blp.response(201, schemas.ChangeOut)
-def retire_item(data: dict[str, Any], code: str) -> Any:
+@blp.response(201, schemas_out.ChangeOut)
+def retire_item(cmd: Any, code: str) -> Any:
     """Propose taking an item out of the catalogue."""
-    proposal = service.Proposal(ChangeKind.ITEM_RETIRE, code, {"reason": data["reason"]}, data["reason"])
-    return _created(service.propose(_ctx(), current_principal(), proposal))
+    return _created(service.propose(_ctx(), current_principal(), replace(cmd, code=code)))
 
 
 @blp.route("/items/<code>/history")
-@blp.response(200, schemas.VersionOut(many=True))
+@blp.response(200, schemas_out.VersionOut(many=True))
 def item_history(code: str) -> Any:
-    """Every approved version of an item, newest first."""
-    with _ctx().factory() as session:
-        rows = session.execute(
-            select(store.item_versions).where(store.item_versions.c.code == code).order_by(store.item_versions.c.version.desc())
-        ).mappings().all()
+    """Every approved version of an item, newest first: proposer, reason, meeting, approver."""
+    with read_only(_ctx().factory) as session:
+        rows = queries.item_history(session, code)
     if not rows:
         raise NotFound(f"no item {code}")
     return rows
 
 
+def _parse_rows(table: Any) -> imports.ParsedFile:
+    row_schema = schemas.ImportRow(partial=True)
+    parsed = []
+    for row_no, raw in table.rows:
+        code = raw.get("code")
+        try:
+            given = row_schema.load(raw)
+            parsed.append(imports.ParsedRow(row_no, given.get("code"), given))
+        except ValidationError as exc:
+            errors = {e["field"]: e["message"] for e in flatten_messages(exc.messages)}
+            parsed.append(imports.ParsedRow(row_no, code.strip().upper() if isinstance(code, str) else None, None, errors))
+    return imports.ParsedFile(tuple(parsed), table.encoding, table.sheet, table.header_row, tuple(table.columns))
+
+
 @blp.route("/imports/items", methods=["POST"])
+@accepts_upload(UPLOAD_HINT)
 @blp.arguments(schemas.ImportQuery, location="query")
-@blp.response(200, schemas.ImportOut)
+@blp.response(200, schemas_out.ImportOut)
 def import_items(args: dict[str, Any]) -> Any:
-    """Bulk-propose items from a CSV or Excel file (multipart field `file`), with a per-row report."""
+    """Check a CSV/TSV/Excel file (multipart field `file`): nothing is written unless confirm=true.
+
+    With confirm=true the rows become one batch of drafts (all or nothing unless valid_only=true),
+    approved together with POST /changes/approve {"batch_id": …}.
+    """
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput("attach the file as multipart field 'file'", {"file": "missing"})
     try:
-        rows = validate_rows(read_table(upload.filename or "", upload.read()))
+        table = read_table(upload.filename or "", upload.read())
     except UnreadableFile as exc:
         raise InvalidInput(str(exc), {"file": str(exc)}) from exc
-    if not rows:
-        raise InvalidInput("the file has no data rows", {"file": "no rows"})
-    report = service.import_items(_ctx(), current_principal(), rows, valid_only=args["valid_only"])
-    body = {"rows": report.rows, "invalid": report.invalid, "written": report.written}
+    why = Why(args.get("note"), args.get("reason"), args.get("meeting_ref"))
+    report = imports.import_items(
+        _ctx(), current_principal(), _parse_rows(table), confirm=args["confirm"], valid_only=args["valid_only"], why=why
+    )
+    body = schemas_out.ImportOut().dump({**report.__dict__, "invalid": report.invalid, "flagged": report.flagged, "total": len(report.rows)})
     if report.invalid and not args["valid_only"]:
-        errors = [
-            {"field": f"rows[{r['row']}].{e['field']}", "message": e["message"]}
-            for r in report.rows
-            for e in r["errors"]
-        ]
-        response = problem(422, "Invalid rows", f"{report.invalid} rows are invalid; nothing was written", errors=errors)
+        detail = f"{report.invalid} rows are invalid; nothing was written"
+        response = problem(422, "Invalid rows", detail, errors=imports.summary_errors(report.rows))
         payload = response.get_json()
-        payload["report"] = schemas.ImportOut().dump(body)
+        payload["report"] = body
         return Response(jsonify(payload).get_data(), status=422, mimetype="application/problem+json")
     return body
 
@@ -171,32 +195,28 @@ class Sites(MethodView):
     """The county's institutions."""
 
     @blp.arguments(schemas.SiteQuery, location="query")
-    @blp.response(200, schemas.SiteOut(many=True))
+    @blp.response(200, schemas_out.SiteOut(many=True))
     def get(self, args: dict[str, Any]) -> Any:
-        """Sites, filtered by level or parent."""
-        query = select(store.sites).order_by(store.sites.c.code)
-        if args["level"]:
-            query = query.where(store.sites.c.level == args["level"])
-        if args["parent"]:
-            query = query.where(store.sites.c.parent_code == args["parent"])
-        with _ctx().factory() as session:
-            return session.execute(query).mappings().all()
+        """Sites by code, filtered by level or parent; paged with limit and cursor (Link header)."""
+        with read_only(_ctx().factory) as session:
+            rows, nxt = queries.list_sites(
+                session, level=args["level"], parent=args["parent"], site=None, cursor=args["cursor"], limit=args["limit"]
+            )
+        return _paged(rows, nxt)
 
     @idempotent
     @blp.arguments(schemas.SiteIn)
-    @blp.response(201, schemas.ChangeOut)
-    def post(self, data: dict[str, Any]) -> Any:
-        """Propose a new site or new details for an existing one."""
-        note = data.pop("note", None)
-        proposal = service.Proposal(ChangeKind.SITE_UPSERT, data["code"], data, note)
-        return _created(service.propose(_ctx(), current_principal(), proposal))
+    @blp.response(201, schemas_out.ChangeOut)
+    def post(self, cmd: Any) -> Any:
+        """Propose a new site or new details for an existing one (level, parent and children kept consistent)."""
+        return _created(service.propose(_ctx(), current_principal(), cmd))
 
 
 @blp.route("/sites/<code>")
-@blp.response(200, schemas.SiteOut)
+@blp.response(200, schemas_out.SiteOut)
 def get_site(code: str) -> Any:
     """One site."""
-    with _ctx().factory() as session:
+    with read_only(_ctx().factory) as session:
         site = store.site_row(session, code)
     if site is None:
         raise NotFound(f"no site {code}")
@@ -207,69 +227,78 @@ def get_site(code: str) -> Any:
 class Stocklist(MethodView):
     """Which items a level (county_hospital, township, village) or one site may stock."""
 
-    @blp.response(200, schemas.StocklistOut)
+    @blp.response(200, schemas_out.StocklistOut)
     def get(self, scope: str, value: str) -> Any:
-        """The list."""
+        """The list: codes it names, categories, every member; a storekeeper reads only their own site's."""
         key = _stocklist_key(scope, value)
-        with _ctx().factory() as session:
-            return {"scope": scope, "value": value, "item_codes": store.stocklist_codes(session, key)}
+        if scope == "site":
+            current_principal().require_site(value)
+        with read_only(_ctx().factory) as session:
+            return {"scope": scope, "value": value, **queries.stocklist_view(session, key)}
 
     @blp.arguments(schemas.StocklistIn)
-    @blp.response(201, schemas.ChangeOut)
-    def put(self, data: dict[str, Any], scope: str, value: str) -> Any:
-        """Propose a new list (the whole list, replacing the old one)."""
-        key = _stocklist_key(scope, value)
-        proposal = service.Proposal(ChangeKind.STOCKLIST_SET, key, {"item_codes": data["item_codes"]}, data["note"])
-        return _created(service.propose(_ctx(), current_principal(), proposal))
+    @blp.response(201, schemas_out.ChangeOut)
+    def put(self, cmd: Any, scope: str, value: str) -> Any:
+        """Propose a new list (replacing the old one): item codes and categories (essential, atc:J01, …)."""
+        _stocklist_key(scope, value)
+        return _created(service.propose(_ctx(), current_principal(), replace(cmd, scope=scope, value=value)))
 
 
 def _stocklist_key(scope: str, value: str) -> str:
-    if scope not in ("level", "site"):
-        raise NotFound(f"no stocking-list scope {scope}; use level or site")
     try:
         return stocklist_key(scope, value)
     except ValueError as exc:
-        raise NotFound(str(exc)) from exc
+        raise NotFound(f"{exc}; use level/<county_hospital|township|village> or site/<code>") from exc
 
 
 @blp.route("/changes")
 @blp.arguments(schemas.ChangeQuery, location="query")
-@blp.response(200, schemas.ChangeOut(many=True))
+@blp.response(200, schemas_out.ChangeOut(many=True))
 def list_changes(args: dict[str, Any]) -> Any:
-    """Proposed changes, oldest first (drafts by default)."""
+    """Proposed changes, oldest first (drafts by default), with diffs against the current state."""
     status = None if args["status"] == "all" else args["status"]
-    return service.list_changes(_ctx(), status, target=args["target"], limit=args["limit"])
+    views, nxt = service.list_changes(
+        _ctx(), status, target=args["target"], batch_id=args["batch"], cursor=args["cursor"], limit=args["limit"]
+    )
+    return _paged([change_out(v) for v in views], nxt)
+
+
+@blp.route("/changes/batches")
+@blp.response(200, schemas_out.BatchOut(many=True))
+def list_batches() -> Any:
+    """Import batches waiting for the committee: totals and flagged rows (the full list: /changes?batch=)."""
+    with read_only(_ctx().factory) as session:
+        return queries.batches(session)
 
 
 @blp.route("/changes/<change_id>")
-@blp.response(200, schemas.ChangeOut)
+@blp.response(200, schemas_out.ChangeOut)
 def get_change(change_id: str) -> Any:
-    """One change."""
-    return service.get_change(_ctx(), change_id)
+    """One change, with its diff against the current state and whether it is stale."""
+    return change_out(service.get_change(_ctx(), change_id))
 
 
 @blp.route("/changes/approve", methods=["POST"])
 @blp.arguments(schemas.ApproveIn)
-@blp.response(200, schemas.ApproveOut)
-def approve_changes(data: dict[str, Any]) -> Any:
-    """The committee approves drafts: one new catalogue version, events published."""
-    version = service.approve(_ctx(), current_principal(), data["change_ids"], data["note"])
-    return {"catalogue_version": version, "approved": len(data["change_ids"])}
+@blp.response(200, schemas_out.ApproveOut)
+def approve_changes(cmd: Any) -> Any:
+    """A second committee member approves drafts (or an import batch): one new catalogue version."""
+    return service.approve(_ctx(), current_principal(), cmd).__dict__
 
 
 @blp.route("/changes/<change_id>/reject", methods=["POST"])
 @blp.arguments(schemas.RejectIn)
-@blp.response(200, schemas.ChangeOut)
-def reject_change(data: dict[str, Any], change_id: str) -> Any:
+@blp.response(200, schemas_out.ChangeOut)
+def reject_change(cmd: Any, change_id: str) -> Any:
     """The committee turns a draft down."""
-    return service.reject(_ctx(), current_principal(), change_id, data["reason"])
+    return change_out(service.reject(_ctx(), current_principal(), replace(cmd, change_id=change_id)))
 
 
 @blp.route("/versions")
-@blp.response(200, schemas.CatalogueVersionOut(many=True))
-def catalogue_versions() -> Any:
-    """Approved catalogue versions, newest first."""
-    with _ctx().factory() as session:
-        return session.execute(
-            select(store.catalogue_versions).order_by(store.catalogue_versions.c.version.desc()).limit(200)
-        ).mappings().all()
+@blp.arguments(schemas.Paging, location="query")
+@blp.response(200, schemas_out.CatalogueVersionOut(many=True))
+def catalogue_versions(args: dict[str, Any]) -> Any:
+    """Approved catalogue versions, newest first (paged)."""
+    with read_only(_ctx().factory) as session:
+        rows, nxt = queries.list_versions(session, cursor=args["cursor"], limit=args["limit"])
+    return _paged(rows, nxt)

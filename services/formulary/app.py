@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from services.formulary import api, store
+from services.formulary.seed.loader import seed_if_empty
 from services.formulary.ui import ui_blueprint
 from shared.bus.outbox import pending_count
 from shared.runtime import ServiceContext, ServiceSpec
@@ -32,8 +33,11 @@ def create_app(ctx: ServiceContext) -> Flask:
 
 SPEC = ServiceSpec(
     name="formulary",
+    port=8001,
+    label="统一药品耗材目录 catalogue",
     metadata=store.metadata,
     create_app=create_app,
     handlers={},
     migrations=Path(__file__).parent / "migrations",
+    seed=lambda ctx, profile: seed_if_empty(ctx, profile=profile),
 )

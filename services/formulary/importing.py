@@ -1,101 +1,216 @@
-"""Reading catalogue files (CSV or Excel) into validated rows for a bulk import."""
+"""Reading catalogue files as Chinese offices produce them, into rows keyed by field name.
+
+What Excel's "save as" offers a Chinese user, detected rather than assumed:
+- CSV in UTF-8 with or without BOM (also a doubled BOM), in GB18030/GBK (with or without the
+  GB18030 BOM `84 31 95 33`), tab-separated "Unicode text" in UTF-16 and tab-separated text in
+  GBK. Encodings without a BOM are detected with charset-normalizer, restricted to the encodings
+  Excel writes for zh-CN (so short GBK text is not taken for Korean cp949).
+- Workbooks (.xlsx/.xlsm) whose first sheets are instructions: the first sheet with a header row
+  is read. The header row is the first of the first 30 rows that names `code` and at least one
+  more known column; rows above it (titles, notes) are skipped.
+- Empty rows (Excel appends `,,,,,,,,`) are skipped; every row keeps the sheet's own row number.
+- Every cell comes back as text (numbers Excel stored for codes, 86900001000011, become
+  "86900001000011"; 24.0 becomes "24") or None when blank. Types are checked by the row schema.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
-from marshmallow import ValidationError
+from charset_normalizer import from_bytes
 
-from services.formulary.schemas import ImportRow
-from shared.web.problems import flatten_messages
+from services.formulary.ui.fields import ITEM_FIELDS as FIELD_LABELS
 
-# Chinese headers as hospital staff write them, beside the API's own field names.
-HEADER_ALIASES = {
-    "编码": "code", "药品编码": "code", "类别": "kind", "通用名": "generic_name", "英文名": "generic_name_en",
-    "商品名": "trade_name", "剂型": "dosage_form", "规格": "strength", "单位": "unit", "最小单位": "unit",
-    "包装数量": "package_size", "包装单位": "package_unit", "生产企业": "manufacturer", "批准文号": "approval_no",
-    "医保编码": "nhsa_code", "ATC": "atc_code", "基药": "essential", "医保类别": "reimbursement", "集采": "vbp",
-    "集采批次": "vbp_batch", "储存条件": "storage", "管制类别": "controlled", "抗菌药物分级": "antibiotic_tier",
-    "高警示": "high_alert", "体积cm3": "volume_cm3", "重量g": "weight_g", "分类": "category",
-}  # fmt: skip
 MAX_ROWS = 20000
-
-ParsedRow = tuple[int, str | None, dict[str, Any] | None, dict[str, str]]
+HEADER_SCAN_ROWS = 30
+ZH_CN_ENCODINGS = ["utf_8", "gb18030", "utf_16", "utf_16_le", "utf_16_be", "big5"]
+BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\x84\x31\x95\x33", "gb18030"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+# Headers as hospital staff write them, beside the labels of the pages (ui/fields.py) and the API names.
+EXTRA_HEADERS = {
+    "编码": "code", "药品编码": "code", "耗材编码": "code", "类别": "kind", "通用名": "generic_name", "药品名称": "generic_name",
+    "英文名": "generic_name_en", "商品名": "trade_name", "剂型": "dosage_form", "规格": "strength", "单位": "unit",
+    "最小单位": "unit", "包装数量": "package_size", "包装单位": "package_unit", "生产企业": "manufacturer", "厂家": "manufacturer",
+    "批准文号": "approval_no", "注册证号": "approval_no", "医保编码": "nhsa_code", "ATC": "atc_code", "基药": "essential",
+    "医保类别": "reimbursement", "集采": "vbp", "集采批次": "vbp_batch", "储存条件": "storage", "管制类别": "controlled",
+    "抗菌药物分级": "antibiotic_tier", "高警示": "high_alert", "体积cm3": "volume_cm3", "重量g": "weight_g", "分类": "category",
+}  # fmt: skip
 
 
 class UnreadableFile(ValueError):
-    """The upload is not a CSV or Excel file we can read."""
+    """The upload is not a catalogue file we can read; the message says what to do."""
 
 
-def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
-    """Rows of the first sheet (Excel) or the file (CSV) as header -> cell dicts."""
-    name = filename.lower()
-    if name.endswith((".xlsx", ".xlsm")):
-        rows = _read_xlsx(content)
-    elif name.endswith((".csv", ".txt")) or not name:
-        rows = _read_csv(content)
+def header_key(text: Any) -> str:
+    """A header as compared: NFKC, no BOM or spaces, no required-marker '*', lower-case."""
+    value = unicodedata.normalize("NFKC", str(text or "")).replace("\ufeff", "")
+    return "".join(value.split()).rstrip("*").lower()
+
+
+def _aliases() -> dict[str, str]:
+    out = {header_key(k): v for k, v in EXTRA_HEADERS.items()}
+    for f in FIELD_LABELS:
+        for label in (f.name, f.zh, f.en):
+            out[header_key(label)] = f.name
+    return out
+
+
+HEADERS = _aliases()
+
+
+@dataclass
+class Table:
+    """What was read: rows as (sheet row number, field -> text or None), and how they were read."""
+
+    rows: list[tuple[int, dict[str, str | None]]] = field(default_factory=list)
+    encoding: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+    columns: list[str] = field(default_factory=list)
+
+
+def read_table(filename: str, content: bytes) -> Table:
+    """The data rows of a CSV/TSV file or of the first sheet with a header row; UnreadableFile otherwise."""
+    name = (filename or "").lower()
+    if content[:4] == b"PK\x03\x04" or name.endswith((".xlsx", ".xlsm")):
+        table = _read_xlsx(content)
+    elif name.endswith((".xls",)):
+        raise UnreadableFile("old .xls workbooks are not read: save the file as .xlsx or as CSV (UTF-8)")
+    elif name.endswith((".csv", ".txt", ".tsv")) or not name:
+        table = _read_text(content)
     else:
-        raise UnreadableFile("upload a .csv or .xlsx file")
-    if len(rows) > MAX_ROWS:
-        raise UnreadableFile(f"at most {MAX_ROWS} rows per file")
-    return rows
+        raise UnreadableFile("upload a .csv, .txt (tab-separated) or .xlsx file")
+    if not table.rows:
+        raise UnreadableFile(f"the file has no data rows under the header row ({table.header_row})")
+    if len(table.rows) > MAX_ROWS:
+        parts = -(-len(table.rows) // MAX_ROWS)
+        raise UnreadableFile(f"the file has {len(table.rows)} data rows; at most {MAX_ROWS} per file: split it into {parts} files")
+    return table
 
 
-def _header(name: Any) -> str:
-    text = str(name or "").strip()
-    return HEADER_ALIASES.get(text, text)
+def decode(content: bytes) -> tuple[str, str]:
+    """(text, encoding name): a BOM decides, else strict UTF-8, else charset-normalizer over zh-CN encodings."""
+    for bom, encoding in BOMS:
+        if content.startswith(bom):
+            try:
+                text = content[len(bom):].decode("utf-16-le" if bom == b"\xff\xfe" else "utf-16-be" if bom == b"\xfe\xff" else encoding.replace("-sig", ""))
+            except UnicodeDecodeError as exc:
+                raise UnreadableFile(f"the file starts with a {encoding} byte-order mark but is not {encoding} text") from exc
+            label = {"utf-8-sig": "UTF-8 (BOM)", "gb18030": "GB18030 (BOM)", "utf-16": "UTF-16"}[encoding]
+            return text.lstrip("\ufeff"), label
+    try:
+        return content.decode("utf-8").lstrip("\ufeff"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(content, cp_isolation=ZH_CN_ENCODINGS).best()
+    if best is None:
+        raise UnreadableFile("the file's encoding could not be recognised: save it as CSV UTF-8 from Excel")
+    encoding = best.encoding
+    if encoding in ("gb2312", "gbk", "gb18030"):
+        encoding = "gb18030"  # a superset: GBK files decode the same
+    try:
+        text = content.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise UnreadableFile("the file's encoding could not be recognised: save it as CSV UTF-8 from Excel") from exc
+    return text.lstrip("\ufeff"), {"gb18030": "GB18030/GBK", "utf_16": "UTF-16"}.get(encoding, encoding.upper().replace("_", "-"))
 
 
-def _read_csv(content: bytes) -> list[dict[str, Any]]:
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows saves CSV as GBK
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise UnreadableFile("the file is neither UTF-8 nor GB18030 text")
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise UnreadableFile("the file has no header row")
-    return [{_header(k): v for k, v in row.items() if k is not None} for row in reader]
+def _delimiter(text: str) -> str:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: first.count(d) for d in (",", "\t", ";")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
-def _read_xlsx(content: bytes) -> list[dict[str, Any]]:
+def _read_text(content: bytes) -> Table:
+    text, encoding = decode(content)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    numbered: list[tuple[int, list[Any]]] = []
+    try:
+        for cells in reader:
+            numbered.append((reader.line_num, cells))
+    except csv.Error as exc:
+        raise UnreadableFile(f"line {reader.line_num} is not valid CSV: {exc}") from exc
+    table = _from_rows(numbered)
+    table.encoding = encoding
+    return table
+
+
+def _read_xlsx(content: bytes) -> Table:
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
-        raise UnreadableFile(f"not a readable Excel file: {exc}") from exc
-    sheet = workbook.worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
-    if not rows:
-        raise UnreadableFile("the sheet is empty")
-    headers = [_header(h) for h in rows[0]]
-    out = []
-    for values in rows[1:]:
+        raise UnreadableFile(f"not a readable Excel workbook: {exc.__class__.__name__}") from exc
+    try:
+        for sheet in workbook.worksheets:
+            numbered = list(enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1))
+            try:
+                table = _from_rows(numbered)
+            except UnreadableFile:
+                continue  # an instructions sheet: try the next one
+            table.sheet = sheet.title
+            return table
+    finally:
+        workbook.close()
+    raise UnreadableFile("no sheet has a header row naming 编码 (code) and the other columns")
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell as text (None when blank); whole-number floats lose their '.0'."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    text = str(value)
+    return None if text.strip() == "" else text
+
+
+def _from_rows(numbered: list[tuple[int, Any]]) -> Table:
+    header_at = None
+    for index, (_row_no, cells) in enumerate(numbered[:HEADER_SCAN_ROWS]):
+        known = [HEADERS.get(header_key(c)) for c in cells]
+        if "code" in known and sum(1 for k in known if k) >= 2:
+            header_at = index
+            break
+    if header_at is None:
+        raise UnreadableFile("no header row naming 编码 (code) and the other columns in the first 30 rows")
+    header_row, header_cells = numbered[header_at]
+    columns: list[str | None] = []
+    unknown: list[str] = []
+    for cell in header_cells:
+        if header_key(cell) == "":
+            columns.append(None)
+            continue
+        name = HEADERS.get(header_key(cell))
+        if name is None:
+            unknown.append(str(cell))
+        elif name in columns:
+            raise UnreadableFile(f"the column {name} appears twice in the header row ({header_row})")
+        columns.append(name)
+    if unknown:
+        raise UnreadableFile(f"unknown columns in the header row ({header_row}): {', '.join(unknown[:10])}; use the template's headers")
+    table = Table(header_row=header_row, columns=[c for c in columns if c])
+    for row_no, cells in numbered[header_at + 1:]:
+        values = [cell_text(c) for c in cells]
         if all(v is None for v in values):
             continue
-        out.append({h: ("" if v is None else v) for h, v in zip(headers, values, strict=False) if h})
-    return out
-
-
-def validate_rows(rows: list[dict[str, Any]]) -> list[ParsedRow]:
-    """Each row through the item schema: (row number as the user sees it, code, data or None, field errors)."""
-    schema = ImportRow()
-    parsed: list[ParsedRow] = []
-    for i, raw in enumerate(rows, start=2):  # row 1 is the header
-        try:
-            parsed.append((i, _code(raw), schema.load(raw), {}))
-        except ValidationError as exc:
-            errors = {e["field"]: e["message"] for e in flatten_messages(exc.messages)}
-            parsed.append((i, _code(raw), None, errors))
-    return parsed
-
-
-def _code(raw: dict[str, Any]) -> str | None:
-    code = raw.get("code")
-    return str(code).strip() if code not in (None, "") else None
+        row = {col: (values[i] if i < len(values) else None) for i, col in enumerate(columns) if col}
+        extra = [v for v in values[len(columns):] if v is not None]
+        if extra or any(values[i] is not None for i, col in enumerate(columns) if col is None and i < len(values)):
+            row["_extra"] = "cells outside the named columns"
+        table.rows.append((row_no, row))
+    return table

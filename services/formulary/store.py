@@ -1,10 +1,8 @@
-"""The formulary's tables and queries (SQLAlchemy Core)."""
+"""The formulary's tables and every statement that writes them (SQLAlchemy Core); reads for lists are in queries.py."""
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -19,18 +17,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
-    case,
+    delete,
     func,
-    literal,
-    or_,
+    insert,
     select,
+    update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from shared.bus.tables import add_bus_tables
-from shared.db import UtcDateTime, new_metadata
+from shared.db import UtcDateTime, lock_for_update, new_metadata
 from shared.web.idempotency import add_idempotency_table
 
 metadata = new_metadata()
@@ -45,6 +41,7 @@ catalogue_versions = Table(
     Column("approved_at", UtcDateTime(), nullable=False),
     Column("note", Text, nullable=True),
     Column("change_count", Integer, nullable=False),
+    Column("meeting_ref", String(120), nullable=True),
 )
 
 items = Table(
@@ -78,7 +75,7 @@ items = Table(
     Column("volume_cm3", Float, nullable=False),
     Column("weight_g", Float, nullable=False),
     Column("category", String(120), nullable=True),
-    Column("pinyin_initials", String(200), nullable=False),
+    Column("pinyin_initials", Text, nullable=False),
     Column("search_text", Text, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
@@ -96,6 +93,9 @@ item_versions = Table(
     Column("change_id", String(36), nullable=False),
     Column("approved_by", String(120), nullable=False),
     Column("approved_at", UtcDateTime(), nullable=False),
+    Column("proposed_by", String(120), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("meeting_ref", String(120), nullable=True),
     PrimaryKeyConstraint("code", "version"),
 )
 
@@ -144,17 +144,98 @@ changes = Table(
     Column("decided_at", UtcDateTime(), nullable=True),
     Column("decision_note", Text, nullable=True),
     Column("catalogue_version", Integer, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("meeting_ref", String(120), nullable=True),
+    Column("flags", JSON, nullable=True),
+    Column("batch_id", String(36), nullable=True),
 )
 Index("ix_changes_status", changes.c.status, changes.c.proposed_at)
+Index("ix_changes_batch_id", changes.c.batch_id)
+Index("ix_changes_target", changes.c.target)
+
+# One row per stocking list: its version (drafts are made from it) and its category selectors.
+stocklists = Table(
+    "stocklists",
+    metadata,
+    Column("scope_key", String(60), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("catalogue_version", Integer, nullable=False),
+    Column("selectors", JSON, nullable=False),
+)
 
 ITEM_COLUMNS = [c.name for c in items.columns if c.name not in ("pinyin_initials", "search_text", "updated_at")]
 SITE_COLUMNS = [c.name for c in sites.columns if c.name not in ("updated_at",)]
 
 
+# --- items -------------------------------------------------------------------------------------
+
+
 def item_row(session: Session, code: str) -> dict[str, Any] | None:
-    """One item as a dict, or None."""
+    """One item as a dict (None if there is no such item)."""
     row = session.execute(select(items).where(items.c.code == code)).mappings().first()
     return {k: row[k] for k in ITEM_COLUMNS} if row else None
+
+
+def item_versions_of(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """code -> current version for those of `codes` that exist."""
+    codes = list(codes)
+    out: dict[str, int] = {}
+    for start in range(0, len(codes), 900):
+        chunk = codes[start:start + 900]
+        out.update({r.code: r.version for r in session.execute(select(items.c.code, items.c.version).where(items.c.code.in_(chunk)))})
+    return out
+
+
+def items_by_codes(session: Session, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """code -> item for those of `codes` that exist."""
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(codes), 900):
+        chunk = list(codes[start:start + 900])
+        for row in session.execute(select(items).where(items.c.code.in_(chunk))).mappings():
+            out[row["code"]] = {k: row[k] for k in ITEM_COLUMNS}
+    return out
+
+
+def existing_item_codes(session: Session, codes: Iterable[str]) -> set[str]:
+    """Those of `codes` that name an item."""
+    return set(item_versions_of(session, codes))
+
+
+def items_like(session: Session, generic_name: str | None, approval_no: str | None) -> list[dict[str, Any]]:
+    """Active items with the same generic name or approval number (duplicate candidates)."""
+    conditions = []
+    if generic_name:
+        conditions.append(items.c.generic_name == generic_name)
+    if approval_no:
+        conditions.append(items.c.approval_no == approval_no)
+    if not conditions:
+        return []
+    query = select(items).where(items.c.status == "active").where(conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1])
+    return [{k: r[k] for k in ITEM_COLUMNS} for r in session.execute(query.limit(20)).mappings()]
+
+
+def save_item(session: Session, code: str, values: dict[str, Any], exists: bool) -> None:
+    """Insert or update an item's row (values include version, status and search keys)."""
+    if exists:
+        session.execute(update(items).where(items.c.code == code).values(**values))
+    else:
+        session.execute(insert(items).values(code=code, **values))
+
+
+def record_item_version(session: Session, **values: Any) -> None:
+    """Keep an approved version of an item in its history."""
+    session.execute(insert(item_versions).values(**values))
+
+
+def item_version_snapshot(session: Session, code: str, version: int) -> dict[str, Any] | None:
+    """An item as approved at one version (None if that version does not exist)."""
+    row = session.execute(
+        select(item_versions).where(item_versions.c.code == code, item_versions.c.version == version)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+# --- sites -------------------------------------------------------------------------------------
 
 
 def site_row(session: Session, code: str) -> dict[str, Any] | None:
@@ -163,91 +244,107 @@ def site_row(session: Session, code: str) -> dict[str, Any] | None:
     return {k: row[k] for k in SITE_COLUMNS} if row else None
 
 
-def current_catalogue_version(session: Session) -> int:
-    """The newest approved catalogue version (0 before the first approval)."""
-    return int(session.execute(select(func.coalesce(func.max(catalogue_versions.c.version), 0))).scalar_one())
+def site_children(session: Session, code: str) -> list[tuple[str, str]]:
+    """(code, level) of the sites whose parent is `code`."""
+    rows = session.execute(select(sites.c.code, sites.c.level).where(sites.c.parent_code == code).order_by(sites.c.code))
+    return [(r.code, r.level) for r in rows]
+
+
+def save_site(session: Session, code: str, values: dict[str, Any], exists: bool) -> None:
+    """Insert or update a site's row."""
+    if exists:
+        session.execute(update(sites).where(sites.c.code == code).values(**values))
+    else:
+        session.execute(insert(sites).values(code=code, **values))
+
+
+# --- stocking lists ----------------------------------------------------------------------------
 
 
 def stocklist_codes(session: Session, scope_key: str) -> list[str]:
-    """The item codes on one stocking list."""
+    """The item codes named on one stocking list (not those its categories bring in)."""
     rows = session.execute(
         select(stocklist_entries.c.item_code).where(stocklist_entries.c.scope_key == scope_key).order_by("item_code")
     )
     return [r[0] for r in rows]
 
 
-def effective_stocklist_key(session: Session, site_code: str) -> str | None:
-    """A site's own list if it has one, else its level's list."""
-    own = f"site:{site_code}"
-    has_own = session.execute(
-        select(literal(1)).where(stocklist_entries.c.scope_key == own).limit(1)
-    ).first()
-    if has_own:
-        return own
-    level = session.execute(select(sites.c.level).where(sites.c.code == site_code)).scalar_one_or_none()
-    return f"level:{level}" if level else None
+def stocklist_header(session: Session, scope_key: str) -> dict[str, Any] | None:
+    """A list's version, catalogue version and category selectors (None if it was never set)."""
+    row = session.execute(select(stocklists).where(stocklists.c.scope_key == scope_key)).mappings().first()
+    return dict(row) if row else None
 
 
-def _encode_cursor(rank: int, code: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([rank, code]).encode()).decode().rstrip("=")
+def lists_with_categories(session: Session) -> list[dict[str, Any]]:
+    """Every stocking list that names categories (their members move when items change)."""
+    return [dict(r) for r in session.execute(select(stocklists)).mappings() if r["selectors"]]
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    """(rank, code) from an opaque cursor; ValueError if it is not one of ours."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    rank, code = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    if not isinstance(rank, int) or not isinstance(code, str):
-        raise ValueError("bad cursor")
-    return rank, code
-
-
-def search_items(
-    session: Session,
-    *,
-    q: str | None,
-    kind: str | None = None,
-    status: str | None = "active",
-    scope_key: str | None = None,
-    essential: bool | None = None,
-    cursor: tuple[int, str] | None = None,
-    limit: int = 20,
-) -> tuple[Sequence[dict[str, Any]], str | None]:
-    """Items matching q, best matches first (code, then pinyin initials, then name), keyset-paged."""
-    rank: ColumnElement[int]
-    filters: list[ColumnElement[bool]] = []
-    if q:
-        needle = q.strip().lower()
-        like = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        filters.append(items.c.search_text.like(f"%{like}%", escape="\\"))
-        rank = case(
-            (func.lower(items.c.code) == needle, 0),
-            (items.c.pinyin_initials.like(f"{like}%", escape="\\"), 1),
-            (items.c.generic_name.like(f"{like}%", escape="\\"), 2),
-            (func.lower(items.c.generic_name_en).like(f"{like}%", escape="\\"), 3),
-            else_=4,
-        )
+def replace_stocklist(session: Session, scope_key: str, codes: Sequence[str], selectors: Sequence[str], version: int) -> int:
+    """Write a list's items and categories; returns the list's new version."""
+    header = stocklist_header(session, scope_key)
+    session.execute(delete(stocklist_entries).where(stocklist_entries.c.scope_key == scope_key))
+    if codes:
+        session.execute(insert(stocklist_entries), [{"scope_key": scope_key, "item_code": c} for c in codes])
+    new_version = 1 if header is None else int(header["version"]) + 1
+    values = {"version": new_version, "catalogue_version": version, "selectors": list(selectors)}
+    if header is None:
+        session.execute(insert(stocklists).values(scope_key=scope_key, **values))
     else:
-        rank = literal(0)
-    if kind:
-        filters.append(items.c.kind == kind)
-    if status:
-        filters.append(items.c.status == status)
-    if essential is not None:
-        filters.append(items.c.essential == essential)
-    if scope_key:
-        filters.append(
-            items.c.code.in_(select(stocklist_entries.c.item_code).where(stocklist_entries.c.scope_key == scope_key))
-        )
-    if cursor:
-        last_rank, last_code = cursor
-        filters.append(or_(rank > last_rank, and_(rank == last_rank, items.c.code > last_code)))
-    query = (
-        select(items, rank.label("rank"))
-        .where(*filters)
-        .order_by(rank, items.c.code)
-        .limit(limit + 1)
-    )
-    rows = session.execute(query).mappings().all()
-    page = rows[:limit]
-    next_cursor = _encode_cursor(int(page[-1]["rank"]), page[-1]["code"]) if len(rows) > limit and page else None
-    return [{k: r[k] for k in ITEM_COLUMNS} for r in page], next_cursor
+        session.execute(update(stocklists).where(stocklists.c.scope_key == scope_key).values(**values))
+    return new_version
+
+
+def touch_stocklist(session: Session, scope_key: str, version: int) -> None:
+    """Mark a category list as republished in a catalogue version (its members moved)."""
+    session.execute(update(stocklists).where(stocklists.c.scope_key == scope_key).values(catalogue_version=version))
+
+
+# --- changes and versions ----------------------------------------------------------------------
+
+
+def current_catalogue_version(session: Session) -> int:
+    """The newest approved catalogue version (0 before the first approval)."""
+    return int(session.execute(select(func.coalesce(func.max(catalogue_versions.c.version), 0))).scalar_one())
+
+
+def insert_changes(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write drafts (one statement per 500 rows)."""
+    for start in range(0, len(rows), 500):
+        session.execute(insert(changes), rows[start:start + 500])
+
+
+def change_row(session: Session, change_id: str) -> Any:
+    """One change row, or None."""
+    return session.execute(select(changes).where(changes.c.id == change_id)).first()
+
+
+def lock_changes(session: Session, change_ids: Sequence[str], batch_id: str | None) -> list[Any]:
+    """The named changes and/or a batch's drafts, in proposal order, locked for the approval."""
+    rows: dict[str, Any] = {}
+    for start in range(0, len(change_ids), 900):
+        query = select(changes).where(changes.c.id.in_(list(change_ids[start:start + 900])))
+        rows.update({r.id: r for r in session.execute(lock_for_update(query, session))})
+    if batch_id:
+        query = select(changes).where(changes.c.batch_id == batch_id, changes.c.status == "draft")
+        rows.update({r.id: r for r in session.execute(lock_for_update(query, session))})
+    return sorted(rows.values(), key=lambda r: (r.proposed_at, r.position, r.id))
+
+
+def draft_site_level(session: Session, code: str) -> str | None:
+    """The level a draft proposes for a site not yet approved (a new township and its villages)."""
+    row = session.execute(
+        select(changes.c.payload).where(changes.c.kind == "site_upsert", changes.c.target == code, changes.c.status == "draft")
+    ).first()
+    return str(row.payload["level"]) if row else None
+
+
+def mark_decided(session: Session, change_ids: Sequence[str], status: str, **values: Any) -> None:
+    """Record the committee's decision on drafts."""
+    for start in range(0, len(change_ids), 900):
+        session.execute(update(changes).where(changes.c.id.in_(list(change_ids[start:start + 900]))).values(status=status, **values))
+
+
+def insert_catalogue_version(session: Session, **values: Any) -> None:
+    """A new approved catalogue version."""
+    session.execute(insert(catalogue_versions).values(**values))

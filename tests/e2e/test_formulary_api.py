@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 
-from conftest import approve_all, bearer, sample_item, sample_site
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from services.formulary.codes import uscc_check_char
 from shared.runtime import ServiceContext
+from tests.support.formulary import approve_all, sample_item, sample_site
+from tests.support.web import bearer
 
 ADMIN = bearer("formulary_admin", name="admin1")
 MANAGER = bearer("pharmacy_manager", name="mgr1")
@@ -177,8 +178,13 @@ def test_import_all_or_nothing_then_valid_only(client: FlaskClient, formulary_ct
     assert body["report"]["written"] == 0
     assert client.get("/api/v1/changes", headers=ADMIN).get_json() == []
 
-    response = client.post(
+    checked = client.post(
         "/api/v1/imports/items?valid_only=true", data={"file": (io.BytesIO(content), "items.csv")}, headers=ADMIN
+    )
+    assert checked.status_code == 200 and checked.get_json()["written"] == 0  # checking never writes
+    assert client.get("/api/v1/changes", headers=ADMIN).get_json() == []
+    response = client.post(
+        "/api/v1/imports/items?valid_only=true&confirm=true", data={"file": (io.BytesIO(content), "items.csv")}, headers=ADMIN
     )
     assert response.status_code == 200 and response.get_json()["written"] == 1
     assert [c["target"] for c in client.get("/api/v1/changes", headers=ADMIN).get_json()] == ["YP910001"]
@@ -194,9 +200,10 @@ def test_import_excel_with_chinese_headers(client: FlaskClient) -> None:
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = client.post(
-        "/api/v1/imports/items", data={"file": (io.BytesIO(buffer.getvalue()), "目录.xlsx")}, headers=ADMIN
+        "/api/v1/imports/items?confirm=true", data={"file": (io.BytesIO(buffer.getvalue()), "目录.xlsx")}, headers=ADMIN
     )
     assert response.status_code == 200, response.get_json()
+    assert response.get_json()["sheet"] == "Sheet" and response.get_json()["header_row"] == 1
     approve_all(client)
     item = client.get("/api/v1/items/YP920001", headers=ADMIN).get_json()
     assert item["generic_name"] == "布洛芬" and item["essential"] is True

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import approve_all, bearer, sample_item, table_dump
 from flask.testing import FlaskClient
 
 from shared.runtime import ServiceContext
+from tests.support.formulary import approve_all, sample_item
+from tests.support.web import bearer, table_dump
 
 ADMIN = bearer("formulary_admin")
 MANAGER = bearer("pharmacy_manager")
@@ -19,7 +20,7 @@ CASES = [
     ("get", "/api/v1/items?limit=0", None, {}, 422, "limit"),
     ("get", "/api/v1/items?limit=abc", None, {}, 422, "limit"),
     ("get", "/api/v1/items?kind=food", None, {}, 422, "kind"),
-    ("get", "/api/v1/items?cursor=not-a-cursor", None, {}, 422, "cursor"),
+    ("get", "/api/v1/items?cursor=not-a-cursor", None, {}, 400, "cursor"),
     ("get", "/api/v1/items?colour=red", None, {}, 422, "colour"),
     ("get", "/api/v1/items?site=NOPE", None, {}, 404, None),
     ("post", "/api/v1/items", sample_item(code="YP900003", package_size="many"), {}, 422, "package_size"),

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.formulary import service, store
-from services.formulary.model import ChangeKind
+from services.formulary.commands import ApproveChanges, ProposeItem, ProposeSite, ProposeStocklist, Why
 from services.formulary.seed.catalogue import load_catalogue
 from services.formulary.seed.county import County, Site, generate_county
 from services.formulary.seed.stocklists import default_stocklists
@@ -17,7 +17,9 @@ from shared.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 
+# The committee needs two people (the proposer may not approve), so the seed has two as well.
 SEED_ACTOR = Principal(subject="seed", roles=("pharmacy_manager",), name="系统初始化")
+SEED_APPROVER = Principal(subject="seed-committee", roles=("pharmacy_manager",), name="系统初始化（药事会）")
 
 
 def site_payload(site: Site) -> dict[str, Any]:
@@ -39,16 +41,19 @@ def site_payload(site: Site) -> dict[str, Any]:
 def seed_county(ctx: ServiceContext, county: County) -> dict[str, int]:
     """Propose and approve the catalogue, the sites and the default stocking lists as catalogue version 1."""
     items = [row.as_item() for row in load_catalogue()]
-    proposals = [service.Proposal(ChangeKind.ITEM_CREATE, i["code"], i, "初始目录") for i in items]
+    proposals: list[service.ProposeCommand] = [
+        ProposeItem(i["code"], {k: v for k, v in i.items() if k != "code"}, Why(note="初始目录")) for i in items
+    ]
     # Parents before children: the approval applies changes in proposal order.
     order = {"county_hospital": 0, "township": 1, "village": 2}
     for site in sorted(county.sites, key=lambda s: (order[s.level], s.code)):
-        proposals.append(service.Proposal(ChangeKind.SITE_UPSERT, site.code, site_payload(site), "初始机构"))
+        proposals.append(ProposeSite(site.code, site_payload(site), why=Why(note="初始机构")))
     for key, codes in default_stocklists(items, county).items():
-        proposals.append(service.Proposal(ChangeKind.STOCKLIST_SET, key, {"item_codes": codes}, "默认品种目录"))
+        scope, value = key.split(":", 1)
+        proposals.append(ProposeStocklist(scope, value, tuple(codes), why=Why(note="默认品种目录")))
     ids = service.propose_many(ctx, SEED_ACTOR, proposals)
-    version = service.approve(ctx, SEED_ACTOR, ids, note="样例县初始目录")
-    return {"items": len(items), "sites": len(county.sites), "catalogue_version": version}
+    approved = service.approve(ctx, SEED_APPROVER, ApproveChanges(tuple(ids), note="样例县初始目录"))
+    return {"items": len(items), "sites": len(county.sites), "catalogue_version": approved.catalogue_version}
 
 
 def seed_if_empty(ctx: ServiceContext, profile: str = "chengwu", seed: int = 2026) -> dict[str, int] | None:

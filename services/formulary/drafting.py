@@ -1,0 +1,192 @@
+"""Turning a proposal into a draft: checks at proposal time, the base version, the committee's flags.
+
+Every draft records the version of its target it was made from (`base_version`; 0 when the target
+did not exist), so approval can refuse it once the target has moved on (see approval.py).
+Updates keep only the fields that really change: a field the proposer did not name is never
+written back, so nothing is reset to a default behind the proposer's back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.formulary import store
+from services.formulary.codes import DEFAULT_NHSA_CONSUMABLE_PATTERN, DEFAULT_NHSA_DRUG_PATTERN
+from services.formulary.commands import (
+    ProposeItem,
+    ProposeItemEdit,
+    ProposeRetire,
+    ProposeSite,
+    ProposeStocklist,
+)
+from services.formulary.model import (
+    ChangeKind,
+    Flag,
+    Rules,
+    children_problems,
+    duplicate_flag,
+    duplicate_key,
+    item_delta,
+    item_flags,
+    item_problems,
+    merge_item,
+    new_item,
+    selector_problem,
+    site_problems,
+    stocklist_key,
+)
+from shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+
+MAX_LIST_CODES = 20000
+
+
+def rules() -> Rules:
+    """The configured code patterns (FORMULARY_NHSA_DRUG_PATTERN / _CONSUMABLE_PATTERN)."""
+    return Rules(
+        nhsa_drug_pattern=os.environ.get("FORMULARY_NHSA_DRUG_PATTERN", DEFAULT_NHSA_DRUG_PATTERN),
+        nhsa_consumable_pattern=os.environ.get("FORMULARY_NHSA_CONSUMABLE_PATTERN", DEFAULT_NHSA_CONSUMABLE_PATTERN),
+    )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A checked proposal, ready to be written as a change row."""
+
+    kind: ChangeKind
+    target: str
+    payload: dict[str, Any]
+    base_version: int
+    flags: tuple[Flag, ...] = ()
+
+
+def duplicate_flags(session: Session, code: str, item: Mapping[str, Any], others: Mapping[tuple[str, ...], Any] | None = None) -> list[Flag]:
+    """Likely duplicates: same generic name, form, strength and manufacturer, or the same approval number."""
+    flags: list[Flag] = []
+    key = duplicate_key(item)
+    for other in store.items_like(session, item.get("generic_name"), item.get("approval_no")):
+        if other["code"] == code:
+            continue
+        if item.get("approval_no") and other.get("approval_no") == item.get("approval_no"):
+            flags.append(duplicate_flag(code, other, f"same approval number {item['approval_no']}"))
+        elif key is not None and duplicate_key(other) == key:
+            flags.append(duplicate_flag(code, other, "same generic name, form, strength and manufacturer"))
+    if others is not None and key is not None and key in others and others[key].get("code") != code:
+        flags.append(duplicate_flag(code, others[key], "another row of this file"))
+    return flags
+
+
+def draft_item(session: Session, cmd: ProposeItem, others: Mapping[tuple[str, ...], Any] | None = None) -> Draft:
+    """A new item: refused if the code exists or the item breaks catalogue rules."""
+    if store.item_row(session, cmd.code) is not None:
+        raise Conflict(f"item {cmd.code} already exists; propose an update instead", {"code": "already exists"})
+    item = new_item({**cmd.fields, "code": cmd.code})
+    problems = item_problems(item, rules())
+    if problems:
+        raise InvalidInput("the item breaks catalogue rules", problems)
+    return Draft(ChangeKind.ITEM_CREATE, cmd.code, item, 0, tuple(duplicate_flags(session, cmd.code, item, others)))
+
+
+def draft_item_edit(session: Session, cmd: ProposeItemEdit) -> Draft:
+    """Changed fields of an item (only those that differ), made from its current (or If-Match) version."""
+    current = store.item_row(session, cmd.code)
+    if current is None:
+        raise NotFound(f"no item {cmd.code}")
+    if cmd.base_version is not None and cmd.base_version != current["version"]:
+        raise PreconditionFailed(
+            f"item {cmd.code} is at version {current['version']}, not {cmd.base_version}", {"If-Match": "stale ETag"}
+        )
+    if current["status"] == "retired":
+        raise Conflict(f"item {cmd.code} is retired", {"code": "retired"})
+    delta = item_delta(current, cmd.changes)
+    if not delta:
+        raise InvalidInput("every value given is the item's current value: nothing to change", {"body": "no change"})
+    merged = merge_item(current, delta)
+    problems = item_problems(merged, rules())
+    if problems:
+        raise InvalidInput("the item breaks catalogue rules", problems)
+    flags = item_flags(current, delta)
+    if {"generic_name", "dosage_form", "strength", "manufacturer", "approval_no"} & delta.keys():
+        flags += duplicate_flags(session, cmd.code, merged)
+    return Draft(ChangeKind.ITEM_UPDATE, cmd.code, delta, int(current["version"]), tuple(flags))
+
+
+def draft_retire(session: Session, cmd: ProposeRetire) -> Draft:
+    """Retiring an item that is in the catalogue and not retired yet."""
+    current = store.item_row(session, cmd.code)
+    if current is None:
+        raise NotFound(f"no item {cmd.code}")
+    if current["status"] == "retired":
+        raise Conflict(f"item {cmd.code} is already retired")
+    return Draft(ChangeKind.ITEM_RETIRE, cmd.code, {"reason": cmd.reason}, int(current["version"]))
+
+
+def parent_level(session: Session, parent_code: str | None, *, drafts_count: bool) -> str | None:
+    """The level of a site's parent; a parent proposed in the same batch counts at proposal time."""
+    if not parent_code:
+        return None
+    parent = store.site_row(session, parent_code)
+    if parent is not None:
+        return str(parent["level"])
+    level = store.draft_site_level(session, parent_code) if drafts_count else None
+    if level is None:
+        raise InvalidInput(f"no site {parent_code}", {"parent_code": f"no site {parent_code}"})
+    return level
+
+
+def check_site(session: Session, code: str, site: Mapping[str, Any], *, drafts_count: bool) -> None:
+    """Level, parent and children consistent: a level change that would orphan children is refused, naming them."""
+    problems = site_problems(site, parent_level(session, site.get("parent_code"), drafts_count=drafts_count))
+    problems.update(children_problems(str(site["level"]), store.site_children(session, code)))
+    if problems:
+        raise InvalidInput("the site breaks the county's structure", problems)
+
+
+def draft_site(session: Session, cmd: ProposeSite) -> Draft:
+    """A new site or new details, made from the site's current version."""
+    current = store.site_row(session, cmd.code)
+    base = int(current["version"]) if current else 0
+    if cmd.base_version is not None and cmd.base_version != base:
+        raise PreconditionFailed(f"site {cmd.code} is at version {base}, not {cmd.base_version}", {"If-Match": "stale ETag"})
+    site = {"is_hub": False, "active": True, "parent_code": None, **cmd.site, "code": cmd.code}
+    check_site(session, cmd.code, site, drafts_count=True)
+    return Draft(ChangeKind.SITE_UPSERT, cmd.code, dict(site), base)
+
+
+def check_stocklist(session: Session, key: str, codes: list[str], selectors: list[str], *, drafts_count: bool) -> None:
+    """Every reference of a list exists: its site, its items; its categories are well-formed."""
+    problems: dict[str, str] = {}
+    scope, value = key.split(":", 1)
+    if scope == "site" and store.site_row(session, value) is None and not (drafts_count and store.draft_site_level(session, value)):
+        raise InvalidInput(f"no site {value}", {"value": f"no site {value}"})
+    if len(codes) > MAX_LIST_CODES:
+        problems["item_codes"] = f"at most {MAX_LIST_CODES} codes; name categories (essential, atc:J01, …) for larger lists"
+    unknown = sorted(set(codes) - store.existing_item_codes(session, codes))
+    if unknown:
+        problems["item_codes"] = f"{len(unknown)} unknown item codes: {', '.join(unknown[:10])}"
+    for i, selector in enumerate(selectors):
+        problem = selector_problem(selector)
+        if problem:
+            problems[f"categories[{i}]"] = problem
+    if problems:
+        raise InvalidInput("the stocking list names things that do not exist", problems)
+
+
+def draft_stocklist(session: Session, cmd: ProposeStocklist) -> Draft:
+    """The whole list of a level or a site, made from the list's current version."""
+    try:
+        key = stocklist_key(cmd.scope, cmd.value)
+    except ValueError as exc:
+        raise NotFound(str(exc)) from exc
+    codes = sorted(set(cmd.item_codes))
+    selectors = list(dict.fromkeys(cmd.categories))
+    check_stocklist(session, key, codes, selectors, drafts_count=True)
+    header = store.stocklist_header(session, key)
+    base = int(header["version"]) if header else 0
+    if cmd.base_version is not None and cmd.base_version != base:
+        raise PreconditionFailed(f"list {key} is at version {base}, not {cmd.base_version}", {"If-Match": "stale ETag"})
+    return Draft(ChangeKind.STOCKLIST_SET, key, {"item_codes": codes, "categories": selectors}, base)
