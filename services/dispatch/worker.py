@@ -58,8 +58,11 @@ class _Run:
         self.last_write = 0.0
         self.offset_s = 0.0
         self.lock = threading.Lock()
+        self.cancelled = threading.Event()
 
     def progress(self, elapsed: float, objective: int) -> None:
+        if self.cancelled.is_set():
+            return  # handed back: the abandoned search runs out its time and writes nothing
         with self.lock:
             if self.samples and objective >= self.samples[-1][1]:
                 return  # a later phase's start is no improvement: the shown objective never rises
@@ -72,6 +75,8 @@ class _Run:
         self.write(progress=list(self.samples))
 
     def write(self, **values: Any) -> bool:
+        if self.cancelled.is_set():
+            return False
         with unit_of_work(self.ctx.factory) as session:
             return store.beat_plan(session, self.plan_id, self.worker, utcnow(), **values)
 
@@ -89,6 +94,8 @@ class _Run:
             if limit >= TWO_PHASE_FROM_S and not request.get("initial_routes"):
                 first = max(FIRST_MIN_S, FIRST_SHARE * limit)
                 draft = self._phase(request, first, kept)
+                if self.cancelled.is_set():
+                    return
                 if draft is not None:
                     self.write(result=draft, progress=list(self.samples))
                     request["initial_routes"] = {r["vehicle"]: [s["id"] for s in r["stops"]] for r in draft["routes"]
@@ -103,6 +110,8 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - a failed solve is recorded, the worker goes on
             log.exception("plan solve failed", extra={"plan_id": self.plan_id})
             result, status, error = None, "failed", f"{type(exc).__name__}: {exc}"
+        if self.cancelled.is_set():
+            return
         if result is not None and draft is not None and result["objective"] > draft["objective"]:
             result = draft  # the warm-started search never returns worse than its start; keep the better anyway
         with unit_of_work(self.ctx.factory) as session:
@@ -116,6 +125,8 @@ class _Run:
         try:
             result = solve_request(phase, self.progress)
         except Exception:
+            if self.cancelled.is_set():
+                return None
             if raise_errors:
                 raise
             log.exception("a solve phase failed; keeping the plan so far", extra={"plan_id": self.plan_id})
@@ -133,6 +144,7 @@ def run_plan(ctx: ServiceContext, plan_id: str, worker: str, stop: threading.Eve
     last_beat = time.monotonic()
     while thread.is_alive():
         if stop is not None and stop.wait(0.2):
+            run.cancelled.set()
             release_plan(ctx, plan_id, worker)
             return "released"
         thread.join(0.2 if stop is not None else 1.0)

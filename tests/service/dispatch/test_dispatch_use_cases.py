@@ -1,0 +1,174 @@
+"""Dispatch's use cases called directly (no HTTP), on SQLite and on PostgreSQL.
+
+Issue 8's service-level examples: lunch closures as several windows, split loads shown as parts,
+a vehicle whose shift lies outside the depot's hours left out while the others plan, any day
+planned (today for same-day work) and earlier days read, the manifest's contents, before/after of
+a re-plan, the publish preview; issue 9's site scope on shipments and day stops.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.dispatch import reads, service, worker
+from services.dispatch.commands import (
+    AddShipment,
+    CancelShipment,
+    PlanDay,
+    PublishPlan,
+    Replan,
+    ShipmentFilter,
+    ShipmentItem,
+    UpsertVehicle,
+)
+from services.dispatch.model import minutes
+from shared.auth import Principal
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.runtime import ServiceContext
+from tests.service.dispatch.dispatch_support import DISPATCHER, next_monday
+
+STOREKEEPER_T02 = Principal("sk-t02", ("storekeeper", "pharmacist"), site="CW-T02")
+
+
+def _solve_all(ctx: ServiceContext) -> None:
+    while (plan_id := worker.claim_plan(ctx, "test")) is not None:
+        worker.run_plan(ctx, plan_id, "test")
+
+
+def _plan(ctx: ServiceContext, seconds: float = 3.0) -> dict:
+    plan = service.queue_plan(ctx, DISPATCHER, PlanDay(next_monday(), seconds, 1))
+    _solve_all(ctx)
+    solved = service.get_plan(ctx, plan["id"])
+    assert solved["status"] == "solved", solved["error"]
+    return solved
+
+
+def test_shipments_get_cancel_and_site_scope(service_ctx: ServiceContext) -> None:
+    mine = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, {}, 3, note="胰岛素"))
+    other = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"ambient": 5}))
+    assert service.get_shipment(service_ctx, DISPATCHER, mine["id"])["note"] == "胰岛素"
+    assert service.get_shipment(service_ctx, STOREKEEPER_T02, mine["id"])["site_code"] == "CW-T02"
+    with pytest.raises(Forbidden):
+        service.get_shipment(service_ctx, STOREKEEPER_T02, other["id"])
+    seen = service.list_shipments(service_ctx, STOREKEEPER_T02, ShipmentFilter("all"))
+    assert [s["id"] for s in seen] == [mine["id"]]  # a storekeeper (whatever else they hold) sees their site only
+    with pytest.raises(Forbidden):
+        service.list_shipments(service_ctx, STOREKEEPER_T02, ShipmentFilter("all", "CW-T03"))
+    assert {s["id"] for s in service.list_shipments(service_ctx, DISPATCHER, ShipmentFilter("all"))} == {mine["id"], other["id"]}
+    cancelled = service.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(other["id"]))
+    assert cancelled["status"] == "cancelled"
+    with pytest.raises(Conflict):
+        service.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(other["id"]))
+    with pytest.raises(NotFound):
+        service.cancel_shipment(service_ctx, DISPATCHER, CancelShipment("M-nope"))
+    with pytest.raises(Forbidden):
+        service.cancel_shipment(service_ctx, STOREKEEPER_T02, CancelShipment(mine["id"]))
+    preview = service.preview_day(service_ctx, STOREKEEPER_T02, next_monday())
+    assert {s["id"] for s in preview["stops"]} == {"CW-T02"} and set(preview["stop_refs"]) == {"CW-T02"}
+
+
+def test_lunch_closures_are_windows_the_plan_keeps(service_ctx: ServiceContext) -> None:
+    plan = _plan(service_ctx)
+    townships = [s for s in plan["request"]["stops"] if s["id"].startswith("CW-T")]
+    assert townships and all(len(s["windows"]) == 2 for s in townships)  # morning and afternoon, closed at noon
+    periods = {s["id"]: s["windows"] for s in plan["request"]["stops"]}
+    for route in plan["result"]["routes"]:
+        for stop in route["stops"]:
+            start = minutes(stop["start"])
+            assert any(minutes(a) <= start <= minutes(b) for a, b in periods[stop["id"]]), (stop, periods[stop["id"]])
+
+
+def test_an_order_larger_than_any_compartment_is_split_into_parts(service_ctx: ServiceContext) -> None:
+    big = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 900}, {}, 2, note="疫苗",
+                                                                    items=(ShipmentItem("流感疫苗", 3000, "支"),)))  # fmt: skip
+    preview = service.preview_day(service_ctx, DISPATCHER, next_monday())
+    parts = [s for s in preview["stops"] if s["id"].startswith("CW-T02~")]
+    assert [s["id"] for s in parts] == ["CW-T02~1", "CW-T02~2", "CW-T02~3"]
+    assert sum(s["deliver"]["cold"] for s in parts) == pytest.approx(900)
+    assert all(10 <= s["deliver"]["cold"] <= 400 for s in parts)  # the largest cold compartment holds 400 L
+    plan = _plan(service_ctx, 4)
+    served = {s["id"]: r["vehicle"] for r in plan["result"]["routes"] for s in r["stops"]}
+    assert {"CW-T02~1", "CW-T02~2", "CW-T02~3"} <= set(served)
+    sheet = reads.manifest(service_ctx, DISPATCHER, plan["id"], served["CW-T02~2"])
+    part = next(s for s in sheet["stops"] if s["stop_id"] == "CW-T02~2")
+    assert (part["part"], part["parts"]) == (2, 3) and part["shipments"][0]["id"] == big["id"]
+
+
+def test_a_vehicle_whose_shift_lies_outside_the_depot_hours_is_left_out_and_the_others_plan(
+    service_ctx: ServiceContext,
+) -> None:
+    service.upsert_vehicle(service_ctx, DISPATCHER, UpsertVehicle("NIGHT", "夜班车", {"ambient": 3000},
+                                                                  shift_start="19:30", shift_end="22:00",
+                                                                  break_start=None, break_end=None, break_min=None))  # fmt: skip
+    plan = _plan(service_ctx)
+    assert [lo["vehicle"] for lo in plan["request"]["left_out"]] == ["NIGHT"]
+    assert "depot" in plan["request"]["left_out"][0]["reason"]
+    assert "NIGHT" not in {r["vehicle"] for r in plan["result"]["routes"]}
+    assert plan["result"]["totals"]["stops_served"] > 0
+
+
+def test_any_day_from_today_can_be_planned_and_earlier_days_read(service_ctx: ServiceContext) -> None:
+    today = service.today()
+    queued = service.queue_plan(service_ctx, DISPATCHER, PlanDay(today, 1, 1))
+    assert queued["date"] == today.isoformat()
+    with pytest.raises(InvalidInput) as refused:
+        service.queue_plan(service_ctx, DISPATCHER, PlanDay(today - timedelta(days=1), 1, 1))
+    assert "date" in refused.value.fields
+    assert [p["id"] for p in service.list_plans(service_ctx, today)] == [queued["id"]]
+    assert service.list_plans(service_ctx, today - timedelta(days=3)) == []
+
+
+def test_manifest_carries_priority_notes_items_hours_wait_and_driver(service_ctx: ServiceContext) -> None:
+    urgent = service.add_shipment(service_ctx, DISPATCHER, AddShipment(
+        "CW-T02", {"cold": 6}, {}, 3, note="胰岛素和肾上腺素，到后立即入冷藏",
+        items=(ShipmentItem("胰岛素注射液", 40, "支"), ShipmentItem("肾上腺素注射液", 20, "支"))))  # fmt: skip
+    plan = _plan(service_ctx)
+    vehicle = next(r["vehicle"] for r in plan["result"]["routes"] if any(s["id"] == "CW-T02" for s in r["stops"]))
+    sheet = reads.manifest(service_ctx, DISPATCHER, plan["id"], vehicle)
+    assert sheet["driver"] and sheet["vehicle_name"]
+    stop = next(s for s in sheet["stops"] if s["stop_id"] == "CW-T02")
+    assert stop["priority"] == 3 and stop["priority_label"] == "紧急"
+    assert stop["notes"] == ["胰岛素和肾上腺素，到后立即入冷藏"]
+    shipment = next(s for s in stop["shipments"] if s["id"] == urgent["id"])
+    assert [(i["name"], i["quantity"], i["unit"]) for i in shipment["items"]] == [
+        ("胰岛素注射液", 40, "支"), ("肾上腺素注射液", 20, "支")]  # fmt: skip
+    assert len(stop["receiving_hours"]) == 2 and stop["pickup_l"].get("specimen")
+    for s in sheet["stops"]:  # a wait is printed exactly when it is long
+        wait = minutes(s["start"]) - minutes(s["arrival"])
+        assert s["wait_min"] == (wait if wait >= 20 else None)
+    with pytest.raises(NotFound):
+        reads.manifest(service_ctx, DISPATCHER, plan["id"], "NO-SUCH-VAN")
+
+
+def test_replan_shows_before_and_after_and_publish_preview_summarises(service_ctx: ServiceContext) -> None:
+    first = _plan(service_ctx)
+    service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T05", {"cold": 3}, {}, 3))
+    some_stop = first["result"]["routes"][0]["stops"][0]["id"]
+    other_vehicle = next(v["id"] for v in first["request"]["vehicles"] if v["id"] != first["result"]["routes"][0]["vehicle"]
+                         and "cold" in v["compartments"])  # fmt: skip
+    again = service.replan(service_ctx, DISPATCHER, Replan(first["id"], {some_stop: other_vehicle}, (), (), 3))
+    _solve_all(service_ctx)
+    after = service.get_plan(service_ctx, again["id"])
+    assert after["status"] == "solved", after["error"]
+    where = {s["id"]: r["vehicle"] for r in after["result"]["routes"] for s in r["stops"]}
+    assert where[some_stop] == other_vehicle  # the per-stop lock held
+    diff = reads.compare_plans(service_ctx, DISPATCHER, after["id"])
+    assert diff["before_plan_id"] == first["id"]
+    moved = {m["stop_id"]: m for m in diff["moved"]}
+    assert moved[some_stop]["after"] == other_vehicle and moved[some_stop]["before"] != other_vehicle
+    assert set(diff["delta"]) == {"cost", "distance_km", "vehicles", "stops_served"}
+    service.publish_plan(service_ctx, DISPATCHER, PublishPlan(first["id"]))
+    preview = reads.publish_preview(service_ctx, DISPATCHER, after["id"])
+    assert preview["replaces"] == first["id"] and preview["changes"]["moved"]
+    assert preview["stops"] == after["result"]["totals"]["stops_served"]
+
+
+def test_impossible_locks_are_refused_naming_the_lock(service_ctx: ServiceContext) -> None:
+    first = _plan(service_ctx)
+    plain = next(v["id"] for v in first["request"]["vehicles"] if "cold" not in v["compartments"])
+    service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T05", {"cold": 3}, {}, 3))
+    with pytest.raises(InvalidInput) as refused:
+        service.replan(service_ctx, DISPATCHER, Replan(first["id"], {"CW-T05": plain}, (), (), 2))
+    assert list(refused.value.fields) == ["locks.CW-T05"] and "cold" in refused.value.fields["locks.CW-T05"]
