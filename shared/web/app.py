@@ -16,12 +16,14 @@ from werkzeug.exceptions import HTTPException
 from shared import correlation
 from shared.access import policy_for, rule_key
 from shared.auth import Principal, Unauthorized, verify_token
+from shared.db import is_lock_timeout
 from shared.errors import DomainError, Forbidden
 from shared.runtime import ServiceContext
 from shared.web.devsignin import install_dev_signin
 from shared.web.health import install_health
 from shared.web.metrics import install_metrics
 from shared.web.problems import flatten_messages, problem, strip_location
+from shared.web.request_parsing import install_request_checks, json_body_or_none
 from shared.web.ui import install_shell
 
 log = logging.getLogger("countyhub.http")
@@ -39,7 +41,8 @@ class ProblemApi(Api):
         errors = strip_location(flatten_messages(messages)) if messages else None
         status = error.code or 500
         if status == 413:
-            errors = [{"field": "body", "message": f"larger than {request.max_content_length} bytes"}]
+            hint = g.get("upload_hint") or f"at most {request.max_content_length} bytes"
+            errors = [{"field": "body", "message": f"larger than {request.max_content_length} bytes: {hint}"}]
         if status == 400 and errors and any(e["message"] == "Invalid JSON body." for e in errors):
             errors = [{"field": "body", "message": "not valid JSON"}]
         title = error.name if status != 422 else "Invalid input"
@@ -61,7 +64,10 @@ def create_service_app(
     gauges: dict[str, tuple[str, str, Callable[[], dict[str, float]]]] | None = None,
 ) -> Flask:
     """Build a service's app; blueprints are flask-smorest Blueprints registered on the Api."""
-    app = Flask(ctx.name)
+    # root and instance paths given: Flask would otherwise look for a module named like the service, and find a
+    # test folder (tests/unit/dispatch) when a test run puts one on sys.path.
+    here = Path(__file__).parent
+    app = Flask(ctx.name, root_path=str(here), instance_path=str(here / "instance"))
     app.extensions["countyhub"] = ctx
     app.config.update(
         API_TITLE=title,
@@ -116,7 +122,7 @@ def create_service_app(
         except Unauthorized as exc:
             return problem(401, "Unauthorized", f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
         if rule is not None:
-            body = request.get_json(silent=True) if request.is_json else None
+            body = json_body_or_none()
             try:
                 rule.check(g.principal, request.view_args or {}, request.args, body)
             except Forbidden as exc:
@@ -156,9 +162,17 @@ def create_service_app(
     def _unexpected(exc: Exception) -> Response:
         if isinstance(exc, HTTPException):
             return api.handle_http_exception(exc)
+        if is_lock_timeout(exc):
+            # A writer that waited out the busy timeout: nothing was written; the client retries.
+            log.warning("database busy", extra={"request_id": g.get("request_id"), "error": str(exc)[:200]})
+            return problem(
+                503, "Database busy", "the change was not made; try again in a moment",
+                slug="database-busy", headers={"Retry-After": "2"},
+            )
         log.exception("unhandled error", extra={"request_id": g.get("request_id")})
         return problem(500, "Internal error", "the error was logged with this request's id")
 
+    install_request_checks(app)
     install_dev_signin(app, ctx)
     install_health(app, ctx)
     install_metrics(app, ctx.name, gauges or {})
