@@ -1,0 +1,1 @@
+"""The pure domain of prescription review: prescriptions, findings, knowledge and the engine."""
