@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from hub.registry import SERVICES, spec
+from hub.registry import specs
 from shared.config import load_settings
 from shared.migrate import upgrade
 from shared.runtime import Background, ServiceContext, ServiceSpec, build_context
@@ -66,16 +66,20 @@ class Hub:
 def start_hub(
     *, host: str = "127.0.0.1", ports: dict[str, int] | None = None, seed: bool = True, profile: str = "chengwu"
 ) -> Hub:
-    """Migrate, start background loops and HTTP servers, and seed the sample county if empty."""
+    """Migrate, start background loops and HTTP servers, and seed the sample county if empty.
+
+    Everything comes from the registry's specs: ports, handlers, workers and each service's seeder.
+    """
     hub = Hub()
-    for name in SERVICES:
-        service_spec = spec(name)
-        settings = load_settings(name, bind_host=host)
+    for service_spec in specs():
+        settings = load_settings(service_spec.name)
         ctx = build_context(service_spec, settings)
         upgrade(service_spec.migrations, ctx.engine)
         app = service_spec.create_app(ctx)
-        background = Background(service_spec, ctx).start()
-        hub.services[name] = RunningService(service_spec, ctx, app, background)
+        background = Background(service_spec, ctx)
+        hub.services[service_spec.name] = RunningService(service_spec, ctx, app, background)
+    for svc in hub.services.values():
+        svc.background.start()
     for name, svc in hub.services.items():
         port = (ports or {}).get(name, svc.ctx.settings.port)
         svc.server = make_server(host, port, svc.app, threaded=True)
@@ -83,16 +87,11 @@ def start_hub(
         thread.start()
         hub.threads.append(thread)
     if seed:
-        from services.dispatch.fleet import seed_fleet_if_empty
-        from services.formulary.seed.loader import seed_if_empty
-        from shared.db import unit_of_work
-
-        with unit_of_work(hub.services["dispatch"].ctx.factory) as session:
-            seed_fleet_if_empty(session)
-
-        seeded = seed_if_empty(hub.services["formulary"].ctx, profile=profile)
-        if seeded:
-            log.info("seeded the sample county", extra={"profile": profile, **seeded})
+        for name, svc in hub.services.items():
+            if svc.spec.seed is not None:
+                seeded = svc.spec.seed(svc.ctx, profile)
+                if seeded:
+                    log.info("seeded the sample county", extra={"service": name, "profile": profile, "seeded": seeded})
     return hub
 
 
@@ -101,14 +100,8 @@ def run_embedded(*, seed: bool = True, host: str = "127.0.0.1", profile: str = "
     configure_logging("hub", os.environ.get("LOG_LEVEL", "WARNING"))
     hub = start_hub(host=host, seed=seed, profile=profile)
     print("County Pharmacy & Logistics Hub is running (embedded: SQLite + in-process bus)", flush=True)
-    labels = {
-        "formulary": "统一药品耗材目录 catalogue",
-        "procurement": "采购与库存 procurement",
-        "prescription_review": "审方中心 prescription review",
-        "dispatch": "物流调度 dispatch",
-    }
     for name, svc in hub.services.items():
-        print(f"  {labels[name]:<36} {svc.url}/ui/   API docs {svc.url}/docs")
+        print(f"  {svc.spec.label or name:<36} {svc.url}/ui/   API docs {svc.url}/docs")
     print("Sign in on any page by choosing a role; `countyhub token --role ROLE` prints a token for the API.")
     print("Press Ctrl+C to stop.", flush=True)
     done = threading.Event()

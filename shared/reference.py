@@ -1,7 +1,7 @@
 """The read model of formulary reference data that every other service keeps from events.
 
-Written once here, added to each consumer's own metadata: a service never reads the formulary's
-database. Snapshots carry versions, so a late, older event never overwrites a newer state.
+Handlers for the formulary.* events, bound to one service's tables (statements in
+shared/reference_store.py). Each gets the payload already loaded through its contract.
 """
 
 from __future__ import annotations
@@ -9,76 +9,35 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, select
+from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
 from shared.bus.inbox import Handler
 from shared.clock import utcnow
-from shared.db import UtcDateTime
 from shared.events.envelope import CloudEvent
+from shared.reference_store import (
+    add_reference_tables,
+    mark_item_retired,
+    replace_stocklist,
+    upsert_versioned,
+)
 
+__all__ = ["add_reference_tables", "reference_handlers", "snapshot_json"]
 
-def add_reference_tables(metadata: MetaData) -> None:
-    """Define ref_items, ref_sites and ref_stocklists in a service's metadata."""
-    Table(
-        "ref_items",
-        metadata,
-        Column("code", String(40), primary_key=True),
-        Column("version", Integer, nullable=False),
-        Column("status", String(12), nullable=False),
-        Column("kind", String(12), nullable=False),
-        Column("generic_name", String(200), nullable=False),
-        Column("storage", String(12), nullable=False),
-        Column("unit", String(20), nullable=False),
-        Column("package_size", Integer, nullable=False),
-        Column("volume_cm3", Float, nullable=False),
-        Column("weight_g", Float, nullable=False),
-        Column("snapshot", JSON, nullable=False),
-        Column("updated_at", UtcDateTime(), nullable=False),
-    )
-    Table(
-        "ref_sites",
-        metadata,
-        Column("code", String(40), primary_key=True),
-        Column("version", Integer, nullable=False),
-        Column("name", String(200), nullable=False),
-        Column("level", String(20), nullable=False),
-        Column("parent_code", String(40), nullable=True),
-        Column("is_hub", Boolean, nullable=False),
-        Column("lat", Float, nullable=False),
-        Column("lon", Float, nullable=False),
-        Column("active", Boolean, nullable=False),
-        Column("snapshot", JSON, nullable=False),
-        Column("updated_at", UtcDateTime(), nullable=False),
-    )
-    Table(
-        "ref_stocklists",
-        metadata,
-        Column("scope_key", String(60), primary_key=True),
-        Column("catalogue_version", Integer, nullable=False),
-        Column("item_codes", JSON, nullable=False),
-        Column("updated_at", UtcDateTime(), nullable=False),
-    )
-
-
-def _upsert_versioned(session: Session, table: Table, key: str, version: int, values: dict[str, Any]) -> bool:
-    current = session.execute(select(table.c.version).where(table.c.code == key)).scalar_one_or_none()
-    if current is None:
-        session.execute(table.insert().values(code=key, version=version, **values))
-        return True
-    if version <= current:
-        return False  # an older or repeated snapshot: the newer state stays
-    session.execute(table.update().where(table.c.code == key).values(version=version, **values))
-    return True
+REFERENCE_EVENTS = (
+    "formulary.item.published",
+    "formulary.item.retired",
+    "formulary.site.upserted",
+    "formulary.stocklist.changed",
+)
 
 
 def reference_handlers(metadata: MetaData) -> dict[str, Handler]:
     """Handlers for the formulary.* events, bound to one service's tables."""
     items, sites, stocklists = (metadata.tables[n] for n in ("ref_items", "ref_sites", "ref_stocklists"))
 
-    def item_published(session: Session, event: CloudEvent) -> None:
-        d = event.data
-        _upsert_versioned(
+    def item_published(session: Session, d: dict[str, Any], event: CloudEvent) -> None:
+        upsert_versioned(
             session,
             items,
             d["code"],
@@ -92,26 +51,16 @@ def reference_handlers(metadata: MetaData) -> dict[str, Handler]:
                 "package_size": d["package_size"],
                 "volume_cm3": d["volume_cm3"],
                 "weight_g": d["weight_g"],
-                "snapshot": d,
+                "snapshot": event.data,  # the snapshot as published (JSON), not the loaded form
                 "updated_at": utcnow(),
             },
         )
 
-    def item_retired(session: Session, event: CloudEvent) -> None:
-        d = event.data
-        row = session.execute(select(items.c.version, items.c.snapshot).where(items.c.code == d["code"])).first()
-        if row is None or d["version"] <= row.version:
-            return
-        snapshot = dict(row.snapshot, status="retired", version=d["version"])
-        session.execute(
-            items.update()
-            .where(items.c.code == d["code"])
-            .values(status="retired", version=d["version"], snapshot=snapshot, updated_at=utcnow())
-        )
+    def item_retired(session: Session, d: dict[str, Any], event: CloudEvent) -> None:
+        mark_item_retired(session, items, d["code"], d["version"], utcnow())
 
-    def site_upserted(session: Session, event: CloudEvent) -> None:
-        d = event.data
-        _upsert_versioned(
+    def site_upserted(session: Session, d: dict[str, Any], event: CloudEvent) -> None:
+        upsert_versioned(
             session,
             sites,
             d["code"],
@@ -124,29 +73,16 @@ def reference_handlers(metadata: MetaData) -> dict[str, Handler]:
                 "lat": d["lat"],
                 "lon": d["lon"],
                 "active": d["active"],
-                "snapshot": d,
+                "snapshot": event.data,
                 "updated_at": utcnow(),
             },
         )
 
-    def stocklist_changed(session: Session, event: CloudEvent) -> None:
-        d = event.data
+    def stocklist_changed(session: Session, d: dict[str, Any], event: CloudEvent) -> None:
         key = f"level:{d['level']}" if d["scope"] == "level" else f"site:{d['site_code']}"
-        current = session.execute(
-            select(stocklists.c.catalogue_version).where(stocklists.c.scope_key == key)
-        ).scalar_one_or_none()
-        values = {"catalogue_version": d["catalogue_version"], "item_codes": sorted(d["item_codes"]), "updated_at": utcnow()}
-        if current is None:
-            session.execute(stocklists.insert().values(scope_key=key, **values))
-        elif d["catalogue_version"] >= current:
-            session.execute(stocklists.update().where(stocklists.c.scope_key == key).values(**values))
+        replace_stocklist(session, stocklists, key, d["catalogue_version"], d["item_codes"], utcnow())
 
-    return {
-        "formulary.item.published": item_published,
-        "formulary.item.retired": item_retired,
-        "formulary.site.upserted": site_upserted,
-        "formulary.stocklist.changed": stocklist_changed,
-    }
+    return dict(zip(REFERENCE_EVENTS, (item_published, item_retired, site_upserted, stocklist_changed), strict=True))
 
 
 def snapshot_json(value: Any) -> str:

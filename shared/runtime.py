@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import correlation
 from shared.bus.consumer import EventConsumer
-from shared.bus.inbox import Handler, consume_once
+from shared.bus.inbox import Handler, consume_once, prepare
 from shared.bus.outbox import record_event, relay_batch
 from shared.bus.publisher import EventPublisher
-from shared.bus.topology import TOPOLOGY
+from shared.bus.topology import topology
 from shared.config import Settings
 from shared.db import make_engine, session_factory
 from shared.events.envelope import CloudEvent
@@ -59,16 +59,34 @@ class ServiceContext:
 Worker = Callable[[ServiceContext, threading.Event], None]
 
 
-@dataclass(frozen=True)
+Seeder = Callable[[ServiceContext, str], Any]
+"""seed(ctx, profile): fill an empty database with the sample county (embedded hub); returns a summary."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServiceSpec:
-    """Everything the hub needs to run one service."""
+    """Everything the hub needs to run one service, declared once in services/<name>/app.py.
+
+    The ports table (shared.config.SERVICE_PORTS), the broker topology (one queue bound to
+    exactly the keys of `handlers`), the embedded hub, the CLI and the deployment manifests are
+    all derived from the specs in hub/registry.py.
+
+    - port: the HTTP port of the embedded default and of the container (<NAME>_PORT overrides).
+    - handlers: event type -> handler(session, payload, event), payload loaded through the contract.
+    - workers: background loops worker(ctx, stop_event).
+    - label: what the hub's banner calls the service (zh-CN first).
+    - seed: the embedded hub's sample-data loader, if the service has one.
+    """
 
     name: str
+    port: int
     metadata: MetaData
     create_app: Callable[[ServiceContext], Flask]
-    handlers: Mapping[str, Handler]
     migrations: Path
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
     workers: Sequence[Worker] = ()
+    label: str = ""
+    seed: Seeder | None = None
 
 
 def build_context(spec: ServiceSpec, settings: Settings) -> ServiceContext:
@@ -78,13 +96,18 @@ def build_context(spec: ServiceSpec, settings: Settings) -> ServiceContext:
 
 
 def handle_event(spec: ServiceSpec, ctx: ServiceContext, event: CloudEvent) -> bool:
-    """Run the service's handler for one event, at most once; False if it was a duplicate or unhandled."""
+    """Run the service's handler for one event, at most once; False if it was a duplicate or unhandled.
+
+    The payload is loaded through the event type's contract before the handler runs; a payload
+    the contract rejects raises PoisonMessage (the consumer dead-letters it with the reason).
+    """
     handler = spec.handlers.get(event.type)
     if handler is None:
         return False
+    delivery = prepare(event, handler)
     correlation.set_current(event.correlationid or event.id)
     try:
-        return consume_once(ctx.factory, ctx.metadata, spec.name, event, handler)
+        return consume_once(ctx.factory, ctx.metadata, spec.name, event, handler, delivery.payload)
     finally:
         correlation.set_current(None)
 
@@ -110,7 +133,7 @@ def relay_loop(ctx: ServiceContext, stop: threading.Event, poll_s: float = 0.2) 
 
 def consumer_loop(spec: ServiceSpec, ctx: ServiceContext, stop: threading.Event) -> None:
     """Consume the service's queue until stopped."""
-    queues = TOPOLOGY.get(spec.name)
+    queues = topology().get(spec.name)
     if queues is None:
         return
     consumer = EventConsumer(

@@ -1,23 +1,19 @@
-"""Fixtures shared by every test layer: a running embedded hub, tokens."""
+"""Fixtures shared by every test layer: a running embedded hub, tokens (helpers: tests/support/)."""
 
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import free_port
+
+__all__ = ["free_port"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ def create_app(ctx: ServiceContext) -> Flask:
 
 SPEC = ServiceSpec(
     name="prescription_review",
+    port=8003,
+    label="审方中心 prescription review",
     metadata=store.metadata,
     create_app=create_app,
     handlers=reference_handlers(store.metadata),

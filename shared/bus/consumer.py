@@ -11,10 +11,10 @@ from typing import Any
 from kombu import Connection, Consumer, Message, Producer
 from kombu.mixins import ConsumerMixin
 
+from shared.bus.inbox import PoisonMessage
 from shared.bus.publisher import dead_letter_exchange, declare_all, is_amqp, open_connection, service_queues
 from shared.bus.topology import ServiceQueues
 from shared.events.envelope import CloudEvent, EnvelopeError
-from shared.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ class EventConsumer(ConsumerMixin):
         self.quorum = is_amqp(url) if quorum is None else quorum
         self.connection = open_connection(url, heartbeat=30)
         self._side: Connection | None = None
-        # Liveness (shared/heartbeat.py): beats on every consume iteration; a no-op without HEARTBEAT_FILE.
-        self.heartbeat = Heartbeat.from_env("consumer").beat
         self.processed = 0
         self.dead_lettered = 0
 
@@ -82,6 +80,10 @@ class EventConsumer(ConsumerMixin):
             return
         try:
             self.handle(event)
+        except PoisonMessage as exc:
+            self._dead_letter(message, str(exc))
+            message.ack()
+            return
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
             attempt = int((message.headers or {}).get(RETRY_HEADER, 0)) + 1
             log.warning(
@@ -138,13 +140,8 @@ class EventConsumer(ConsumerMixin):
             headers={"x-dead-letter-reason": reason[:1000], "x-original-queue": self.spec.queue},
         )
 
-    def on_iteration(self) -> None:
-        """kombu calls this about once a second while consuming: the loop's liveness heartbeat."""
-        self.heartbeat()
-
     def on_connection_error(self, exc: Exception, interval: float) -> None:
-        """Log and keep trying: the broker coming back is the normal case (still alive: beats)."""
-        self.heartbeat()
+        """Log and keep trying: the broker coming back is the normal case."""
         log.warning("broker connection lost; retrying", extra={"in_s": interval, "error": str(exc)})
 
     def close(self) -> None:

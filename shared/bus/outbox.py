@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.bus.tables import bus_tables
 from shared.clock import utcnow
+from shared.db import lock_for_update
 from shared.events.envelope import CloudEvent, new_event
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,7 @@ def relay_batch(factory: sessionmaker[Session], metadata: MetaData, send: Send, 
         with session.begin():
             query = select(outbox.c.id, outbox.c.envelope).where(outbox.c.sent_at.is_(None))
             query = query.order_by(outbox.c.id).limit(batch_size)
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = session.execute(query).all()
+            rows = session.execute(lock_for_update(query, session, skip_locked=True)).all()
             sent_ids: list[int] = []
             for row in rows:
                 try:

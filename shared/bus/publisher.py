@@ -9,7 +9,7 @@ from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue, binding
 
-from shared.bus.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, TOPOLOGY, ServiceQueues
+from shared.bus.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ServiceQueues, consumers_of, topology
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def declare_all(channel: Any, quorum: bool) -> None:
     """
     events_exchange(channel).declare()
     dead_letter_exchange(channel).declare()
-    for spec in TOPOLOGY.values():
+    for spec in topology().values():
         for queue in service_queues(spec, quorum):
             queue(channel).declare()
 
@@ -80,6 +80,7 @@ class EventPublisher:
         self._producer: Producer | None = None
         self._returned: list[str] = []
         self._lock = threading.Lock()
+        self._topology: dict[str, ServiceQueues] | None = None
 
     def _ensure(self) -> Producer:
         if self._producer is None:
@@ -93,8 +94,20 @@ class EventPublisher:
     def _on_return(self, exception: Any, exchange: str, routing_key: str, message: Any) -> None:
         self._returned.append(routing_key)
 
+    def _wanted(self, event_type: str) -> bool:
+        if self._topology is None:
+            self._topology = topology()
+        return bool(consumers_of(event_type, self._topology))
+
     def send(self, envelope: dict[str, Any]) -> None:
-        """Publish one event, routed by its type; raises if the broker does not take it."""
+        """Publish one event, routed by its type; raises if the broker does not take it.
+
+        An event type no registered service handles is not published (there is no queue for it,
+        and `mandatory` would bounce it for ever); the relay counts it as handed over.
+        """
+        if not self._wanted(envelope["type"]):
+            log.debug("no service handles %s; not published", envelope["type"])
+            return
         with self._lock:
             try:
                 producer = self._ensure()

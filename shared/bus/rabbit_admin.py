@@ -15,7 +15,7 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from shared.bus.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, TOPOLOGY
+from shared.bus.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, topology
 
 
 @contextmanager
@@ -39,7 +39,7 @@ def declare_topology(url: str, quorum: bool = True) -> list[str]:
         ch.exchange_declare(EVENTS_EXCHANGE, exchange_type="topic", durable=True)
         ch.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
         declared += [f"exchange {EVENTS_EXCHANGE}", f"exchange {DEAD_LETTER_EXCHANGE}"]
-        for spec in TOPOLOGY.values():
+        for spec in topology().values():
             ch.queue_declare(spec.queue, durable=True, arguments=spec.queue_arguments(quorum))
             for key in spec.bindings:
                 ch.queue_bind(spec.queue, EVENTS_EXCHANGE, routing_key=key)
@@ -54,7 +54,7 @@ def queue_depths(url: str) -> dict[str, int]:
     """Messages ready in every declared queue (for readiness, metrics and autoscaling)."""
     depths: dict[str, int] = {}
     with channel(url) as ch:
-        for spec in TOPOLOGY.values():
+        for spec in topology().values():
             for name in (spec.queue, spec.retry_queue, spec.dead_letter_queue):
                 frame = ch.queue_declare(name, passive=True)
                 depths[name] = int(frame.method.message_count)
@@ -82,7 +82,7 @@ class DeadLetter:
 
 def list_dead_letters(url: str, service: str, limit: int = 100) -> list[DeadLetter]:
     """Peek at a service's dead-letter queue without removing anything."""
-    spec = TOPOLOGY[service]
+    spec = topology()[service]
     out: list[DeadLetter] = []
     with channel(url) as ch:
         seen: list[int] = []
@@ -99,7 +99,7 @@ def list_dead_letters(url: str, service: str, limit: int = 100) -> list[DeadLett
 
 def replay_dead_letters(url: str, service: str, limit: int = 1000) -> int:
     """Move dead letters back onto the service queue with a fresh retry count; return how many."""
-    spec = TOPOLOGY[service]
+    spec = topology()[service]
     moved = 0
     with channel(url) as ch:
         ch.confirm_delivery()

@@ -1,13 +1,15 @@
 """The broker topology as plain data, shared by the kombu consumers and the pika admin.
 
 One durable topic exchange carries every domain event, routed by its type. Each consuming
-service has one queue bound to the types it needs, a retry queue that holds a failed message
+service has one queue bound to the event types its handlers map names (derived from the
+registry's ServiceSpecs, never listed by hand), a retry queue that holds a failed message
 for a back-off delay and then dead-letters it back to the service queue, and a dead-letter
 queue for messages that keep failing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,19 +62,32 @@ class ServiceQueues:
         return {"x-queue-type": "quorum"} if quorum else {}
 
 
-TOPOLOGY: dict[str, ServiceQueues] = {
-    "procurement": ServiceQueues(
-        "procurement",
-        (
-            "formulary.#",
-            "review.prescription.approved",
-            "dispatch.plan.published",
-            "dispatch.stop.completed",
-        ),
-    ),
-    "prescription_review": ServiceQueues("prescription_review", ("formulary.#",)),
-    "dispatch": ServiceQueues("dispatch", ("formulary.#", "procurement.shipment.ready")),
-}
+def build_topology(subscriptions: Iterable[tuple[str, Iterable[str]]]) -> dict[str, ServiceQueues]:
+    """Queues for each (service, event types it handles); services that handle nothing get none.
+
+    The bindings are exactly the handled event types, sorted: a service's queue receives what its
+    `handlers.py` map names and nothing else.
+    """
+    out: dict[str, ServiceQueues] = {}
+    for service, event_types in subscriptions:
+        keys = tuple(sorted(set(event_types)))
+        if keys:
+            out[service] = ServiceQueues(service, keys)
+    return out
+
+
+def topology() -> dict[str, ServiceQueues]:
+    """The live topology: one entry per registered service that handles events (hub/registry.py)."""
+    from hub.registry import specs  # the composition root; imported late, it imports every service
+
+    return build_topology((spec.name, spec.handlers.keys()) for spec in specs())
+
+
+def __getattr__(name: str) -> Any:
+    # `TOPOLOGY` stays importable for callers; it is derived from the registry on every access.
+    if name == "TOPOLOGY":
+        return topology()
+    raise AttributeError(name)
 
 
 def binding_matches(pattern: str, routing_key: str) -> bool:
@@ -91,6 +106,7 @@ def binding_matches(pattern: str, routing_key: str) -> bool:
     return match(0, 0)
 
 
-def consumers_of(event_type: str) -> list[str]:
-    """Which services receive an event type."""
-    return [s.service for s in TOPOLOGY.values() if any(binding_matches(b, event_type) for b in s.bindings)]
+def consumers_of(event_type: str, queues: dict[str, ServiceQueues] | None = None) -> list[str]:
+    """Which services receive an event type (in the live topology unless queues are given)."""
+    queues = topology() if queues is None else queues
+    return [s.service for s in queues.values() if any(binding_matches(b, event_type) for b in s.bindings)]

@@ -113,3 +113,21 @@ def new_event(
         subject=subject,
         correlationid=correlation_id,
     )
+
+
+def load_payload(event: CloudEvent) -> dict[str, Any]:
+    """event.data loaded through its type's contract (dates parsed, defaults filled).
+
+    Raises shared.events.contracts.ContractError when the type has no contract or the data does
+    not satisfy it: such a message can never succeed and is dead-lettered by the consumer.
+    """
+    from shared.events.contracts import CONTRACTS, ContractError
+
+    schema_cls = CONTRACTS.get(event.type)
+    if schema_cls is None:
+        raise ContractError(event.type, "no contract for this event type")
+    try:
+        loaded = schema_cls().load(event.data)
+    except ValidationError as exc:
+        raise ContractError(event.type, exc.messages) from exc
+    return dict(loaded)

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 import schemathesis
-from conftest import bearer, make_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -14,6 +13,7 @@ from services.dispatch.app import SPEC as DISPATCH
 from services.formulary.app import SPEC as FORMULARY
 from shared.migrate import upgrade
 from shared.runtime import ServiceSpec, build_context
+from tests.support.web import bearer, make_settings
 
 _TMP = Path(tempfile.mkdtemp(prefix="countyhub-fuzz-"))
 

@@ -13,7 +13,7 @@ from shared.bus.publisher import EventPublisher
 from shared.runtime import Background
 
 if TYPE_CHECKING:
-    from conftest import Broker, BrokerApp, BusService
+    from tests.support.bus import Broker, BrokerApp, BusService
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from shared.bus.rabbit_admin import list_dead_letters, queue_depths, replay_dead
 from shared.events.envelope import CloudEvent, new_event
 
 if TYPE_CHECKING:
-    from conftest import Broker, BusService
+    from tests.support.bus import Broker, BusService
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from shared.bus.publisher import EventPublisher
 from shared.events.envelope import CloudEvent, new_event
 
 if TYPE_CHECKING:
-    from conftest import Broker, BusService
+    from tests.support.bus import Broker, BusService
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from shared.db import unit_of_work
 from shared.events.contracts import ContractError
 
 if TYPE_CHECKING:
-    from conftest import Broker, BusService
+    from tests.support.bus import Broker, BusService
 
 pytestmark = pytest.mark.integration
 

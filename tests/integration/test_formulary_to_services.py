@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import PG_ADMIN_URL, Broker, wait_until
 from sqlalchemy import create_engine, select, text
 
 from hub.registry import SERVICES, spec
@@ -22,6 +21,7 @@ from shared.auth import Principal
 from shared.config import Settings
 from shared.migrate import upgrade
 from shared.runtime import Background, ServiceContext, build_context
+from tests.support.bus import PG_ADMIN_URL, Broker, wait_until
 
 MANAGER = Principal("mgr", ("pharmacy_manager",))
 

@@ -14,7 +14,7 @@ from shared.bus.topology import DEAD_LETTER_EXCHANGE, DELIVERY_LIMIT, EVENTS_EXC
 from shared.events.envelope import new_event
 
 if TYPE_CHECKING:
-    from conftest import Broker
+    from tests.support.bus import Broker
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shared.bus.consumer import backoff_seconds
-from shared.bus.topology import TOPOLOGY, binding_matches, consumers_of
+from shared.bus.topology import TOPOLOGY, ServiceQueues, binding_matches, build_topology, consumers_of
 from shared.events.contracts import CONTRACTS, ContractError, validate_payload
 from shared.events.envelope import CloudEvent, EnvelopeError, new_event
 
@@ -54,11 +54,24 @@ def test_topic_matching() -> None:
     assert not binding_matches("dispatch.stop.completed", "dispatch.plan.published")
 
 
-def test_every_contract_has_a_consumer_so_mandatory_publishing_never_bounces() -> None:
-    for event_type in CONTRACTS:
-        assert consumers_of(event_type), f"{event_type} is published but nobody is bound to it"
+def test_queue_bindings_are_exactly_each_services_handler_keys() -> None:
+    from hub.registry import specs
+
+    handled = {spec.name: set(spec.handlers) for spec in specs() if spec.handlers}
+    assert {name: set(q.bindings) for name, q in TOPOLOGY.items()} == handled
+    for spec in specs():
+        for event_type in spec.handlers:
+            assert event_type in CONTRACTS, f"{spec.name} handles {event_type}, which has no contract"
+            assert spec.name in consumers_of(event_type)
     assert set(consumers_of("formulary.site.upserted")) == {"procurement", "prescription_review", "dispatch"}
+    assert consumers_of("formulary.item.eaten") == []
     assert all(spec.queue.endswith(".events") for spec in TOPOLOGY.values())
+
+
+def test_build_topology_sorts_dedupes_and_leaves_out_services_that_handle_nothing() -> None:
+    built = build_topology([("a", ["x.b", "x.a", "x.b"]), ("b", []), ("c", ["x.a"])])
+    assert built == {"a": ServiceQueues("a", ("x.a", "x.b")), "c": ServiceQueues("c", ("x.a",))}
+    assert consumers_of("x.a", built) == ["a", "c"] and consumers_of("x.b", built) == ["a"]
 
 
 def test_backoff_grows_and_is_capped() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -99,9 +98,7 @@ def test_rizhao_scale_counts_bounds_and_determinism(rizhao_scale: County) -> Non
     ids = [s.tax_id for s in rizhao_scale.sites]
     assert len(set(ids)) == len(ids) and all(uscc_valid(t) for t in ids)
     assert len({s.name for s in rizhao_scale.sites}) == len(rizhao_scale.sites)
-    started = time.perf_counter()
-    again = generate_county("generated", seed=7, townships=55, clinics=1583)
-    assert time.perf_counter() - started < 1.0
+    again = generate_county("generated", seed=7, townships=55, clinics=1583)  # timed in bench/formulary.py
     assert again == rizhao_scale
 
 

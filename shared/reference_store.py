@@ -1,0 +1,98 @@
+"""The formulary read model's tables and every statement on them (the store of shared/reference.py).
+
+Written once here, added to each consumer's own metadata: a service never reads the formulary's
+database. Snapshots carry versions, so a late, older event never overwrites a newer state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, select
+from sqlalchemy.orm import Session
+
+from shared.db import UtcDateTime
+
+
+def add_reference_tables(metadata: MetaData) -> None:
+    """Define ref_items, ref_sites and ref_stocklists in a service's metadata."""
+    Table(
+        "ref_items",
+        metadata,
+        Column("code", String(40), primary_key=True),
+        Column("version", Integer, nullable=False),
+        Column("status", String(12), nullable=False),
+        Column("kind", String(12), nullable=False),
+        Column("generic_name", String(200), nullable=False),
+        Column("storage", String(12), nullable=False),
+        Column("unit", String(20), nullable=False),
+        Column("package_size", Integer, nullable=False),
+        Column("volume_cm3", Float, nullable=False),
+        Column("weight_g", Float, nullable=False),
+        Column("snapshot", JSON, nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    )
+    Table(
+        "ref_sites",
+        metadata,
+        Column("code", String(40), primary_key=True),
+        Column("version", Integer, nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("level", String(20), nullable=False),
+        Column("parent_code", String(40), nullable=True),
+        Column("is_hub", Boolean, nullable=False),
+        Column("lat", Float, nullable=False),
+        Column("lon", Float, nullable=False),
+        Column("active", Boolean, nullable=False),
+        Column("snapshot", JSON, nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    )
+    Table(
+        "ref_stocklists",
+        metadata,
+        Column("scope_key", String(60), primary_key=True),
+        Column("catalogue_version", Integer, nullable=False),
+        Column("item_codes", JSON, nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    )
+
+
+def upsert_versioned(session: Session, table: Table, code: str, version: int, values: dict[str, Any]) -> bool:
+    """Insert or replace the row for code if version is newer than the stored one; True if written."""
+    current = session.execute(select(table.c.version).where(table.c.code == code)).scalar_one_or_none()
+    if current is None:
+        session.execute(table.insert().values(code=code, version=version, **values))
+        return True
+    if version <= current:
+        return False  # an older or repeated snapshot: the newer state stays
+    session.execute(table.update().where(table.c.code == code).values(version=version, **values))
+    return True
+
+
+def mark_item_retired(session: Session, items: Table, code: str, version: int, now: Any) -> bool:
+    """Set an item retired at version if that is newer than what is stored; True if written."""
+    row = session.execute(select(items.c.version, items.c.snapshot).where(items.c.code == code)).first()
+    if row is None or version <= row.version:
+        return False
+    snapshot = dict(row.snapshot, status="retired", version=version)
+    session.execute(
+        items.update()
+        .where(items.c.code == code)
+        .values(status="retired", version=version, snapshot=snapshot, updated_at=now)
+    )
+    return True
+
+
+def replace_stocklist(session: Session, stocklists: Table, key: str, catalogue_version: int, codes: list[str], now: Any) -> bool:
+    """Store a scope's item list unless a newer catalogue version's list is already there."""
+    current = session.execute(
+        select(stocklists.c.catalogue_version).where(stocklists.c.scope_key == key)
+    ).scalar_one_or_none()
+    values = {"catalogue_version": catalogue_version, "item_codes": sorted(codes), "updated_at": now}
+    if current is None:
+        session.execute(stocklists.insert().values(scope_key=key, **values))
+        return True
+    if catalogue_version >= current:
+        session.execute(stocklists.update().where(stocklists.c.scope_key == key).values(**values))
+        return True
+    return False
