@@ -175,14 +175,22 @@ class PrescribedLine(Contract):
     quantity = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
+APPROVED_HOW = ("auto_pass", "pharmacist", "double_signed", "released_unreviewed")
+
+
 class PrescriptionApproved(Contract):
-    """A prescription the pharmacist released for dispensing (review.prescription.approved)."""
+    """A prescription released for dispensing (review.prescription.approved): after an automatic
+    pass, a pharmacist's approval, or the waiting limit. Site and dispensed quantities (in each
+    item's dispensing unit) for procurement; never anything about the patient."""
 
     prescription_id = fields.String(required=True)
     site_code = fields.String(required=True)
-    pharmacist = fields.String(required=True)
+    pharmacist = fields.String(required=True)  # the approving pharmacist's subject, or "auto"
     approved_at = fields.AwareDateTime(required=True)
     lines = fields.List(fields.Nested(PrescribedLine), required=True)
+    prescription_no = fields.String(load_default=None, allow_none=True)
+    approved_how = fields.String(load_default="pharmacist", validate=validate.OneOf(APPROVED_HOW))
+    knowledge_version = fields.String(load_default=None, allow_none=True)
 
 
 CONTRACTS: dict[str, type[Contract]] = {
