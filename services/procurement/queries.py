@@ -1,0 +1,144 @@
+"""The read side: site stock with suggestions, central lots, recall tracing, alerts, VBP progress, settlements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.procurement.model.policy import ProcurementPolicy
+from services.procurement.model.stocking import LotOnHand, near_expiry, suggest_order
+from services.procurement.model.transfers import TransferValue, settle_month
+from services.procurement.model.vbp import contract_progress, generic_key
+from services.procurement.store import T, stock
+from services.procurement.store import purchasing as pur
+from services.procurement.store import receiving as rcv
+from services.procurement.store import reference as ref
+from services.procurement.store import requisitions as rq
+from services.procurement.store.queries_support import purchases_for
+from shared.errors import InvalidInput
+
+
+def site_stock(session: Session, site_code: str, now: datetime, policy: ProcurementPolicy) -> dict[str, Any]:
+    """A site's balances per item with lots, recent consumption and a suggested order (whole packages)."""
+    site = ref.site(session, site_code)
+    if site is None:
+        raise InvalidInput(f"no site {site_code}", {"site": "no such site"})
+    lots = stock.site_lots(session, site_code)
+    consumed = stock.site_consumption(session, site_code, now - timedelta(days=policy.consumption_window_days))
+    on_order = rq.on_order(session, site_code)
+    codes = sorted({lot["item_code"] for lot in lots} | set(consumed) | set(on_order))
+    items = ref.item_facts(session, codes)
+    out = []
+    for code in codes:
+        mine = [lot for lot in lots if lot["item_code"] == code]
+        item = items.get(code)
+        on_hand = sum(lot["balance"] for lot in mine)
+        suggestion = suggest_order(code, on_hand, on_order.get(code, 0), consumed.get(code, 0),
+                                   policy.consumption_window_days, policy.lead_time_days, policy.safety_days,
+                                   item.package_size if item else 1)  # fmt: skip
+        out.append({
+            "item_code": code, "generic_name": item.generic_name if item else None,
+            "package_size": item.package_size if item else None, "on_hand": on_hand,
+            "on_order": suggestion.on_order, "consumed": consumed.get(code, 0), "avg_daily": suggestion.avg_daily,
+            "target": suggestion.target, "suggested": suggestion.suggested,
+            "lots": [{"batch_no": lot["batch_no"], "expiry": lot["expiry"], "balance": lot["balance"]} for lot in mine],
+        })  # fmt: skip
+    return {"site_code": site_code, "site_name": site["name"], "items": out,
+            "policy": {"window_days": policy.consumption_window_days, "lead_time_days": policy.lead_time_days,
+                       "safety_days": policy.safety_days}}  # fmt: skip
+
+
+def recall(session: Session, item_code: str, batch_no: str | None, trace_code: str | None) -> dict[str, Any]:
+    """Where a batch went: central lots, and every site that received it (when, how much) and what is left there.
+
+    With a 追溯码 the batches carrying it are traced. Sites include direct deliveries and 调剂 arrivals.
+    """
+    batches = [(item_code, batch_no)] if batch_no else []
+    if trace_code:
+        batches += [b for b in rcv.batches_with_trace_code(session, trace_code) if b[0] == item_code or not item_code]
+    out = []
+    moves = T["site_movements"]
+    for code, batch in sorted(set(batches)):
+        central = [
+            {"lot_id": lot["id"], "expiry": lot["expiry"], "received_quantity": lot["received_quantity"],
+             "balance": lot["balance"], "receipt_id": lot["receipt_id"], "received_at": lot["created_at"],
+             "trace_codes": lot["trace_codes"]}
+            for lot in stock.central_lots(session, code, with_empty=True) if lot["batch_no"] == batch
+        ]  # fmt: skip
+        arrivals = session.execute(
+            select(moves).where(moves.c.item_code == code, moves.c.batch_no == batch,
+                                moves.c.kind.in_(("receipt", "direct_receipt", "transfer_in")))
+            .order_by(moves.c.at)
+        ).mappings()  # fmt: skip
+        sites: dict[str, Any] = {}
+        for m in arrivals:
+            entry = sites.setdefault(m["site_code"], {"site_code": m["site_code"], "received": [], "on_hand": 0})
+            entry["received"].append({"at": m["at"], "quantity": m["quantity"], "kind": m["kind"], "ref": m["ref"]})
+        for lot in stock.site_lots(session, None, code):
+            if lot["batch_no"] == batch and lot["site_code"] in sites:
+                sites[lot["site_code"]]["on_hand"] = lot["balance"]
+        names = ref.sites(session)
+        for entry in sites.values():
+            entry["site_name"] = (names.get(entry["site_code"]) or {}).get("name")
+        out.append({"item_code": code, "batch_no": batch, "central": central, "sites": sorted(sites.values(), key=lambda e: e["site_code"])})
+    return {"item_code": item_code, "batch_no": batch_no, "trace_code": trace_code, "batches": out}
+
+
+def expiry_alerts(session: Session, today: date, months: int, site_code: str | None) -> list[dict[str, Any]]:
+    """近效期 lots across central and site stock (one site's only when scoped), soonest first."""
+    lots: list[LotOnHand] = []
+    if site_code is None:
+        lots += [LotOnHand("central", r["item_code"], r["batch_no"], r["expiry"], r["balance"]) for r in stock.central_lots(session)]
+    lots += [
+        LotOnHand(r["site_code"], r["item_code"], r["batch_no"], r["expiry"], r["balance"])
+        for r in stock.site_lots(session, site_code) if r["expiry"] is not None
+    ]  # fmt: skip
+    items = ref.item_facts(session, {lot.item_code for lot in lots})
+    return [
+        {"where": lot.where, "item_code": lot.item_code, "generic_name": items[lot.item_code].generic_name if lot.item_code in items else None,
+         "batch_no": lot.batch_no, "expiry": lot.expiry, "balance": lot.balance, "expired": lot.expiry < today,
+         "days_left": (lot.expiry - today).days}
+        for lot in near_expiry(lots, today, months)
+    ]  # fmt: skip
+
+
+def vbp_progress(session: Session, today: date, policy: ProcurementPolicy) -> list[dict[str, Any]]:
+    """Progress of every VBP contract (see model.vbp), with the item's name."""
+    out = []
+    for contract in pur.contracts(session):
+        item = ref.item_facts(session, [contract.item_code]).get(contract.item_code)
+        if item is None:
+            continue
+        key = generic_key(item.generic_name, item.dosage_form, item.strength)
+        same = {c: i for c, i in ref.items_of_generic(session, item.generic_name).items()
+                if generic_key(i.generic_name, i.dosage_form, i.strength) == key}  # fmt: skip
+        p = contract_progress(contract, key, purchases_for(session, same), today, policy.vbp)
+        out.append({
+            "contract_id": contract.id, "item_code": contract.item_code, "generic_name": item.generic_name,
+            "price": contract.price, "agreed_quantity": contract.agreed_quantity, "start": contract.start, "end": contract.end,
+            "accepted_quantity": p.accepted_quantity, "completion": p.completion, "time_progress": p.time_progress,
+            "status": p.status, "non_vbp_share": p.non_vbp_share, "unpaid_overdue": p.unpaid_overdue,
+            "unpaid_overdue_amount": p.unpaid_overdue_amount, "retained_savings": p.retained_savings,
+        })  # fmt: skip
+    return out
+
+
+def settlement(session: Session, month: str, site_code: str | None) -> dict[str, Any]:
+    """The month's 调剂 statement: per pair of sites, what each owes the other; sums to zero."""
+    try:
+        first = date.fromisoformat(month + "-01")
+    except ValueError as exc:
+        raise InvalidInput("month is YYYY-MM", {"month": "not YYYY-MM"}) from exc
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    rows = rcv.transfers(session, None, first, last)
+    entries = settle_month((TransferValue(r["from_site"], r["to_site"], r["day"], Decimal(r["value"])) for r in rows), month)
+    shown = [e for e in entries if site_code is None or e.site == site_code]
+    return {
+        "month": month, "transfers": len(rows), "total": sum((e.payable for e in shown), Decimal("0")),
+        "entries": [{"site_code": e.site, "counterparty": e.counterparty, "payable": e.payable,
+                     "received_value": e.received_value, "sent_value": e.sent_value} for e in shown],
+    }  # fmt: skip

@@ -1,0 +1,193 @@
+"""marshmallow schemas of the procurement API's input; `post_load` builds the domain's typed commands.
+
+Prices are decimal strings in yuan with at most 4 places ("1.2300"); quantities are integers in
+the item's smallest dispensing unit. Unknown fields are errors. Output schemas are in schemas_out.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from services.procurement.model import commands as c
+from services.procurement.model.money import unit_price
+from services.procurement.model.requisition import DISCREPANCIES, OrderLine, ReceivedLine
+
+CODE = validate.Length(min=1, max=40)
+TEXT = validate.Length(max=500)
+QTY = validate.Range(min=1, max=10_000_000)
+TAX_ID = validate.Regexp(r"^[0-9A-Z]{18}$", error="an 18-character 统一社会信用代码 (digits and capital letters)")
+
+
+class Strict(Schema):
+    """Unknown fields are errors, so a typo never passes silently."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Price(fields.Field):
+    """A decimal string in yuan, at most 4 places, not negative; numbers are refused (no binary floats)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValidationError("a decimal string such as \"1.2300\"")
+        try:
+            price = unit_price(value.strip())
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        if price < 0:
+            raise ValidationError("not negative")
+        return price
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else str(value)
+
+
+def _int(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, **kwargs)
+
+
+# --- requisitions -------------------------------------------------------------------------------
+
+
+class OrderLineIn(Strict):
+    item_code = fields.String(required=True, validate=CODE)
+    quantity = _int(required=True, validate=QTY)
+
+
+class RequisitionIn(Strict):
+    """A new requisition: whole packages of items on the site's stocking list."""
+
+    site_code = fields.String(required=True, validate=CODE)
+    lines = fields.List(fields.Nested(OrderLineIn), required=True, validate=validate.Length(min=1, max=200))
+    urgent = fields.Boolean(load_default=False)
+    urgent_reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    submit = fields.Boolean(load_default=False)
+
+    @post_load
+    def _command(self, d: dict[str, Any], **_: Any) -> c.CreateRequisition:
+        lines = tuple(OrderLine(x["item_code"], x["quantity"]) for x in d["lines"])
+        return c.CreateRequisition(d["site_code"], lines, d["urgent"], d["urgent_reason"], d["note"], d["submit"])
+
+
+class ApprovedLineIn(Strict):
+    item_code = fields.String(required=True, validate=CODE)
+    approved_quantity = _int(required=True, validate=validate.Range(min=0, max=10_000_000))
+    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class ApproveIn(Strict):
+    """Approve: lines named here are cut (with a reason); others are approved as requested."""
+
+    lines = fields.List(fields.Nested(ApprovedLineIn), load_default=list, validate=validate.Length(max=200))
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+    @validates_schema
+    def _once(self, d: dict[str, Any], **_: Any) -> None:
+        codes = [x["item_code"] for x in d.get("lines", [])]
+        if len(codes) != len(set(codes)):
+            raise ValidationError({"lines": ["each item once"]})
+
+    def command(self, d: dict[str, Any], requisition_id: str) -> c.ApproveRequisition:
+        """The command for one requisition."""
+        lines = tuple(c.ApprovedLine(x["item_code"], x["approved_quantity"], x["reason"]) for x in d["lines"])
+        return c.ApproveRequisition(requisition_id, lines, d["note"])
+
+
+class RejectIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ReceivedLineIn(Strict):
+    item_code = fields.String(required=True, validate=CODE)
+    batch_no = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    received_quantity = _int(required=True, validate=validate.Range(min=0, max=10_000_000))
+    discrepancy = fields.String(load_default="none", validate=validate.OneOf(DISCREPANCIES))
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class ReceiveIn(Strict):
+    """The site's count of each shipped lot."""
+
+    lines = fields.List(fields.Nested(ReceivedLineIn), required=True, validate=validate.Length(min=1, max=500))
+
+    def command(self, d: dict[str, Any], requisition_id: str) -> c.ReceiveRequisition:
+        """The command for one requisition."""
+        lines = tuple(ReceivedLine(x["item_code"], x["batch_no"], x["received_quantity"], x["discrepancy"], x["note"])
+                      for x in d["lines"])  # fmt: skip
+        return c.ReceiveRequisition(requisition_id, lines)
+
+
+class RequisitionQuery(Strict):
+    site = fields.String(load_default=None, validate=CODE)
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ("draft", "submitted", "approved", "rejected", "picked", "shipped", "received")))  # fmt: skip
+    limit = _int(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = _int(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+# --- stock, transfers, quality --------------------------------------------------------------------
+
+
+class SiteQuery(Strict):
+    site = fields.String(required=True, validate=CODE)
+
+
+class AdjustmentIn(Strict):
+    """Manual dispensing (quantity taken) or a stock count (quantity counted), with a reason."""
+
+    item_code = fields.String(required=True, validate=CODE)
+    kind = fields.String(required=True, validate=validate.OneOf(("dispense", "count")))
+    quantity = _int(required=True, validate=validate.Range(min=0, max=10_000_000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    batch_no = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
+
+
+class TransferIn(Strict):
+    """调剂 between two member sites."""
+
+    from_site = fields.String(required=True, validate=CODE)
+    to_site = fields.String(required=True, validate=CODE)
+    item_code = fields.String(required=True, validate=CODE)
+    quantity = _int(required=True, validate=QTY)
+    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+    @post_load
+    def _command(self, d: dict[str, Any], **_: Any) -> c.CreateTransfer:
+        return c.CreateTransfer(d["from_site"], d["to_site"], d["item_code"], d["quantity"], d["reason"])
+
+
+MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month as YYYY-MM")
+
+
+class MonthQuery(Strict):
+    month = fields.String(required=True, validate=MONTH)
+    site = fields.String(load_default=None, validate=CODE)
+
+
+class TransferQuery(Strict):
+    month = fields.String(load_default=None, validate=MONTH)
+    site = fields.String(load_default=None, validate=CODE)
+
+
+class RecallQuery(Strict):
+    item_code = fields.String(load_default=None, validate=CODE)
+    batch_no = fields.String(load_default=None, validate=validate.Length(min=1, max=60))
+    trace_code = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
+
+    @validates_schema
+    def _enough(self, d: dict[str, Any], **_: Any) -> None:
+        if not d.get("trace_code") and not (d.get("item_code") and d.get("batch_no")):
+            raise ValidationError({"batch_no": ["give item_code and batch_no, or a trace_code"]})
+
+
+class AlertQuery(Strict):
+    months = _int(load_default=None, validate=validate.Range(min=0, max=60))
+    site = fields.String(load_default=None, validate=CODE)
+
+
+class LotQuery(Strict):
+    item_code = fields.String(load_default=None, validate=CODE)

@@ -1,0 +1,190 @@
+"""marshmallow input schemas for purchasing: distributors, manufacturers, contracts, prices, receipts, orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+
+from services.procurement.model import commands as c
+from services.procurement.model.invoices import Invoice, InvoiceLine, Party, Receipt, ReceiptLine
+from services.procurement.schemas import CODE, QTY, TAX_ID, TEXT, Price, Strict, _int
+
+
+class ItemsField(fields.Field):
+    """A list of item codes, or the string "all"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if value == "all":
+            return None
+        if not isinstance(value, list) or not value:
+            raise ValidationError('a non-empty list of item codes, or "all"')
+        if not all(isinstance(x, str) and 0 < len(x) <= 40 for x in value):
+            raise ValidationError("item codes are strings of 1–40 characters")
+        if len(value) > 5000:
+            raise ValidationError("at most 5000 items")
+        return tuple(value)
+
+
+class DistributorIn(Strict):
+    """An authorised distributor (统一配送企业)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    tax_id = fields.String(required=True, validate=TAX_ID)
+    items = ItemsField(required=True)
+
+    @post_load
+    def _command(self, d: dict[str, Any], **_: Any) -> c.RegisterDistributor:
+        return c.RegisterDistributor(d["name"], d["tax_id"], d["items"])
+
+
+class AgentIn(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    tax_id = fields.String(required=True, validate=TAX_ID)
+    kind = fields.String(required=True, validate=validate.OneOf(("sales_subsidiary", "import_agent")))
+
+
+class ManufacturerIn(Strict):
+    """A manufacturer, named exactly as the formulary names it, and its declared agents."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    tax_id = fields.String(required=True, validate=TAX_ID)
+    agents = fields.List(fields.Nested(AgentIn), load_default=list, validate=validate.Length(max=50))
+
+    @post_load
+    def _command(self, d: dict[str, Any], **_: Any) -> c.RegisterManufacturer:
+        return c.RegisterManufacturer(d["name"], d["tax_id"], tuple(c.Agent(a["name"], a["tax_id"], a["kind"]) for a in d["agents"]))
+
+
+class VbpContractIn(Strict):
+    """A 带量采购 contract year: winning price, agreed quantity (dispensing units), term."""
+
+    item_code = fields.String(required=True, validate=CODE)
+    price = Price(required=True)
+    agreed_quantity = _int(required=True, validate=QTY)
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+    baseline_price = Price(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _term(self, d: dict[str, Any], **_: Any) -> None:
+        if "start" in d and "end" in d and d["end"] < d["start"]:
+            raise ValidationError({"end": ["before start"]})
+
+    @post_load
+    def _command(self, d: dict[str, Any], **_: Any) -> c.CreateVbpContract:
+        return c.CreateVbpContract(d["item_code"], d["price"], d["agreed_quantity"], d["start"], d["end"], d["baseline_price"])
+
+
+class ListedPriceIn(Strict):
+    """挂网价 from the provincial platform."""
+
+    item_code = fields.String(required=True, validate=CODE)
+    price = Price(required=True)
+    effective_from = fields.Date(required=True)
+    effective_to = fields.Date(load_default=None, allow_none=True)
+    national_negotiated = fields.Boolean(load_default=False)
+
+    @post_load
+    def _command(self, d: dict[str, Any], **_: Any) -> c.RecordPrice:
+        return c.RecordPrice("listed", d["item_code"], d["price"], d["effective_from"], d["effective_to"], d["national_negotiated"])
+
+
+class NegotiatedPriceIn(Strict):
+    """二次议价 result: below the listed price, never for VBP or 国谈 drugs."""
+
+    item_code = fields.String(required=True, validate=CODE)
+    price = Price(required=True)
+    effective_from = fields.Date(required=True)
+    effective_to = fields.Date(load_default=None, allow_none=True)
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+    @post_load
+    def _command(self, d: dict[str, Any], **_: Any) -> c.RecordPrice:
+        return c.RecordPrice("negotiated", d["item_code"], d["price"], d["effective_from"], d["effective_to"], note=d["note"])
+
+
+class PartyIn(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    tax_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class InvoiceLineIn(Strict):
+    item_code = fields.String(required=True, validate=CODE)
+    batch_no = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    quantity = _int(required=True, validate=QTY)
+    unit_price = Price(required=True)
+
+
+class InvoiceIn(Strict):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    issuer = fields.Nested(PartyIn, required=True)
+    recipient = fields.Nested(PartyIn, required=True)
+    issued_at = fields.Date(required=True)
+    lines = fields.List(fields.Nested(InvoiceLineIn), required=True, validate=validate.Length(min=1, max=500))
+
+
+class ReceiptLineIn(Strict):
+    item_code = fields.String(required=True, validate=CODE)
+    batch_no = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    expiry = fields.Date(required=True)
+    quantity = _int(required=True, validate=QTY)
+    unit_price = Price(required=True)
+    temperature_record = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    trace_codes = fields.List(fields.String(validate=validate.Length(min=1, max=80)), load_default=list,
+                              validate=validate.Length(max=10_000))  # fmt: skip
+
+
+class ReceiptIn(Strict):
+    """A delivery with its invoices (两票制); received_on defaults to today."""
+
+    site_code = fields.String(required=True, validate=CODE)
+    supplier_tax_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    remote_area = fields.Boolean(load_default=False)
+    received_on = fields.Date(load_default=None, allow_none=True)
+    lines = fields.List(fields.Nested(ReceiptLineIn), required=True, validate=validate.Length(min=1, max=500))
+    invoices = fields.List(fields.Nested(InvoiceIn), required=True, validate=validate.Length(max=20))
+
+    def receipt(self, d: dict[str, Any], today: Any) -> Receipt:
+        """The domain receipt (received today unless said)."""
+        lines = tuple(
+            ReceiptLine(x["item_code"], x["batch_no"], x["expiry"], x["quantity"], x["unit_price"], x["temperature_record"],
+                        tuple(x["trace_codes"]))
+            for x in d["lines"]
+        )  # fmt: skip
+        invoices = tuple(
+            Invoice(i["number"], Party(i["issuer"]["name"], i["issuer"]["tax_id"]),
+                    Party(i["recipient"]["name"], i["recipient"]["tax_id"]), i["issued_at"],
+                    tuple(InvoiceLine(x["item_code"], x["batch_no"], x["quantity"], x["unit_price"]) for x in i["lines"]))
+            for i in d["invoices"]
+        )  # fmt: skip
+        return Receipt(d["site_code"], d["supplier_tax_id"].strip().upper(), d["remote_area"], lines, invoices,
+                       d["received_on"] or today)  # fmt: skip
+
+
+class PaymentIn(Strict):
+    paid_on = fields.Date(required=True)
+
+
+class PurchaseLineIn(Strict):
+    item_code = fields.String(required=True, validate=CODE)
+    quantity = _int(required=True, validate=QTY)
+
+
+class PurchaseOrderIn(Strict):
+    """An order to a distributor at the applicable prices."""
+
+    distributor_tax_id = fields.String(required=True, validate=TAX_ID)
+    lines = fields.List(fields.Nested(PurchaseLineIn), required=True, validate=validate.Length(min=1, max=500))
+    justification = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+    @post_load
+    def _command(self, d: dict[str, Any], **_: Any) -> c.CreatePurchaseOrder:
+        lines = tuple(c.PurchaseLine(x["item_code"], x["quantity"]) for x in d["lines"])
+        return c.CreatePurchaseOrder(d["distributor_tax_id"], lines, d["justification"])
+
+
+class PageQuery(Strict):
+    limit = _int(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = _int(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    site = fields.String(load_default=None, validate=CODE)

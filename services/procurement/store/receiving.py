@@ -1,0 +1,115 @@
+"""Receipts, purchase orders and transfers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from services.procurement.store import T
+
+RECEIPTS, RECEIPT_LINES = T["receipts"], T["receipt_lines"]
+
+
+def insert_receipt(session: Session, row: dict[str, Any], lines: Sequence[dict[str, Any]]) -> None:
+    """A booked receipt and its lines."""
+    session.execute(insert(RECEIPTS).values(**row))
+    session.execute(insert(RECEIPT_LINES), [{"receipt_id": row["id"], **line} for line in lines])
+
+
+def receipt(session: Session, receipt_id: str) -> dict[str, Any] | None:
+    """A receipt with its lines; None if unknown."""
+    row = session.execute(select(RECEIPTS).where(RECEIPTS.c.id == receipt_id)).mappings().first()
+    if row is None:
+        return None
+    lines = session.execute(
+        select(RECEIPT_LINES).where(RECEIPT_LINES.c.receipt_id == receipt_id).order_by(RECEIPT_LINES.c.line_no)
+    ).mappings()
+    return {**dict(row), "lines": [dict(r) for r in lines]}
+
+
+def receipts(session: Session, site_code: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Receipts newest first."""
+    query = select(RECEIPTS).order_by(RECEIPTS.c.created_at.desc(), RECEIPTS.c.id)
+    if site_code is not None:
+        query = query.where(RECEIPTS.c.site_code == site_code)
+    return [dict(r) for r in session.execute(query.limit(limit).offset(offset)).mappings()]
+
+
+def set_paid(session: Session, receipt_id: str, paid_on: date) -> None:
+    """Record the invoice's payment day."""
+    session.execute(update(RECEIPTS).where(RECEIPTS.c.id == receipt_id).values(paid_on=paid_on))
+
+
+def purchases(session: Session, item_codes: Sequence[str]) -> list[dict[str, Any]]:
+    """Accepted receipt lines of the items with the receipt's day, payment and amount."""
+    rows = session.execute(
+        select(RECEIPT_LINES.c.item_code, RECEIPT_LINES.c.quantity, RECEIPT_LINES.c.unit_price,
+               RECEIPTS.c.received_on, RECEIPTS.c.paid_on)
+        .select_from(RECEIPT_LINES.join(RECEIPTS, RECEIPTS.c.id == RECEIPT_LINES.c.receipt_id))
+        .where(RECEIPT_LINES.c.item_code.in_(sorted(set(item_codes))))
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+def receipt_lines_of_batch(session: Session, item_code: str, batch_no: str) -> list[dict[str, Any]]:
+    """Receipt lines of one batch with their receipts (recall: where the batch came in)."""
+    rows = session.execute(
+        select(RECEIPT_LINES, RECEIPTS.c.site_code, RECEIPTS.c.received_on, RECEIPTS.c.supplier_tax_id)
+        .select_from(RECEIPT_LINES.join(RECEIPTS, RECEIPTS.c.id == RECEIPT_LINES.c.receipt_id))
+        .where(RECEIPT_LINES.c.item_code == item_code, RECEIPT_LINES.c.batch_no == batch_no)
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+def batches_with_trace_code(session: Session, trace_code: str) -> list[tuple[str, str]]:
+    """(item, batch) of receipt lines carrying a 追溯码 (JSON lists are searched in Python: portable)."""
+    found: set[tuple[str, str]] = set()
+    for row in session.execute(select(RECEIPT_LINES.c.item_code, RECEIPT_LINES.c.batch_no, RECEIPT_LINES.c.trace_codes)):
+        if trace_code in (row.trace_codes or []):
+            found.add((row.item_code, row.batch_no))
+    return sorted(found)
+
+
+def insert_purchase_order(session: Session, row: dict[str, Any]) -> None:
+    """A new purchase order."""
+    session.execute(insert(T["purchase_orders"]).values(**row))
+
+
+def purchase_order(session: Session, po_id: str) -> dict[str, Any] | None:
+    """A purchase order; None if unknown."""
+    row = session.execute(select(T["purchase_orders"]).where(T["purchase_orders"].c.id == po_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def purchase_orders(session: Session, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Purchase orders newest first."""
+    table = T["purchase_orders"]
+    return [dict(r) for r in session.execute(select(table).order_by(table.c.created_at.desc()).limit(limit).offset(offset)).mappings()]
+
+
+def approve_purchase_order(session: Session, po_id: str, by: str, at: Any) -> None:
+    """Mark a purchase order approved and placed."""
+    table = T["purchase_orders"]
+    session.execute(update(table).where(table.c.id == po_id).values(status="placed", approved_by=by, approved_at=at))
+
+
+def insert_transfer(session: Session, row: dict[str, Any]) -> None:
+    """A booked transfer."""
+    session.execute(insert(T["transfers"]).values(**row))
+
+
+def transfers(session: Session, site_code: str | None, start: date | None, end: date | None) -> list[dict[str, Any]]:
+    """Transfers (touching one site; between two days inclusive), newest first."""
+    table = T["transfers"]
+    query = select(table).order_by(table.c.day.desc(), table.c.created_at.desc())
+    if site_code is not None:
+        query = query.where(or_(table.c.from_site == site_code, table.c.to_site == site_code))
+    if start is not None:
+        query = query.where(table.c.day >= start)
+    if end is not None:
+        query = query.where(table.c.day <= end)
+    return [dict(r) for r in session.execute(query).mappings()]

@@ -1,0 +1,166 @@
+"""Lots and their ledgers: central stock (FEFO, row-locked) and site stock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from services.procurement.model.ledger import Allocation, Lot
+from services.procurement.store import T
+from shared.db import lock_for_update
+
+CENTRAL, CENTRAL_MOVES = T["central_lots"], T["central_movements"]
+SITE, SITE_MOVES = T["site_lots"], T["site_movements"]
+
+
+def lock_central_lots(session: Session, item_codes: Iterable[str]) -> list[Lot]:
+    """The central lots of the items with stock, locked until commit (in id order: no deadlocks)."""
+    query = (
+        select(CENTRAL.c.id, CENTRAL.c.item_code, CENTRAL.c.batch_no, CENTRAL.c.expiry, CENTRAL.c.balance, CENTRAL.c.unit_cost)
+        .where(CENTRAL.c.item_code.in_(sorted(set(item_codes))), CENTRAL.c.balance > 0)
+        .order_by(CENTRAL.c.id)
+    )
+    rows = session.execute(lock_for_update(query, session)).all()
+    return [Lot(r.id, r.item_code, r.batch_no, r.expiry, r.balance, Decimal(r.unit_cost)) for r in rows]
+
+
+def take_from_central(session: Session, allocations: Sequence[Allocation], kind: str, ref: str, at: datetime) -> None:
+    """Book allocations out of central lots (balances down, a movement each); lots must be locked."""
+    for a in allocations:
+        session.execute(
+            update(CENTRAL).where(CENTRAL.c.id == a.lot.lot_id).values(balance=CENTRAL.c.balance - a.quantity)
+        )
+    if allocations:
+        session.execute(
+            insert(CENTRAL_MOVES),
+            [{"lot_id": a.lot.lot_id, "kind": kind, "quantity": -a.quantity, "ref": ref, "reason": None, "at": at}
+             for a in allocations],
+        )  # fmt: skip
+
+
+def add_central_lot(
+    session: Session, item_code: str, batch_no: str, expiry: date, unit_cost: Decimal, quantity: int,
+    receipt_id: str, trace_codes: Sequence[str], at: datetime,
+) -> int:
+    """A new lot from a receipt, with its receipt movement; returns the lot id."""
+    lot_id = session.execute(
+        insert(CENTRAL).values(
+            item_code=item_code, batch_no=batch_no, expiry=expiry, unit_cost=unit_cost, balance=quantity,
+            received_quantity=quantity, receipt_id=receipt_id, trace_codes=list(trace_codes), created_at=at,
+        ).returning(CENTRAL.c.id)
+    ).scalar_one()  # fmt: skip
+    session.execute(insert(CENTRAL_MOVES).values(lot_id=lot_id, kind="receipt", quantity=quantity, ref=receipt_id, at=at))
+    return int(lot_id)
+
+
+def central_lots(session: Session, item_code: str | None = None, with_empty: bool = False) -> list[dict[str, Any]]:
+    """Central lots (optionally one item's), FEFO order."""
+    query = select(CENTRAL).order_by(CENTRAL.c.item_code, CENTRAL.c.expiry, CENTRAL.c.batch_no, CENTRAL.c.id)
+    if item_code:
+        query = query.where(CENTRAL.c.item_code == item_code)
+    if not with_empty:
+        query = query.where(CENTRAL.c.balance > 0)
+    return [dict(r) for r in session.execute(query).mappings()]
+
+
+def central_balance_check(session: Session) -> list[tuple[int, int, int]]:
+    """(lot id, balance, movement sum) of every lot whose balance differs from its ledger (should be none)."""
+    sums = (
+        select(CENTRAL_MOVES.c.lot_id, func.sum(CENTRAL_MOVES.c.quantity).label("total"))
+        .group_by(CENTRAL_MOVES.c.lot_id).subquery()
+    )  # fmt: skip
+    rows = session.execute(
+        select(CENTRAL.c.id, CENTRAL.c.balance, func.coalesce(sums.c.total, 0))
+        .select_from(CENTRAL.outerjoin(sums, sums.c.lot_id == CENTRAL.c.id))
+    ).all()  # fmt: skip
+    return [(int(r[0]), int(r[1]), int(r[2])) for r in rows if int(r[1]) != int(r[2]) or int(r[1]) < 0]
+
+
+# --- site stock ---------------------------------------------------------------------------------
+
+
+def lock_site_lots(session: Session, site_code: str, item_codes: Iterable[str]) -> list[Lot]:
+    """A site's lots of the items (any balance), locked until commit."""
+    query = (
+        select(SITE.c.id, SITE.c.item_code, SITE.c.batch_no, SITE.c.expiry, SITE.c.balance, SITE.c.unit_cost)
+        .where(SITE.c.site_code == site_code, SITE.c.item_code.in_(sorted(set(item_codes))))
+        .order_by(SITE.c.id)
+    )
+    rows = session.execute(lock_for_update(query, session)).all()
+    return [Lot(r.id, r.item_code, r.batch_no, r.expiry or date.max, r.balance, Decimal(r.unit_cost)) for r in rows]
+
+
+def move_site_stock(
+    session: Session, site_code: str, item_code: str, batch_no: str, quantity: int, kind: str, *,
+    at: datetime, ref: str | None = None, reason: str | None = None, actor: str | None = None,
+    expiry: date | None = None, unit_cost: Decimal | None = None, trace_codes: Sequence[str] = (),
+) -> None:
+    """Add `quantity` (negative to take) to a site's lot, creating it if new, and write the movement."""
+    lot = SITE.c
+    found = session.execute(
+        select(lot.id, lot.trace_codes).where(lot.site_code == site_code, lot.item_code == item_code, lot.batch_no == batch_no)
+    ).first()
+    if found is None:
+        session.execute(insert(SITE).values(
+            site_code=site_code, item_code=item_code, batch_no=batch_no, expiry=expiry,
+            unit_cost=unit_cost or Decimal("0"), balance=quantity, trace_codes=list(trace_codes),
+        ))  # fmt: skip
+    else:
+        values: dict[str, Any] = {"balance": lot.balance + quantity}
+        if trace_codes:
+            values["trace_codes"] = sorted(set(found.trace_codes or []) | set(trace_codes))
+        session.execute(update(SITE).where(lot.id == found.id).values(**values))
+    session.execute(insert(SITE_MOVES).values(
+        site_code=site_code, item_code=item_code, batch_no=batch_no, kind=kind, quantity=quantity, ref=ref,
+        reason=reason, actor=actor, at=at,
+    ))  # fmt: skip
+
+
+def site_lots(session: Session, site_code: str | None = None, item_code: str | None = None) -> list[dict[str, Any]]:
+    """Site lots (one site's, one item's, or all), by site, item, expiry."""
+    query = select(SITE).order_by(SITE.c.site_code, SITE.c.item_code, SITE.c.expiry, SITE.c.batch_no)
+    if site_code:
+        query = query.where(SITE.c.site_code == site_code)
+    if item_code:
+        query = query.where(SITE.c.item_code == item_code)
+    return [dict(r) for r in session.execute(query).mappings()]
+
+
+def site_consumption(session: Session, site_code: str, since: datetime) -> dict[str, int]:
+    """Units consumed (prescriptions and manual dispensing) per item at a site since a time."""
+    rows = session.execute(
+        select(SITE_MOVES.c.item_code, func.sum(-SITE_MOVES.c.quantity))
+        .where(and_(SITE_MOVES.c.site_code == site_code, SITE_MOVES.c.at >= since,
+                    SITE_MOVES.c.kind.in_(("prescription", "dispense"))))
+        .group_by(SITE_MOVES.c.item_code)
+    ).all()  # fmt: skip
+    return {r[0]: int(r[1] or 0) for r in rows}
+
+
+def site_history(session: Session, site_code: str, item_code: str | None, limit: int) -> list[dict[str, Any]]:
+    """A site's latest movements, newest first."""
+    query = select(SITE_MOVES).where(SITE_MOVES.c.site_code == site_code)
+    if item_code:
+        query = query.where(SITE_MOVES.c.item_code == item_code)
+    return [dict(r) for r in session.execute(query.order_by(SITE_MOVES.c.id.desc()).limit(limit)).mappings()]
+
+
+def prescription_seen(session: Session, prescription_id: str, site_code: str, at: datetime) -> bool:
+    """Record a consumed prescription; True if it had been consumed already (a re-published approval)."""
+    table = T["consumed_prescriptions"]
+    if session.execute(select(table.c.prescription_id).where(table.c.prescription_id == prescription_id)).first():
+        return True
+    session.execute(insert(table).values(prescription_id=prescription_id, site_code=site_code, at=at))
+    return False
+
+
+def central_lots_by_id(session: Session, lot_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Central lots by id."""
+    if not lot_ids:
+        return []
+    return [dict(r) for r in session.execute(select(CENTRAL).where(CENTRAL.c.id.in_(sorted(set(lot_ids))))).mappings()]
