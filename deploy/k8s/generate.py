@@ -31,6 +31,9 @@ Why each object looks the way it does (the generated YAML carries no comments):
 - Migration Job: Alembic `upgrade head` once per release (not an initContainer: replicas starting
   together would race on the same DDL). Its pod template is immutable: the README's upgrade
   steps delete the finished Job first.
+- Secrets: each pod gets its own service's database URL only, the broker URL when it talks to
+  the broker, and JWT_SECRET (shared/config.py refuses to start any production process, even a
+  migration, without a fit one); values live only in the Secret countyhub-secrets.
 - Every pod: UID 10001, read-only root filesystem, all capabilities dropped, RuntimeDefault
   seccomp, no service-account token ("restricted" Pod Security Standard); `args`, not
   `command`, so the image's tini stays PID 1 and forwards SIGTERM.
@@ -259,7 +262,7 @@ def migrate_job(unit: Unit) -> Obj:
         "imagePullPolicy": "IfNotPresent",
         "args": ["countyhub", "migrate", "--service", unit.name],
         "envFrom": [{"configMapRef": {"name": CONFIG}}],
-        "env": secret_env(f"{unit.env_prefix}_DATABASE_URL"),
+        "env": secret_env(f"{unit.env_prefix}_DATABASE_URL", "JWT_SECRET"),
         "resources": resources(("100m", "128Mi"), ("500m", "384Mi")),
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
@@ -393,7 +396,7 @@ def relay(unit: Unit) -> Obj:
     """One outbox relay per service (SKIP LOCKED makes the rollout overlap safe; one keeps order)."""
     t = unit.tuning
     c = loop_container(unit, "relay", "relay", ["--broker"], t.loop_heartbeat_max_age_s, t.shutdown_grace_s,
-                       (f"{unit.env_prefix}_DATABASE_URL", "BROKER_URL"), (t.relay_requests, t.relay_limits))
+                       (f"{unit.env_prefix}_DATABASE_URL", "BROKER_URL", "JWT_SECRET"), (t.relay_requests, t.relay_limits))
     return deployment(unit, "relay", pod_spec([c], t.shutdown_grace_s + 10, volumes=[tmp_volume()]), replicas=1)
 
 
@@ -401,7 +404,7 @@ def consumer(unit: Unit) -> list[Obj]:
     """The event consumer and the KEDA ScaledObject that sizes it on its queue's length."""
     t = unit.tuning
     c = loop_container(unit, "consumer", "consume", ["--broker"], t.loop_heartbeat_max_age_s,
-                       t.shutdown_grace_s, (f"{unit.env_prefix}_DATABASE_URL", "BROKER_URL"),
+                       t.shutdown_grace_s, (f"{unit.env_prefix}_DATABASE_URL", "BROKER_URL", "JWT_SECRET"),
                        (t.consumer_requests, t.consumer_limits))
     dep = deployment(unit, "consumer", pod_spec([c], t.shutdown_grace_s + 10, volumes=[tmp_volume()]))
     scaled = {
@@ -433,7 +436,7 @@ def worker(unit: Unit) -> Obj:
     """The service's background workers (dispatch: the OR-Tools solver), fixed count per overlay."""
     t = unit.tuning
     c = loop_container(unit, "worker", "worker", ["--database"], t.worker_heartbeat_max_age_s,
-                       t.worker_shutdown_grace_s, (f"{unit.env_prefix}_DATABASE_URL", "BROKER_URL"),
+                       t.worker_shutdown_grace_s, (f"{unit.env_prefix}_DATABASE_URL", "BROKER_URL", "JWT_SECRET"),
                        (t.worker_requests, t.worker_limits))
     pod = pod_spec([c], t.worker_shutdown_grace_s + 15, volumes=[tmp_volume()],
                    spread=spread_over(unit, "worker", ("kubernetes.io/hostname",)))

@@ -188,8 +188,8 @@ def check_schemas(objs: list[Obj], where: str, crds: dict[str, Obj], report: Rep
                 report.add(f"{where} {ident(obj)}",
                            f"no schema for {key} in Kubernetes {version} (removed or misspelt apiVersion/kind, "
                            "or an operator kind missing from deploy/k8s/schemas/crds.yaml)")
-            except kubernetes_validate.ValidationError as exc:
-                err = exc.caused_by
+            except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
+                err = getattr(exc, "caused_by", exc)
                 path = ".".join(str(p) for p in err.absolute_path) or "(object)"
                 report.add(f"{where} {ident(obj)}", f"Kubernetes {version}: {path}: {err.message}")
             except kubernetes_validate.InvalidSchemaError as exc:
