@@ -25,7 +25,9 @@ rule (else 403), and whose site scope covers the site the request names (else 40
 - ``Site.FILTERED``: a list that may hold several sites' rows; the view narrows it to
   `Principal.site_scope()` (the leak test in tests/e2e/test_access_site_scope.py proves it);
 - ``Site.COUNTY``: data that spans every site; a site-confined token is refused whatever other
-  roles it carries (`Principal.require_county`).
+  roles it carries (`Principal.require_county`);
+- ``Site.DIRECTORY``: names sites, but only to look them up in the county's site directory
+  (names, addresses, hours), which every role may read; nothing is enforced.
 
 Use cases keep their own `actor.require(...)` checks: the table is the first line, not the only one.
 tests/e2e/test_access_matrix.py fails on any route of any service that the table does not name.
@@ -48,12 +50,13 @@ ANY_ROLE: tuple[str, ...] = ROLES
 class Site:
     """Where a request's site-owned data names its site, or how a list is confined."""
 
-    kind: str  # "path" | "query" | "body" | "filtered" | "county"
+    kind: str  # "path" | "query" | "body" | "filtered" | "county" | "directory"
     name: str = ""
     when: Mapping[str, str] = field(default_factory=dict)
 
     FILTERED: ClassVar[Site]  # assigned below the class
     COUNTY: ClassVar[Site]
+    DIRECTORY: ClassVar[Site]
 
     @classmethod
     def path(cls, name: str, when: Mapping[str, str] | None = None) -> Site:
@@ -87,6 +90,7 @@ class Site:
 
 Site.FILTERED = Site("filtered")
 Site.COUNTY = Site("county")
+Site.DIRECTORY = Site("directory")
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ class Rule:
             return
         if not principal.has(*self.roles):
             raise Forbidden(f"requires role {' or '.join(r for r in ROLES if r in self.roles)}")
-        if self.site is None or self.site.kind == "filtered":
+        if self.site is None or self.site.kind in ("filtered", "directory"):
             return
         if self.site.kind == "county":
             principal.require_county()
@@ -153,9 +157,13 @@ COMMON_ACCESS: dict[str, Rule] = {
 READ_MODEL_ROLES = ANY_ROLE
 # The formulary read model every consuming service serves (shared/reference_api.py).
 REFERENCE_ACCESS: dict[str, Rule] = {
-    "GET /api/v1/reference/items": roles(*READ_MODEL_ROLES, note="the catalogue as this service knows it"),
+    "GET /api/v1/reference/items": roles(
+        *READ_MODEL_ROLES, site=Site.query("site"), note="the catalogue as this service knows it; ?site= is that site's list"
+    ),
     "GET /api/v1/reference/items/<code>": roles(*READ_MODEL_ROLES),
-    "GET /api/v1/reference/sites": roles(*READ_MODEL_ROLES, note="the site directory is county master data"),
+    "GET /api/v1/reference/sites": roles(
+        *READ_MODEL_ROLES, site=Site.DIRECTORY, note="the site directory is county master data"
+    ),
     "GET /api/v1/reference/stocklists/<scope>/<value>": roles(
         *READ_MODEL_ROLES, site=Site.path("value", when={"scope": "site"}), note="a site's list is that site's data"
     ),

@@ -179,8 +179,9 @@ def test_no_token_and_forged_tokens_are_refused_on_every_non_public_route(servic
     for svc in services.values():
         forged = forged_tokens(svc.settings)
         for method, rule, args in routes(svc.app):
-            r = svc.policy.get(rule_key(method, rule))
-            if r is None:
+            # A route the table does not name yet still needs a token (and fails the first test).
+            r = svc.policy.get(rule_key(method, rule)) or Rule(roles=frozenset(ROLES))
+            if not rule.startswith("/api/") and rule_key(method, rule) not in svc.policy:
                 continue
             status = call(svc, method, rule, args, r, {})
             if r.public:
@@ -228,7 +229,7 @@ def test_a_storekeeper_acts_for_its_own_site_only_whatever_other_roles_it_carrie
                     assert call(svc, method, rule, args, r, headers) not in (401, 403), where
                 elif r.site.kind == "county":
                     assert call(svc, method, rule, args, r, headers) == DENIED, where
-                elif r.site.kind == "filtered":
+                elif r.site.kind in ("filtered", "directory"):
                     # The view narrows the rows (tests/e2e/test_access_site_scope.py); it may also refuse.
                     assert call(svc, method, rule, args, r, headers) != 401, where
                 else:
