@@ -5,7 +5,7 @@ Rule (issue 7 §3):
   mode (`ＹＰ０００００７`, `ａｍｘｌ`) become ASCII; the ideographic space U+3000 becomes U+0020.
 - Leading and trailing white space is trimmed (after NFKC, so U+3000 and U+00A0 go too); runs of
   white space inside are kept as one space.
-- Control characters (Unicode category Cc other than tab/newline inside free text, and every
+- Control characters (Unicode category Cc other than tab, CR and LF, which are white space, and every
   Cf format character such as U+200B, U+FEFF) are refused, NUL included: they are never what a
   person meant, and PostgreSQL cannot store NUL in text.
 - A value that is empty after trimming is "not given" (None) for optional fields and refused for
@@ -34,7 +34,7 @@ class BadText(ValueError):
 def _refuse_controls(text: str, multiline: bool) -> None:
     for ch in text:
         cat = unicodedata.category(ch)
-        if cat == "Cc" and not (multiline and ch in "\n\t"):
+        if cat == "Cc" and ch not in "\t\n\r":  # white space, collapsed (single-line) or kept (notes)
             raise BadText(f"contains the control character U+{ord(ch):04X}")
         if cat in ("Cf", "Cs", "Co", "Cn") and ch not in "\u200d":  # ZWJ is part of some scripts' text
             raise BadText(f"contains the invisible character U+{ord(ch):04X}")

@@ -166,6 +166,8 @@ def check_stocklist(session: Session, key: str, codes: list[str], selectors: lis
     if len(codes) > MAX_LIST_CODES:
         problems["item_codes"] = f"at most {MAX_LIST_CODES} codes; name categories (essential, atc:J01, …) for larger lists"
     unknown = sorted(set(codes) - store.existing_item_codes(session, codes))
+    if unknown and drafts_count:
+        unknown = sorted(set(unknown) - store.drafted_item_codes(session, unknown))
     if unknown:
         problems["item_codes"] = f"{len(unknown)} unknown item codes: {', '.join(unknown[:10])}"
     for i, selector in enumerate(selectors):

@@ -339,6 +339,18 @@ def draft_site_level(session: Session, code: str) -> str | None:
     return str(row.payload["level"]) if row else None
 
 
+def drafted_item_codes(session: Session, codes: Iterable[str]) -> set[str]:
+    """Those of `codes` that a pending draft creates (a list proposed together with its new items)."""
+    codes = list(codes)
+    found: set[str] = set()
+    for start in range(0, len(codes), 900):
+        chunk = codes[start:start + 900]
+        found |= set(session.execute(
+            select(changes.c.target).where(changes.c.kind == "item_create", changes.c.status == "draft", changes.c.target.in_(chunk))
+        ).scalars())
+    return found
+
+
 def mark_decided(session: Session, change_ids: Sequence[str], status: str, **values: Any) -> None:
     """Record the committee's decision on drafts."""
     for start in range(0, len(change_ids), 900):

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from services.formulary.search import pinyin_initials
+from shared.pinyin_readings import pinyin_initials
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +40,7 @@ def approve_on_page(page: Page, code: str, note: str) -> int:
         rows.nth(i).get_by_role("checkbox").check()
     page.get_by_label("审批意见（如 会议名称与日期）", exact=True).fill(note)
     page.get_by_role("button", name=re.compile("批准所选")).click()
+    page.locator("#hub-confirm").get_by_role("button", name="批准").click()  # the shell's confirmation
     version = page.locator("#catalogue-version")
     expect(version).to_have_text(re.compile(r"^\d+$"))
     expect(rows).to_have_count(0)  # approved drafts leave the queue

@@ -9,7 +9,8 @@ from services.formulary.codes import (
     uscc_valid,
 )
 from services.formulary.model import Rules, item_problems, merge_item, site_problems
-from services.formulary.search import pinyin_full, pinyin_initials, search_text
+from shared.pinyin_readings import pinyin_full, pinyin_initials
+from shared.search import item_keys
 from shared.web.problems import flatten_messages
 
 RULES = Rules(DEFAULT_NHSA_DRUG_PATTERN, DEFAULT_NHSA_CONSUMABLE_PATTERN)
@@ -28,7 +29,7 @@ def test_pinyin_keys() -> None:
     assert pinyin_initials("阿莫西林") == "amxl"
     assert pinyin_initials("维生素B12") == "wssb12"
     assert pinyin_full("阿莫西林") == "amoxilin"
-    haystack = search_text({"code": "YP1", "generic_name": "硝苯地平", "generic_name_en": "Nifedipine", "trade_name": None})
+    haystack = item_keys({"code": "YP1", "generic_name": "硝苯地平", "generic_name_en": "Nifedipine", "trade_name": None}).text
     assert "xbdp" in haystack and "nifedipine" in haystack and "yp1" in haystack
 
 

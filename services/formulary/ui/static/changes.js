@@ -98,7 +98,7 @@
       : el("div", {},
         el("span", { class: c.status === "approved" ? "badge badge-essential" : "badge badge-muted" }, tr(...STATUS[c.status])),
         c.catalogue_version ? el("span", { class: "sub" }, tr(`目录版本 ${c.catalogue_version}`, `Catalogue v${c.catalogue_version}`)) : null,
-        el("span", { class: "sub" }, `${c.decided_by || ""} · ${fmtTime(c.decided_at)}`),
+        el("span", { class: "sub" }, `${c.decided_by ? window.hub.who(c.decided_by) : ""} · ${fmtTime(c.decided_at)}`),
         c.decision_note ? el("span", { class: "sub" }, c.decision_note) : null);
     return el("tr", { dataset: { changeId: c.id, target: c.target, kind: c.kind } },
       el("td", { class: "no-print" }, box),
@@ -107,8 +107,8 @@
         el("span", { class: "sub mono" }, c.target),
         sameTarget > 1 ? el("span", { class: "badge badge-draft" }, tr(`同一对象 ${sameTarget} 项提议`, `${sameTarget} proposals for it`)) : null),
       el("td", {}, summary(c, ctx),
-        c.note && c.note !== (c.payload || {}).reason ? el("p", { class: "muted" }, tr("说明：", "Note: "), c.note) : null),
-      el("td", { class: "nowrap" }, c.proposed_by, el("span", { class: "sub" }, fmtTime(c.proposed_at))),
+        c.note && c.note !== (c.payload || {}).reason ? el("p", { class: "muted" }, tr("说明：", "Note: "), window.hub.systemText(c.note)) : null),
+      el("td", { class: "nowrap" }, window.hub.who(c.proposed_by), el("span", { class: "sub" }, fmtTime(c.proposed_at))),
       el("td", {}, decision),
     );
   }
@@ -204,6 +204,16 @@
       return void showFieldErrors(form, [{ field: "change_ids", message: t("请先勾选要批准的提议", "Tick the proposals to approve first") }]);
     }
     const note = form.elements.note.value.trim() || null;
+    const ok = await window.hub.confirmAction({
+      title: [`批准 ${ids.length} 项提议`, `Approve ${ids.length} proposal(s)`],
+      summary: [
+        ["生成新的目录版本，所选提议全部生效（任一失败则全部不生效）", "Creates a new catalogue version; all selected proposals take effect, or none"],
+        ["采购、审方、物流各服务随即收到变更", "Procurement, prescription review and dispatch receive the changes"],
+        note ? [`审批说明：${note}`, `Note: ${note}`] : ["未填写审批说明", "No note given"],
+      ],
+      confirm: ["批准", "Approve"],
+    });
+    if (!ok) return;
     try {
       const res = await busy(document.getElementById("approve"), api("POST", "/api/v1/changes/approve", { change_ids: ids, note }));
       result.replaceChildren(

@@ -30,6 +30,17 @@
     const data = new FormData();
     data.append("file", file, file.name);
     const validOnly = form.elements.valid_only.checked;
+    const ok = await window.hub.confirmAction({
+      title: [`导入 ${file.name}`, `Import ${file.name}`],
+      summary: [
+        ["每一有效行成为一项待药事会审批的提议", "Each valid row becomes a proposal awaiting the committee"],
+        validOnly ? ["有错误的行跳过，其余照常写入", "Rows with errors are skipped; the rest are written"]
+          : ["只要有一行有错误，就一行也不写入", "If any row has an error, nothing is written"],
+      ],
+      confirm: ["导入", "Import"],
+      irreversible: false,
+    });
+    if (!ok) return;
     progress.hidden = false;
     try {
       const report = await busy(form.querySelector("[type=submit]"),

@@ -73,7 +73,7 @@
       const head = el("p", { class: "history-head" },
         el("strong", {}, tr(`第 ${v.version} 版`, `Version ${v.version}`)),
         el("span", { class: "muted" },
-          tr(` · 目录版本 ${v.catalogue_version} · ${v.approved_by} 批准 · `, ` · catalogue v${v.catalogue_version} · approved by ${v.approved_by} · `),
+          tr(` · 目录版本 ${v.catalogue_version} · ${window.hub.who(v.approved_by)} 批准 · `, ` · catalogue v${v.catalogue_version} · approved by ${window.hub.who(v.approved_by)} · `),
           fmtTime(v.approved_at)));
       let body;
       if (!older) body = el("p", {}, tr("首次收录。", "First entry in the catalogue."));
@@ -88,6 +88,8 @@
   async function loadPending() {
     // Drafts waiting for the committee: a second proposal on the same item would clash with them.
     const box = document.getElementById("item-pending");
+    // Proposals in progress are for the committee's roles (shared/access.py: GET /api/v1/changes).
+    if (!window.hub.hasRole("formulary_admin", "pharmacy_manager", "pharmacist")) return void (box.hidden = true);
     try {
       const drafts = (await api("GET", "/api/v1/changes?status=draft")).filter((c) => c.target === code);
       box.hidden = !drafts.length;
@@ -96,7 +98,7 @@
       box.replaceChildren(
         el("p", {}, el("strong", {}, tr(`本品种有 ${drafts.length} 项提议待药事会审批：`, `${drafts.length} proposal(s) for this item await the committee:`))),
         el("ul", {}, drafts.map((c) => el("li", {},
-          tr(...(KIND[c.kind] || [c.kind, c.kind])), ` · ${c.proposed_by} · ${fmtTime(c.proposed_at)}`, c.note ? ` · ${c.note}` : ""))),
+          tr(...(KIND[c.kind] || [c.kind, c.kind])), ` · ${window.hub.who(c.proposed_by)} · ${fmtTime(c.proposed_at)}`, c.note ? ` · ${window.hub.systemText(c.note)}` : ""))),
         el("p", {}, el("a", { href: "/ui/changes" }, tr("去审批页面", "Go to approvals"))));
     } catch (_) {
       box.hidden = true; // the list is a hint; the page works without it

@@ -1,0 +1,166 @@
+"""Formulary use cases called directly (no HTTP), on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from services.formulary import imports, queries, service, store
+from services.formulary.codes import uscc_check_char
+from services.formulary.commands import (
+    ApproveChanges,
+    ProposeItem,
+    ProposeItemEdit,
+    ProposeRetire,
+    ProposeSite,
+    ProposeStocklist,
+    RejectChange,
+    Why,
+)
+from services.formulary.seed.county import generate_county
+from services.formulary.seed.loader import seed_county
+from shared.auth import Principal
+from shared.db import read_only
+from shared.errors import Conflict, Forbidden, InvalidInput, PreconditionFailed
+from shared.runtime import ServiceContext
+from tests.support.formulary import sample_item
+
+ADMIN = Principal("admin1", ("formulary_admin",))
+MANAGER = Principal("mgr1", ("pharmacy_manager",))
+MANAGER2 = Principal("mgr2", ("pharmacy_manager",))
+
+
+def _fields(code: str = "YP900001", **overrides: Any) -> dict[str, Any]:
+    body = sample_item(code, **overrides)
+    body.pop("code")
+    return body
+
+
+def _approve(ctx: ServiceContext, *ids: str, by: Principal = MANAGER) -> int:
+    return service.approve(ctx, by, ApproveChanges(tuple(ids))).catalogue_version
+
+
+def _item(ctx: ServiceContext, code: str = "YP900001") -> dict[str, Any]:
+    with read_only(ctx.factory) as session:
+        found = store.item_row(session, code)
+    assert found is not None
+    return found
+
+
+def test_propose_approve_publish_and_history(service_ctx: ServiceContext) -> None:
+    view = service.propose(service_ctx, ADMIN, ProposeItem("YP900001", _fields(), Why(reason="新增品种", meeting_ref="M1")))
+    assert view.change.base_version == 0 and view.change.reason == "新增品种"
+    assert _approve(service_ctx, view.change.id) == 1
+    with read_only(service_ctx.factory) as session:
+        history = queries.item_history(session, "YP900001")
+        outbox = session.execute(select(service_ctx.metadata.tables["outbox"])).all()
+    assert history[0]["proposed_by"] == "admin1" and history[0]["approved_by"] == "mgr1" and history[0]["meeting_ref"] == "M1"
+    assert len(outbox) == 1
+
+
+def test_approval_locks_and_refuses_a_stale_draft_on_both_backends(service_ctx: ServiceContext) -> None:
+    created = service.propose(service_ctx, ADMIN, ProposeItem("YP900001", _fields()))
+    _approve(service_ctx, created.change.id)
+    a = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP900001", {"strength": "1g"}, base_version=1))
+    b = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP900001", {"unit": "片"}, base_version=1))
+    with pytest.raises(Conflict) as stale:
+        _approve(service_ctx, a.change.id, b.change.id)
+    assert "strength" in stale.value.detail and _item(service_ctx)["strength"] == "0.25g"  # all or nothing
+    _approve(service_ctx, a.change.id)
+    with pytest.raises(PreconditionFailed):
+        service.propose(service_ctx, ADMIN, ProposeItemEdit("YP900001", {"unit": "片"}, base_version=1))
+
+
+def test_two_people_are_needed(service_ctx: ServiceContext) -> None:
+    view = service.propose(service_ctx, MANAGER, ProposeItem("YP900001", _fields()))
+    with pytest.raises(Forbidden):
+        _approve(service_ctx, view.change.id, by=MANAGER)
+    _approve(service_ctx, view.change.id, by=MANAGER2)
+
+
+def test_update_keeps_only_changed_fields_and_flags_pack_size(service_ctx: ServiceContext) -> None:
+    _approve(service_ctx, service.propose(service_ctx, ADMIN, ProposeItem("YP900001", _fields())).change.id)
+    view = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP900001", {"package_size": 48, "unit": "粒"}))
+    assert view.change.payload == {"package_size": 48}
+    assert [f.flag for f in view.change.flags] == ["pack_size_without_volume"]
+    with pytest.raises(InvalidInput):
+        service.propose(service_ctx, ADMIN, ProposeItemEdit("YP900001", {"unit": "粒"}))
+
+
+def _uscc(first17: str) -> str:
+    return first17 + uscc_check_char(first17)
+
+
+def _site(code: str, level: str, parent: str | None, n: int) -> dict[str, Any]:
+    return {"name": f"测试{code}", "tax_id": _uscc(f"12371723MB{n:07d}"), "level": level, "parent_code": parent,
+            "lat": 35.0, "lon": 115.9, "receiving_hours": [{"start": "08:00", "end": "17:00"}]}  # fmt: skip
+
+
+def test_structure_stays_consistent(service_ctx: ServiceContext) -> None:
+    ids = service.propose_many(service_ctx, ADMIN, [
+        ProposeSite("H1", _site("H1", "county_hospital", None, 1)),
+        ProposeSite("T1", _site("T1", "township", "H1", 2)),
+        ProposeSite("T2", _site("T2", "township", "H1", 3)),
+        ProposeSite("V1", _site("V1", "village", "T1", 4)),
+    ])  # fmt: skip
+    _approve(service_ctx, *ids)
+    with pytest.raises(InvalidInput) as refused:
+        service.propose(service_ctx, ADMIN, ProposeSite("T1", _site("T1", "village", "T2", 2)))
+    assert "V1" in refused.value.fields["level"]
+    with pytest.raises(InvalidInput):
+        service.propose(service_ctx, ADMIN, ProposeStocklist("site", "NOPE", ()))
+    # A draft whose parent was re-levelled before approval is refused at approval.
+    village = service.propose(service_ctx, ADMIN, ProposeSite("V2", _site("V2", "village", "T2", 5)))
+    move = service.propose(service_ctx, ADMIN, ProposeSite("T2", _site("T2", "county_hospital", None, 3)))
+    _approve(service_ctx, move.change.id)
+    with pytest.raises(Conflict):
+        _approve(service_ctx, village.change.id)
+
+
+def test_category_lists_follow_the_catalogue(service_ctx: ServiceContext) -> None:
+    ids = [service.propose(service_ctx, ADMIN, ProposeItem(c, _fields(c, essential=e, approval_no=None, strength=s))).change.id
+           for c, e, s in (("YP1A", True, "1g"), ("YP1B", False, "2g"))]  # fmt: skip
+    _approve(service_ctx, *ids)
+    view = service.propose(service_ctx, ADMIN, ProposeStocklist("level", "village", (), ("essential", "atc:J01")))
+    _approve(service_ctx, view.change.id)
+    with read_only(service_ctx.factory) as session:
+        assert queries.stocklist_members(session, "level:village") == ["YP1A", "YP1B"]  # both J01
+    retire = service.propose(service_ctx, ADMIN, ProposeRetire("YP1B", "停产"))
+    _approve(service_ctx, retire.change.id)
+    with read_only(service_ctx.factory) as session:
+        assert queries.stocklist_members(session, "level:village") == ["YP1A"]
+        events = session.execute(select(service_ctx.metadata.tables["outbox"].c.event_type)).scalars().all()
+    assert events.count("formulary.stocklist.changed") == 2  # republished when the retirement moved its members
+
+
+def test_import_check_writes_nothing_and_confirm_writes_one_batch(service_ctx: ServiceContext) -> None:
+    given = {**_fields("YP930001"), "code": "YP930001"}
+    parsed = imports.ParsedFile((imports.ParsedRow(2, "YP930001", given),), "UTF-8", None, 1, tuple(given))
+    checked = imports.import_items(service_ctx, ADMIN, parsed, confirm=False, valid_only=False, why=Why())
+    assert checked.written == 0 and checked.rows[0]["status"] == "ok"
+    with read_only(service_ctx.factory) as session:
+        assert session.execute(select(store.changes)).first() is None
+    confirmed = imports.import_items(service_ctx, ADMIN, parsed, confirm=True, valid_only=False, why=Why(meeting_ref="M2"))
+    assert confirmed.written == 1 and confirmed.batch_id
+    approved = service.approve(service_ctx, MANAGER, ApproveChanges(batch_id=confirmed.batch_id))
+    assert approved.approved == 1
+
+
+def test_reject_and_duplicate_ids(service_ctx: ServiceContext) -> None:
+    view = service.propose(service_ctx, ADMIN, ProposeItem("YP900001", _fields()))
+    with pytest.raises(InvalidInput):
+        service.approve(service_ctx, MANAGER, ApproveChanges((view.change.id, view.change.id)))
+    rejected = service.reject(service_ctx, MANAGER, RejectChange(view.change.id, "重复品规"))
+    assert rejected.change.status.value == "rejected"
+    with pytest.raises(Conflict):
+        _approve(service_ctx, view.change.id)
+
+
+def test_the_seed_goes_through_two_people(service_ctx: ServiceContext) -> None:
+    seeded = seed_county(service_ctx, generate_county("chengwu", seed=2026))
+    assert seeded["catalogue_version"] == 1 and seeded["items"] > 300
+    with read_only(service_ctx.factory) as session:
+        found, _ = queries.search_items(session, q="amxl", limit=5)
+    assert found and found[0]["generic_name"].startswith("阿莫西林")
