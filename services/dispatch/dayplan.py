@@ -62,6 +62,65 @@ def screen_vehicle(vehicle: Mapping[str, Any], opens: str, closes: str) -> LeftO
     return None
 
 
+TRIP_SEPARATOR = "~"  # "<vehicle>~<k>": the vehicle's k-th trip of the day
+MIN_TRIP_MIN = 60  # a trip shorter than this is not worth a reload
+
+
+def _hhmm(total: int) -> str:
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def trip_vehicles(vehicle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A vehicle's day as two trips that share its shift: out in the morning, back at the hub for the
+    driver's break (and a reload), out again in the afternoon.
+
+    Modelled as duplicate vehicles with times linked at the break: trip 1 works from the shift's
+    start until the break must begin (break window end − break minutes), trip 2 from the break
+    window's end to the shift's end; the break is taken at the hub between them, inside its window.
+    Chosen over a chain of routes in the solver because every rule of the core (windows,
+    compartments, specimen ride time, the independent checker) then holds per trip unchanged, and
+    specimens collected in the morning reach the laboratory at noon. The turnaround is fixed at the
+    break rather than chosen by the search (a known simplification). Each trip carries half the fixed
+    cost (a vehicle used for both costs its full fixed cost), its own max_km and at most
+    max_route_min. A vehicle without a break, or whose break leaves a trip under MIN_TRIP_MIN
+    minutes, keeps one trip (and its break).
+    """
+    rest = vehicle.get("break_")
+    if not rest:
+        return [dict(vehicle)]
+    start, end = (minutes(t) for t in vehicle["shift"])
+    back_by = minutes(rest["window"][1]) - int(rest["minutes"])
+    out_again = minutes(rest["window"][1])
+    if back_by - start < MIN_TRIP_MIN or end - out_again < MIN_TRIP_MIN:
+        return [dict(vehicle)]
+    trips = []
+    for k, (a, b) in enumerate(((start, back_by), (out_again, end)), start=1):
+        limit = vehicle.get("max_route_min")
+        trips.append({**vehicle, "id": f"{vehicle['id']}{TRIP_SEPARATOR}{k}", "shift": [_hhmm(a), _hhmm(b)], "break_": None,
+                      "fixed_cost": vehicle["fixed_cost"] / 2, "max_route_min": min(limit, b - a) if limit else None})  # fmt: skip
+    return trips
+
+
+def base_vehicle(trip_id: str) -> tuple[str, int]:
+    """The vehicle and trip number of a trip vehicle's id (trip 1 for a vehicle planned as one trip)."""
+    base, sep, k = trip_id.rpartition(TRIP_SEPARATOR)
+    return (base, int(k)) if sep and k.isdigit() else (trip_id, 1)
+
+
+def annotate_trips(result: dict[str, Any]) -> dict[str, Any]:
+    """Mark each route and stop of a solved day with its vehicle and trip; totals count vehicles, not trips."""
+    for route in result["routes"]:
+        base, trip = base_vehicle(route["vehicle"])
+        route["vehicle_id"], route["trip"] = base, trip
+        for stop in route["stops"]:
+            stop["trip"] = trip
+    result["routes"].sort(key=lambda r: (r["vehicle_id"], r["trip"]))
+    totals = result.get("totals") or {}
+    totals["trips"] = len(result["routes"])
+    totals["vehicles"] = len({r["vehicle_id"] for r in result["routes"]})
+    return result
+
+
 def _stop_request(stop: DayStop) -> dict[str, Any]:
     hours = stop.site.receiving_hours
     return {
@@ -95,12 +154,15 @@ def day_request(
     vehicles: Sequence[Mapping[str, Any]],
     options: Mapping[str, Any],
     largest: Mapping[str, float],
+    exclude: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The solve request for a day and its stop references.
 
     One stop per site with anything to move (shipments + rounds due); a site's order larger than
-    any vehicle's compartment becomes several stops at that site (``split_oversized``). Vehicles
-    whose shift lies outside the depot's hours are left out (``request["left_out"]``).
+    any vehicle's compartment becomes several stops at that site (``split_oversized``). Trips (or
+    vehicles) named in ``exclude`` are already out and take no part. Vehicles
+    whose shift lies outside the depot's hours are left out (``request["left_out"]``); the others
+    run as trips (``trip_vehicles``).
     Raises ValueError("no hub") when no hub site is known.
     """
     all_sites = list(sites)
@@ -111,9 +173,11 @@ def day_request(
     stops = [part for stop in build_day_stops(day, all_sites, shipments) for part in split_oversized(stop, largest)]
     left_out = [lo for lo in (screen_vehicle(v, opens, closes) for v in vehicles) if lo is not None]
     out_ids = {lo.vehicle_id for lo in left_out}
+    trips = [t for v in vehicles if v["id"] not in out_ids and v["id"] not in exclude for t in trip_vehicles(v)
+             if t["id"] not in exclude and screen_vehicle(t, opens, closes) is None]  # fmt: skip
     request = {
         "depot": {"id": hub.code, "lat": hub.lat, "lon": hub.lon, "open": opens, "close": closes},
-        "vehicles": [dict(v) for v in vehicles if v["id"] not in out_ids],
+        "vehicles": trips,
         "stops": [_stop_request(s) for s in stops],
         "options": dict(options),
         "locks": {},

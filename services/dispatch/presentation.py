@@ -31,31 +31,25 @@ def _clock_min(hhmm_text: str) -> int:
     return minutes(clock) + 24 * 60 * extra_days
 
 
-def trips(route: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
-    """A route's stops grouped by trip (a van back at the hub to reload starts a new one)."""
-    out: list[list[dict[str, Any]]] = []
-    for stop in route["stops"]:
-        k = int(stop.get("trip", 1))
-        while len(out) < k:
-            out.append([])
-        out[k - 1].append(stop)
-    return [t for t in out if t]
-
-
 def published_routes(plan: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """The routes as dispatch.plan.published carries them, and the shipment ids they carry."""
     day = date.fromisoformat(plan["date"])
     refs = plan["stop_refs"]
-    routes, shipment_ids = [], []
-    for route in plan["result"]["routes"]:
+    routes: list[dict[str, Any]] = []
+    shipment_ids: list[str] = []
+    by_vehicle: dict[str, list[Mapping[str, Any]]] = {}
+    for route in plan["result"]["routes"]:  # a vehicle's trips become one route in trip order
+        by_vehicle.setdefault(route.get("vehicle_id", route["vehicle"]), []).append(route)
+    for vehicle_id, legs in by_vehicle.items():
         stops = []
-        for seq, stop in enumerate(route["stops"], start=1):
+        for seq, stop in enumerate([s for leg in legs for s in leg["stops"]], start=1):
             ref = refs.get(stop["id"], {})
             ids = ref.get("shipment_ids", [])
             shipment_ids += [i for i in ids if i not in shipment_ids]
             stops.append({"stop_id": stop["id"], "site_code": ref.get("site", stop["id"]), "sequence": seq,
                           "eta": eta(day, stop["arrival"]), "shipment_ids": ids})  # fmt: skip
-        routes.append({"vehicle_id": route["vehicle"], "stops": stops, "distance_km": route["distance_km"]})
+        routes.append({"vehicle_id": vehicle_id, "stops": stops,
+                       "distance_km": round(sum(leg["distance_km"] for leg in legs), 2)})  # fmt: skip
     return routes, shipment_ids
 
 
@@ -68,7 +62,8 @@ def geojson(plan: Mapping[str, Any]) -> dict[str, Any]:
         path = [hub, *[s["id"] for s in route["stops"]], hub]
         coords = [[refs[c]["lon"], refs[c]["lat"]] for c in path if c in refs]
         features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords},
-                         "properties": {"vehicle": route["vehicle"], "distance_km": route["distance_km"]}})  # fmt: skip
+                         "properties": {"vehicle": route["vehicle"], "vehicle_id": route.get("vehicle_id", route["vehicle"]),
+                                        "trip": route.get("trip", 1), "distance_km": route["distance_km"]}})  # fmt: skip
         for seq, stop in enumerate(route["stops"], start=1):
             ref = refs.get(stop["id"], {})
             features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [ref.get("lon"), ref.get("lat")]},
@@ -99,17 +94,18 @@ def manifest(
 ) -> dict[str, Any] | None:
     """One vehicle's driver manifest (司机配送单), or None when the vehicle has no route on the plan.
 
-    Per stop: sequence and trip, site name/address/phone/receiving hours, priority (紧急 …), notes,
+    The vehicle's trips of the day (back at the hub for the break and a reload between them) are
+    listed in order. Per stop: sequence and trip, site name/address/phone/receiving hours, priority (紧急 …), notes,
     the items and quantities to drop (and litres per compartment to drop and collect), the rounds,
     arrival, start and the planned wait when it is at least LONG_WAIT_MIN minutes; a split load's
     part ("2/3"). The header names the vehicle and its driver.
     """
-    route = next((r for r in (plan.get("result") or {}).get("routes", []) if r["vehicle"] == vehicle_id), None)
-    if route is None:
+    legs = [r for r in (plan.get("result") or {}).get("routes", []) if vehicle_id in (r["vehicle"], r.get("vehicle_id"))]
+    if not legs:
         return None
     refs = plan["stop_refs"]
     stops = []
-    for seq, stop in enumerate(route["stops"], start=1):
+    for seq, stop in enumerate([s for leg in legs for s in leg["stops"]], start=1):
         ref = refs.get(stop["id"], {})
         site = sites.get(ref.get("site", stop["id"]), {})
         carried = [shipments[i] for i in ref.get("shipment_ids", []) if i in shipments]
@@ -131,8 +127,11 @@ def manifest(
     return {
         "plan_id": plan["id"], "date": plan["date"], "status": plan["status"], "vehicle_id": vehicle_id,
         "vehicle_name": (vehicle or {}).get("name"), "driver": (vehicle or {}).get("driver"),
-        "start": route["start"], "end": route["end"], "break": route.get("break"), "distance_km": route["distance_km"],
-        "load_out": route.get("load_out", {}), "trips": len(trips(route)), "stops": stops,
+        "start": legs[0]["start"], "end": legs[-1]["end"], "break": legs[0].get("break"),
+        "distance_km": round(sum(leg["distance_km"] for leg in legs), 2),
+        "trips": [{"trip": leg.get("trip", 1), "start": leg["start"], "end": leg["end"], "load_out": leg.get("load_out", {}),
+                   "distance_km": leg["distance_km"], "stops": len(leg["stops"])} for leg in legs],
+        "stops": stops,
     }  # fmt: skip
 
 

@@ -29,10 +29,11 @@ def manifest(ctx: ServiceContext, actor: Principal, plan_id: str, vehicle_id: st
     plan = get_plan(ctx, plan_id)
     if plan["result"] is None:
         raise NotFound(f"plan {plan_id} has no routes yet ({plan['status']})")
-    route = next((r for r in plan["result"]["routes"] if r["vehicle"] == vehicle_id), None)
-    ids = [i for s in (route or {}).get("stops", []) for i in plan["stop_refs"].get(s["id"], {}).get("shipment_ids", [])]
+    legs = [r for r in plan["result"]["routes"] if vehicle_id in (r["vehicle"], r.get("vehicle_id"))]
+    ids = [i for r in legs for s in r["stops"] for i in plan["stop_refs"].get(s["id"], {}).get("shipment_ids", [])]
     with ctx.factory() as session:
-        vehicle = next((v for v in queries.list_vehicles(session) if v["id"] == vehicle_id), None)
+        base = legs[0].get("vehicle_id", vehicle_id) if legs else vehicle_id
+        vehicle = next((v for v in queries.list_vehicles(session) if v["id"] == base), None)
         shipments = store.shipments_by_id(session, ids)
         codes = [line.get("item_code") for s in shipments.values() for line in s.get("lines") or [] if line.get("item_code")]
         names = store.item_names(session, codes)

@@ -25,7 +25,7 @@ from services.dispatch.commands import (
     ShipmentFilter,
     UpsertVehicle,
 )
-from services.dispatch.dayplan import day_options, day_request
+from services.dispatch.dayplan import base_vehicle, day_options, day_request
 from services.dispatch.fleet import vehicle_request
 from services.dispatch.locks import LockProblem, screen_locks
 from services.dispatch.model import SiteInfo
@@ -147,13 +147,13 @@ def build_day_request(
     """The day's solve request and stop references from the database (see dayplan.day_request).
 
     Conflict when no hub site is known or no vehicle is active."""
-    vehicles = [vehicle_request(v) for v in store.active_vehicles(session) if v.id not in (exclude_vehicles or set())]
+    vehicles = [vehicle_request(v) for v in store.active_vehicles(session)]
     if not vehicles:
         raise Conflict("no active vehicle to plan with", {"vehicles": "none active"})
     sites = [site_info(r) for r in store.site_rows(session)]
     try:
         request, refs = day_request(day, sites, store.pending_shipments(session), vehicles, options,
-                                    store.largest_compartments(session))  # fmt: skip
+                                    store.largest_compartments(session), exclude_vehicles or set())  # fmt: skip
     except ValueError as exc:
         raise Conflict("dispatch has not heard of the hub site yet (formulary.site.upserted)", {"date": "no hub"}) from exc
     if not request["vehicles"]:
@@ -241,33 +241,41 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
             raise NotFound(f"no plan {cmd.plan_id}")
         if base["result"] is None or base["status"] in ("queued", "solving"):
             raise Conflict(f"plan {cmd.plan_id} is {base['status']}; re-plan a solved plan", {"plan_id": "not solved"})
-        known = {x["id"] for x in base["request"]["vehicles"]}
+        trips_of: dict[str, list[str]] = {}
+        for x in base["request"]["vehicles"]:
+            trips_of.setdefault(base_vehicle(x["id"])[0], []).append(x["id"])
+            trips_of.setdefault(x["id"], [x["id"]])
         for name, values in (("locked_routes", cmd.locked_routes), ("vehicles_out", cmd.vehicles_out)):
             for i, v in enumerate(values):
-                if v not in known:
+                if v not in trips_of:
                     raise InvalidInput(f"no vehicle {v} in this plan", {f"{name}[{i}]": f"unknown vehicle {v}"})
         for stop, v in cmd.locks.items():
-            if v not in known:
+            if v not in trips_of:
                 raise InvalidInput(f"no vehicle {v} in this plan", {f"locks.{stop}": f"unknown vehicle {v}"})
         current = {r["vehicle"]: [s["id"] for s in r["stops"]] for r in base["result"]["routes"]}
+        out = {t for v in cmd.vehicles_out for t in trips_of[v]}
         day = date.fromisoformat(base["date"])
         options = {**base["request"]["options"], "time_limit_s": cmd.time_limit_s}
-        request, refs = build_day_request(session, day, options, exclude_vehicles=set(cmd.vehicles_out))
-        out_stops = {s for v in cmd.vehicles_out for s in current.get(v, [])}
+        request, refs = build_day_request(session, day, options, exclude_vehicles=out)
+        out_stops = {s for v in out for s in current.get(v, [])}
         request["stops"] = [s for s in request["stops"] if s["id"] not in out_stops]
         stop_ids = {s["id"] for s in request["stops"]}
         for stop in cmd.locks:
             if stop not in stop_ids:
                 raise InvalidInput(f"stop {stop} is not in the re-plan", {f"locks.{stop}": f"unknown stop {stop}"})
-        request["initial_routes"] = {v: [s for s in stops if s in stop_ids] for v, stops in current.items()
-                                     if v not in cmd.vehicles_out and v in {x["id"] for x in request["vehicles"]}}  # fmt: skip
-        request["locks"] = dict(cmd.locks)
-        for vehicle in cmd.locked_routes:
+        planned = {x["id"] for x in request["vehicles"]}
+        request["initial_routes"] = {v: [s for s in stops if s in stop_ids] for v, stops in current.items() if v in planned}
+        on = {s: v for v, stops in current.items() for s in stops}
+        # A lock naming a vehicle (not one of its trips) keeps the stop's current trip on it, else its first trip.
+        locks = {s: (on[s] if on.get(s) in trips_of[v] else trips_of[v][0]) for s, v in cmd.locks.items()}
+        locked = [t for v in cmd.locked_routes for t in trips_of[v] if t in planned]
+        request["locks"] = locks
+        for vehicle in locked:
             for stop in request["initial_routes"].get(vehicle, []):
                 request["locks"].setdefault(stop, vehicle)
-        request["locked_routes"] = list(cmd.locked_routes)
+        request["locked_routes"] = locked
         _screen(request)
-        request["kept_routes"] = [r for r in base["result"]["routes"] if r["vehicle"] in cmd.vehicles_out]
+        request["kept_routes"] = [r for r in base["result"]["routes"] if r["vehicle"] in out]
         return _insert_plan(session, actor, day, request, refs, cmd.plan_id)
 
 

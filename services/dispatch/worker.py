@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.dispatch import store
+from services.dispatch.dayplan import annotate_trips
 from services.dispatch.planning import PlanCheckFailed, solve_request
 from shared.clock import utcnow
 from shared.db import unit_of_work
@@ -131,6 +132,7 @@ class _Run:
                 raise
             log.exception("a solve phase failed; keeping the plan so far", extra={"plan_id": self.plan_id})
             return None
+        annotate_trips(result)
         result["routes"] = kept + result["routes"]
         return result
 

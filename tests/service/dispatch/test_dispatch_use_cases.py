@@ -172,3 +172,23 @@ def test_impossible_locks_are_refused_naming_the_lock(service_ctx: ServiceContex
     with pytest.raises(InvalidInput) as refused:
         service.replan(service_ctx, DISPATCHER, Replan(first["id"], {"CW-T05": plain}, (), (), 2))
     assert list(refused.value.fields) == ["locks.CW-T05"] and "cold" in refused.value.fields["locks.CW-T05"]
+
+
+def test_vehicles_make_several_trips_a_day_shown_on_the_plan_and_the_manifest(service_ctx: ServiceContext) -> None:
+    plan = _plan(service_ctx, 4)
+    routes = plan["result"]["routes"]
+    by_vehicle: dict[str, list[dict]] = {}
+    for route in routes:
+        by_vehicle.setdefault(route["vehicle_id"], []).append(route)
+        assert all(s["trip"] == route["trip"] for s in route["stops"])
+    twice = [v for v, legs in by_vehicle.items() if len(legs) == 2]
+    assert twice, "a county Monday needs a morning and an afternoon round"
+    assert plan["result"]["totals"]["vehicles"] == len(by_vehicle) < plan["result"]["totals"]["trips"] == len(routes)
+    morning, afternoon = by_vehicle[twice[0]]
+    assert (morning["trip"], afternoon["trip"]) == (1, 2) and morning["end"] < afternoon["start"]
+    sheet = reads.manifest(service_ctx, DISPATCHER, plan["id"], twice[0])
+    assert [t["trip"] for t in sheet["trips"]] == [1, 2]
+    assert [s["trip"] for s in sheet["stops"]] == sorted(s["trip"] for s in sheet["stops"])
+    published = service.publish_plan(service_ctx, DISPATCHER, PublishPlan(plan["id"]))
+    one = next(r for r in published["routes"] if r["vehicle_id"] == twice[0])
+    assert len(one["stops"]) == len(morning["stops"]) + len(afternoon["stops"])  # drivers get one route per van
