@@ -299,3 +299,17 @@ def load_sample(generic_names: Iterable[str] = ()) -> KnowledgeBase:
     if kb is None:
         raise ValueError(f"bundled knowledge is invalid: {report.errors[:5]}")
     return kb
+
+
+def kb_to_tables(kb: KnowledgeBase) -> dict[str, list[dict[str, Any]]]:
+    """The knowledge as row lists per table (JSON-ready; `parse_tables` reads it back)."""
+    from dataclasses import asdict
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in TABLES:
+        rows = []
+        for row in getattr(kb, table):
+            d = asdict(row)
+            rows.append({k: list(v) if isinstance(v, tuple) else v for k, v in d.items()})
+        out[table] = rows
+    return out

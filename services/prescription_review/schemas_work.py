@@ -1,0 +1,240 @@
+"""marshmallow schemas of the pharmacist's work and the manager's configuration; post_load builds
+the typed commands of model/commands.py. Response schemas declare what each endpoint answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from services.prescription_review.knowledge.importer import TABLES, VERSION
+from services.prescription_review.model.commands import (
+    DECISIONS,
+    REASON_CODES,
+    DecideReview,
+    DoubleSign,
+    ImportKnowledge,
+    ImportPrescribers,
+    PrescriberEntry,
+    SetSeverity,
+    SetWaitLimit,
+)
+from services.prescription_review.model.findings import CODES, SEVERITIES
+from services.prescription_review.model.registry import PRIVILEGES
+from services.prescription_review.schemas import Strict
+from shared.events.contracts import SITE_LEVELS
+
+STATUSES = ("pending", "claimed", "approved", "rejected", "returned", "passed", "blocked", "released_unreviewed")
+
+
+class DecisionIn(Strict):
+    """approve | reject | return with a reason code (required to reject or return)."""
+
+    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    reason_code = fields.String(load_default=None, allow_none=True, validate=validate.OneOf((*REASON_CODES, "ACCEPTED")))
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+    @validates_schema
+    def _reason(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("decision") in ("reject", "return") and not data.get("reason_code"):
+            raise ValidationError("a reason code is required to reject or return", "reason_code")
+
+    @post_load
+    def _build(self, d: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return d
+
+    def command(self, review_id: str, d: dict[str, Any]) -> DecideReview:
+        """The typed command for one review."""
+        return DecideReview(review_id, d["decision"], d["reason_code"], d["comment"])
+
+
+class DoubleSignIn(Strict):
+    """The prescriber's insistence, through the HIS."""
+
+    prescriber_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+    @staticmethod
+    def command(review_id: str, d: dict[str, Any]) -> DoubleSign:
+        """The typed command."""
+        return DoubleSign(review_id, d["prescriber_id"], d["reason"])
+
+
+class TableContent(fields.Field):
+    """A table as CSV text or a list of row objects."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            if len(value) > 5_000_000:
+                raise ValidationError("at most 5 MB of CSV")
+            return value
+        if isinstance(value, list) and all(isinstance(r, dict) for r in value):
+            if len(value) > 100_000:
+                raise ValidationError("at most 100000 rows")
+            return value
+        raise ValidationError("CSV text or a list of row objects")
+
+
+class KnowledgeIn(Strict):
+    """A new knowledge version."""
+
+    version = fields.String(required=True, validate=validate.Regexp(VERSION.pattern, error="1–40 letters, digits, . _ -"))
+    tables = fields.Dict(keys=fields.String(validate=validate.OneOf(TABLES)), values=TableContent(), required=True,
+                         validate=validate.Length(min=1))
+    base_current = fields.Boolean(load_default=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+    @post_load
+    def _build(self, d: dict[str, Any], **_: Any) -> ImportKnowledge:
+        return ImportKnowledge(d["version"], d["tables"], d["base_current"], d["note"])
+
+
+class SeverityIn(Strict):
+    """One rule's severity at one site level."""
+
+    site_level = fields.String(required=True, validate=validate.OneOf(("*", *SITE_LEVELS)))
+    code = fields.String(required=True, validate=validate.OneOf(CODES))
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+
+    @post_load
+    def _build(self, d: dict[str, Any], **_: Any) -> SetSeverity:
+        return SetSeverity(d["site_level"], d["code"], d["severity"])
+
+
+class PrescriberIn(Strict):
+    """A doctor from the medical affairs office's list."""
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    sites = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list, validate=validate.Length(max=50))
+    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    privileges = fields.List(fields.String(validate=validate.OneOf(PRIVILEGES)), load_default=list)
+    active = fields.Boolean(load_default=True)
+
+
+class PrescribersIn(Strict):
+    """Registry entries to add or replace."""
+
+    entries = fields.List(fields.Nested(PrescriberIn), required=True, validate=validate.Length(min=1, max=5000))
+
+    @post_load
+    def _build(self, d: dict[str, Any], **_: Any) -> ImportPrescribers:
+        return ImportPrescribers(tuple(PrescriberEntry(e["id"], e["name"], tuple(e["sites"]), e["title"],
+                                                       tuple(e["privileges"]), e["active"]) for e in d["entries"]))  # fmt: skip
+
+
+class WaitLimitIn(Strict):
+    """Minutes before a flagged prescription goes through unreviewed; null switches it off."""
+
+    minutes = fields.Integer(required=True, allow_none=True, strict=True, validate=validate.Range(min=1, max=1440))
+
+    @post_load
+    def _build(self, d: dict[str, Any], **_: Any) -> SetWaitLimit:
+        return SetWaitLimit(d["minutes"])
+
+
+class QueueQuery(Strict):
+    """Filters of the queue."""
+
+    site = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+class ReviewsQuery(QueueQuery):
+    """Filters of the review list."""
+
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+class QualityQuery(Strict):
+    """The period of the quality figures (default: the last 30 days)."""
+
+    start = fields.AwareDateTime(load_default=None)
+    end = fields.AwareDateTime(load_default=None)
+    site = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+
+
+class ClaimNextIn(Strict):
+    """Optionally only one site's prescriptions."""
+
+    site = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=40))
+
+
+# -- responses -------------------------------------------------------------------------------------
+
+ReviewOut = Schema.from_dict({
+    "id": fields.String(), "prescription_no": fields.String(), "site_code": fields.String(), "site_level": fields.String(),
+    "status": fields.String(validate=validate.OneOf(STATUSES)), "outcome": fields.String(), "screening_id": fields.String(),
+    "attempts": fields.Integer(), "double_signed": fields.Boolean(), "created_at": fields.DateTime(),
+    "queued_at": fields.DateTime(allow_none=True), "claimed_by": fields.String(allow_none=True),
+    "claimed_at": fields.DateTime(allow_none=True), "decided_by": fields.String(allow_none=True),
+    "decided_at": fields.DateTime(allow_none=True), "version": fields.Integer(),
+}, name="Review")  # fmt: skip
+
+ScreeningRunOut = Schema.from_dict({
+    "id": fields.String(), "attempt": fields.Integer(), "screened_at": fields.DateTime(), "screened_by": fields.String(),
+    "source": fields.String(), "outcome": fields.String(), "knowledge_version": fields.String(),
+    "prescription": fields.Dict(), "findings": fields.List(fields.Dict()),
+}, name="ScreeningRun")  # fmt: skip
+
+AuditOut = Schema.from_dict({
+    "id": fields.Integer(), "at": fields.DateTime(), "actor": fields.String(), "actor_role": fields.String(),
+    "action": fields.String(), "reason_code": fields.String(allow_none=True), "comment": fields.String(allow_none=True),
+    "knowledge_version": fields.String(allow_none=True), "screening_id": fields.String(allow_none=True),
+    "detail": fields.Dict(),
+}, name="AuditEntry")  # fmt: skip
+
+
+class ReviewDetailOut(ReviewOut):  # type: ignore[misc,valid-type]
+    """A review with its screenings and audit trail."""
+
+    screenings = fields.List(fields.Nested(ScreeningRunOut))
+    audit = fields.List(fields.Nested(AuditOut))
+
+
+QueueEntryOut = Schema.from_dict({
+    "id": fields.String(), "prescription_no": fields.String(), "site_code": fields.String(), "status": fields.String(),
+    "queued_at": fields.DateTime(), "waiting_minutes": fields.Float(), "claimed_by": fields.String(allow_none=True),
+    "double_signed": fields.Boolean(), "attempts": fields.Integer(), "worst": fields.String(),
+    "codes": fields.List(fields.String()), "items": fields.Integer(), "patient": fields.Dict(),
+}, name="QueueEntry")  # fmt: skip
+
+
+class QueueOut(Schema):
+    """The queue: counts per status and the entries oldest first."""
+
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    entries = fields.List(fields.Nested(QueueEntryOut))
+    oldest_waiting_minutes = fields.Float(allow_none=True)
+
+
+class ImportReportOut(Schema):
+    """The validation report of a knowledge import."""
+
+    version = fields.String()
+    ok = fields.Boolean()
+    counts = fields.Dict()
+    errors = fields.List(fields.Dict())
+    warnings = fields.List(fields.Dict())
+    coverage = fields.Dict()
+
+
+class QualityOut(Schema):
+    """Quality figures of a period (model/quality.py defines each)."""
+
+    start = fields.DateTime()
+    end = fields.DateTime()
+    site_code = fields.String(allow_none=True)
+    prescriptions = fields.Integer()
+    screenings = fields.Integer()
+    first_outcomes = fields.Dict()
+    statuses = fields.Dict()
+    auto_pass_rate = fields.Float(allow_none=True)
+    intervention_rate = fields.Float(allow_none=True)
+    acceptance_rate = fields.Float(allow_none=True)
+    interventions = fields.Integer()
+    resubmitted = fields.Integer()
+    double_signed = fields.Integer()
+    released_unreviewed = fields.Integer()
+    turnaround_minutes = fields.Dict()
+    rules = fields.Dict()

@@ -1,0 +1,276 @@
+"""Use cases of the review centre: screen, queue, claim, decide, double-sign, waiting limit.
+
+One function per command: f(ctx, actor, cmd). Each opens one transaction in which the review
+state, the screening, the audit entries and any outbox event are written together.
+Errors: Forbidden (role or site), NotFound, Conflict (state or a race lost), InvalidInput.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.prescription_review import store
+from services.prescription_review.engine_cache import current_engine
+from services.prescription_review.model.commands import ClaimReview, DecideReview, DoubleSign, ReleaseClaim
+from services.prescription_review.model.engine import ScreeningRefused, screen
+from services.prescription_review.model.prescription import Prescription
+from services.prescription_review.model.registry import PrescriberRecord
+from shared.auth import Principal
+from shared.clock import utcnow
+from shared.db import lock_for_update, unit_of_work
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.runtime import ServiceContext
+
+log = logging.getLogger(__name__)
+RESCREENABLE = ("returned", "blocked")
+STATUS_OF = {"pass": "passed", "review": "pending", "block": "blocked"}
+DECIDED = {"approve": "approved", "reject": "rejected", "return": "returned"}
+
+
+@dataclass(frozen=True)
+class ScreeningAnswer:
+    """The documented answer: the review id, outcome, knowledge version and findings."""
+
+    id: str
+    outcome: str
+    knowledge_version: str
+    findings: list[dict[str, Any]]
+    attempt: int
+
+
+def patient_key(ctx: ServiceContext, patient_id: str) -> str:
+    """A keyed hash of the patient id: the same patient links across screenings, the id is not kept."""
+    return hmac.new(ctx.settings.jwt_secret.encode(), patient_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _minimal(rx: Prescription, key: str) -> dict[str, Any]:
+    """What is kept of the prescription: clinical facts only, the patient under a key."""
+    p = rx.patient
+    return {
+        "prescription_no": rx.prescription_no, "site_code": rx.site_code, "type": rx.type,
+        "issued_at": rx.issued_at.isoformat(), "valid_days": rx.valid_days,
+        "prescriber": {"id": rx.prescriber.id, "privileges": list(rx.prescriber.privileges), "title": rx.prescriber.title},
+        "patient": {"key": key, "age_years": p.age_years, "age_days": p.age_days, "sex": p.sex, "weight_kg": p.weight_kg,
+                    "pregnant": p.pregnant, "lactating": p.lactating, "allergies": list(p.allergies),
+                    "diagnoses": [{"code": d.code, "name": d.name} for d in p.diagnoses]},
+        "items": [{"item_code": i.item_code, "dose": i.dose if i.dose is not None else i.dose_text,
+                   "dose_unit": i.dose_unit, "frequency": i.frequency or i.frequency_text, "route": i.route,
+                   "days": i.days, "quantity": i.quantity} for i in rx.items],
+    }  # fmt: skip
+
+
+def _audit(session: Session, review: dict[str, Any], actor: Principal | str, action: str, **values: Any) -> None:
+    who, role = (actor, "system") if isinstance(actor, str) else (actor.subject, actor.roles[0])
+    store.append_audit(session, {
+        "at": values.pop("at", utcnow()), "review_id": review["id"], "prescription_no": review["prescription_no"],
+        "site_code": review["site_code"], "actor": who, "actor_role": role, "action": action, **values,
+    })  # fmt: skip
+
+
+def _approved_event(ctx: ServiceContext, session: Session, review: dict[str, Any], by: str, how: str, at: datetime) -> None:
+    screening = store.screening_by_id(session, review["screening_id"]) or {}
+    lines = [
+        {"item_code": i["item_code"], "quantity": int(math.ceil(float(i["quantity"])))}
+        for i in screening.get("prescription", {}).get("items", [])
+        if isinstance(i.get("quantity"), (int, float)) and i["quantity"] > 0
+    ]
+    ctx.record(session, "review.prescription.approved", {
+        "prescription_id": review["id"], "prescription_no": review["prescription_no"], "site_code": review["site_code"],
+        "pharmacist": by, "approved_at": at.isoformat(), "approved_how": how,
+        "knowledge_version": screening.get("knowledge_version"), "lines": lines,
+    }, subject=review["id"])  # fmt: skip
+
+
+def screen_prescription(ctx: ServiceContext, actor: Principal, rx: Prescription, source: str = "api") -> ScreeningAnswer:
+    """Screen a prescription (or a changed one after a return): pass releases it, review queues it,
+    block returns it to the prescriber. Conflict if the number is already under review or decided."""
+    actor.require("his", "pharmacist")
+    actor.require_site(rx.site_code)
+    now = utcnow()
+    with unit_of_work(ctx.factory) as session:
+        engine = current_engine(ctx, session)
+        row = store.prescriber(session, rx.prescriber.id)
+        registry = {}
+        if row is not None:
+            registry[row["id"]] = PrescriberRecord(row["id"], row["name"], tuple(row["sites"]), row["title"],
+                                                   frozenset(row["privileges"]), row["active"])
+        try:
+            result = screen(rx, engine.knowledge, engine.policy, registry, now)
+        except ScreeningRefused as exc:
+            raise InvalidInput(exc.message, {exc.field: exc.message}) from None
+        existing = store.review_by_number(session, rx.prescription_no, rx.site_code)
+        if existing is not None and existing["status"] not in RESCREENABLE:
+            raise Conflict(
+                f"prescription {rx.prescription_no} is already {existing['status']}; only a returned or blocked one may be resubmitted",
+                {"prescription_no": f"already {existing['status']}"},
+            )
+        key = patient_key(ctx, rx.patient.id)
+        findings = [f.as_dict() for f in result.findings]
+        screening_id = str(uuid.uuid4())
+        status = STATUS_OF[result.outcome]
+        state: dict[str, Any] = {
+            "status": status, "outcome": result.outcome, "screening_id": screening_id, "site_level": result.site_level,
+            "queued_at": now if status == "pending" else None, "claimed_by": None, "claimed_at": None,
+            "decided_by": "auto" if status in ("passed", "blocked") else None,
+            "decided_at": now if status in ("passed", "blocked") else None, "double_signed": False,
+        }  # fmt: skip
+        if existing is None:
+            review: dict[str, Any] = {"id": str(uuid.uuid4()), "prescription_no": rx.prescription_no, "site_code": rx.site_code,
+                      "created_at": now, "attempts": 1, **state}  # fmt: skip
+            store.insert_review(session, review)
+        else:
+            review = {**existing, **state, "attempts": existing["attempts"] + 1}
+            if not store.move_review(session, existing["id"], RESCREENABLE, existing["version"], attempts=review["attempts"], **state):
+                raise Conflict("the prescription changed meanwhile; try again", {"prescription_no": "changed meanwhile"})
+        store.insert_screening(session, {
+            "id": screening_id, "review_id": review["id"], "attempt": review["attempts"], "screened_at": now,
+            "screened_by": actor.subject, "source": source, "outcome": result.outcome,
+            "knowledge_version": result.knowledge_version, "patient_key": key, "prescription": _minimal(rx, key),
+            "findings": findings, "codes": ",".join(sorted({str(f["code"]) for f in findings}))[:800],
+        })  # fmt: skip
+        common: dict[str, Any] = {"knowledge_version": result.knowledge_version, "screening_id": screening_id, "at": now}
+        if review["attempts"] > 1:
+            _audit(session, review, actor, "resubmitted", **common)
+        _audit(session, review, actor, "screened", detail={"outcome": result.outcome, "codes": [f["code"] for f in findings]}, **common)
+        _audit(session, review, "engine", {"passed": "auto_passed", "pending": "queued", "blocked": "blocked"}[status], **common)
+        if status == "passed":
+            _approved_event(ctx, session, review, "auto", "auto_pass", now)
+    log.info("screened", extra={"prescription_no": rx.prescription_no, "site": rx.site_code, "outcome": result.outcome,
+                                "patient": key[:6] + "…", "findings": len(findings)})  # fmt: skip
+    return ScreeningAnswer(review["id"], result.outcome, result.knowledge_version, findings, review["attempts"])
+
+
+def _review(session: Session, review_id: str) -> dict[str, Any]:
+    review = store.review_by_id(session, review_id)
+    if review is None:
+        raise NotFound(f"no review {review_id}", {"review_id": "not found"})
+    return review
+
+
+def claim(ctx: ServiceContext, actor: Principal, cmd: ClaimReview) -> dict[str, Any]:
+    """Take a pending prescription; Conflict if someone else holds or decided it (conditional update)."""
+    actor.require("pharmacist")
+    now = utcnow()
+    with unit_of_work(ctx.factory) as session:
+        review = _review(session, cmd.review_id)
+        actor.require_site(review["site_code"])
+        if not store.move_review(session, review["id"], ("pending",), None, status="claimed", claimed_by=actor.subject, claimed_at=now):
+            current = _review(session, cmd.review_id)
+            holder = f" by {current['claimed_by']}" if current["status"] == "claimed" else ""
+            raise Conflict(f"prescription is {current['status']}{holder}", {"review_id": f"already {current['status']}{holder}"})
+        _audit(session, review, actor, "claimed", at=now)
+        return _review(session, cmd.review_id)
+
+
+def claim_next(ctx: ServiceContext, actor: Principal, site: str | None = None) -> dict[str, Any] | None:
+    """Claim the oldest pending prescription (skipping rows others are claiming); None if the queue is empty."""
+    actor.require("pharmacist")
+    now = utcnow()
+    with unit_of_work(ctx.factory) as session:
+        query = select(store.reviews.c.id).where(store.reviews.c.status == "pending")
+        if site is not None:
+            query = query.where(store.reviews.c.site_code == site)
+        query = lock_for_update(query.order_by(store.reviews.c.queued_at, store.reviews.c.id).limit(1), session, skip_locked=True)
+        review_id = session.execute(query).scalar_one_or_none()
+        if review_id is None:
+            return None
+        review = _review(session, review_id)
+        if not store.move_review(session, review_id, ("pending",), None, status="claimed", claimed_by=actor.subject, claimed_at=now):
+            return None
+        _audit(session, review, actor, "claimed", at=now)
+        return _review(session, review_id)
+
+
+def release(ctx: ServiceContext, actor: Principal, cmd: ReleaseClaim) -> dict[str, Any]:
+    """Put a prescription one holds back in the queue."""
+    actor.require("pharmacist")
+    with unit_of_work(ctx.factory) as session:
+        review = _review(session, cmd.review_id)
+        if review["status"] != "claimed" or review["claimed_by"] != actor.subject:
+            raise Conflict("you do not hold this prescription", {"review_id": "not claimed by you"})
+        store.move_review(session, review["id"], ("claimed",), review["version"], status="pending", claimed_by=None, claimed_at=None)
+        _audit(session, review, actor, "released")
+        return _review(session, cmd.review_id)
+
+
+def decide(ctx: ServiceContext, actor: Principal, cmd: DecideReview) -> dict[str, Any]:
+    """Approve, reject or return a prescription the pharmacist holds (claim first)."""
+    actor.require("pharmacist")
+    now = utcnow()
+    with unit_of_work(ctx.factory) as session:
+        review = _review(session, cmd.review_id)
+        if review["status"] != "claimed" or review["claimed_by"] != actor.subject:
+            raise Conflict(f"claim the prescription first (it is {review['status']})", {"review_id": "not claimed by you"})
+        status = DECIDED[cmd.decision]
+        if not store.move_review(session, review["id"], ("claimed",), review["version"], status=status,
+                                 decided_by=actor.subject, decided_at=now):  # fmt: skip
+            raise Conflict("the prescription changed meanwhile", {"review_id": "changed meanwhile"})
+        screening = store.screening_by_id(session, review["screening_id"]) or {}
+        _audit(session, review, actor, status, reason_code=cmd.reason_code, comment=cmd.comment, at=now,
+               knowledge_version=screening.get("knowledge_version"), screening_id=review["screening_id"])  # fmt: skip
+        if status == "approved":
+            _approved_event(ctx, session, review, actor.subject, "double_signed" if review["double_signed"] else "pharmacist", now)
+        return _review(session, cmd.review_id)
+
+
+def double_sign(ctx: ServiceContext, actor: Principal, cmd: DoubleSign) -> dict[str, Any]:
+    """The prescriber insists on a returned prescription (双签): it goes back to the pharmacists' queue."""
+    actor.require("his")
+    now = utcnow()
+    with unit_of_work(ctx.factory) as session:
+        review = _review(session, cmd.review_id)
+        actor.require_site(review["site_code"])
+        if not store.move_review(session, review["id"], ("returned",), review["version"], status="pending", double_signed=True,
+                                 queued_at=now, claimed_by=None, claimed_at=None, decided_by=None, decided_at=None):  # fmt: skip
+            raise Conflict(f"only a returned prescription can be double-signed (it is {review['status']})",
+                           {"review_id": f"is {review['status']}"})  # fmt: skip
+        _audit(session, review, actor, "double_signed", comment=cmd.reason, at=now,
+               detail={"prescriber_id": cmd.prescriber_id}, screening_id=review["screening_id"])  # fmt: skip
+        return _review(session, cmd.review_id)
+
+
+def release_overdue(ctx: ServiceContext, now: datetime | None = None) -> int:
+    """Let through unreviewed the pending prescriptions older than the waiting limit (recorded,
+    counted, and approved with approved_how=released_unreviewed); 0 when no limit is set."""
+    now = now or utcnow()
+    released = 0
+    with unit_of_work(ctx.factory) as session:
+        minutes = store.setting(session, "wait_limit_minutes")
+        if minutes is None:
+            return 0
+        for review in store.overdue(session, now - timedelta(minutes=int(minutes))):
+            if store.move_review(session, review["id"], ("pending",), review["version"], status="released_unreviewed",
+                                 decided_by="waiting-limit", decided_at=now):  # fmt: skip
+                _audit(session, review, "waiting-limit", "released_unreviewed", at=now,
+                       detail={"waited_minutes": round((now - review["queued_at"]).total_seconds() / 60, 1), "limit": minutes})
+                _approved_event(ctx, session, review, "waiting-limit", "released_unreviewed", now)
+                released += 1
+    return released
+
+
+def preview(ctx: ServiceContext, actor: Principal, rx: Prescription) -> ScreeningAnswer:
+    """Screen without recording anything (CDS Hooks order-sign, before the prescription exists)."""
+    actor.require("his", "pharmacist")
+    actor.require_site(rx.site_code)
+    with ctx.factory() as session:
+        engine = current_engine(ctx, session)
+        row = store.prescriber(session, rx.prescriber.id)
+    registry = {}
+    if row is not None:
+        registry[row["id"]] = PrescriberRecord(row["id"], row["name"], tuple(row["sites"]), row["title"],
+                                               frozenset(row["privileges"]), row["active"])
+    try:
+        result = screen(rx, engine.knowledge, engine.policy, registry, utcnow())
+    except ScreeningRefused as exc:
+        raise InvalidInput(exc.message, {exc.field: exc.message}) from None
+    return ScreeningAnswer("", result.outcome, result.knowledge_version, [f.as_dict() for f in result.findings], 0)
