@@ -35,9 +35,9 @@ def _refuse_controls(text: str, multiline: bool) -> None:
     for ch in text:
         cat = unicodedata.category(ch)
         if cat == "Cc" and ch not in "\t\n\r":  # white space, collapsed (single-line) or kept (notes)
-            raise BadText(f"contains the control character U+{ord(ch):04X}")
+            raise BadText(f"含有控制字符 U+{ord(ch):04X} (contains the control character U+{ord(ch):04X})")
         if cat in ("Cf", "Cs", "Co", "Cn") and ch not in "\u200d":  # ZWJ is part of some scripts' text
-            raise BadText(f"contains the invisible character U+{ord(ch):04X}")
+            raise BadText(f"含有不可见字符 U+{ord(ch):04X} (contains the invisible character U+{ord(ch):04X})")
 
 
 def normalise(text: str, *, multiline: bool = False) -> str:
@@ -85,7 +85,7 @@ class Text(fields.String):
             raise ValidationError(str(exc)) from exc
         if text == "":
             if self.required:
-                raise ValidationError("may not be blank")
+                raise ValidationError("不能为空 (may not be blank)")
             return None
         return text
 
@@ -95,10 +95,10 @@ class WholeNumber(fields.Integer):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, bool):
-            raise ValidationError("must be a whole number")
+            raise ValidationError("须为整数 (must be a whole number)")
         if isinstance(value, float):
             if not value.is_integer():
-                raise ValidationError("must be a whole number")
+                raise ValidationError("须为整数 (must be a whole number)")
             value = int(value)
         elif isinstance(value, str):
             try:
@@ -106,8 +106,8 @@ class WholeNumber(fields.Integer):
             except BadText as exc:
                 raise ValidationError(str(exc)) from exc
             if not re.fullmatch(r"[+-]?\d+(\.0+)?", value):
-                raise ValidationError("must be a whole number")
+                raise ValidationError("须为整数 (must be a whole number)")
             value = int(value.split(".")[0])
         elif not isinstance(value, int):
-            raise ValidationError("must be a whole number")
+            raise ValidationError("须为整数 (must be a whole number)")
         return super()._deserialize(value, attr, data, **kwargs)

@@ -34,13 +34,15 @@ def refuse_if_stale(session: Session, change: Change, current_version: int, what
     if change.base_version is None or change.base_version == current_version:
         return
     detail = (
-        f"change {change.id} was made from version {change.base_version} of {what} {change.target}, "
-        f"which is now at version {current_version}"
+        f"提议 {change.id} 基于 {change.target} 的第 {change.base_version} 版，现已是第 {current_version} 版"
+        + (f"，其间改动的字段：{'、'.join(moved)}" if moved else "")
+        + f"；请按当前版本重新提议。 (change {change.id} was made from version {change.base_version} of {what} "
+        f"{change.target}, which is now at version {current_version}"
     )
     if moved:
         detail += f"; fields changed since: {', '.join(moved)}"
     fields = {"change_ids": change.id, "moved": ", ".join(moved) if moved else f"version {current_version}"}
-    raise Conflict(detail + ". Propose it again from the current version.", fields)
+    raise Conflict(detail + ". Propose it again from the current version.)", fields)
 
 
 def apply_change(ctx: ServiceContext, session: Session, change: Change, version: int, actor: Principal, now: datetime) -> None:

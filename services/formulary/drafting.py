@@ -72,11 +72,11 @@ def duplicate_flags(session: Session, code: str, item: Mapping[str, Any], others
         if other["code"] == code:
             continue
         if item.get("approval_no") and other.get("approval_no") == item.get("approval_no"):
-            flags.append(duplicate_flag(code, other, f"same approval number {item['approval_no']}"))
+            flags.append(duplicate_flag(code, other, f"批准文号相同 {item['approval_no']}"))
         elif key is not None and duplicate_key(other) == key:
-            flags.append(duplicate_flag(code, other, "same generic name, form, strength and manufacturer"))
+            flags.append(duplicate_flag(code, other, "通用名、剂型、规格、生产企业相同"))
     if others is not None and key is not None and key in others and others[key].get("code") != code:
-        flags.append(duplicate_flag(code, others[key], "another row of this file"))
+        flags.append(duplicate_flag(code, others[key], "与本文件中另一行相同"))
     return flags
 
 
@@ -104,7 +104,7 @@ def draft_item_edit(session: Session, cmd: ProposeItemEdit) -> Draft:
         raise Conflict(f"item {cmd.code} is retired", {"code": "retired"})
     delta = item_delta(current, cmd.changes)
     if not delta:
-        raise InvalidInput("every value given is the item's current value: nothing to change", {"body": "no change"})
+        raise InvalidInput("every value given is the item's current value: nothing to change", {"body": "所填的值与当前相同，没有要修改的内容 (nothing to change)"})
     merged = merge_item(current, delta)
     problems = item_problems(merged, rules())
     if problems:
@@ -134,7 +134,7 @@ def parent_level(session: Session, parent_code: str | None, *, drafts_count: boo
         return str(parent["level"])
     level = store.draft_site_level(session, parent_code) if drafts_count else None
     if level is None:
-        raise InvalidInput(f"no site {parent_code}", {"parent_code": f"no site {parent_code}"})
+        raise InvalidInput(f"no site {parent_code}", {"parent_code": f"没有机构 {parent_code} (no site {parent_code})"})
     return level
 
 
@@ -162,14 +162,14 @@ def check_stocklist(session: Session, key: str, codes: list[str], selectors: lis
     problems: dict[str, str] = {}
     scope, value = key.split(":", 1)
     if scope == "site" and store.site_row(session, value) is None and not (drafts_count and store.draft_site_level(session, value)):
-        raise InvalidInput(f"no site {value}", {"value": f"no site {value}"})
+        raise InvalidInput(f"no site {value}", {"value": f"没有机构 {value} (no site {value})"})
     if len(codes) > MAX_LIST_CODES:
         problems["item_codes"] = f"at most {MAX_LIST_CODES} codes; name categories (essential, atc:J01, …) for larger lists"
     unknown = sorted(set(codes) - store.existing_item_codes(session, codes))
     if unknown and drafts_count:
         unknown = sorted(set(unknown) - store.drafted_item_codes(session, unknown))
     if unknown:
-        problems["item_codes"] = f"{len(unknown)} unknown item codes: {', '.join(unknown[:10])}"
+        problems["item_codes"] = f"{len(unknown)} 个编码不在目录中：{'、'.join(unknown[:10])} (unknown item codes)"
     for i, selector in enumerate(selectors):
         problem = selector_problem(selector)
         if problem:

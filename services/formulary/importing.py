@@ -84,16 +84,16 @@ def read_table(filename: str, content: bytes) -> Table:
     if content[:4] == b"PK\x03\x04" or name.endswith((".xlsx", ".xlsm")):
         table = _read_xlsx(content)
     elif name.endswith((".xls",)):
-        raise UnreadableFile("old .xls workbooks are not read: save the file as .xlsx or as CSV (UTF-8)")
+        raise UnreadableFile("不支持旧版 .xls 工作簿，请另存为 .xlsx 或 CSV UTF-8 (old .xls workbooks are not read: save as .xlsx or CSV UTF-8)")
     elif name.endswith((".csv", ".txt", ".tsv")) or not name:
         table = _read_text(content)
     else:
-        raise UnreadableFile("upload a .csv, .txt (tab-separated) or .xlsx file")
+        raise UnreadableFile("请上传 .csv、.txt（制表符分隔）或 .xlsx 文件 (upload a .csv, .txt or .xlsx file)")
     if not table.rows:
-        raise UnreadableFile(f"the file has no data rows under the header row ({table.header_row})")
+        raise UnreadableFile(f"表头行（第 {table.header_row} 行）下没有数据 (no data rows under the header row {table.header_row})")
     if len(table.rows) > MAX_ROWS:
         parts = -(-len(table.rows) // MAX_ROWS)
-        raise UnreadableFile(f"the file has {len(table.rows)} data rows; at most {MAX_ROWS} per file: split it into {parts} files")
+        raise UnreadableFile(f"文件有 {len(table.rows)} 行数据，每个文件最多 {MAX_ROWS} 行，请拆分为 {parts} 个文件 (at most {MAX_ROWS} rows per file: split it into {parts} files)")
     return table
 
 
@@ -104,7 +104,7 @@ def decode(content: bytes) -> tuple[str, str]:
             try:
                 text = content[len(bom):].decode("utf-16-le" if bom == b"\xff\xfe" else "utf-16-be" if bom == b"\xfe\xff" else encoding.replace("-sig", ""))
             except UnicodeDecodeError as exc:
-                raise UnreadableFile(f"the file starts with a {encoding} byte-order mark but is not {encoding} text") from exc
+                raise UnreadableFile(f"文件以 {encoding} 字节顺序标记开头，但内容不是 {encoding} 文本 (byte-order mark does not match the text)") from exc
             label = {"utf-8-sig": "UTF-8 (BOM)", "gb18030": "GB18030 (BOM)", "utf-16": "UTF-16"}[encoding]
             return text.lstrip("\ufeff"), label
     try:
@@ -113,14 +113,14 @@ def decode(content: bytes) -> tuple[str, str]:
         pass
     best = from_bytes(content, cp_isolation=ZH_CN_ENCODINGS).best()
     if best is None:
-        raise UnreadableFile("the file's encoding could not be recognised: save it as CSV UTF-8 from Excel")
+        raise UnreadableFile("无法识别文件编码，请在 Excel 中另存为“CSV UTF-8” (encoding not recognised: save as CSV UTF-8)")
     encoding = best.encoding
     if encoding in ("gb2312", "gbk", "gb18030"):
         encoding = "gb18030"  # a superset: GBK files decode the same
     try:
         text = content.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise UnreadableFile("the file's encoding could not be recognised: save it as CSV UTF-8 from Excel") from exc
+        raise UnreadableFile("无法识别文件编码，请在 Excel 中另存为“CSV UTF-8” (encoding not recognised: save as CSV UTF-8)") from exc
     return text.lstrip("\ufeff"), {"gb18030": "GB18030/GBK", "utf_16": "UTF-16"}.get(encoding, encoding.upper().replace("_", "-"))
 
 
@@ -138,7 +138,7 @@ def _read_text(content: bytes) -> Table:
         for cells in reader:
             numbered.append((reader.line_num, cells))
     except csv.Error as exc:
-        raise UnreadableFile(f"line {reader.line_num} is not valid CSV: {exc}") from exc
+        raise UnreadableFile(f"第 {reader.line_num} 行不是有效的 CSV (line {reader.line_num} is not valid CSV: {exc})") from exc
     table = _from_rows(numbered)
     table.encoding = encoding
     return table
@@ -150,7 +150,7 @@ def _read_xlsx(content: bytes) -> Table:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
-        raise UnreadableFile(f"not a readable Excel workbook: {exc.__class__.__name__}") from exc
+        raise UnreadableFile(f"无法读取的 Excel 工作簿 (not a readable Excel workbook: {exc.__class__.__name__})") from exc
     try:
         for sheet in workbook.worksheets:
             numbered = list(enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1))
@@ -162,7 +162,7 @@ def _read_xlsx(content: bytes) -> Table:
             return table
     finally:
         workbook.close()
-    raise UnreadableFile("no sheet has a header row naming 编码 (code) and the other columns")
+    raise UnreadableFile("没有哪个工作表有包含“编码”等列名的表头行 (no sheet has a header row naming 编码 and other columns)")
 
 
 def cell_text(value: Any) -> str | None:
@@ -187,7 +187,7 @@ def _from_rows(numbered: list[tuple[int, Any]]) -> Table:
             header_at = index
             break
     if header_at is None:
-        raise UnreadableFile("no header row naming 编码 (code) and the other columns in the first 30 rows")
+        raise UnreadableFile("前 30 行中没有包含“编码”等列名的表头行 (no header row naming 编码 and other columns in the first 30 rows)")
     header_row, header_cells = numbered[header_at]
     columns: list[str | None] = []
     unknown: list[str] = []
@@ -199,10 +199,10 @@ def _from_rows(numbered: list[tuple[int, Any]]) -> Table:
         if name is None:
             unknown.append(str(cell))
         elif name in columns:
-            raise UnreadableFile(f"the column {name} appears twice in the header row ({header_row})")
+            raise UnreadableFile(f"列 {name} 在表头行（第 {header_row} 行）出现两次 (column {name} appears twice)")
         columns.append(name)
     if unknown:
-        raise UnreadableFile(f"unknown columns in the header row ({header_row}): {', '.join(unknown[:10])}; use the template's headers")
+        raise UnreadableFile(f"表头行（第 {header_row} 行）有无法识别的列：{'、'.join(unknown[:10])}，请使用模板的列名 (unknown columns; use the template's headers)")
     table = Table(header_row=header_row, columns=[c for c in columns if c])
     for row_no, cells in numbered[header_at + 1:]:
         values = [cell_text(c) for c in cells]
@@ -211,6 +211,6 @@ def _from_rows(numbered: list[tuple[int, Any]]) -> Table:
         row = {col: (values[i] if i < len(values) else None) for i, col in enumerate(columns) if col}
         extra = [v for v in values[len(columns):] if v is not None]
         if extra or any(values[i] is not None for i, col in enumerate(columns) if col is None and i < len(values)):
-            row["_extra"] = "cells outside the named columns"
+            row["_extra"] = "有内容写在没有列名的列中 (cells outside the named columns)"
         table.rows.append((row_no, row))
     return table

@@ -75,12 +75,12 @@ def import_items(
                                        "fields_given": sorted((row.given or {}).keys())}  # fmt: skip
             errors = dict(row.errors)
             if row.code and row.code in seen:
-                errors["code"] = f"appears twice in this file (rows {seen[row.code]} and {row.row})"
+                errors["code"] = f"编码在文件中重复（第 {seen[row.code]} 行和第 {row.row} 行） (appears twice in this file)"
             if row.code:
                 seen.setdefault(row.code, row.row)
             if errors or row.given is None or row.code is None:
                 if row.code is None and "code" not in errors:
-                    errors["code"] = "required: every row names its item code"
+                    errors["code"] = "每行都须填写编码 (required: every row names its item code)"
                 report.rows.append({**outcome, "status": "error", "errors": _errors(errors)})
                 continue
             try:
@@ -110,7 +110,7 @@ def _draft_row(session: Any, code: str, given: dict[str, Any], batch_items: dict
     if current is None:
         missing = [f for f in REQUIRED_FOR_NEW if f not in given]
         if missing:
-            raise DomainError("required for a new item", {f: "required for a new item (blank or missing column)" for f in missing})
+            raise DomainError("required for a new item", {f: "新品种必填（空白或缺少此列） (required for a new item)" for f in missing})
         draft = drafting.draft_item(session, ProposeItem(code, {k: v for k, v in given.items() if k != "code"}), batch_items)
         key = duplicate_key(new_item({**given, "code": code}))
         if key is not None:

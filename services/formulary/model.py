@@ -180,8 +180,8 @@ def item_flags(current: Mapping[str, Any] | None, changes: Mapping[str, Any]) ->
         if missing:
             flags.append(Flag(
                 "pack_size_without_volume",
-                f"package_size changes from {current.get('package_size')} to {changes['package_size']} but "
-                f"{' and '.join(missing)} per package stay as they were; dispatch loads vans by them",
+                f"包装数量由 {current.get('package_size')} 改为 {changes['package_size']}，但每包装的体积/重量未改；物流按它们装车 "
+                f"(package_size changes but {' and '.join(missing)} per package stay as they were)",
                 field="package_size",
             ))  # fmt: skip
     return flags
@@ -197,7 +197,7 @@ def duplicate_key(item: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 def duplicate_flag(code: str, other: Mapping[str, Any], why: str) -> Flag:
     """A likely duplicate of another item (an existing one or another row of the same batch)."""
-    return Flag("possible_duplicate", f"likely the same product as {other.get('code')} ({why})", related=str(other.get("code")))
+    return Flag("possible_duplicate", f"可能与 {other.get('code')} 是同一品规（{why}） (likely the same product)", related=str(other.get("code")))
 
 
 def site_problems(site: Mapping[str, Any], parent_level: str | None) -> dict[str, str]:
@@ -225,7 +225,7 @@ def children_problems(level: str, children: Sequence[tuple[str, str]]) -> dict[s
     if not misplaced:
         return {}
     shown = ", ".join(misplaced[:10]) + (f" and {len(misplaced) - 10} more" if len(misplaced) > 10 else "")
-    return {"level": f"the site has {len(misplaced)} child sites that a {level} cannot hold: {shown}"}
+    return {"level": f"该机构下有 {len(misplaced)} 个下级机构，改为 {level} 后将无所属：{shown} (child sites a {level} cannot hold: {shown})"}
 
 
 def stocklist_key(scope: str, value: str) -> str:

@@ -188,7 +188,10 @@ def approve(ctx: ServiceContext, actor: Principal, cmd: ApproveChanges) -> Appro
         raise InvalidInput("nothing to approve", {"change_ids": "name at least one change or a batch"})
     repeated = sorted({c for c in cmd.change_ids if cmd.change_ids.count(c) > 1}) if len(set(cmd.change_ids)) != len(cmd.change_ids) else []
     if repeated:
-        raise InvalidInput(f"change {repeated[0]} is named more than once", {"change_ids": f"named twice: {', '.join(repeated[:5])}"})
+        raise InvalidInput(
+            f"提议 {repeated[0]} 重复出现 (change {repeated[0]} is named more than once)",
+            {"change_ids": f"重复 (named twice): {', '.join(repeated[:5])}"},
+        )
     now = utcnow()
     with unit_of_work(ctx.factory) as session:
         rows = store.lock_changes(session, cmd.change_ids, cmd.batch_id)
@@ -201,7 +204,8 @@ def approve(ctx: ServiceContext, actor: Principal, cmd: ApproveChanges) -> Appro
         own = [r.id for r in rows if r.proposed_by == actor.subject]
         if own:
             raise Forbidden(
-                f"{actor.subject} proposed {len(own)} of these changes (first {own[0]}); another committee member must approve them",
+                f"本人提议的 {len(own)} 项须由另一位药事会委员批准 ({actor.subject} proposed {len(own)} of these changes, "
+                f"first {own[0]}; another committee member must approve them)",
                 {"change_ids": f"proposed by you: {own[0]}"},
             )
         version = store.current_catalogue_version(session) + 1

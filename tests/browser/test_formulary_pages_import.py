@@ -1,4 +1,4 @@
-"""Bulk import: a file with a bad row is refused whole, or imported in part when asked to."""
+"""Bulk import: checking writes nothing and names encoding, sheet and header row; confirming writes one batch."""
 
 from __future__ import annotations
 
@@ -50,40 +50,55 @@ def as_xlsx(table: list[list[str]]) -> bytes:
     return out.getvalue()
 
 
-def test_import_reports_each_row_and_writes_only_what_it_may(page: Page, sign_in, hub_api, shot) -> None:
+def test_import_checks_first_then_confirms_one_batch(page: Page, sign_in, hub_api, shot) -> None:
     good, bad = hub_api.unique_code("IM"), hub_api.unique_code("IM")
     page.goto("/ui/import")
     sign_in(page, "formulary_admin")
     form = page.locator("#import-form")
+    expect(page.locator("#import-rule")).to_contain_text("文件中没有的列：品种保留原值")
 
-    # Without "valid rows only", one bad row means nothing is written.
+    # Checking writes nothing; one bad row and "valid rows only" unticked: nothing can be confirmed.
     form.get_by_label("文件", exact=True).set_input_files(
         {"name": "目录.csv", "mimeType": "text/csv", "buffer": as_csv(rows(good, bad))}
     )
     form.get_by_role("button", name="上传并校验").click()
     summary = page.locator("#report-summary")
     expect(summary).to_contain_text("没有写入任何数据")
+    expect(page.locator("#detected-encoding")).to_have_text("UTF-8 (BOM)")
+    expect(page.locator("#detected-header-row")).to_have_text("1")
     bad_row = page.locator("#report-table tbody tr[data-row='3']")
     expect(bad_row).to_contain_text(bad)
     expect(bad_row).to_contain_text("包装数量")
-    expect(bad_row).to_contain_text("须在 1 到 100000 之间")
-    expect(page.locator("#report-table tbody tr[data-row='2']")).to_contain_text("未写入")
+    expect(page.locator("#confirm-bar")).to_be_hidden()
     assert hub_api.drafts_for(good) == []
     shot("import-refused")
 
-    # With it, the good row of an Excel file becomes a proposal and the bad one is listed.
+    # An Excel workbook with an instructions sheet and a title row: the sheet and header row are named.
     form.get_by_label("只导入有效的行（跳过有错误的行）", exact=True).check()
+    book = Workbook()
+    book.active.title = "填写说明"
+    book.active.append(["请按模板填写"])
+    data = book.create_sheet("药品目录")
+    data.append(["成武县医共体药品目录"])
+    for line in rows(good, bad):
+        data.append(line)
+    out = io.BytesIO()
+    book.save(out)
     form.get_by_label("文件", exact=True).set_input_files(
-        {
-            "name": "目录.xlsx",
-            "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "buffer": as_xlsx(rows(good, bad)),
-        }
-    )
+        {"name": "目录.xlsx", "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "buffer": out.getvalue()}
+    )  # fmt: skip
     form.get_by_role("button", name="上传并校验").click()
-    expect(summary).to_contain_text("已写入 1 条提议")
-    expect(summary).to_contain_text("跳过 1 行")
-    expect(page.locator("#report-table tbody tr[data-row='2']")).to_contain_text("新增")
+    expect(summary).to_contain_text("尚未写入任何数据")
+    expect(page.locator("#detected-sheet")).to_have_text("药品目录")
+    expect(page.locator("#detected-header-row")).to_have_text("2")
+    expect(page.locator("#report-table tbody tr[data-row='3']")).to_contain_text("新增")
+    expect(page.locator("#report-table tbody tr[data-row='4']")).to_contain_text("包装数量")
+    assert hub_api.drafts_for(good) == []
+
+    page.locator("#confirm-import").click()
+    page.locator("#hub-confirm").get_by_role("button", name="确认导入").click()  # the shell's confirmation
+    expect(summary).to_contain_text("已提交 1 条提议")
     assert [c["kind"] for c in hub_api.drafts_for(good)] == ["item_create"]
     assert hub_api.drafts_for(bad) == []
     shot("import-partial")

@@ -98,10 +98,31 @@ class County:
         raise KeyError(code)
 
 
+PROFILE_SIZES = {"rizhao": (55, 1583)}  # 日照市-size: townships, village clinics
+
+
+def parse_profile(profile: str, townships: int | None = None, clinics: int | None = None) -> tuple[str, int | None, int | None]:
+    """("generated", townships, clinics) for "generated:T:C" or a sized alias; other profiles unchanged."""
+    if profile in PROFILE_SIZES:
+        return ("generated", *PROFILE_SIZES[profile])
+    name, _, sizes = profile.partition(":")
+    if name == "generated" and sizes:
+        t, _, c = sizes.partition(":")
+        if not t.isdigit() or (c and not c.isdigit()):
+            raise ValueError(f"profile {profile!r}: sizes are generated:<townships>:<clinics>")
+        return name, int(t), int(c) if c else clinics
+    return profile, townships, clinics
+
+
 def generate_county(
     profile: str = "chengwu", seed: int = 2026, townships: int | None = None, clinics: int | None = None
 ) -> County:
-    """A deterministic sample county: "chengwu" (成武县) or "generated" (any size)."""
+    """A deterministic sample county: "chengwu" (成武县) or "generated" (any size).
+
+    The profile may carry the sizes: "generated:<townships>:<clinics>"; "rizhao" is a Rizhao-size
+    county (55 townships, 1,583 village clinics), the size dispatch's city-day figures use.
+    """
+    profile, townships, clinics = parse_profile(profile, townships, clinics)
     rng = random.Random(seed)
     if profile == "chengwu":
         if townships not in (None, len(CHENGWU_TOWNSHIPS)):

@@ -5,7 +5,12 @@
  */
 (function () {
   "use strict";
-  const { el, tr, t, api, busy, fmtTime, toast, reportError, clearFieldErrors, showFieldErrors, hasRole } = window.hub;
+  const { el, tr, t, api, busy, fmtTime, toast, reportError, clearFieldErrors, showFieldErrors, hasRole, session } = window.hub;
+  const me = () => (session() || {}).subject || null;
+  const FLAG = {
+    pack_size_without_volume: ["包装数量变了，但包装体积/重量没有改", "Pack size changes without new volume/weight"],
+    possible_duplicate: ["疑似重复品种", "Likely duplicate"],
+  };
   const F = window.formulary;
 
   const tbody = document.querySelector("#changes tbody");
@@ -71,7 +76,8 @@
     document.getElementById("approve-bar").hidden = !manager || statusFilter.value !== "draft";
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, tr("正在加载…", "Loading…"))));
     try {
-      const changes = await api("GET", "/api/v1/changes?status=" + statusFilter.value);
+      const changes = await api("GET", "/api/v1/changes?limit=500&status=" + statusFilter.value);
+      await loadBatches(manager);
       const ctx = await loadContext(changes);
       const perTarget = {};
       for (const c of changes) if (c.status === "draft") perTarget[c.target] = (perTarget[c.target] || 0) + 1;
@@ -89,9 +95,10 @@
 
   function row(c, ctx, sameTarget, manager) {
     const draft = c.status === "draft";
+    const mine = c.proposed_by === me();
     const box = draft
       ? el("input", { type: "checkbox", name: "change", value: c.id, "aria-label": t(`选择 ${c.target}`, `Select ${c.target}`),
-        disabled: !manager })
+        disabled: !manager || mine, title: mine ? t("本人提议须由另一位委员批准", "Another committee member must approve your own proposal") : "" })
       : null;
     const decision = draft
       ? (manager ? el("button", { type: "button", class: "btn btn-small btn-danger", onclick: () => openReject(c) }, tr("驳回", "Reject")) : tr("待审批", "Awaiting"))
@@ -107,8 +114,14 @@
         el("span", { class: "sub mono" }, c.target),
         sameTarget > 1 ? el("span", { class: "badge badge-draft" }, tr(`同一对象 ${sameTarget} 项提议`, `${sameTarget} proposals for it`)) : null),
       el("td", {}, summary(c, ctx),
+        c.reason ? el("p", { class: "why" }, tr("理由：", "Reason: "), c.reason) : null,
+        c.meeting_ref ? el("p", { class: "muted" }, tr("药事会会议：", "Committee meeting: "), c.meeting_ref) : null,
+        (c.flags || []).map((f) => el("p", { class: "notice notice-warn flag", dataset: { flag: f.flag } },
+          el("strong", {}, tr(...(FLAG[f.flag] || [f.flag, f.flag]))), " ", f.related ? tr(`（${f.related}）`, ` (${f.related})`) : "",
+          el("span", { class: "sub" }, f.message))),
         c.note && c.note !== (c.payload || {}).reason ? el("p", { class: "muted" }, tr("说明：", "Note: "), window.hub.systemText(c.note)) : null),
-      el("td", { class: "nowrap" }, window.hub.who(c.proposed_by), el("span", { class: "sub" }, fmtTime(c.proposed_at))),
+      el("td", { class: "nowrap" }, window.hub.who(c.proposed_by), el("span", { class: "sub" }, fmtTime(c.proposed_at)),
+        draft && mine ? el("span", { class: "badge badge-draft" }, tr("本人提议", "Yours")) : null),
       el("td", {}, decision),
     );
   }
@@ -127,9 +140,9 @@
     if (c.kind === "item_update") {
       const current = ctx.items[c.target];
       if (!current) return el("p", { class: "notice notice-warn" }, tr("目录中已没有此品种。", "The item is no longer in the catalogue."));
-      // The stored payload is the whole item after the change; show only what differs from now.
-      const changes = F.diff(current, p).filter((d) => d.name !== "status");
-      const stale = c.status === "draft" && c.base_version !== null && c.base_version !== current.version;
+      // The server's diff is against the item as it is now (not the version the draft was made from).
+      const changes = (c.diff || []).map((d) => ({ name: d.field, old: d.current, new: d.proposed })).filter((d) => d.name !== "status");
+      const stale = Boolean(c.stale);
       return el("div", {},
         el("p", {}, el("a", { href: F.itemUrl(c.target) }, current.generic_name), " ",
           el("span", { class: "muted" }, tr(`基于第 ${c.base_version} 版`, `based on version ${c.base_version}`))),
@@ -204,6 +217,7 @@
       return void showFieldErrors(form, [{ field: "change_ids", message: t("请先勾选要批准的提议", "Tick the proposals to approve first") }]);
     }
     const note = form.elements.note.value.trim() || null;
+    const meetingRef = form.elements.meeting_ref.value.trim() || null;
     const ok = await window.hub.confirmAction({
       title: [`批准 ${ids.length} 项提议`, `Approve ${ids.length} proposal(s)`],
       summary: [
@@ -215,7 +229,7 @@
     });
     if (!ok) return;
     try {
-      const res = await busy(document.getElementById("approve"), api("POST", "/api/v1/changes/approve", { change_ids: ids, note }));
+      const res = await busy(document.getElementById("approve"), api("POST", "/api/v1/changes/approve", { change_ids: ids, note, meeting_ref: meetingRef }));
       result.replaceChildren(
         el("p", {}, el("strong", {}, tr(`已批准 ${res.approved} 项提议。`, `Approved ${res.approved} proposal(s).`)), " ",
           tr("目录版本：", "Catalogue version: "), el("strong", { id: "catalogue-version" }, String(res.catalogue_version))));
@@ -240,6 +254,62 @@
       if (culpritRow) culpritRow.scrollIntoView({ block: "center" });
     }
   });
+
+  // ---------------------------------------------------------------- import batches, approved whole
+
+  const batchesBox = document.getElementById("batches");
+
+  async function loadBatches(manager) {
+    if (statusFilter.value !== "draft") {
+      batchesBox.hidden = true;
+      return;
+    }
+    const batches = await api("GET", "/api/v1/changes/batches");
+    batchesBox.hidden = !batches.length;
+    batchesBox.querySelector("tbody").replaceChildren(...batches.map((b) => el("tr", { dataset: { batchId: b.batch_id } },
+      el("td", {}, window.hub.who(b.proposed_by), el("span", { class: "sub" }, fmtTime(b.proposed_at)),
+        b.reason ? el("span", { class: "sub" }, tr("理由：", "Reason: "), b.reason) : null,
+        b.meeting_ref ? el("span", { class: "sub" }, tr("会议：", "Meeting: "), b.meeting_ref) : null),
+      el("td", { class: "num" }, String(b.total)),
+      el("td", { class: "num" }, tr(`新增 ${b.creates} · 修改 ${b.updates}`, `${b.creates} new · ${b.updates} changes`)),
+      el("td", {}, b.flagged
+        ? el("details", {}, el("summary", { class: "text-danger" }, tr(`${b.flagged} 行需留意`, `${b.flagged} flagged rows`)),
+          el("ul", {}, b.flagged_rows.map((r) => el("li", {}, el("span", { class: "mono" }, r.target), "：",
+            r.flags.map((f) => t(...(FLAG[f.flag] || [f.flag, f.flag])) + (f.related ? ` (${f.related})` : "")).join("；")))))
+        : tr("无", "None"),
+        el("a", { href: "?batch=" + encodeURIComponent(b.batch_id), class: "sub",
+          onclick: (e) => { e.preventDefault(); showBatch(b.batch_id); } }, tr("查看全部明细", "See every row"))),
+      el("td", {}, manager && b.proposed_by !== me()
+        ? el("button", { type: "button", class: "btn btn-small btn-primary", onclick: () => approveBatch(b) }, tr("整批批准", "Approve batch"))
+        : tr("需另一位委员批准", "Another member approves")))));
+  }
+
+  async function showBatch(batchId) {
+    const changes = await api("GET", "/api/v1/changes?limit=5000&batch=" + encodeURIComponent(batchId));
+    const ctx = await loadContext(changes);
+    tbody.replaceChildren(...changes.map((c) => row(c, ctx, 1, hasRole("pharmacy_manager"))));
+    updateCount();
+  }
+
+  async function approveBatch(b) {
+    const meetingRef = form.elements.meeting_ref.value.trim() || null;
+    const ok = await window.hub.confirmAction({
+      title: [`整批批准 ${b.total} 项导入提议`, `Approve the whole import (${b.total} proposals)`],
+      summary: [
+        [`新增 ${b.creates} 项，修改 ${b.updates} 项；${b.flagged} 行需留意`, `${b.creates} new, ${b.updates} changes; ${b.flagged} flagged`],
+        ["生成一个新的目录版本（任一失败则全部不生效）", "One new catalogue version (all or nothing)"],
+      ],
+      confirm: ["批准", "Approve"],
+    });
+    if (!ok) return;
+    try {
+      const res = await api("POST", "/api/v1/changes/approve", { batch_id: b.batch_id, meeting_ref: meetingRef, note: form.elements.note.value.trim() || null });
+      toast(t(`目录已更新到第 ${res.catalogue_version} 版`, `Catalogue is now at version ${res.catalogue_version}`), "ok");
+      await load();
+    } catch (err) {
+      reportError(err, form);
+    }
+  }
 
   // ---------------------------------------------------------------- reject one
 

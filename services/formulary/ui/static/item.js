@@ -74,7 +74,10 @@
         el("strong", {}, tr(`第 ${v.version} 版`, `Version ${v.version}`)),
         el("span", { class: "muted" },
           tr(` · 目录版本 ${v.catalogue_version} · ${window.hub.who(v.approved_by)} 批准 · `, ` · catalogue v${v.catalogue_version} · approved by ${window.hub.who(v.approved_by)} · `),
-          fmtTime(v.approved_at)));
+          fmtTime(v.approved_at)),
+        v.proposed_by ? el("span", { class: "sub" }, tr(`提议人：${window.hub.who(v.proposed_by)}`, `Proposed by ${window.hub.who(v.proposed_by)}`)) : null,
+        v.reason ? el("span", { class: "sub history-reason" }, tr(`理由：${v.reason}`, `Reason: ${v.reason}`)) : null,
+        v.meeting_ref ? el("span", { class: "sub history-meeting" }, tr(`药事会会议：${v.meeting_ref}`, `Committee meeting: ${v.meeting_ref}`)) : null);
       let body;
       if (!older) body = el("p", {}, tr("首次收录。", "First entry in the catalogue."));
       else {
@@ -136,10 +139,16 @@
     if (!Object.keys(changes).length) {
       return void showFieldErrors(editForm, [{ field: "", message: t("没有修改任何字段。", "Nothing was changed.") }]);
     }
-    const note = editForm.elements.note.value.trim() || null;
+    const reason = editForm.elements.note.value.trim() || null;
+    const meetingRef = editForm.elements.meeting_ref.value.trim() || null;
     try {
-      await busy(editForm.querySelector("[type=submit]"),
-        api("PATCH", path, { ...changes, note }, { "If-Match": etag }));
+      const change = await busy(editForm.querySelector("[type=submit]"),
+        api("PATCH", path, { ...changes, reason, meeting_ref: meetingRef }, { "If-Match": etag }));
+      for (const f of change.flags || []) {
+        if (f.flag === "pack_size_without_volume") {
+          toast(t("注意：包装数量改了，但包装体积和重量没有改；物流按它们装车。", "Note: the pack size changed but volume and weight per package did not; dispatch loads vans by them."), "warn");
+        }
+      }
       editSection.hidden = true;
       toast(t("修改提议已提交，等待药事会审批。", "Change proposed; it awaits the committee's approval."), "ok");
       loadPending();
