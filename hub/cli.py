@@ -113,20 +113,23 @@ def _foreground(name: str, *, relay: bool, consume: bool, workers: bool) -> int:
     from shared.runtime import Background
     from shared.web.logging import configure_logging
 
-    configure_logging(name, os.environ.get("LOG_LEVEL", "INFO"))
     role = "relay" if relay else "consumer" if consume else "worker"
-    heartbeat = Heartbeat.from_env(role)
-    heartbeat.beat(force=True)
-    background = Background(spec(name), _ctx(name))
-    background.stop = BeatingEvent(heartbeat)  # every loop's stop checks refresh the heartbeat
     done = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
         logging.getLogger("countyhub").info("stopping", extra={"signal": signum, "role": role})
         done.set()
 
+    # First, so that a SIGTERM while the service is still importing is a graceful stop too.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    configure_logging(name, os.environ.get("LOG_LEVEL", "INFO"))
+    heartbeat = Heartbeat.from_env(role)
+    background = Background(spec(name), _ctx(name))
+    background.stop = BeatingEvent(heartbeat)  # every loop's stop checks refresh the heartbeat
+    heartbeat.beat(force=True)
+    if done.is_set():
+        return 0
     background.start(relay=relay, consume=consume, workers=workers)
     done.wait()
     background.shutdown(timeout=float(os.environ.get("SHUTDOWN_GRACE_S", "20")))
