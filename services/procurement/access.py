@@ -6,7 +6,7 @@ the pharmacy manager works county-wide (approvals, central stock, purchasing, qu
 
 from __future__ import annotations
 
-from shared.access import Rule, Site, roles
+from shared.access import Rule, Site, public, roles
 
 SITE_STAFF = ("storekeeper", "pharmacy_manager")
 CENTRAL = ("pharmacy_manager",)
@@ -46,4 +46,10 @@ ACCESS: dict[str, Rule] = {
     "GET /api/v1/purchase-orders": roles(*CENTRAL, site=Site.COUNTY),
     "POST /api/v1/purchase-orders": roles(*CENTRAL, site=Site.COUNTY),
     "POST /api/v1/purchase-orders/<po_id>/approve": roles(*CENTRAL, site=Site.COUNTY),
+    "GET /ui/requisitions/new": public("page shell; data comes through the API"),
+    "GET /ui/requisitions": public("page shell; data comes through the API"),
+    "GET /ui/requisitions/<req_id>": public("page shell; data comes through the API"),
+    "GET /ui/receipts": public("page shell; data comes through the API"),
+    "GET /ui/vbp": public("page shell; data comes through the API"),
+    "GET /ui/transfers": public("page shell; data comes through the API"),
 }

@@ -125,8 +125,8 @@ class RequisitionQuery(Strict):
     site = fields.String(load_default=None, validate=CODE)
     status = fields.String(load_default=None, validate=validate.OneOf(
         ("draft", "submitted", "approved", "rejected", "picked", "shipped", "received")))  # fmt: skip
-    limit = _int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = _int(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 # --- stock, transfers, quality --------------------------------------------------------------------
@@ -185,7 +185,7 @@ class RecallQuery(Strict):
 
 
 class AlertQuery(Strict):
-    months = _int(load_default=None, validate=validate.Range(min=0, max=60))
+    months = fields.Integer(load_default=None, validate=validate.Range(min=0, max=60))
     site = fields.String(load_default=None, validate=CODE)
 
 

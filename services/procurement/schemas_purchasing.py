@@ -185,6 +185,6 @@ class PurchaseOrderIn(Strict):
 
 
 class PageQuery(Strict):
-    limit = _int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = _int(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
     site = fields.String(load_default=None, validate=CODE)

@@ -77,7 +77,7 @@ def test_requisition_flow_over_http(client: FlaskClient) -> None:
     assert first.status_code == again.status_code == 201
     rid = first.get_json()["id"]
     assert again.get_json()["id"] == rid and first.headers["Location"] == f"/api/v1/requisitions/{rid}"
-    listed = client.get("/api/v1/requisitions", headers=T01).get_json()["requisitions"]
+    listed = client.get("/api/v1/requisitions?limit=10&offset=0&status=draft", headers=T01).get_json()["requisitions"]
     assert [x["id"] for x in listed] == [rid]
     etag = client.get(f"/api/v1/requisitions/{rid}", headers=T01).headers["ETag"]
     assert client.post(f"/api/v1/requisitions/{rid}/submit", headers={**T01, "If-Match": '"stale"'}).status_code == 412
@@ -93,6 +93,10 @@ def test_requisition_flow_over_http(client: FlaskClient) -> None:
     assert stock["items"][0]["on_hand"] == 24
     lots = client.get("/api/v1/central/lots", headers=MGR).get_json()["lots"]
     assert lots[0]["balance"] == 216 and lots[0]["unit_cost"] == "1.2300"
+    alerts = client.get("/api/v1/alerts/near-expiry?months=36", headers=MGR).get_json()
+    assert alerts["months"] == 36 and {a["where"] for a in alerts["alerts"]} == {"central", "T01"}
+    assert {a["where"] for a in client.get("/api/v1/alerts/near-expiry?months=36", headers=T01).get_json()["alerts"]} == {"T01"}
+    assert client.get(f"/api/v1/transfers?month={today().strftime('%Y-%m')}", headers=T01).get_json() == {"transfers": []}
     recall = client.get(f"/api/v1/recall?item_code={AMOX}&batch_no=B2311", headers=MGR).get_json()
     assert recall["batches"][0]["sites"][0]["on_hand"] == 24
 

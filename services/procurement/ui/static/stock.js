@@ -1,0 +1,38 @@
+/* The storekeeper's stock with suggested orders. */
+(function () {
+  const { api, reportError, el, tr, onSession } = window.hub;
+  const { mySite, cell, fillTable } = window.procurement;
+  const table = document.getElementById("stock-table");
+  let current = null;
+
+  async function load(site) {
+    try {
+      current = await api("GET", `/api/v1/stock?site=${encodeURIComponent(site)}`);
+    } catch (err) {
+      reportError(err);
+      return;
+    }
+    const rows = current.items.map((i) => el("tr", { "data-item": i.item_code },
+      el("td", {}, i.generic_name || i.item_code, el("span", { class: "sub" }, i.item_code)),
+      cell(i.on_hand, "num"), cell(i.on_order, "num"), cell(i.consumed, "num"), cell(i.avg_daily, "num"),
+      el("td", { class: "num" }, el("strong", {}, String(i.suggested))),
+      el("td", {}, i.lots.filter((l) => l.balance).map((l) => `${l.batch_no || "—"} · ${l.expiry || "—"} · ${l.balance}`).join("；"))));
+    fillTable(table, rows, "暂无库存记录", "No stock yet");
+  }
+
+  document.getElementById("stock-site-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    load(event.target.elements.site.value.trim());
+  });
+  document.getElementById("stock-order").addEventListener("click", () => {
+    if (!current) return;
+    const lines = current.items.filter((i) => i.suggested > 0).map((i) => ({ item_code: i.item_code, quantity: i.suggested,
+      generic_name: i.generic_name, package_size: i.package_size }));
+    sessionStorage.setItem("procurement.prefill", JSON.stringify(lines));
+    window.location.href = "/ui/requisitions/new";
+  });
+  onSession(() => {
+    const site = mySite();
+    if (site) load(site);
+  });
+})();
