@@ -10,7 +10,10 @@ keeps has been restored into the model and improved by its local search.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from .model import RoutingBuild, arc_costs
 from .problem import SPECIMEN
@@ -102,8 +105,7 @@ class Instance:
             or v.max_distance is not None
             for v in vehicles
         ]
-        order = build.dist.argsort(axis=1).tolist()
-        near = [[j for j in order[i] if j != 0 and j != i] for i in range(n)]
+        near = _nearest(build.dist, 100)
         return Instance(
             n=n, travel=build.travel.tolist() if has_time else [[0] * n for _ in range(n)],
             service=build.service.tolist() if has_time else [0] * n,
@@ -136,6 +138,21 @@ def open_until(periods: tuple[tuple[int, int], ...] | None, t: int) -> int:
         if t >= lo:
             return t if t <= hi else hi
     return -INF
+
+
+def _nearest(dist: np.ndarray, k: int) -> list[list[int]]:
+    """Per node, up to k other customers (never the depot) by increasing distance."""
+    n = dist.shape[0]
+    d = dist.astype(np.float64)
+    d[:, 0] = np.inf
+    np.fill_diagonal(d, np.inf)
+    m = max(0, min(k, n - 2))
+    if m == 0:
+        return [[] for _ in range(n)]
+    part = np.argpartition(d, m - 1, axis=1)[:, :m] if m < n - 1 else np.tile(np.arange(n), (n, 1))
+    rows = np.take_along_axis(d, part, axis=1)
+    order = np.take_along_axis(part, np.argsort(rows, axis=1, kind="stable"), axis=1)
+    return [[int(j) for j in order[i] if j != 0 and j != i][:m] for i in range(n)]
 
 
 class RouteCache:
@@ -201,6 +218,20 @@ class RouteCache:
         return True
 
 
+def route_feasible(inst: Instance, v: int, route: list[int]) -> bool:
+    """Every rule on one route: loads per compartment along the route, then the schedule."""
+    cap = inst.cap[v]
+    for c in range(len(cap)):
+        load = sum(inst.deliver[x][c] for x in route)
+        if load > cap[c]:
+            return False
+        for x in route:
+            load += inst.pickup[x][c] - inst.deliver[x][c]
+            if load > cap[c]:
+                return False
+    return route_ok(inst, v, route)
+
+
 def route_ok(inst: Instance, v: int, route: list[int]) -> bool:
     """Whole-route check (conservative) for breaks, max duration/distance and specimen ride times."""
     if inst.max_dist[v] is not None:
@@ -213,8 +244,26 @@ def route_ok(inst: Instance, v: int, route: list[int]) -> bool:
     brk = inst.brk[v]
     if brk is None:
         return _schedule_ok(inst, v, route, None)
-    # try the break in each gap, earliest gaps first (they keep later service times free)
-    return any(_schedule_ok(inst, v, route, g) for g in range(-1, len(route) + 2))
+    return any(_schedule_ok(inst, v, route, g) for g in _break_gaps(inst, v, route, brk))
+
+
+def _break_gaps(inst: Instance, v: int, route: list[int], brk: tuple[int, int, int]) -> list[int]:
+    """Gaps worth trying for the break: legs left no later than the break's latest start (a break
+    only ever delays what follows), nearest to the break window's opening first; then after
+    returning, then before leaving."""
+    tr, sv, early, per = inst.travel, inst.service, inst.early, inst.periods
+    t, p = inst.shift[v][0], 0
+    leaves = [t]
+    for x in route:
+        t = max(early[x], t + sv[p] + tr[p][x])
+        if per[x] is not None:
+            t = open_from(per[x], t)
+        leaves.append(t + sv[x])
+        p = x
+    last = brk[1] - brk[2]
+    legs = [k for k in range(len(route) + 1) if leaves[k] <= last]
+    legs.sort(key=lambda k: abs(leaves[k] - brk[0]))
+    return [*legs, len(route) + 1, -1]
 
 
 def _schedule_ok(inst: Instance, v: int, route: list[int], gap: int | None) -> bool:
@@ -256,16 +305,30 @@ def _schedule_ok(inst: Instance, v: int, route: list[int], gap: int | None) -> b
         b = max(t, brk[0])
         if b + brk[2] > min(brk[1], end):
             return False
-    if route:
-        # leave as late as the first stop allows, so waiting at the depot does not count
-        depart = max(depart, starts[0] - tr[0][route[0]] - (brk[2] if gap == 0 and brk else 0))
     limit = inst.max_dur[v]
-    if limit is not None and t - depart > limit:
-        return False
     ride = inst.ride_limit
+    if not route or (limit is None and ride is None):
+        return True
+    # latest departure and service starts that still return by t: shortest duration and rides
+    latest = [0] * (len(route) + 1)
+    nxt, nxt_start = 0, t
+    for k in range(len(route), -1, -1):
+        here = route[k - 1] if k else 0
+        leave = nxt_start - tr[here][nxt]
+        if gap == k and brk is not None:
+            leave = min(leave - brk[2], brk[1] - brk[2])
+        s = leave - sv[here]
+        if k:
+            s = min(s, inst.late[here])
+            if inst.periods[here] is not None:
+                s = open_until(inst.periods[here], s)
+        latest[k] = s
+        nxt, nxt_start = here, s
+    if limit is not None and t - max(depart, latest[0]) > limit:
+        return False
     if ride is not None:
-        for x, s in zip(route, starts, strict=True):
-            if inst.specimen[x] and t - s > ride:
+        for k, x in enumerate(route, start=1):
+            if inst.specimen[x] and t - max(latest[k], starts[k - 1]) > ride:
                 return False
     return True
 
@@ -288,78 +351,116 @@ def insert_all(
     rng: random.Random,
     disabled: frozenset[int] = frozenset(),
     blink: float = 0.01,
+    near_k: int = 0,
 ) -> list[int]:
-    """Greedy cheapest insertion of ``pool`` into ``routes`` (in place); returns nodes left out."""
+    """Greedy cheapest insertion of ``pool`` into ``routes`` (in place); returns nodes left out.
+
+    ``near_k`` > 0 (big days): only routes serving one of the stop's ``near_k`` nearest stops, and
+    idle vehicles, are tried first (all routes when none of those fits), so a step's cost does not
+    grow with the size of the plan.
+    """
     caches: list[RouteCache | None] = [None] * inst.nv
     left: list[int] = []
-    early, late, service, travel = inst.early, inst.late, inst.service, inst.travel
+    where = {x: v for v, r in enumerate(routes) for x in r} if near_k else {}
+    travel = inst.travel
     rand = rng.random
     for u in pool:
         allowed = inst.allowed[u]
-        e_u, l_u, s_u = early[u], late[u], service[u]
         per_u = inst.periods[u]
-        t_to_u = [row[u] for row in travel]
         t_from_u = travel[u]
         comps = inst.comps_of[u]
         options: list[tuple[int, int, int]] = []  # (delta, vehicle, position)
         empty_seen: set[tuple[int, tuple[int, ...], tuple[int, int], int]] = set()
-        for v in range(inst.nv):
-            if v in disabled or (allowed is not None and v not in allowed):
-                continue
-            r = routes[v]
-            if not r:
-                # identical empty vehicles give identical options: try one per class
-                key = (id(inst.cost[v]), tuple(inst.cap[v]), inst.shift[v], inst.fixed[v])
-                if key in empty_seen:
-                    continue
-                empty_seen.add(key)
-            cache = caches[v]
-            if cache is None:
-                cache = caches[v] = RouteCache(inst, v, r)
-            seq, a, z = cache.seq, cache.a, cache.z
-            cap = inst.cap[v]
-            # a route whose peak load leaves room for u's amounts needs no per-position load check
-            check_load = False
-            for c in comps:
-                peak = cache.pm[c][-1]
-                if peak + inst.deliver[u][c] > cap[c] or peak + inst.pickup[u][c] > cap[c]:
-                    check_load = True
-                    break
-            m = inst.cost[v]
-            mu = m[u]
-            base = inst.fixed[v] if not r else 0
-            for k in range(inst.prefix[v], len(seq) - 1):
-                if blink and rand() < blink:
-                    continue
-                p, q = seq[k], seq[k + 1]
-                au = a[k] + service[p] + t_to_u[p]
-                if au < e_u:
-                    au = e_u
-                if per_u is not None:
-                    au = open_from(per_u, au)
-                if au > l_u or au + s_u + t_from_u[q] > z[k + 1]:
-                    continue
-                if check_load and not cache.feasible_load(k, u, inst, v):
-                    continue
-                options.append((base + m[p][u] + mu[q] - m[p][q], v, k))
+        if near_k:
+            close = {where[x] for x in inst.near[u][:near_k] if x in where}
+            order = sorted(close) + [v for v in range(inst.nv) if not routes[v]]
+            rounds = [order, [v for v in range(inst.nv) if v not in close and routes[v]]]
+        else:
+            rounds = [list(range(inst.nv))]
         placed = False
-        if options:
-            options.sort()
-            # whole-route checks are the expensive part: try a bounded number of the cheapest
-            # positions, then the cheapest idle vehicle, which rarely fails those checks
-            budget = 24
-            idle = next(((d, v, k) for d, v, k in options if not routes[v]), None)
-            tries = [o for o in options if routes[o[1]]][:budget] + ([idle] if idle else [])
-            for delta, v, k in sorted(tries):
-                if delta >= inst.penalty[u]:
-                    break
-                trial = routes[v][:k] + [u] + routes[v][k:]
-                if inst.exact[v] and not route_ok(inst, v, trial):
-                    continue
-                routes[v] = trial
-                caches[v] = None
+        for vehicles in rounds:
+            options.clear()
+            _options(inst, routes, caches, u, vehicles, allowed, disabled, empty_seen, options, blink, rand,
+                     travel, t_from_u, per_u, comps)
+            v_placed = _place(inst, routes, caches, u, options)
+            if v_placed is not None:
                 placed = True
+                if near_k:
+                    where[u] = v_placed
                 break
         if not placed:
             left.append(u)
     return left
+
+
+def _place(inst: Instance, routes: list[list[int]], caches: list[RouteCache | None], u: int,
+           options: list[tuple[int, int, int]]) -> int | None:
+    """Put u at the cheapest option that passes the whole-route checks; the vehicle, or None."""
+    if not options:
+        return None
+    options.sort()
+    # whole-route checks are the expensive part: try a bounded number of the cheapest
+    # positions, then the cheapest idle vehicle, which rarely fails those checks
+    budget = 24
+    idle = next(((d, v, k) for d, v, k in options if not routes[v]), None)
+    tries = [o for o in options if routes[o[1]]][:budget] + ([idle] if idle else [])
+    for delta, v, k in sorted(tries):
+        if delta >= inst.penalty[u]:
+            break
+        trial = routes[v][:k] + [u] + routes[v][k:]
+        if inst.exact[v] and not route_ok(inst, v, trial):
+            continue
+        routes[v] = trial
+        caches[v] = None
+        return v
+    return None
+
+
+def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | None], u: int, vehicles: list[int],
+             allowed: frozenset[int] | None, disabled: frozenset[int],
+             empty_seen: set[tuple[int, tuple[int, ...], tuple[int, int], int]],
+             options: list[tuple[int, int, int]], blink: float, rand: Callable[[], float],
+             travel: list[list[int]], t_from_u: list[int], per_u: tuple[tuple[int, int], ...] | None,
+             comps: list[int]) -> None:
+    """Every time- and load-feasible position for u in the given vehicles' routes, appended to options."""
+    e_u, l_u, s_u = inst.early[u], inst.late[u], inst.service[u]
+    service = inst.service
+    for v in vehicles:
+        if v in disabled or (allowed is not None and v not in allowed):
+            continue
+        r = routes[v]
+        if not r:
+            # identical empty vehicles give identical options: try one per class
+            key = (id(inst.cost[v]), tuple(inst.cap[v]), inst.shift[v], inst.fixed[v])
+            if key in empty_seen:
+                continue
+            empty_seen.add(key)
+        cache = caches[v]
+        if cache is None:
+            cache = caches[v] = RouteCache(inst, v, r)
+        seq, a, z = cache.seq, cache.a, cache.z
+        cap = inst.cap[v]
+        # a route whose peak load leaves room for u's amounts needs no per-position load check
+        check_load = False
+        for c in comps:
+            peak = cache.pm[c][-1]
+            if peak + inst.deliver[u][c] > cap[c] or peak + inst.pickup[u][c] > cap[c]:
+                check_load = True
+                break
+        m = inst.cost[v]
+        mu = m[u]
+        base = inst.fixed[v] if not r else 0
+        for k in range(inst.prefix[v], len(seq) - 1):
+            if blink and rand() < blink:
+                continue
+            p, q = seq[k], seq[k + 1]
+            au = a[k] + service[p] + travel[p][u]
+            if au < e_u:
+                au = e_u
+            if per_u is not None:
+                au = open_from(per_u, au)
+            if au > l_u or au + s_u + t_from_u[q] > z[k + 1]:
+                continue
+            if check_load and not cache.feasible_load(k, u, inst, v):
+                continue
+            options.append((base + m[p][u] + mu[q] - m[p][q], v, k))

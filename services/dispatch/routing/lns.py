@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from ortools.constraint_solver import pywrapcp
 
 from .insertion import Instance, insert_all, route_cost, route_ok
-from .model import RawPlan, RoutingBuild
+from .model import RawPlan, RawRoute, RoutingBuild
 from .search import SearchConfig, polish_params
+from .timing import Failure, schedule
 
 Routes = list[list[int]]
 
@@ -52,6 +53,8 @@ class RuinRecreate:
         self.mean_arc = max(1.0, sum(costs) / max(1, len(costs)))
         self.iterations = 0
         self.polishes = 0
+        self._break_vehicles = [v for v in range(self.inst.nv) if self.inst.brk[v] is not None]
+        self.near_k = config.near_routes if self.inst.n > config.python_accept_above else 0
 
     # --- conversions ----------------------------------------------------------------------------
 
@@ -80,6 +83,7 @@ class RuinRecreate:
         The solver's schedule is read only for a plan that beats ``best_so_far`` (reading is not free).
         """
         routing, manager = self.build.routing, self.build.manager
+        self.build.close(self.params)
         start = routing.solver().Assignment()
         indices = [[manager.NodeToIndex(x) for x in r] for r in routes]
         if not routing.RoutesToAssignment(indices, True, True, start):
@@ -88,13 +92,53 @@ class RuinRecreate:
         self.polishes += 1
         if solved is None:
             return None
-        objective = int(solved.ObjectiveValue())
-        plan = self.build.read(solved) if best_so_far is None or objective < best_so_far else None
-        return Incumbent(self.routes_of(solved), objective, plan)
+        return self._accepted(solved, best_so_far)
 
     def incumbent_from(self, assignment: pywrapcp.Assignment) -> Incumbent:
         """Wrap a solver assignment (e.g. the first solution)."""
-        return Incumbent(self.routes_of(assignment), int(assignment.ObjectiveValue()), self.build.read(assignment))
+        inc = self._accepted(assignment, None)
+        assert inc is not None
+        return inc
+
+    def _accepted(self, solved: pywrapcp.Assignment, best_so_far: int | None) -> Incumbent | None:
+        """An OR-Tools plan as an incumbent. Without break intervals in the model, routes whose
+        break does not fit are cut back from their end and their stops re-inserted (route_ok holds
+        every rule), and schedules come from timing.schedule."""
+        routes = self.routes_of(solved)
+        if self.build.settings.model_breaks or not self._break_vehicles:
+            objective = int(solved.ObjectiveValue())
+            plan = self.build.read(solved) if best_so_far is None or objective < best_so_far else None
+            return Incumbent(routes, objective, plan)
+        inst = self.inst
+        loose: list[int] = []
+        for v in self._break_vehicles:
+            route = routes[v]
+            while len(route) > inst.prefix[v] and not route_ok(inst, v, route):
+                loose.append(route.pop())
+            if route and not route_ok(inst, v, route):
+                return None  # even the locked prefix fails: not a usable plan
+        if loose:
+            insert_all(inst, routes, loose, self.rng, blink=0.0)
+        objective = self.cost(routes)
+        plan = self.plan_of(routes) if best_so_far is None or objective < best_so_far else None
+        return Incumbent(routes, objective, plan)
+
+    def plan_of(self, routes: Routes) -> RawPlan:
+        """RawPlan of model routes with schedules from timing.schedule (breaks included)."""
+        build = self.build
+        problem = build.problem
+        raws: list[RawRoute] = []
+        for v, route in enumerate(routes):
+            if not route:
+                continue
+            p = build.vehicles[v]
+            nodes = [build.nodes[x] for x in route]
+            timed = schedule(problem, problem.vehicles[p], nodes)
+            if isinstance(timed, Failure):
+                raise RuntimeError(f"route of {problem.vehicles[p].id} passed the search's checks but "
+                                   f"not its schedule: {timed.message}")
+            raws.append(RawRoute(p, tuple(nodes), timed.starts, timed.depart, timed.end, timed.break_start))
+        return RawPlan(tuple(raws), self.cost(routes))
 
     # --- moves ----------------------------------------------------------------------------------
 
@@ -176,6 +220,8 @@ class RuinRecreate:
         stale = 0
         gains = _PolishGain(cfg.polish_factor, cfg.polish_quantile)
         grow = not self.build.problem.options.minimize_vehicles  # an extra vehicle never pays then
+        big = self.inst.n > cfg.python_accept_above
+        polish_spent, best_polished = 0.0, True
         while time.monotonic() < deadline:
             self.iterations += 1
             stale += 1
@@ -186,11 +232,33 @@ class RuinRecreate:
             pool = [u for u in range(1, self.inst.n) if u not in served]
             if removed and grow and rng.random() < cfg.open_route_rate:
                 self.open_route(routes, pool)
-            insert_all(self.inst, routes, self.order(pool), rng, blink=cfg.blink)
+            insert_all(self.inst, routes, self.order(pool), rng, blink=cfg.blink, near_k=self.near_k)
             cand_cost = self.cost(routes)
             progress = min(1.0, (time.monotonic() - t_begin) / span)
             temperature = t0 * (t1 / t0) ** progress
             threshold = current.objective - temperature * math.log(max(1e-12, rng.random()))
+            if big:
+                # big days: the search's own checks hold every rule, so accept in Python (cost of a
+                # step independent of the plan's size); OR-Tools polishes the best plan now and
+                # then, within a capped share of the time
+                if cand_cost >= threshold or routes == current.routes:
+                    continue
+                current = Incumbent(routes, cand_cost, None)
+                if cand_cost < best.objective:
+                    best, stale, best_polished = current, 0, False
+                    if self.on_best is not None:
+                        self.on_best(best.objective)
+                now = time.monotonic()
+                if not best_polished and polish_spent < cfg.big_polish_share * (now - t_begin) \
+                        and deadline - now > 0.5:
+                    polished = self.polish(best.routes, best.objective)
+                    polish_spent += time.monotonic() - now
+                    best_polished = True
+                    if polished is not None and polished.objective < best.objective:
+                        best = current = polished
+                        if self.on_best is not None:
+                            self.on_best(best.objective)
+                continue
             if cand_cost >= threshold * gains.factor() or routes == current.routes:
                 continue  # unlikely to be acceptable even after a polish, or rebuilt exactly as it was
             polished = self.polish(routes, best.objective)
@@ -203,6 +271,8 @@ class RuinRecreate:
                 best, stale = polished, 0
                 if self.on_best is not None:
                     self.on_best(best.objective)
+        if best.plan is None:
+            best = Incumbent(best.routes, best.objective, self.plan_of(best.routes))
         return best
 
     def empty_one_route(self, start: Incumbent, deadline: float) -> Routes | None:

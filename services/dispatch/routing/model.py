@@ -49,6 +49,12 @@ class BuildSettings:
     droppable: bool = True
     fixed_costs: bool = True
     python_callbacks: bool = False
+    # Breaks as OR-Tools break intervals. The ruin-and-recreate search keeps them out of the model
+    # and checks them itself (insertion.route_ok, timing.schedule): restoring a plan with break
+    # intervals together with span or ride-time limits fails or times out in OR-Tools 9.15 on
+    # county days (350 stops: every restore failed within 0.5 s; break-only or no-break restores
+    # succeed), which left whole days unplanned.
+    model_breaks: bool = True
 
 
 def arc_costs(dist: np.ndarray, cost_per_km: int, divisor: int = 1) -> np.ndarray:
@@ -189,7 +195,7 @@ class RoutingBuild:
             if brk is not None:
                 lo = max(brk.window_start, vehicle.shift_start)
                 hi = min(brk.window_end, vehicle.shift_end) - brk.duration
-            if brk is not None and hi >= lo:
+            if brk is not None and hi >= lo and self.settings.model_breaks:
                 interval = self.solver.FixedDurationIntervalVar(lo, hi, brk.duration, False, f"break_{m}")
                 dim.SetBreakIntervalsOfVehicle([interval], m, visit)
                 self.breaks[m] = interval

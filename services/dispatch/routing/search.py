@@ -62,8 +62,11 @@ class SearchConfig:
     polish_quantile: float = 0.9  # then: up to what 9 polishes in 10 gained recently
     open_route_rate: float = 0.1  # ruins that also seed an idle vehicle, so the fleet can grow
     restart_after: int = 0  # iterations without a new best before returning to the best (0 = never)
-    elimination_share: float = 0.5  # of the time, for removing routes when minimising vehicles
-    construct_above: int = 400  # above this many stops, build the first plan by our own insertion
+    elimination_share: float = 0.2  # of the time, for removing routes when minimising vehicles
+    construct_above: int = 250  # above this many stops, build the first plan by our own insertion
+    python_accept_above: int = 250  # above this many nodes, accept steps in Python, polish the best now and then
+    big_polish_share: float = 0.25  # of the time, at most, for those polishes
+    near_routes: int = 30  # big days: insert into routes serving one of this many nearest stops first
 
 
 CONFIGS: dict[str, SearchConfig] = {

@@ -122,21 +122,39 @@ def _earliest(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], gap: int
         if b + brk.duration > brk.window_end:
             return Failure(RULE_BREAK, "no room for the break after returning")
         break_start = b
-    depart = _latest_departure(problem, vehicle, nodes, starts, gap, t)
-    return Timed(depart, tuple(starts), end, break_start)
+    latest = _latest_starts(problem, vehicle, nodes, gap, end)
+    if latest is None or latest[0] < t or any(x < e for x, e in zip(latest[1:], starts, strict=True)):
+        return Timed(t, tuple(starts), end, break_start)  # cannot happen; keep the earliest schedule
+    depart = latest[0]
+    if brk is not None and gap is not None and 0 <= gap <= len(nodes):
+        leave = depart if gap == 0 else latest[gap] + problem.stops[nodes[gap - 1] - 1].service
+        break_start = max(leave, brk.window_start)
+    return Timed(depart, tuple(latest[1:]), end, break_start)
 
 
-def _latest_departure(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], starts: list[int],
-                      gap: int | None, earliest: int) -> int:
-    """Leave as late as the first service start allows (waiting at the depot is not route time)."""
-    if not nodes:
-        return earliest
-    travel = int(problem.duration[0, nodes[0]])
-    brk = vehicle.rest_break
-    latest = starts[0] - travel
-    if gap == 0 and brk is not None:
-        latest = min(latest - brk.duration, brk.window_end - brk.duration)
-    return max(earliest, latest)
+def _latest_starts(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], gap: int | None,
+                   end: int) -> list[int] | None:
+    """Latest departure (index 0) and service starts that still return by ``end``: the schedule that
+    leaves as late as possible and keeps durations and specimen rides shortest."""
+    brk = vehicle.rest_break if gap is not None else None
+    out = [0] * (len(nodes) + 1)
+    nxt_node, nxt_start = 0, end
+    for k in range(len(nodes), -1, -1):
+        here = nodes[k - 1] if k else 0
+        service = problem.stops[here - 1].service if k else 0
+        leave = nxt_start - int(problem.duration[here, nxt_node])
+        if gap == k and brk is not None:
+            leave = min(leave - brk.duration, brk.window_end - brk.duration)
+        start: int | None = leave - service
+        if k:
+            start = problem.stops[here - 1].open_until(leave - service)
+            if start is None:
+                return None
+        else:
+            start = min(leave, vehicle.shift_end)
+        out[k] = start
+        nxt_node, nxt_start = here, start
+    return out
 
 
 def _limits(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], timed: Timed, gap: int | None) -> Failure | None:

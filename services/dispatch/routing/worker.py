@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .insertion import insert_all
+from .insertion import insert_all, route_feasible
 from .lns import Incumbent, RuinRecreate
 from .model import BuildSettings, RawPlan, RoutingBuild
 from .problem import Problem
@@ -52,6 +52,7 @@ def run_search(
             vehicles=tuple(range(len(problem.vehicles))),
             droppable=config.droppable,
             python_callbacks=config.python_callbacks,
+            model_breaks=config.metaheuristic != "lns",
         ),
     )
     first_at: list[float] = []
@@ -75,19 +76,25 @@ def run_search(
     build.watch(first)
     rng = random.Random(problem.options.seed * 7919 + worker)
     phases: list[str] = []
-    start = _warm_start(build, config, deadline) if problem.initial_routes is not None else None
-    if start is not None:
-        phases.append("warm-start")
-    else:
-        if problem.initial_routes is not None:
-            phases.append("warm-start-failed")
-        start = _first_plan(build, config, strategies, deadline)
-        if start is not None:
-            phases.append(f"first:{start[1]}")
-    if start is None:
-        return WorkerResult(label, None, None, error="no first solution")
     rr = RuinRecreate(build, config, rng, on_best=seen)
-    best = rr.incumbent_from(start[0])
+    if rr.near_k and config.droppable:
+        # big days start in Python: the locked prefixes, or the current plan for a re-plan (routes
+        # that no longer hold cut back from their end), then every other stop inserted cheapest-first
+        best, how = _python_start(rr, problem)
+        phases.append(how)
+    else:
+        start = _warm_start(build, config, deadline) if problem.initial_routes is not None else None
+        if start is not None:
+            phases.append("warm-start")
+        else:
+            if problem.initial_routes is not None:
+                phases.append("warm-start-failed")
+            start = _first_plan(build, config, strategies, deadline)
+            if start is not None:
+                phases.append(f"first:{start[1]}")
+        if start is None:
+            return WorkerResult(label, None, None, error="no first solution")
+        best = rr.incumbent_from(start[0])
     seen(best.objective)
     if problem.options.minimize_vehicles:
         best = _eliminate_routes(rr, best, deadline, config)
@@ -99,6 +106,37 @@ def run_search(
         phases.append("out-of-time")
     return WorkerResult(label, best.plan, first_at[0] if first_at else None, rr.iterations, tuple(phases),
                         insertable=insertable)
+
+
+def _python_start(rr: RuinRecreate, problem: Problem) -> tuple[Incumbent, str]:
+    build, inst = rr.build, rr.inst
+    node, vpos = problem.stop_node(), problem.vehicle_index()
+    routes: list[list[int]] = [[] for _ in range(inst.nv)]
+    source = dict(problem.initial_routes or {})
+    for vid, prefix in problem.locked_prefixes.items():
+        rest = [s for s in source.get(vid, ()) if s not in prefix]
+        source[vid] = (*prefix, *rest)
+    used: set[int] = set()
+    for vid, stops in source.items():
+        p = vpos.get(vid)
+        if p is None or p not in build.model_vehicle_of:
+            continue
+        v = build.model_vehicle_of[p]
+        route = []
+        for sid in stops:
+            m = build.model_node_of.get(node[sid]) if sid in node else None
+            if m is None or m in used or (inst.allowed[m] is not None and v not in inst.allowed[m]):  # type: ignore[operator]
+                continue
+            route.append(m)
+            used.add(m)
+        while len(route) > inst.prefix[v] and not route_feasible(inst, v, route):
+            used.discard(route.pop())
+        routes[v] = route
+    pool = [u for u in range(1, inst.n) if u not in used]
+    pool.sort(key=lambda u: -inst.penalty[u])
+    insert_all(inst, routes, pool, rr.rng, blink=0.0, near_k=rr.near_k)
+    how = "warm-start" if problem.initial_routes is not None else "first:insertion"
+    return Incumbent(routes, rr.cost(routes), rr.plan_of(routes)), how
 
 
 def _final_insert(rr: RuinRecreate, best: Incumbent) -> tuple[Incumbent, tuple[int, ...]]:
