@@ -14,11 +14,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from shared.runtime import ServiceContext
+
+Gauges = dict[str, tuple[str, str, Callable[[], dict[str, float]]]]
 
 
 class _GaugeCollector(Collector):
@@ -38,7 +44,33 @@ class _GaugeCollector(Collector):
         yield family
 
 
-def install_metrics(app: Flask, service: str, gauges: dict[str, tuple[str, str, Callable[[], dict[str, float]]]]) -> None:
+def bus_gauges(ctx: ServiceContext) -> Gauges:
+    """Every service's outbox gauges, read at scrape time (alerts: deploy/k8s/base/prometheusrule.yaml).
+
+    countyhub_outbox_pending{service}: events written but not yet published.
+    countyhub_outbox_oldest_age_seconds{service}: how long the oldest of them has waited (0 if none);
+    it grows while the broker or the relay is away, and is the "outbox backlog age" alert.
+    """
+    from shared.bus.outbox import oldest_pending_at, pending_count
+    from shared.clock import utcnow
+    from shared.db import read_only
+
+    def pending() -> dict[str, float]:
+        with read_only(ctx.factory) as session:
+            return {ctx.name: float(pending_count(session, ctx.metadata))}
+
+    def oldest_age() -> dict[str, float]:
+        with read_only(ctx.factory) as session:
+            oldest = oldest_pending_at(session, ctx.metadata)
+        return {ctx.name: max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0}
+
+    return {
+        "countyhub_outbox_pending": ("events waiting in the outbox", "service", pending),
+        "countyhub_outbox_oldest_age_seconds": ("seconds the oldest unpublished event has waited", "service", oldest_age),
+    }
+
+
+def install_metrics(app: Flask, service: str, gauges: Gauges) -> None:
     """Add /metrics and request instrumentation to an app (multiprocess-aware, see the module doc)."""
     registry = CollectorRegistry()  # the live metrics of this process
     requests = Counter(
