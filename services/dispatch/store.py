@@ -291,6 +291,20 @@ def finish_plan(session: Session, plan_id: str, worker: str, now: datetime, **va
     return _changed(done)
 
 
+def plan_counts(session: Session) -> dict[str, int]:
+    """How many plans are in each status (queued, solving, solved, failed, ...), for /metrics."""
+    rows = session.execute(select(plans.c.status, func.count()).group_by(plans.c.status)).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+def stalest_solving_heartbeat(session: Session) -> datetime | None:
+    """The oldest heartbeat among plans being solved, None when none is (for /metrics)."""
+    return cast(
+        "datetime | None",
+        session.execute(select(func.min(plans.c.heartbeat_at)).where(plans.c.status == "solving")).scalar_one_or_none(),
+    )
+
+
 def release_plan(session: Session, plan_id: str, worker: str) -> bool:
     """Hand a plan this worker was solving back to the queue (the worker is stopping)."""
     done = session.execute(

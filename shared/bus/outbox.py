@@ -44,6 +44,12 @@ def record_event(
     return event
 
 
+def oldest_pending_at(session: Session, metadata: MetaData) -> Any:
+    """When the oldest unsent event was written (a datetime), None if nothing waits (for /metrics)."""
+    outbox, _ = bus_tables(metadata)
+    return session.execute(select(func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))).scalar_one_or_none()
+
+
 def pending_count(session: Session, metadata: MetaData) -> int:
     """How many events wait to be published (for readiness and metrics)."""
     outbox, _ = bus_tables(metadata)

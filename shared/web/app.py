@@ -20,7 +20,7 @@ from shared.db import is_lock_timeout
 from shared.errors import DomainError
 from shared.runtime import ServiceContext
 from shared.web.health import install_health
-from shared.web.metrics import install_metrics
+from shared.web.metrics import bus_gauges, install_metrics
 from shared.web.problems import flatten_messages, problem, strip_location
 from shared.web.ui import common_ui_blueprint
 
@@ -162,7 +162,7 @@ def create_service_app(
     if ctx.settings.dev_login:
         install_dev_login(app, ctx)
     install_health(app, ctx)
-    install_metrics(app, ctx.name, gauges or {})
+    install_metrics(app, ctx.name, {**bus_gauges(ctx), **(gauges or {})})  # the service's own win on a name clash
     return app
 
 
