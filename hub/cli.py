@@ -22,7 +22,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run all four services on the embedded default (or the configured URLs)."""
     from hub.embedded import run_embedded
 
-    run_embedded(seed=not args.no_seed, host=args.host, profile=args.profile)
+    profile = args.profile
+    if args.townships or args.clinics:  # a generated county of the given size (e.g. 55 townships, 1583 clinics)
+        profile = f"generated:{args.townships or 13}:{args.clinics or (args.townships or 13) * 8}"
+    run_embedded(seed=not args.no_seed, host=args.host, profile=profile)
     return 0
 
 
@@ -160,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help=cmd_run.__doc__)
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--no-seed", action="store_true", help="do not seed the sample county")
-    run.add_argument("--profile", default="chengwu", help="sample county profile")
+    run.add_argument("--profile", default="chengwu", help="sample county profile: chengwu, generated, rizhao")
+    run.add_argument("--townships", type=int, help="a generated county with this many townships")
+    run.add_argument("--clinics", type=int, help="... and this many village clinics")
     run.set_defaults(func=cmd_run)
     mig = sub.add_parser("migrate", help=cmd_migrate.__doc__)
     mig.add_argument("--service", action="append", choices=SERVICES)

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from services.dispatch import api, handlers, store
-from services.dispatch.fleet import seed_fleet_if_empty
+from services.dispatch.fleet import fleet_size, seed_fleet_if_empty
 from services.dispatch.ui import ui_blueprint
 from services.dispatch.worker import plan_worker
 from shared.clock import utcnow
@@ -49,10 +49,16 @@ def plan_gauges(ctx: ServiceContext) -> dict[str, tuple[str, str, Callable[[], d
     }
 
 
-def seed_default_fleet(ctx: ServiceContext) -> dict[str, int]:
-    """The embedded hub's sample fleet, added to an empty vehicles table."""
+def seed_default_fleet(ctx: ServiceContext, profile: str = "chengwu") -> dict[str, int]:
+    """The embedded hub's sample fleet, added to an empty vehicles table and sized to the sample
+    county (a Rizhao-size county gets enough vans for its ~690 stops a day, Chengwu the default seven)."""
+    from services.formulary.seed.county import generate_county
+
+    sites = generate_county(profile).sites
+    daily = sum(1 for s in sites if s.level != "village" and not s.is_hub)
+    daily += round(0.4 * sum(1 for s in sites if s.level == "village"))  # weekly rounds + twice-weekly specimens
     with unit_of_work(ctx.factory) as session:
-        return {"vehicles": seed_fleet_if_empty(session)}
+        return {"vehicles": seed_fleet_if_empty(session, fleet_size(daily))}
 
 
 SPEC = ServiceSpec(
@@ -64,5 +70,5 @@ SPEC = ServiceSpec(
     handlers=handlers.HANDLERS,
     migrations=Path(__file__).parent / "migrations",
     workers=(plan_worker,),
-    seed=lambda ctx, profile: seed_default_fleet(ctx),
+    seed=seed_default_fleet,
 )

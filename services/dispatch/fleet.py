@@ -26,12 +26,31 @@ DEFAULT_SHIFT = {"shift_start": "07:30", "shift_end": "17:30", "break_start": "1
                  "break_min": 45, "max_route_min": 600, "max_km": 400.0, "active": True}  # fmt: skip
 
 
-def seed_fleet_if_empty(session: Session) -> int:
-    """Add the default fleet to an empty vehicles table; returns how many were added."""
+STOPS_PER_VAN = 18  # a van's day: a morning and an afternoon trip of about nine stops each
+
+
+def fleet_size(daily_stops: int) -> int:
+    """Vans a county needs for about this many stops a day: the default seven, more for a city."""
+    return max(len(DEFAULT_FLEET), -(-daily_stops // STOPS_PER_VAN))
+
+
+def default_fleet(size: int = len(DEFAULT_FLEET)) -> list[dict[str, Any]]:
+    """The default fleet, repeated in the same 4 refrigerated : 3 plain mix up to ``size`` vans."""
+    out = []
+    for k in range(size):
+        base = DEFAULT_FLEET[k % len(DEFAULT_FLEET)]
+        n = k // len(DEFAULT_FLEET)
+        extra = {} if n == 0 else {"id": f"{base['id']}-{n + 1}", "name": f"{base['name']}（{n + 1}队）"}
+        out.append({**DEFAULT_SHIFT, **base, **extra})
+    return out
+
+
+def seed_fleet_if_empty(session: Session, size: int = len(DEFAULT_FLEET)) -> int:
+    """Add the default fleet (``size`` vans) to an empty vehicles table; returns how many were added."""
     if store.vehicle_count(session):
         return 0
-    store.add_vehicles(session, [{**DEFAULT_SHIFT, **v} for v in DEFAULT_FLEET])
-    return len(DEFAULT_FLEET)
+    store.add_vehicles(session, default_fleet(size))
+    return size
 
 
 def vehicle_request(row: Any) -> dict[str, Any]:

@@ -1,9 +1,12 @@
 """The dispatcher's day, clicked through on the board (调度台) as a dispatcher does it.
 
-An urgent order for a township centre (meeting a field error on the way), tomorrow planned with
-a short time limit while the progress bar runs, the routes on the SVG map and in the list, one
-route locked and the day re-planned around it, the plan published, and a driver's manifest
-opened, checked stop by stop and printed.
+An urgent order for a township centre (meeting a field error on the way) and an order larger than
+any cold compartment (split into parts), tomorrow planned with a short time limit while the
+progress bar runs, the routes on the SVG map (labelled, selecting the list and selected by it) and
+in the list (morning and afternoon trips, lunch-closed sites, split loads), one route locked and
+the day re-planned around it with a before/after comparison, the plan published after a summary,
+a driver's manifest opened (driver, trips, priority, notes, receiving hours), checked stop by stop
+and printed; an earlier day can be read but not planned.
 """
 
 from __future__ import annotations
@@ -101,9 +104,18 @@ def test_dispatcher_adds_an_urgent_order_plans_locks_replans_publishes_and_print
     # The recurring rounds due tomorrow are listed with the shipments (none run on Sundays).
     expect(page.locator("#pending-summary")).to_contain_text("例行收送")
 
+    # --- an order larger than any vehicle's cold compartment (400 L) is accepted and split
+    big_site = page.locator('#u-site optgroup[label="乡镇卫生院"] option').nth(1).get_attribute("value")
+    assert big_site and big_site != township
+    form.get_by_label("收发机构").select_option(big_site)
+    cold.fill("900")
+    form.get_by_label("备注").fill("疫苗 分批")
+    form.get_by_role("button", name="加入待运").click()
+    expect(page.locator(f'#pending tbody tr[data-source="manual"][data-site="{big_site}"]')).to_contain_text("900")
+
     # --- plan tomorrow with a short time limit: progress while solving, then the routes
     page.get_by_label("求解时限", exact=True).select_option("2")
-    page.get_by_role("button", name="规划明日线路").click()
+    page.get_by_role("button", name="规划当日线路").click()
     expect(page.locator("#solve-progress")).to_be_visible()
     # Polled every ~500 ms: the bar runs against the 2 s limit while the solver works.
     expect(page.locator("#solve-text")).to_contain_text(
@@ -122,6 +134,29 @@ def test_dispatcher_adds_an_urgent_order_plans_locks_replans_publishes_and_print
     expect(page.locator("#routes article.route")).to_have_count(route_count)
     expect(page.locator("#map .hub-mark")).to_have_count(1)
     assert page.locator("#map .map-sites circle").count() >= 100  # every site but the hub, faint
+    assert page.locator("#map .map-label").count() > 0  # the stops' sites are named on the map
+    colours = page.locator("#map .route-line").evaluate_all("ls => ls.map(l => l.getAttribute('stroke'))")
+    vehicles_drawn = page.locator("#map .route-line").evaluate_all("ls => ls.map(l => l.dataset.vehicle.split('~')[0])")
+    assert len(set(colours)) == len(set(vehicles_drawn))  # one distinct colour per vehicle (its trips share it)
+
+    # --- several trips a day: a van back at the hub at lunch goes out again in the afternoon
+    afternoon = page.locator("#routes article.route .trip-badge", has_text="第2趟")
+    expect(afternoon.first).to_be_visible()
+    # Sites closed at lunch say so; the split order's parts are stops of their own.
+    expect(page.locator("#routes li.lunch .lunch-closed").first).to_contain_text("午间闭门")
+    served = page.locator(f'#routes li[data-stop^="{big_site}~"]').count()
+    left_out = page.locator(f'#dropped tr[data-stop^="{big_site}~"]').count()
+    assert served + left_out == 3 and served  # 900 L in three parts of 300 L
+    expect(page.locator("#routes .part-badge", has_text=re.compile(r"分批 [123]/3"))).to_have_count(served)
+
+    # --- the routes list and the map select each other
+    first_card = page.locator("#routes article.route").first
+    first_card.locator(".route-meta").click()
+    expect(first_card).to_have_class(re.compile(r"\bselected\b"))
+    other_vehicle = page.locator("#routes article.route").nth(1).get_attribute("data-vehicle")
+    page.locator(f'#map .stop-mark[data-vehicle="{other_vehicle}"]').first.click()
+    expect(page.locator(f'#routes article.route[data-vehicle="{other_vehicle}"]')).to_have_class(re.compile(r"\bselected\b"))
+    expect(first_card).not_to_have_class(re.compile(r"\bselected\b"))
     # The urgent order rides on a route; its vehicle's route is the one we lock.
     marker = page.locator(f'#map .stop-mark[data-stop="{township}"]')
     expect(marker).to_have_count(1)
@@ -154,30 +189,47 @@ def test_dispatcher_adds_an_urgent_order_plans_locks_replans_publishes_and_print
     after = stops_on_route(page, vehicle)
     assert after[: len(before)] == before
     expect(page.locator(f'#map .route-line[data-vehicle="{vehicle}"]')).to_have_count(1)
+    compare = page.locator("#compare")  # before/after: cost, km, vehicles, stops moved
+    expect(compare).to_contain_text("重新规划前后对比")
+    for label in ("成本", "里程", "车辆", "调整的站点"):
+        expect(compare).to_contain_text(label)
 
     # --- publish: the plan goes to the drivers and the order leaves the waiting list
     page.get_by_role("button", name="发布").click()
+    confirm = page.locator("#hub-confirm")  # the shell's confirmation says what publishing does
+    expect(confirm).to_contain_text("辆车")
+    expect(confirm).to_contain_text("个货单")
+    confirm.get_by_role("button", name="发布").click()
     expect(page.locator("#result-status")).to_contain_text("已发布")
     expect(page.get_by_role("button", name="发布")).to_be_disabled()
     expect(mine).to_have_count(0)
     shot("dispatch-board-published")
 
     # --- the driver's manifest: the stops in order, what to drop and collect, signature columns
+    van = vehicle.split("~")[0]  # the van whose trip it is; its manifest lists all its trips
+    trips = page.locator(f'#routes article.route[data-vehicle^="{van}"]').evaluate_all("cards => cards.map(c => c.dataset.vehicle)")
+    whole_day = [s for trip in sorted(trips) for s in stops_on_route(page, trip)]
     card.get_by_role("link", name="司机配送单").click()
-    expect(page).to_have_url(re.compile(rf"/ui/plans/[0-9a-f-]{{36}}/manifest/{re.escape(vehicle)}$"))
-    expect(page.get_by_role("heading", name=re.compile("司机配送单"))).to_contain_text(vehicle)
+    expect(page).to_have_url(re.compile(rf"/ui/plans/[0-9a-f-]{{36}}/manifest/{re.escape(van)}$"))
+    expect(page.get_by_role("heading", name=re.compile("司机配送单"))).to_contain_text(van)
     rows = page.locator("#m-stops tbody tr[data-stop]")
-    expect(rows).to_have_count(len(after))
-    assert rows.evaluate_all("rows => rows.map(r => r.dataset.stop)") == after
-    assert rows.locator("td.seq").all_inner_texts() == [str(i) for i in range(1, len(after) + 1)]
+    expect(rows).to_have_count(len(whole_day))
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.stop)") == whole_day
+    assert rows.locator("td.seq").all_inner_texts() == [str(i) for i in range(1, len(whole_day) + 1)]
+    expect(page.locator("#m-driver")).not_to_have_text("—")  # the header names the driver
+    expect(page.locator("#m-stops tr.trip-row")).to_have_count(len(trips))
     header = page.locator("#m-stops thead")
     for label in ("常温", "冷链", "洁净", "污染", "标本", "签收", "异常情况"):
         expect(header).to_contain_text(label)
     urgent_row = page.locator(f'#m-stops tbody tr[data-stop="{township}"]')
     cells = urgent_row.locator("td")
-    expect(cells.nth(4)).to_have_text("12.5")  # cold, to drop
-    expect(cells.nth(7)).not_to_have_text("")  # specimens, to collect
-    expect(cells.nth(8)).to_contain_text(shipment_id)
+    expect(cells.nth(3)).to_contain_text("紧急")  # priority
+    expect(cells.nth(3)).to_contain_text("急救药品 浏览器测试")  # the note
+    expect(cells.nth(2)).to_contain_text("收货")  # receiving hours
+    expect(cells.nth(2)).to_contain_text("午间闭门")
+    expect(cells.nth(5)).to_have_text("12.5")  # cold, to drop
+    expect(cells.nth(8)).not_to_have_text("")  # specimens, to collect
+    expect(cells.nth(9)).to_contain_text(shipment_id)
     expect(page.locator("#m-draft")).to_be_hidden()  # published, not a draft
     expect(page.locator("#m-facts")).to_contain_text("出发")
 
@@ -189,3 +241,15 @@ def test_dispatcher_adds_an_urgent_order_plans_locks_replans_publishes_and_print
     page.screenshot(path=str(printed), full_page=True)
     assert printed.stat().st_size > 10_000
     shot("dispatch-manifest-print")
+
+
+def test_an_earlier_day_can_be_read_but_not_planned(page: Page, dispatch_url: str, hub_token) -> None:
+    wait_for_sites(dispatch_url, hub_token)
+    page.goto(dispatch_url + "/ui/")
+    sign_in_as_dispatcher(page, "王调度")
+    expect(page.locator("#plan-day-note")).to_contain_text("明日")
+    page.locator("#day-picker").fill("2026-01-05")
+    page.locator("#day-picker").dispatch_event("change")
+    expect(page.locator("#plan-day")).to_have_text("2026-01-05")
+    expect(page.locator("#past-day-note")).to_be_visible()
+    expect(page.get_by_role("button", name="规划当日线路")).to_be_hidden()

@@ -1,9 +1,12 @@
-/* The dispatcher's day board (调度台): what waits to move, urgent orders, planning tomorrow with
- * live solver progress, the routes on an SVG map and as a list with loads, locks and pins for a
- * re-plan, publishing, and links to each driver's manifest.
+/* The dispatcher's day board (调度台): what waits to move, urgent orders, planning any day from
+ * today (earlier days can be read) with live solver progress, and (board-plan.js) the routes on an
+ * SVG map and as a list with trips, loads, locks and pins for a re-plan, the before/after of a
+ * re-plan, publishing with a summary, and links to each driver's manifest.
  *
  * State lives in the API: the page keeps the plan it shows in the address bar (?plan=<id>), so a
- * reload or a second PC picks up the same plan (and its progress, if it is still solving).
+ * reload or a second PC picks up the same plan (and its progress, if it is still solving). Progress
+ * polls read /plans/{id}/progress (a few KB); the full plan is fetched when the solver has a first
+ * plan (shown at once, marked as a draft while the search goes on) and again when it is done.
  */
 (function () {
   "use strict";
@@ -20,12 +23,14 @@
   const resultBox = $("result");
 
   const POLL_MS = 500;
+  const SITE_PAGES = 10; // pages of 1,000 sites: a Rizhao-size county has ~1,650
   const SVG = "http://www.w3.org/2000/svg";
 
   const state = {
     sites: [], siteBy: {}, vehicles: [], vehicleBy: {},
-    day: D.tomorrow(), plan: null, base: null, gen: 0, newShipment: null, shipments: null,
+    day: D.tomorrow(), plan: null, base: null, gen: 0, newShipment: null, shipments: null, limit: 1, selected: null,
   };
+  const B = window.dispatchBoard = { state, $, SVG, resultBox, solveBox };
 
   // ------------------------------------------------------------------ small helpers
 
@@ -51,14 +56,22 @@
     return el("td", {}, siteName(code, refs), el("span", { class: "sub mono" }, code));
   }
 
+  /** A distinct colour per vehicle of the plan shown: a hand-picked palette first, then hues a
+   * golden angle apart at alternating lightness (never two neighbours alike). */
   function colourOf(vehicleId) {
-    const i = state.vehicles.findIndex((v) => v.id === vehicleId);
-    return D.COLOURS[(i >= 0 ? i : state.vehicles.length + vehicleId.length) % D.COLOURS.length];
+    const order = state.routeOrder || [];
+    let i = order.indexOf(vehicleId);
+    if (i < 0) i = order.length + Math.max(0, state.vehicles.findIndex((v) => v.id === vehicleId));
+    if (i < D.COLOURS.length) return D.COLOURS[i];
+    const k = i - D.COLOURS.length;
+    return `hsl(${Math.round((k * 137.508) % 360)}, 70%, ${k % 2 ? 38 : 52}%)`;
   }
 
   function vehicleName(id) {
     return (state.vehicleBy[id] || {}).name || "";
   }
+
+  Object.assign(B, { svg, svgTitle, siteName, siteCell, colourOf, vehicleName });
 
   function setPlanInUrl(planId) {
     const url = new URL(location.href);
@@ -70,6 +83,10 @@
   function showDay(day) {
     state.day = day;
     $("plan-day").textContent = day;
+    $("day-picker").value = day;
+    const past = day < D.countyToday();
+    $("plan-tomorrow").hidden = past;
+    $("past-day-note").hidden = !past;
     const note = $("plan-day-note");
     const tomorrow = D.tomorrow();
     note.replaceChildren(D.weekdayLabel(day), day === tomorrow ? tr("（明日）", " (tomorrow)") : day === D.countyToday() ? tr("（今日）", " (today)") : "");
@@ -247,12 +264,14 @@
         state.base = await api("GET", "/api/v1/plans/" + encodeURIComponent(plan.base_plan_id)).catch(() => null);
       }
       await fillPlanSelect(plan.id);
+      timeLimit(plan);
       if (plan.status === "queued" || plan.status === "solving") {
+        if (plan.result) B.renderPlan(plan, true);
         follow(plan, gen, Date.parse(plan.created_at) || Date.now());
       } else {
         setSolving(false);
         showSolve(plan, null);
-        renderPlan(plan);
+        B.renderPlan(plan);
       }
       return true;
     } catch (err) {
@@ -265,7 +284,9 @@
   // ------------------------------------------------------------------ solving: progress and sparkline
 
   function timeLimit(plan) {
-    return Number((((plan.request || {}).options) || {}).time_limit_s) || 1;
+    const limit = Number((((plan.request || {}).options) || {}).time_limit_s);
+    if (limit) state.limit = limit;
+    return limit || state.limit || 1;
   }
 
   function showSolve(plan, startedAt) {
@@ -333,9 +354,10 @@
 
   /** While a solve runs, the buttons that would queue another (or publish the old plan) wait. */
   function setSolving(on) {
-    for (const id of ["plan-tomorrow", "replan", "publish"]) $(id).disabled = on;
+    for (const id of ["plan-tomorrow", "replan", "publish", "day-picker"]) $(id).disabled = on;
     resultBox.classList.toggle("stale", on);
     if (!on && state.plan) $("publish").disabled = state.plan.status !== "solved";
+    if (on) $("publish").disabled = true;
   }
 
   /** Poll a queued/solving plan every ~500 ms until it is solved or failed, then show it. */
@@ -343,6 +365,7 @@
     setSolving(true);
     let current = plan;
     let solvingSince = plan.status === "solving" ? startedAt : null;
+    let drafted = Boolean(plan.result);
     for (;;) {
       if (gen !== state.gen) return;
       if (current.status === "solving" && !solvingSince) solvingSince = Date.now();
@@ -351,7 +374,14 @@
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       if (gen !== state.gen) return;
       try {
-        current = await api("GET", "/api/v1/plans/" + encodeURIComponent(plan.id));
+        current = await api("GET", `/api/v1/plans/${encodeURIComponent(plan.id)}/progress`);
+        if (current.status === "solving" && current.has_routes && !drafted) {
+          // The solver has a first plan: show it now, marked as a draft, while the search goes on.
+          drafted = true;
+          const draft = await api("GET", "/api/v1/plans/" + encodeURIComponent(plan.id));
+          if (gen !== state.gen) return;
+          if (draft.result) B.renderPlan(draft, true);
+        }
       } catch (err) {
         if (err.status === 401 || err.status === 404) {
           setSolving(false);
@@ -362,6 +392,13 @@
       }
     }
     setSolving(false);
+    try {
+      current = await api("GET", "/api/v1/plans/" + encodeURIComponent(plan.id));
+    } catch (err) {
+      reportError(err);
+      return;
+    }
+    if (gen !== state.gen) return;
     await fillPlanSelect(current.id);
     if (current.status === "failed") {
       const box = $("plan-error");
@@ -370,15 +407,30 @@
       if (!state.plan) resultBox.hidden = true;
       return;
     }
-    renderPlan(current);
+    B.renderPlan(current);
     const r = current.result || {};
     toast(t(`方案已生成：${(r.totals || {}).vehicles || 0} 辆车，${(r.totals || {}).stops_served || 0} 个站点`,
       `Plan ready: ${(r.totals || {}).vehicles || 0} vehicles, ${(r.totals || {}).stops_served || 0} stops`), "ok");
   }
 
+  $("day-picker").addEventListener("change", async () => {
+    const day = $("day-picker").value;
+    if (!day || day === state.day) return;
+    state.gen++;
+    showDay(day);
+    setPlanInUrl(null);
+    state.plan = null;
+    resultBox.hidden = true;
+    solveBox.hidden = true;
+    const plans = await fillPlanSelect(null);
+    loadPending();
+    const latest = plans.find((p) => p.status !== "superseded") || plans[0];
+    if (latest) openPlan(latest.id);
+  });
+
   $("plan-tomorrow").addEventListener("click", async (event) => {
     const limit = Number($("time-limit").value);
-    const day = D.tomorrow();
+    const day = state.day;
     try {
       const plan = await busy(event.currentTarget, api("POST", "/api/v1/plans", { date: day, time_limit_s: limit, workers: 2 }));
       const gen = ++state.gen;
@@ -395,365 +447,28 @@
     }
   });
 
-  // ------------------------------------------------------------------ the plan: totals, map, routes, dropped
-
-  function keptVehicles(plan) {
-    return new Set(((plan.request || {}).kept_routes || []).map((r) => r.vehicle));
-  }
-
-  function capacityOf(plan, vehicleId) {
-    const v = ((plan.request || {}).vehicles || []).find((x) => x.id === vehicleId);
-    if (v) return v.compartments;
-    return (state.vehicleBy[vehicleId] || {}).compartments_l || {};
-  }
-
-  function renderPlan(plan) {
-    state.plan = plan;
-    const result = plan.result;
-    if (!result) {
-      resultBox.hidden = true;
-      return;
-    }
-    resultBox.hidden = false;
-    resultBox.dataset.planId = plan.id;
-    $("result-status").replaceChildren(D.planStatusBadge(plan.status), " ",
-      D.badge(result.status === "solved" ? "badge-essential" : "badge-alert", ...(D.RESULT_STATUS[result.status] || [result.status, result.status])),
-      plan.published_at ? el("span", { class: "muted" }, " ", tr("发布于 ", "published "), fmtTime(plan.published_at)) : "");
-    renderTotals(plan);
-    drawMap(plan);
-    renderRoutes(plan);
-    renderDropped(plan);
-    if (state.shipments) renderPending(state.shipments);
-    $("publish").disabled = plan.status !== "solved";
-    $("replan").disabled = false;
-  }
-
-  function renderTotals(plan) {
-    const r = plan.result;
-    const item = (zh, en, value, cls) => el("div", { class: cls || "" }, el("dt", {}, tr(zh, en)), el("dd", {}, value));
-    const activeFleet = state.vehicles.filter((v) => v.active !== false).length;
-    $("totals").replaceChildren(
-      item("派车", "Vehicles", `${r.totals.vehicles} / ${activeFleet || r.totals.vehicles}`),
-      item("服务站点", "Stops served", `${r.totals.stops_served}`),
-      item("未安排", "Left out", `${r.unassigned.length}`, r.unassigned.length ? "bad" : ""),
-      item("总里程", "Distance", D.km(r.totals.distance_km)),
-      item("总成本", "Cost", D.money(r.totals.cost)),
-      item("求解用时", "Solve time", `${(r.stats || {}).solve_s ?? "—"} s`),
-    );
-  }
-
-  /** Equirectangular projection of every known site into the SVG box (x scaled by cos of the mid latitude). */
-  function projection(points, width, maxHeight, pad) {
-    const lons = points.map((p) => p[0]), lats = points.map((p) => p[1]);
-    const minLon = Math.min(...lons), maxLon = Math.max(...lons), minLat = Math.min(...lats), maxLat = Math.max(...lats);
-    const k = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
-    const spanX = Math.max((maxLon - minLon) * k, 1e-6), spanY = Math.max(maxLat - minLat, 1e-6);
-    let scale = (width - 2 * pad) / spanX;
-    let height = spanY * scale + 2 * pad;
-    if (height > maxHeight) {
-      scale = (maxHeight - 2 * pad) / spanY;
-      height = maxHeight;
-    }
-    const offsetX = (width - spanX * scale) / 2;
-    return {
-      width, height, scale,
-      kmPerUnit: 111.32 / scale,
-      xy: (lon, lat) => [offsetX + (lon - minLon) * k * scale, pad + (maxLat - lat) * scale],
-    };
-  }
-
-  function drawMap(plan) {
-    const refs = plan.stop_refs || {};
-    const result = plan.result;
-    const points = [];
-    for (const s of state.sites) if (typeof s.lat === "number" && typeof s.lon === "number") points.push([s.lon, s.lat]);
-    for (const r of Object.values(refs)) if (typeof r.lat === "number") points.push([r.lon, r.lat]);
-    const holder = $("map-holder");
-    if (!points.length) {
-      holder.replaceChildren(el("p", { class: "empty" }, tr("没有机构坐标，无法绘制地图。", "No site coordinates to draw.")));
-      return;
-    }
-    const proj = projection(points, 640, 600, 22);
-    const P = (code) => {
-      const ref = refs[code] || state.siteBy[code];
-      return ref && typeof ref.lat === "number" ? proj.xy(ref.lon, ref.lat) : null;
-    };
-    const hubCode = Object.keys(refs).find((c) => refs[c].hub) || (state.sites.find((s) => s.is_hub) || {}).code;
-    const hubXY = P(hubCode);
-    const kept = keptVehicles(plan);
-
-    const background = svg("g", { class: "map-sites", "aria-hidden": "true" },
-      state.sites.filter((s) => !s.is_hub && typeof s.lat === "number").map((s) => {
-        const [x, y] = proj.xy(s.lon, s.lat);
-        return svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: s.level === "village" ? 2 : 3, class: `site-dot level-${s.level}` },
-          svgTitle(`${s.name}（${s.code}）`, `${s.name} (${s.code})`));
-      }));
-
-    const lines = svg("g", { class: "map-routes" });
-    const markers = svg("g", { class: "map-stops" });
-    for (const route of result.routes) {
-      const colour = colourOf(route.vehicle);
-      const path = [hubXY, ...route.stops.map((s) => P(s.id)), hubXY].filter(Boolean);
-      lines.append(svg("polyline", {
-        points: path.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "),
-        class: `route-line${kept.has(route.vehicle) ? " kept" : ""}`, stroke: colour, "data-vehicle": route.vehicle,
-      }, svgTitle(`${route.vehicle} ${vehicleName(route.vehicle)} · ${route.stops.length} 站 · ${route.distance_km} km`,
-        `${route.vehicle} · ${route.stops.length} stops · ${route.distance_km} km`)));
-      route.stops.forEach((stop, i) => {
-        const xy = P(stop.id);
-        if (!xy) return;
-        const name = siteName(stop.id, refs);
-        const zh = `${route.vehicle} 第 ${i + 1} 站：${name}（${stop.id}）到达 ${stop.arrival}`;
-        const en = `${route.vehicle} stop ${i + 1}: ${name} (${stop.id}) arrives ${stop.arrival}`;
-        markers.append(svg("g", {
-          class: "stop-mark", tabindex: 0, role: "img", "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en,
-          "data-vehicle": route.vehicle, "data-stop": stop.id, transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`,
-        },
-        svg("circle", { r: 7, fill: colour }),
-        svg("text", { "text-anchor": "middle", dy: "0.35em" }, String(i + 1)),
-        svgTitle(zh, en)));
-      });
-    }
-    for (const u of result.unassigned) {
-      const xy = P(u.id);
-      if (!xy) continue;
-      const name = siteName(u.id, refs);
-      const zh = `未安排：${name}（${u.id}）`;
-      const en = `Left out: ${name} (${u.id})`;
-      markers.append(svg("g", {
-        class: "drop-mark", tabindex: 0, role: "img", "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en,
-        "data-stop": u.id, transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`,
-      },
-      svg("circle", { r: 5.5 }),
-      svg("path", { d: "M-3,-3L3,3M3,-3L-3,3" }),
-      svgTitle(`${zh} · ${u.reason}`, `${en} · ${u.reason}`)));
-    }
-    let hubMark = null;
-    if (hubXY) {
-      const name = siteName(hubCode, refs);
-      hubMark = svg("g", { class: "hub-mark", tabindex: 0, role: "img", "aria-label": t(`物流中心：${name}`, `Hub: ${name}`),
-        "data-zh-aria-label": `物流中心：${name}`, "data-en-aria-label": `Hub: ${name}`,
-        transform: `translate(${hubXY[0].toFixed(1)},${hubXY[1].toFixed(1)})` },
-      svg("rect", { x: -8, y: -8, width: 16, height: 16, transform: "rotate(45)" }),
-      svg("text", { "text-anchor": "middle", dy: "0.35em" }, "H"),
-      svgTitle(`物流中心：${name}（${hubCode}）`, `Hub: ${name} (${hubCode})`));
-    }
-    // A 10 km scale bar and a north arrow, so distances on the map mean something.
-    const barKm = 10;
-    const barLen = barKm / proj.kmPerUnit;
-    const sx = 16, sy = proj.height - 14;
-    const scaleBar = svg("g", { class: "map-scale", "aria-hidden": "true" },
-      svg("path", { d: `M${sx},${sy - 4}V${sy}H${(sx + barLen).toFixed(1)}V${sy - 4}` }),
-      svg("text", { x: (sx + barLen / 2).toFixed(1), y: sy - 6, "text-anchor": "middle" }, `${barKm} km`));
-    const north = svg("g", { class: "map-north", "aria-hidden": "true", transform: `translate(${proj.width - 18},22)` },
-      svg("path", { d: "M0,-12L5,4L0,1L-5,4Z" }), svg("text", { y: 16, "text-anchor": "middle" }, "N"));
-
-    const zh = `线路地图：${result.routes.length} 条线路，${result.unassigned.length} 个未安排站点`;
-    const en = `Route map: ${result.routes.length} routes, ${result.unassigned.length} stops left out`;
-    const map = svg("svg", {
-      id: "map", viewBox: `0 0 ${proj.width} ${proj.height.toFixed(0)}`, role: "group",
-      "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en, preserveAspectRatio: "xMidYMid meet",
-    },
-    svg("rect", { class: "map-bg", x: 0, y: 0, width: proj.width, height: proj.height.toFixed(0) }),
-    background, lines, markers, hubMark, scaleBar, north);
-    holder.replaceChildren(map);
-
-    const legend = $("map-legend");
-    legend.replaceChildren(
-      el("li", {}, el("span", { class: "key key-hub", "aria-hidden": "true" }), tr("物流中心", "Hub")),
-      ...result.routes.map((r) => el("li", { dataset: { vehicle: r.vehicle } },
-        el("span", { class: "key key-line", style: `background:${colourOf(r.vehicle)}`, "aria-hidden": "true" }), r.vehicle)),
-      el("li", {}, el("span", { class: "key key-drop", "aria-hidden": "true" }, "×"), tr("未安排", "Left out")),
-      el("li", {}, el("span", { class: "key key-site", "aria-hidden": "true" }), tr("其他机构", "Other sites")),
-    );
-  }
-
-  function highlight(vehicleId) {
-    const map = $("map");
-    if (!map) return;
-    map.classList.toggle("focus-route", Boolean(vehicleId));
-    for (const node of map.querySelectorAll("[data-vehicle]")) node.classList.toggle("on", node.dataset.vehicle === vehicleId);
-  }
-
-  function sameStops(a, b) {
-    return a && b && a.length === b.length && a.every((s, i) => s.id === b[i].id);
-  }
-
-  function renderRoutes(plan) {
-    const result = plan.result;
-    const request = plan.request || {};
-    const lockedRoutes = new Set(request.locked_routes || []);
-    const kept = keptVehicles(plan);
-    const baseRoutes = state.base && state.base.result ? Object.fromEntries(state.base.result.routes.map((r) => [r.vehicle, r])) : null;
-    const routeStops = {};
-    for (const r of result.routes) for (const s of r.stops) routeStops[s.id] = r.vehicle;
-    const pinned = new Set(Object.entries(request.locks || {}).filter(([stop, v]) => !lockedRoutes.has(v) && routeStops[stop] === v).map(([s]) => s));
-
-    const cards = result.routes.map((route) => {
-      const vid = route.vehicle;
-      const colour = colourOf(vid);
-      const isKept = kept.has(vid);
-      let change = null;
-      if (baseRoutes) {
-        const before = baseRoutes[vid];
-        if (!before) change = D.badge("badge-vbp", "新增线路", "New route");
-        else if (sameStops(before.stops, route.stops)) change = el("span", { class: "badge badge-essential route-same" }, tr("线路未变", "Unchanged"));
-        else if (sameStops(before.stops, route.stops.slice(0, before.stops.length))) {
-          const added = route.stops.length - before.stops.length;
-          change = el("span", { class: "badge badge-essential route-same" },
-            tr(`原顺序未变，末尾加 ${added} 站`, `Same order, ${added} stops added at the end`));
-        } else change = el("span", { class: "badge badge-draft route-changed" }, tr("已调整", "Changed"));
-      }
-      const stopsList = el("ol", { class: "stop-list" }, route.stops.map((stop, i) => {
-        const name = siteName(stop.id, plan.stop_refs);
-        const pinId = `pin-${vid}-${stop.id}`;
-        return el("li", { dataset: { stop: stop.id } },
-          el("span", { class: "seq", style: `background:${colour}` }, String(i + 1)),
-          el("span", { class: "mono time" }, stop.arrival),
-          el("span", { class: "stop-name" }, name, el("span", { class: "sub mono" }, stop.id)),
-          el("span", { class: "pin no-print" },
-            el("input", { type: "checkbox", id: pinId, class: "pin-box", "data-stop": stop.id, "data-vehicle": vid,
-              checked: pinned.has(stop.id) || lockedRoutes.has(vid), disabled: lockedRoutes.has(vid) || isKept }),
-            el("label", { for: pinId, title: t(`固定 ${name} 到 ${vid}`, `Pin ${name} to ${vid}`),
-              "data-zh-title": `固定 ${name} 到 ${vid}`, "data-en-title": `Pin ${name} to ${vid}` }, tr("固定", "Pin"),
-              el("span", { class: "visually-hidden" }, ` ${name} → ${vid}`))));
-      }));
-      const lockBox = el("input", { type: "checkbox", id: `lock-${vid}`, class: "lock-box", "data-vehicle": vid, checked: lockedRoutes.has(vid), disabled: isKept });
-      const outBox = el("input", { type: "checkbox", id: `out-${vid}`, class: "out-box", "data-vehicle": vid, checked: isKept });
-      const card = el("article", { class: `route${isKept ? " kept" : ""}`, dataset: { vehicle: vid }, style: `--route:${colour}`, "aria-labelledby": `route-${vid}-title` },
-        el("header", {},
-          el("span", { class: "swatch", "aria-hidden": "true" }),
-          el("h4", { id: `route-${vid}-title` }, vid, " ", el("span", { class: "muted" }, vehicleName(vid))),
-          lockedRoutes.has(vid) ? D.badge("badge-cold", "已锁定", "Locked") : null,
-          isKept ? D.badge("badge-muted", "已出车", "Out") : null,
-          change),
-        el("p", { class: "route-meta" },
-          el("span", { class: "mono" }, `${route.start} → ${route.end}`),
-          route.break ? el("span", {}, tr("午休 ", "break "), el("span", { class: "mono" }, route.break)) : null,
-          el("span", {}, D.km(route.distance_km)),
-          el("span", {}, `${Math.round(route.duration_min)} `, tr("分钟", "min")),
-          el("span", {}, D.money(route.cost)),
-          el("span", {}, `${route.stops.length} `, tr("站", "stops"))),
-        D.loadBars(route, capacityOf(plan, vid)),
-        el("div", { class: "route-controls no-print" },
-          el("span", { class: "check" }, lockBox, el("label", { for: `lock-${vid}` }, tr("锁定线路", "Lock route"))),
-          el("span", { class: "check" }, outBox, el("label", { for: `out-${vid}` }, tr("已出车", "Already out"))),
-          el("a", { class: "btn btn-small manifest-link", href: `/ui/plans/${encodeURIComponent(plan.id)}/manifest/${encodeURIComponent(vid)}` },
-            tr("司机配送单", "Driver manifest"))),
-        el("details", { class: "stops" }, el("summary", {}, tr(`站点顺序（${route.stops.length}）`, `Stops in order (${route.stops.length})`)), stopsList));
-      card.addEventListener("mouseenter", () => highlight(vid));
-      card.addEventListener("mouseleave", () => highlight(null));
-      card.addEventListener("focusin", () => highlight(vid));
-      card.addEventListener("focusout", () => highlight(null));
-      return card;
-    });
-
-    // Vehicles with no route today: they may still be out (or off) for the re-plan.
-    const used = new Set(result.routes.map((r) => r.vehicle));
-    const idle = state.vehicles.filter((v) => v.active !== false && !used.has(v.id));
-    const idleCard = idle.length ? el("div", { class: "card idle" },
-      el("h4", {}, tr("未派车辆", "Vehicles without a route")),
-      el("ul", { class: "idle-list" }, idle.map((v) => el("li", {},
-        el("span", { class: "check" },
-          el("input", { type: "checkbox", id: `out-${v.id}`, class: "out-box", "data-vehicle": v.id }),
-          el("label", { for: `out-${v.id}` }, `${v.id} ${v.name}`, el("span", { class: "muted" }, tr("（不参加重新规划）", " (leave out of the re-plan)"))))))))
-      : null;
-    if (!cards.length) cards.push(el("p", { class: "card empty" }, tr("没有线路。", "No routes.")));
-    $("routes").replaceChildren(...cards, idleCard || "");
-  }
-
-  $("routes").addEventListener("change", (event) => {
-    const box = event.target;
-    if (box.classList.contains("lock-box")) {
-      // A locked route holds every stop: its pins are implied.
-      for (const pin of $("routes").querySelectorAll(`.pin-box[data-vehicle="${CSS.escape(box.dataset.vehicle)}"]`)) {
-        pin.checked = box.checked;
-        pin.disabled = box.checked;
-      }
-    }
-    if (box.classList.contains("out-box")) {
-      const lock = $(`lock-${box.dataset.vehicle}`);
-      if (lock) {
-        lock.disabled = box.checked;
-        if (box.checked) lock.checked = false;
-      }
-      for (const pin of $("routes").querySelectorAll(`.pin-box[data-vehicle="${CSS.escape(box.dataset.vehicle)}"]`)) {
-        pin.disabled = box.checked || (lock && lock.checked);
-      }
-    }
-  });
-
-  function renderDropped(plan) {
-    const result = plan.result;
-    const refs = plan.stop_refs || {};
-    $("dropped-card").hidden = !result.unassigned.length;
-    $("dropped-count").textContent = String(result.unassigned.length);
-    document.querySelector("#dropped tbody").replaceChildren(...result.unassigned.map((u) => {
-      const ref = refs[u.id] || {};
-      return el("tr", { class: "row-error", dataset: { stop: u.id } },
-        siteCell(u.id, refs),
-        el("td", {}, D.volumesNode(ref.deliver_l)),
-        el("td", {}, D.volumesNode(ref.pickup_l)),
-        el("td", { title: u.reason }, D.reasonNode(u.reason)));
-    }));
-  }
-
-  // ------------------------------------------------------------------ re-plan and publish
-
-  $("replan").addEventListener("click", async (event) => {
-    const plan = state.plan;
-    if (!plan || !plan.result) return;
-    const routes = $("routes");
-    const out = [...routes.querySelectorAll(".out-box:checked")].map((b) => b.dataset.vehicle);
-    const outSet = new Set(out);
-    const locked = [...routes.querySelectorAll(".lock-box:checked")].map((b) => b.dataset.vehicle).filter((v) => !outSet.has(v));
-    const lockedSet = new Set(locked);
-    const locks = {};
-    for (const pin of routes.querySelectorAll(".pin-box:checked")) {
-      const v = pin.dataset.vehicle;
-      if (!outSet.has(v) && !lockedSet.has(v)) locks[pin.dataset.stop] = v;
-    }
-    const body = { locks, locked_routes: locked, vehicles_out: out, time_limit_s: Number($("replan-limit").value) };
-    try {
-      const next = await busy(event.currentTarget, api("POST", `/api/v1/plans/${encodeURIComponent(plan.id)}/replan`, body));
-      const gen = ++state.gen;
-      state.base = plan;
-      setPlanInUrl(next.id);
-      fillPlanSelect(next.id);
-      solveBox.scrollIntoView({ block: "nearest" });
-      follow(next, gen, Date.now());
-    } catch (err) {
-      reportError(err);
-    }
-  });
-
-  $("publish").addEventListener("click", async (event) => {
-    const plan = state.plan;
-    if (!plan) return;
-    try {
-      const data = await busy(event.currentTarget, api("POST", `/api/v1/plans/${encodeURIComponent(plan.id)}/publish`, {}, null, { idempotent: true }));
-      const left = (data.unassigned || []).length;
-      toast(t(`已发布给司机：${data.routes.length} 条线路`, `Published to the drivers: ${data.routes.length} routes`), "ok",
-        { small: left ? t(`${left} 个站点未安排，仍在待运列表中`, `${left} stops left out stay on the waiting list`) : "" });
-      const fresh = await api("GET", "/api/v1/plans/" + encodeURIComponent(plan.id));
-      renderPlan(fresh);
-      showSolve(fresh, null);
-      await Promise.all([fillPlanSelect(fresh.id), loadPending()]);
-    } catch (err) {
-      reportError(err);
-    }
-  });
-
   $("refresh").addEventListener("click", () => load());
+
+  Object.assign(B, { setPlanInUrl, fillPlanSelect, follow, showSolve, setSolving, loadPending, renderPending });
 
   // ------------------------------------------------------------------ start
 
+  /** Every site, following the reference API's Link pages. */
+  async function allSites() {
+    const out = [];
+    let next = "/api/v1/reference/sites?limit=1000";
+    for (let page = 0; next && page < SITE_PAGES; page++) {
+      const { data, headers } = await window.hub.apiFull("GET", next);
+      out.push(...data);
+      const link = /<([^>]+)>;\s*rel="next"/.exec(headers.get("Link") || "");
+      next = link ? link[1] : null;
+    }
+    return out;
+  }
+
   async function load() {
     try {
-      const [sites, vehicles] = await Promise.all([
-        api("GET", "/api/v1/reference/sites?limit=1000"),
-        api("GET", "/api/v1/vehicles"),
-      ]);
+      const [sites, vehicles] = await Promise.all([allSites(), api("GET", "/api/v1/vehicles")]);
       state.sites = sites;
       state.siteBy = Object.fromEntries(sites.map((s) => [s.code, s]));
       state.vehicles = vehicles;
@@ -764,6 +479,7 @@
     }
     fillSitePicker();
     $("no-sites").hidden = state.sites.length > 0;
+    $("day-picker").min = "";
     showDay(state.day);
     const pending = loadPending();
     const wanted = new URL(location.href).searchParams.get("plan");

@@ -36,7 +36,10 @@
   };
   const RESULT_STATUS = { solved: ["全部安排", "All stops planned"], partial: ["部分安排", "Some stops left out"], infeasible: ["无法安排", "Nothing could be planned"] };
   // Tableau 10: distinct on screen and still apart when printed in colour.
-  const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
+  // Twelve route colours told apart on a township PC screen and in print (Okabe–Ito first, then
+  // Paul Tol's "bright" set), with no two near each other in hue and lightness.
+  const COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#AA3377",
+    "#228833", "#EE6677", "#4477AA", "#997700"];
 
   const compLabel = (c) => tr(...(COMPARTMENT[c] || [c, c]));
   const priorityLabel = (p) => tr(...(PRIORITY[p] || [String(p), String(p)]));

@@ -1,6 +1,8 @@
-/* A driver's manifest (司机配送单): one vehicle's stops in order with what to drop and collect per
- * compartment, shipment ids, and blank columns for the receiver's signature and exceptions.
- * Printed on A4 landscape and carried in the cab.
+/* A driver's manifest (司机配送单): one vehicle's trips and stops in order, from
+ * GET /api/v1/plans/{id}/manifests/{vehicle}: per stop the priority (紧急 …), notes, the items and
+ * quantities to hand over, litres to drop and collect, the site's address, phone and receiving
+ * hours (a lunch closure shows as two periods), the planned wait when it is long, a split load's
+ * part; the header names the vehicle and its driver. Printed on A4 landscape, carried in the cab.
  */
 (function () {
   "use strict";
@@ -24,93 +26,100 @@
     return keys.map((c) => el("td", { class: "num" }, D.litres((volumes || {})[c])));
   }
 
+  const hours = (periods) => (periods || []).map((p) => `${p[0]}–${p[1]}`).join(" / ");
+
+  function siteCell(stop) {
+    const closed = (stop.receiving_hours || []).length > 1;
+    return el("td", {},
+      el("strong", {}, stop.name || stop.site_code),
+      stop.parts > 1 ? el("span", { class: "badge badge-draft part-badge" }, tr(`分批 ${stop.part}/${stop.parts}`, `part ${stop.part}/${stop.parts}`)) : null,
+      el("span", { class: "sub mono" }, stop.stop_id),
+      stop.address ? el("span", { class: "sub" }, stop.address) : null,
+      stop.phone ? el("span", { class: "sub mono" }, "☎ ", stop.phone) : null,
+      el("span", { class: "sub hours" }, tr("收货 ", "Receives "), el("span", { class: "mono" }, hours(stop.receiving_hours) || "—"),
+        closed ? el("span", { class: "lunch-closed" }, tr("（午间闭门）", " (closed at lunch)")) : null));
+  }
+
+  function itemsCell(stop) {
+    const lines = stop.shipments.flatMap((s) => s.items.map((i) =>
+      el("li", {}, `${i.name} × ${i.quantity}${i.unit ? " " + i.unit : ""}`)));
+    const ids = stop.shipments.map((s) => s.id);
+    return el("td", {},
+      lines.length ? el("ul", { class: "items" }, lines) : null,
+      ids.length ? el("div", { class: "ids" }, ids.join(", ")) : null,
+      stop.rounds && stop.rounds.length ? el("span", { class: "sub" }, tr("例行收送：", "Rounds: "),
+        stop.rounds.map((r) => t(...(D.ROUND[r] || [r, r]))).join("、")) : null);
+  }
+
   async function load() {
-    let plan, vehicles;
+    let m;
     try {
-      [plan, vehicles] = await Promise.all([
-        api("GET", "/api/v1/plans/" + encodeURIComponent(planId)),
-        api("GET", "/api/v1/vehicles"),
-      ]);
+      m = await api("GET", `/api/v1/plans/${encodeURIComponent(planId)}/manifests/${encodeURIComponent(vehicleId)}`);
     } catch (err) {
-      showError(err.status === 404 ? t("找不到这个方案。", "No such plan.") : "");
+      showError(err.status === 404 ? err.detail || t("找不到这个配送单。", "No such manifest.") : "");
       reportError(err);
       return;
     }
-    const route = ((plan.result || {}).routes || []).find((r) => r.vehicle === vehicleId);
-    if (!route) {
-      showError(plan.result
-        ? t(`方案中没有车辆 ${vehicleId} 的线路。`, `The plan has no route for vehicle ${vehicleId}.`)
-        : t("方案尚未求解完成。", "The plan has not been solved yet."));
-      return;
-    }
     $("m-error").hidden = true;
-    const vehicle = vehicles.find((v) => v.id === vehicleId) || {};
-    const refs = plan.stop_refs || {};
-    $("m-vehicle-name").textContent = vehicle.name || "";
-    document.title = `${t("司机配送单", "Driver manifest")} ${vehicleId} ${plan.date}`;
-    $("m-draft").hidden = plan.status === "published";
-
-    const hubCode = Object.keys(refs).find((c) => refs[c].hub);
-    const hubName = hubCode ? refs[hubCode].name : "";
+    $("m-vehicle-name").textContent = m.vehicle_name || "";
+    document.title = `${t("司机配送单", "Driver manifest")} ${vehicleId} ${m.date}`;
+    $("m-draft").hidden = m.status === "published";
     $("m-facts").replaceChildren(
-      fact("日期", "Date", el("span", { class: "mono" }, plan.date, " "), D.weekdayLabel(plan.date)),
-      fact("车辆", "Vehicle", `${vehicleId} ${vehicle.name || ""}`),
-      fact("出发", "Leave the hub", el("span", { class: "mono" }, route.start)),
-      fact("返回", "Back at the hub", el("span", { class: "mono" }, route.end)),
-      fact("午休", "Break", el("span", { class: "mono" }, route.break || "—")),
-      fact("站点数", "Stops", String(route.stops.length)),
-      fact("里程", "Distance", D.km(route.distance_km)),
-      fact("时长", "Duration", `${Math.round(route.duration_min)} ${t("分钟", "min")}`),
-      fact("起讫点", "Start and end", hubName || hubCode || "—"),
-      fact("方案", "Plan", el("span", { class: "mono" }, plan.id.slice(0, 8)), " ",
-        tr(...(D.PLAN_STATUS[plan.status] || [plan.status, plan.status])),
-        plan.published_at ? el("span", { class: "muted" }, ` ${fmtTime(plan.published_at)}`) : null),
+      fact("日期", "Date", el("span", { class: "mono" }, m.date, " "), D.weekdayLabel(m.date)),
+      fact("车辆", "Vehicle", `${m.vehicle_id} ${m.vehicle_name || ""}`),
+      fact("司机", "Driver", el("strong", { id: "m-driver" }, m.driver || "—")),
+      fact("出发", "Leave the hub", el("span", { class: "mono" }, m.start)),
+      fact("返回", "Back at the hub", el("span", { class: "mono" }, m.end)),
+      fact("趟次", "Trips", el("span", { id: "m-trips" }, m.trips.map((trip) =>
+        t(`第${trip.trip}趟 ${trip.start}–${trip.end}（${trip.stops}站）`, `trip ${trip.trip} ${trip.start}–${trip.end} (${trip.stops} stops)`)).join("；"))),
+      fact("站点数", "Stops", String(m.stops.length)),
+      fact("里程", "Distance", D.km(m.distance_km)),
+      fact("方案", "Plan", el("span", { class: "mono" }, m.plan_id.slice(0, 8)), " ", tr(...(D.PLAN_STATUS[m.status] || [m.status, m.status]))),
     );
-
-    // What to load at the hub, and what comes back at most (the pickup compartments' peak).
-    const peak = {};
-    for (const stop of route.stops) {
-      for (const [c, v] of Object.entries(stop.load_after || {})) if (D.model.pickup.includes(c)) peak[c] = Math.max(peak[c] || 0, v);
-    }
     const loading = [];
-    for (const c of D.model.deliver) {
-      if ((route.load_out || {})[c]) loading.push(el("li", {}, tr("装 ", "Load "), tr(...D.COMPARTMENT_LONG[c]), " ", el("strong", {}, `${D.litres(route.load_out[c])} L`)));
+    for (const trip of m.trips) {
+      const parts = D.model.deliver.filter((c) => (trip.load_out || {})[c]).map((c) => `${t(...D.COMPARTMENT_LONG[c])} ${D.litres(trip.load_out[c])} L`);
+      loading.push(el("li", {}, tr(`第${trip.trip}趟装车：`, `Trip ${trip.trip} load: `), parts.length ? parts.join("，") : "—"));
     }
-    for (const c of D.model.pickup) {
-      if (peak[c]) loading.push(el("li", {}, tr("预计收回 ", "Expect back "), tr(...D.COMPARTMENT_LONG[c]), " ", el("strong", {}, `${D.litres(peak[c])} L`)));
-    }
-    $("m-loading").replaceChildren(...(loading.length ? loading : [el("li", { class: "muted" }, "—")]));
+    $("m-loading").replaceChildren(...loading);
 
     const totals = { deliver: {}, pickup: {} };
-    const rows = route.stops.map((stop, i) => {
-      const ref = refs[stop.id] || {};
-      for (const side of ["deliver", "pickup"]) {
-        for (const [c, v] of Object.entries(ref[side + "_l"] || {})) totals[side][c] = (totals[side][c] || 0) + v;
+    const rows = [];
+    let trip = 0;
+    const depot = (label, time) => el("tr", { class: "depot" }, el("td", { class: "seq" }, "—"), el("td", { class: "mono" }, time || ""),
+      el("td", { colspan: 10 }, label));
+    m.stops.forEach((stop) => {
+      if (stop.trip !== trip) {
+        const info = m.trips.find((x) => x.trip === stop.trip) || {};
+        if (trip) rows.push(depot(tr("回中心：午休、卸回收物、再装车", "Back at the hub: break, unload returns, reload"), ""));
+        trip = stop.trip;
+        rows.push(el("tr", { class: "trip-row", dataset: { trip: String(trip) } }, el("td", { colspan: 12 },
+          el("strong", {}, tr(`第${trip}趟`, `Trip ${trip}`)), " ", el("span", { class: "mono" }, `${info.start || ""}–${info.end || ""}`))));
       }
-      const ids = ref.shipment_ids || [];
-      const rounds = ref.rounds && ref.rounds.length && !ids.length
-        ? tr("例行收送", "Rounds")
-        : ref.rounds && ref.rounds.length ? tr("+ 例行收送", "+ rounds") : null;
-      return el("tr", { dataset: { stop: stop.id } },
-        el("td", { class: "seq" }, String(i + 1)),
-        el("td", { class: "mono nowrap" }, stop.arrival, stop.start && stop.start !== stop.arrival ? el("span", { class: "sub" }, tr(`${stop.start} 开始`, `start ${stop.start}`)) : null),
-        el("td", {}, el("strong", {}, ref.name || stop.name || stop.id), el("span", { class: "sub mono" }, stop.id)),
-        numCells(ref.deliver_l, "deliver"),
-        numCells(ref.pickup_l, "pickup"),
-        el("td", {}, ids.length ? el("div", { class: "ids" }, ids.join(", ")) : null, rounds ? el("span", { class: "sub" }, rounds) : null),
+      for (const side of ["deliver", "pickup"]) {
+        for (const [c, v] of Object.entries(stop[side + "_l"] || {})) totals[side][c] = (totals[side][c] || 0) + v;
+      }
+      rows.push(el("tr", { dataset: { stop: stop.stop_id }, class: stop.priority >= 3 ? "row-urgent" : "" },
+        el("td", { class: "seq" }, String(stop.sequence)),
+        el("td", { class: "mono nowrap" }, stop.arrival,
+          stop.start !== stop.arrival ? el("span", { class: "sub" }, tr(`${stop.start} 开始`, `start ${stop.start}`)) : null,
+          stop.wait_min ? el("span", { class: "sub wait" }, tr(`需等候 ${stop.wait_min} 分钟`, `wait ${stop.wait_min} min`)) : null),
+        siteCell(stop),
+        el("td", {}, el("span", { class: `prio prio-${stop.priority}` }, stop.priority_label),
+          ...stop.notes.map((n) => el("span", { class: "sub note" }, n))),
+        numCells(stop.deliver_l, "deliver"),
+        numCells(stop.pickup_l, "pickup"),
+        itemsCell(stop),
         el("td", { class: "sign" }),
-        el("td", { class: "exc" }),
-      );
+        el("td", { class: "exc" })));
     });
-    const depot = (label, time) => el("tr", { class: "depot" },
-      el("td", { class: "seq" }, "—"), el("td", { class: "mono" }, time),
-      el("td", { colspan: 9 }, label, "：", hubName || hubCode || ""));
     document.querySelector("#m-stops tbody").replaceChildren(
-      depot(tr("出发", "Leave"), route.start), ...rows, depot(tr("返回", "Return"), route.end));
+      depot(tr("出发：物流中心", "Leave the hub"), m.start), ...rows, depot(tr("返回：物流中心", "Back at the hub"), m.end));
     document.querySelector("#m-stops tfoot").replaceChildren(el("tr", {},
-      el("td", { colspan: 3 }, tr("合计", "Total")),
+      el("td", { colspan: 4 }, tr("合计", "Total")),
       numCells(totals.deliver, "deliver"), numCells(totals.pickup, "pickup"),
       el("td", { colspan: 3 })));
+    if (m.status === "published" && fmtTime) $("m-draft").hidden = true;
   }
 
   function showError(message) {
