@@ -36,9 +36,9 @@ ACCESS: dict[str, Rule] = {
     "GET /api/v1/settings/wait-limit": roles(*STAFF),
     "PUT /api/v1/settings/wait-limit": roles(*MANAGER, site=Site.COUNTY),
     "GET /api/v1/quality": roles(*STAFF, site=Site.query("site")),
-    "GET /cds-services": public("CDS Hooks discovery lists the services, no data"),
-    "POST /cds-services/county-prescription-review": roles(*SCREENERS, site=Site.FILTERED,
-                                                           note="the use case checks extension.site_code"),
+    "GET /api/v1/cds-services": roles(*SCREENERS, note="CDS Hooks discovery (base URL <host>/api/v1)"),
+    "POST /api/v1/cds-services/county-prescription-review": roles(*SCREENERS, site=Site.FILTERED,
+                                                                  note="the use case checks extension.site_code"),
     # Pages: HTML shells; what they show comes through the API above.
     "GET /ui/queue": public(),
     "GET /ui/reviews/<review_id>": public(),

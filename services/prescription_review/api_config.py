@@ -61,7 +61,7 @@ def set_severity(cmd: SetSeverity) -> Any:
 class Prescribers(MethodView):
     """The prescriber registry (医务科处方权名册)."""
 
-    @blp.arguments(schemas_work.QueueQuery, location="query")
+    @blp.arguments(schemas_work.LimitQuery, location="query")
     @blp.response(200)
     def get(self, args: dict[str, Any]) -> Any:
         """Registry entries."""

@@ -1,4 +1,5 @@
-"""CDS Hooks 2.0 (https://cds-hooks.org): `GET /cds-services` discovery and the `order-sign` hook.
+"""CDS Hooks 2.0 (https://cds-hooks.org): `GET /api/v1/cds-services` discovery and the `order-sign` hook
+(the CDS base URL is `<host>/api/v1`, so the paths are the standard ones under it; both need a token).
 
 The EHR sends the draft FHIR R4 MedicationRequest resources of a prescription about to be signed
 (context.draftOrders, a Bundle) and, in prefetch, the Patient, the Conditions (ICD-10) and the
@@ -37,7 +38,7 @@ SNOMED_ROUTES = {"26643006": "oral", "47625008": "iv", "78421000": "im", "342060
 PER_DAY = {(1, 1, "d"): "qd", (2, 1, "d"): "bid", (3, 1, "d"): "tid", (4, 1, "d"): "qid", (1, 6, "h"): "q6h",
            (1, 8, "h"): "q8h", (1, 12, "h"): "q12h", (1, 2, "d"): "qod", (1, 1, "wk"): "qw"}  # fmt: skip
 
-blp = Blueprint("prescription_review_cds", __name__, url_prefix="/cds-services", description="CDS Hooks order-sign")
+blp = Blueprint("prescription_review_cds", __name__, url_prefix="/api/v1/cds-services", description="CDS Hooks order-sign")
 
 
 class HookIn(Schema):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.prescription_review import store
-from services.prescription_review.engine_cache import current_engine
+from services.prescription_review.engine_cache import current_engine, invalidate
 from services.prescription_review.knowledge.importer import ImportReport, kb_to_tables, parse_tables
 from services.prescription_review.model.commands import (
     ImportKnowledge,
@@ -51,6 +51,7 @@ def import_knowledge(ctx: ServiceContext, actor: Principal, cmd: ImportKnowledge
         store.insert_knowledge(session, {"version": cmd.version, "created_at": utcnow(), "created_by": actor.subject,
                                          "content": kb_to_tables(kb), "report": report.as_dict(), "note": cmd.note})  # fmt: skip
         _audit(session, actor, "knowledge_imported", {"counts": report.counts, "note": cmd.note}, cmd.version)
+    invalidate(ctx)
     return report
 
 
@@ -78,7 +79,9 @@ def set_severity(ctx: ServiceContext, actor: Principal, cmd: SetSeverity) -> dic
     with unit_of_work(ctx.factory) as session:
         store.put_severity(session, cmd.site_level, cmd.code, cmd.severity, actor.subject, utcnow())
         _audit(session, actor, "severity_changed", {"site_level": cmd.site_level, "code": cmd.code, "severity": cmd.severity})
-        return severities_in(session)
+        result = severities_in(session)
+    invalidate(ctx)
+    return result
 
 
 def severities_in(session: Any) -> dict[str, Any]:

@@ -77,3 +77,10 @@ def current_engine(ctx: ServiceContext, session: Session, force: bool = False) -
         if holder.engine is None or holder.engine.stamp != stamp or force:
             holder.engine = build_engine(session, stamp)
         return holder.engine
+
+
+def invalidate(ctx: ServiceContext) -> None:
+    """Make this process re-check its inputs on the next screening (after an import or a severity change)."""
+    holder: EngineHolder | None = ctx.extras.get(_KEY)
+    if holder is not None:
+        holder.checked = 0.0

@@ -101,7 +101,7 @@ class SeverityIn(Strict):
         return SetSeverity(d["site_level"], d["code"], d["severity"])
 
 
-class PrescriberIn(Strict):
+class RegistryEntryIn(Strict):
     """A doctor from the medical affairs office's list."""
 
     id = fields.String(required=True, validate=validate.Length(min=1, max=40))
@@ -115,7 +115,7 @@ class PrescriberIn(Strict):
 class PrescribersIn(Strict):
     """Registry entries to add or replace."""
 
-    entries = fields.List(fields.Nested(PrescriberIn), required=True, validate=validate.Length(min=1, max=5000))
+    entries = fields.List(fields.Nested(RegistryEntryIn), required=True, validate=validate.Length(min=1, max=5000))
 
     @post_load
     def _build(self, d: dict[str, Any], **_: Any) -> ImportPrescribers:
@@ -131,6 +131,12 @@ class WaitLimitIn(Strict):
     @post_load
     def _build(self, d: dict[str, Any], **_: Any) -> SetWaitLimit:
         return SetWaitLimit(d["minutes"])
+
+
+class LimitQuery(Strict):
+    """How many rows."""
+
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
 class QueueQuery(Strict):

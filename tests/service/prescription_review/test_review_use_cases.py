@@ -71,7 +71,6 @@ def test_outcome_mapping_review_and_block(service_ctx: ServiceContext) -> None:
 
 def test_severity_override_per_site_level_changes_the_outcome(service_ctx: ServiceContext) -> None:
     config.set_severity(service_ctx, MANAGER, SetSeverity("county_hospital", "DOSE_ABOVE_MAX", "info"))
-    service.current_engine(service_ctx, service_ctx.factory(), force=True)
     assert service.screen_prescription(service_ctx, HIS, rx(flagged("R-SEV-1"))).outcome == "pass"
     # the township keeps the default: still reviewed
     assert service.screen_prescription(service_ctx, HIS, rx(flagged("R-SEV-2", site="CW-T01"))).outcome == "review"
