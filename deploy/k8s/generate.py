@@ -85,6 +85,7 @@ class Tuning:
     worker_shutdown_grace_s: int = 45    # the solver: time to hand its plan back
     worker_heartbeat_max_age_s: int = 360  # longest solve (300 s, dispatch schemas) + a minute
     loop_heartbeat_max_age_s: int = 90   # relay/consumer loops beat every second; reconnects ≤ 30 s
+    worker_needs_broker: bool = False    # the workers talk to RabbitMQ themselves (readiness checks it)
 
 
 # Per-service departures from the defaults, with the reason. A new service needs no entry.
@@ -92,7 +93,11 @@ TUNING: dict[str, Tuning] = {
     # The Excel import of catalogue changes parses and validates thousands of rows in one request.
     "formulary": Tuning(request_timeout_s=120, graceful_timeout_s=60),
     # Prescription screening is on the prescriber's critical path: short timeouts, more threads.
-    "prescription_review": Tuning(gunicorn_threads=8, request_timeout_s=15, graceful_timeout_s=15),
+    # Its workers (HIS inbox, waiting-time limits) are light polling loops, not a solver.
+    "prescription_review": Tuning(gunicorn_threads=8, request_timeout_s=15, graceful_timeout_s=15,
+                                  worker_requests=("100m", "192Mi"), worker_limits=("500m", "384Mi"),
+                                  worker_shutdown_grace_s=20, worker_heartbeat_max_age_s=120,
+                                  worker_needs_broker=True),  # the HIS inbox is a RabbitMQ queue
     # Day previews and re-plans wait on the database for whole plans: a longer timeout.
     "dispatch": Tuning(request_timeout_s=60, graceful_timeout_s=30),
 }
@@ -435,7 +440,8 @@ def consumer(unit: Unit) -> list[Obj]:
 def worker(unit: Unit) -> Obj:
     """The service's background workers (dispatch: the OR-Tools solver), fixed count per overlay."""
     t = unit.tuning
-    c = loop_container(unit, "worker", "worker", ["--database"], t.worker_heartbeat_max_age_s,
+    ready = ["--database", "--broker"] if t.worker_needs_broker else ["--database"]
+    c = loop_container(unit, "worker", "worker", ready, t.worker_heartbeat_max_age_s,
                        t.worker_shutdown_grace_s, (f"{unit.env_prefix}_DATABASE_URL", "BROKER_URL", "JWT_SECRET"),
                        (t.worker_requests, t.worker_limits))
     pod = pod_spec([c], t.worker_shutdown_grace_s + 15, volumes=[tmp_volume()],

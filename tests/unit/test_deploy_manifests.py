@@ -210,7 +210,9 @@ def test_background_loops_have_heartbeat_liveness_and_readiness_on_what_they_nee
         assert env["HEARTBEAT_FILE"].startswith("/tmp/")  # on the writable emptyDir
         ready = c["readinessProbe"]["exec"]["command"]
         assert ready[:4] == ["python", "-m", "shared.heartbeat", "ready"]
-        assert ("--broker" in ready) == (role in {"relay", "consumer"})
+        name = dep["metadata"]["labels"]["app.kubernetes.io/name"].replace("-", "_")
+        needs_broker = role in {"relay", "consumer"} or generate.TUNING.get(name, generate.Tuning()).worker_needs_broker
+        assert ("--broker" in ready) == needs_broker
         assert ("--database" in ready) == (role == "worker")
         grace = dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         assert grace > int(env["SHUTDOWN_GRACE_S"]), "the loop must finish before the kill"
