@@ -3,6 +3,8 @@
 Rule (issue 7 §3):
 - Unicode NFKC (UAX #15): full-width letters and digits typed with a Chinese IME in full-width
   mode (`ＹＰ０００００７`, `ａｍｘｌ`) become ASCII; the ideographic space U+3000 becomes U+0020.
+- Free text (notes, reasons: `multiline=True`) is NFC instead, so its Chinese punctuation (，：（）)
+  stays as written; U+3000 at its ends is still trimmed.
 - Leading and trailing white space is trimmed (after NFKC, so U+3000 and U+00A0 go too); runs of
   white space inside are kept as one space.
 - Control characters (Unicode category Cc other than tab, CR and LF, which are white space, and every
@@ -45,7 +47,8 @@ def normalise(text: str, *, multiline: bool = False) -> str:
 
     Raises BadText for control/format characters. Returns "" for white space only.
     """
-    text = unicodedata.normalize("NFKC", text)
+    # Free text (notes, reasons) keeps its Chinese punctuation (，：（）): canonical NFC only there.
+    text = unicodedata.normalize("NFC" if multiline else "NFKC", text)
     _refuse_controls(text, multiline)
     if multiline:
         return "\n".join(line.strip() for line in text.strip().splitlines())

@@ -38,7 +38,7 @@ def approve_on_page(page: Page, code: str, note: str) -> int:
     expect(rows.first).to_be_visible()
     for i in range(rows.count()):
         rows.nth(i).get_by_role("checkbox").check()
-    page.get_by_label("审批意见（如 会议名称与日期）", exact=True).fill(note)
+    page.get_by_label("审批意见", exact=True).fill(note)
     page.get_by_role("button", name=re.compile("批准所选")).click()
     page.locator("#hub-confirm").get_by_role("button", name="批准").click()  # the shell's confirmation
     version = page.locator("#catalogue-version")
@@ -116,7 +116,8 @@ def test_new_drug_is_proposed_approved_found_edited_and_shows_its_history(
     edit = page.locator("#edit-form")
     expect(edit.get_by_label("规格", exact=True)).to_have_value("10mg")  # pre-filled with the current item
     edit.get_by_label("规格", exact=True).fill("20mg")
-    edit.get_by_label("修改说明", exact=True).fill("厂家规格调整")
+    edit.get_by_label("修改理由（如 供应商改为大包装）", exact=True).fill("厂家规格调整")
+    edit.get_by_label("药事会会议", exact=True).fill("2024 年第 4 次药事会")
     edit.get_by_role("button", name="提交审批").click()
     expect(page.locator("#hub-toasts")).to_contain_text("修改提议已提交")
     expect(page.locator("#item-pending")).to_contain_text("待药事会审批")
@@ -127,6 +128,8 @@ def test_new_drug_is_proposed_approved_found_edited_and_shows_its_history(
     row = page.locator(f'#changes tbody tr[data-target="{code}"]')
     expect(row.locator(".diff")).to_contain_text("10mg")
     expect(row.locator(".diff .new")).to_have_text("20mg")
+    expect(row).to_contain_text("厂家规格调整")  # the reason and the meeting travel with the change
+    expect(row).to_contain_text("2024 年第 4 次药事会")
     second_version = approve_on_page(page, code, "2024 年第 4 次药事会")
     assert second_version > first_version
 
@@ -138,6 +141,8 @@ def test_new_drug_is_proposed_approved_found_edited_and_shows_its_history(
     versions = page.locator("#history > li")
     expect(versions).to_have_count(2)
     expect(versions.nth(0)).to_contain_text("第 2 版")
+    expect(versions.nth(0).locator(".history-reason")).to_contain_text("厂家规格调整")
+    expect(versions.nth(0).locator(".history-meeting")).to_contain_text("2024 年第 4 次药事会")
     expect(versions.nth(0).locator(".diff")).to_contain_text("规格")
     expect(versions.nth(0).locator(".diff .old")).to_have_text("10mg")
     expect(versions.nth(0).locator(".diff .new")).to_have_text("20mg")
