@@ -15,7 +15,6 @@
   const tripLabel = (route) => (route.trip && route.trip > 1 ? tr(`第${route.trip}趟`, `trip ${route.trip}`) : route.trip ? tr("第1趟", "trip 1") : null);
   const hours = (periods) => (periods || []).map((p) => `${p[0]}–${p[1]}`).join(" / ");
   const minutes = (hhmm) => { const [h, m] = String(hhmm).split("+")[0].split(":").map(Number); return h * 60 + m; };
-  const shortName = (name) => String(name || "").replace(/^.*?[县市区]/, "").replace(/(卫生院|社区卫生服务中心|卫生室)$/, "");
 
   // ------------------------------------------------------------------ the plan: totals, map, routes, dropped
 
@@ -45,14 +44,14 @@
       D.badge(result.status === "solved" ? "badge-essential" : "badge-alert", ...(D.RESULT_STATUS[result.status] || [result.status, result.status])),
       plan.published_at ? el("span", { class: "muted" }, " ", tr("发布于 ", "published "), fmtTime(plan.published_at)) : "");
     renderTotals(plan);
-    drawMap(plan);
+    B.drawMap(plan);
     renderRoutes(plan);
     renderDropped(plan);
     if (state.shipments) B.renderPending(state.shipments);
     $("publish").disabled = draft || plan.status !== "solved";
     $("replan").disabled = Boolean(draft);
     renderCompare(plan, draft);
-    if (state.selected) select(state.selected, false);
+    if (state.selected) B.select(state.selected, false);
   }
 
   /** Before/after of a re-plan (cost, km, vehicles, stops moved), from GET /plans/{id}/compare. */
@@ -105,184 +104,6 @@
       item("总成本", "Cost", D.money(r.totals.cost)),
       item("求解用时", "Solve time", `${(r.stats || {}).solve_s ?? "—"} s`),
     );
-  }
-
-  /** Equirectangular projection of every known site into the SVG box (x scaled by cos of the mid latitude). */
-  function projection(points, width, maxHeight, pad) {
-    const lons = points.map((p) => p[0]), lats = points.map((p) => p[1]);
-    const minLon = Math.min(...lons), maxLon = Math.max(...lons), minLat = Math.min(...lats), maxLat = Math.max(...lats);
-    const k = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
-    const spanX = Math.max((maxLon - minLon) * k, 1e-6), spanY = Math.max(maxLat - minLat, 1e-6);
-    let scale = (width - 2 * pad) / spanX;
-    let height = spanY * scale + 2 * pad;
-    if (height > maxHeight) {
-      scale = (maxHeight - 2 * pad) / spanY;
-      height = maxHeight;
-    }
-    const offsetX = (width - spanX * scale) / 2;
-    return {
-      width, height, scale,
-      kmPerUnit: 111.32 / scale,
-      xy: (lon, lat) => [offsetX + (lon - minLon) * k * scale, pad + (maxLat - lat) * scale],
-    };
-  }
-
-  function drawMap(plan) {
-    const refs = plan.stop_refs || {};
-    const result = plan.result;
-    const points = [];
-    for (const s of state.sites) if (typeof s.lat === "number" && typeof s.lon === "number") points.push([s.lon, s.lat]);
-    for (const r of Object.values(refs)) if (typeof r.lat === "number") points.push([r.lon, r.lat]);
-    const holder = $("map-holder");
-    if (!points.length) {
-      holder.replaceChildren(el("p", { class: "empty" }, tr("没有机构坐标，无法绘制地图。", "No site coordinates to draw.")));
-      return;
-    }
-    const proj = projection(points, 640, 600, 22);
-    const P = (code) => {
-      const ref = refs[code] || state.siteBy[code];
-      return ref && typeof ref.lat === "number" ? proj.xy(ref.lon, ref.lat) : null;
-    };
-    const hubCode = Object.keys(refs).find((c) => refs[c].hub) || (state.sites.find((s) => s.is_hub) || {}).code;
-    const hubXY = P(hubCode);
-    const kept = keptVehicles(plan);
-
-    const background = svg("g", { class: "map-sites", "aria-hidden": "true" },
-      state.sites.filter((s) => !s.is_hub && typeof s.lat === "number").map((s) => {
-        const [x, y] = proj.xy(s.lon, s.lat);
-        return svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: s.level === "village" ? 2 : 3, class: `site-dot level-${s.level}` },
-          svgTitle(`${s.name}（${s.code}）`, `${s.name} (${s.code})`));
-      }));
-
-    const lines = svg("g", { class: "map-routes" });
-    const markers = svg("g", { class: "map-stops" });
-    const labels = svg("g", { class: "map-labels", "aria-hidden": "true" });
-    // Stops at the same place (a split load's parts, a site on two trips) fan out around it, so
-    // every number stays readable and clickable.
-    const taken = {};
-    const fan = (xy) => {
-      if (!xy) return xy;
-      const key = `${Math.round(xy[0] / 6)},${Math.round(xy[1] / 6)}`;
-      const n = (taken[key] = (taken[key] || 0) + 1) - 1;
-      return n ? [xy[0] + 15 * Math.cos(n * 1.2), xy[1] + 15 * Math.sin(n * 1.2)] : xy;
-    };
-    const labelAll = result.routes.reduce((n, r) => n + r.stops.length, 0) <= 60;
-    const placed = [];
-    const label = (xy, text, vehicle) => {
-      // Skip a label that would sit on one already placed (they crowd near the hub).
-      if (placed.some(([x, y]) => Math.abs(x - xy[0]) < 40 && Math.abs(y - xy[1]) < 12) && labelAll) return;
-      if (labelAll) placed.push(xy);
-      labels.append(svg("text", { x: (xy[0] + 9).toFixed(1), y: (xy[1] + 4).toFixed(1), class: `map-label${labelAll ? " all" : ""}`,
-        "data-vehicle": vehicle }, text));
-    };
-    for (const route of result.routes) {
-      const colour = colourOf(route);
-      const path = [hubXY, ...route.stops.map((s) => P(s.id)), hubXY].filter(Boolean);
-      lines.append(svg("polyline", {
-        points: path.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "),
-        class: `route-line${kept.has(route.vehicle) ? " kept" : ""}`, stroke: colour, "data-vehicle": route.vehicle,
-        "stroke-dasharray": route.trip > 1 ? "7 4" : null,
-      }, svgTitle(`${route.vehicle} ${vehicleName(route)} · ${route.stops.length} 站 · ${route.distance_km} km`,
-        `${route.vehicle} · ${route.stops.length} stops · ${route.distance_km} km`)));
-      route.stops.forEach((stop, i) => {
-        const xy = fan(P(stop.id));
-        if (!xy) return;
-        const name = siteName(stop.id, refs);
-        const zh = `${route.vehicle} 第 ${i + 1} 站：${name}（${stop.id}）到达 ${stop.arrival}`;
-        const en = `${route.vehicle} stop ${i + 1}: ${name} (${stop.id}) arrives ${stop.arrival}`;
-        markers.append(svg("g", {
-          class: "stop-mark", tabindex: 0, role: "img", "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en,
-          "data-vehicle": route.vehicle, "data-stop": stop.id, transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`,
-        },
-        svg("circle", { r: 7, fill: colour }),
-        svg("text", { "text-anchor": "middle", dy: "0.35em" }, String(i + 1)),
-        svgTitle(zh, en)));
-        label(xy, shortName(name), route.vehicle);
-      });
-    }
-    for (const u of result.unassigned) {
-      const xy = P(u.id);
-      if (!xy) continue;
-      const name = siteName(u.id, refs);
-      const zh = `未安排：${name}（${u.id}）`;
-      const en = `Left out: ${name} (${u.id})`;
-      markers.append(svg("g", {
-        class: "drop-mark", tabindex: 0, role: "img", "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en,
-        "data-stop": u.id, transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`,
-      },
-      svg("circle", { r: 5.5 }),
-      svg("path", { d: "M-3,-3L3,3M3,-3L-3,3" }),
-      svgTitle(`${zh} · ${u.reason}`, `${en} · ${u.reason}`)));
-    }
-    let hubMark = null;
-    if (hubXY) {
-      const name = siteName(hubCode, refs);
-      hubMark = svg("g", { class: "hub-mark", tabindex: 0, role: "img", "aria-label": t(`物流中心：${name}`, `Hub: ${name}`),
-        "data-zh-aria-label": `物流中心：${name}`, "data-en-aria-label": `Hub: ${name}`,
-        transform: `translate(${hubXY[0].toFixed(1)},${hubXY[1].toFixed(1)})` },
-      svg("rect", { x: -8, y: -8, width: 16, height: 16, transform: "rotate(45)" }),
-      svg("text", { "text-anchor": "middle", dy: "0.35em" }, "H"),
-      svgTitle(`物流中心：${name}（${hubCode}）`, `Hub: ${name} (${hubCode})`));
-    }
-    // A 10 km scale bar and a north arrow, so distances on the map mean something.
-    const barKm = 10;
-    const barLen = barKm / proj.kmPerUnit;
-    const sx = 16, sy = proj.height - 14;
-    const scaleBar = svg("g", { class: "map-scale", "aria-hidden": "true" },
-      svg("path", { d: `M${sx},${sy - 4}V${sy}H${(sx + barLen).toFixed(1)}V${sy - 4}` }),
-      svg("text", { x: (sx + barLen / 2).toFixed(1), y: sy - 6, "text-anchor": "middle" }, `${barKm} km`));
-    const north = svg("g", { class: "map-north", "aria-hidden": "true", transform: `translate(${proj.width - 18},22)` },
-      svg("path", { d: "M0,-12L5,4L0,1L-5,4Z" }), svg("text", { y: 16, "text-anchor": "middle" }, "N"));
-
-    const zh = `线路地图：${result.routes.length} 条线路，${result.unassigned.length} 个未安排站点`;
-    const en = `Route map: ${result.routes.length} routes, ${result.unassigned.length} stops left out`;
-    const map = svg("svg", {
-      id: "map", viewBox: `0 0 ${proj.width} ${proj.height.toFixed(0)}`, role: "group",
-      "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en, preserveAspectRatio: "xMidYMid meet",
-    },
-    svg("rect", { class: "map-bg", x: 0, y: 0, width: proj.width, height: proj.height.toFixed(0) }),
-    background, lines, labels, markers, hubMark, scaleBar, north);
-    holder.replaceChildren(map);
-    map.addEventListener("click", (event) => {
-      const hit = event.target.closest("[data-vehicle]");
-      if (hit) select(hit.dataset.vehicle, true);
-    });
-    map.addEventListener("keydown", (event) => {
-      const hit = event.target.closest("[data-vehicle]");
-      if (hit && (event.key === "Enter" || event.key === " ")) {
-        event.preventDefault();
-        select(hit.dataset.vehicle, true);
-      }
-    });
-
-    const legend = $("map-legend");
-    legend.replaceChildren(
-      el("li", {}, el("span", { class: "key key-hub", "aria-hidden": "true" }), tr("物流中心", "Hub")),
-      ...result.routes.map((r) => el("li", { dataset: { vehicle: r.vehicle } },
-        el("span", { class: "key key-line", style: `background:${colourOf(r)}`, "aria-hidden": "true" }), r.vehicle)),
-      el("li", {}, el("span", { class: "key key-drop", "aria-hidden": "true" }, "×"), tr("未安排", "Left out")),
-      el("li", {}, el("span", { class: "key key-site", "aria-hidden": "true" }), tr("其他机构", "Other sites")),
-    );
-  }
-
-  /** Select a route: its card and its line and stops on the map light up; the other one follows. */
-  function select(vehicleId, scroll) {
-    state.selected = state.selected === vehicleId && scroll ? null : vehicleId;
-    for (const card of $("routes").querySelectorAll("article.route")) {
-      const on = card.dataset.vehicle === state.selected;
-      card.classList.toggle("selected", on);
-      card.setAttribute("aria-current", on ? "true" : "false");
-      if (on && scroll) card.scrollIntoView({ block: "nearest" });
-    }
-    highlight(state.selected);
-  }
-
-  function highlight(vehicleId) {
-    const map = $("map");
-    if (!map) return;
-    vehicleId = vehicleId || state.selected;
-    map.classList.toggle("focus-route", Boolean(vehicleId));
-    for (const node of map.querySelectorAll("[data-vehicle]")) node.classList.toggle("on", node.dataset.vehicle === vehicleId);
   }
 
   function sameStops(a, b) {
@@ -359,12 +180,12 @@
             tr("司机配送单", "Driver manifest"))),
         el("details", { class: "stops" }, el("summary", {}, tr(`站点顺序（${route.stops.length}）`, `Stops in order (${route.stops.length})`)), stopsList));
       card.addEventListener("click", (event) => {
-        if (!event.target.closest("input, label, a, summary, button")) select(vid, false);
+        if (!event.target.closest("input, label, a, summary, button")) B.select(vid, false);
       });
-      card.addEventListener("mouseenter", () => highlight(vid));
-      card.addEventListener("mouseleave", () => highlight(null));
-      card.addEventListener("focusin", () => highlight(vid));
-      card.addEventListener("focusout", () => highlight(null));
+      card.addEventListener("mouseenter", () => B.highlight(vid));
+      card.addEventListener("mouseleave", () => B.highlight(null));
+      card.addEventListener("focusin", () => B.highlight(vid));
+      card.addEventListener("focusout", () => B.highlight(null));
       return card;
     });
 
@@ -491,5 +312,6 @@
     }
   });
 
-  Object.assign(B, { renderPlan });
+  Object.assign(B, { renderPlan, keptVehicles });
+  hub.onSession(B.load);
 })();
