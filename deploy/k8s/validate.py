@@ -20,7 +20,8 @@ Exit status 0 only if every step passes; every problem found is printed (file/ob
    and no UID 0) with a read-only root filesystem and no privilege escalation; and, for
    long-running workloads (Deployment, StatefulSet, DaemonSet), liveness and readiness probes.
    Jobs run to completion and need no probes.
-7. No secret values: no Secret object in any rendered overlay (Secrets are created out of band,
+7. Alerting rules: every PrometheusRule expression parses as PromQL (promql-parser).
+8. No secret values: no Secret object in any rendered overlay (Secrets are created out of band,
    README); no literal environment value for a name that looks secret (PASSWORD, SECRET, TOKEN,
    KEY, URL with credentials); Secrets in the *.example.yaml files hold only placeholders.
 """
@@ -219,6 +220,24 @@ def pinned(image: str) -> bool:
     return bool(name) and "/" not in tag and tag not in ("", "latest")
 
 
+def check_rules(objs: list[Obj], where: str, report: Report) -> None:
+    """Every PrometheusRule expression is valid PromQL; every alert has a summary."""
+    import promql_parser
+
+    for obj in objs:
+        if obj.get("kind") != "PrometheusRule":
+            continue
+        for group in (obj.get("spec") or {}).get("groups") or []:
+            for rule in group.get("rules") or []:
+                name = rule.get("alert") or rule.get("record")
+                try:
+                    promql_parser.parse(str(rule.get("expr", "")))
+                except ValueError as exc:
+                    report.add(f"{where} {ident(obj)} {name}", f"PromQL: {exc}")
+                if rule.get("alert") and not (rule.get("annotations") or {}).get("summary"):
+                    report.add(f"{where} {ident(obj)} {name}", "an alert without a summary")
+
+
 def check_policy(objs: list[Obj], where: str, report: Report) -> None:
     """Pinned images, probes, resources, non-root, read-only root filesystem; no secret values."""
     for obj in objs:
@@ -316,6 +335,7 @@ def validate(root: Path, generated_check: bool = True) -> Report:
         where = f"overlays/{name}"
         check_schemas(objs, where, crds, report)
         check_policy(objs, where, report)
+        check_rules(objs, where, report)
     return report
 
 
@@ -332,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     names = ", ".join(p.name for p in overlays(args.dir.resolve()))
     if report.ok:
         print(f"k8s-validate: {names}: rendered, schemas (Kubernetes {' and '.join(K8S_VERSIONS)}, "
-              "operators' CRDs), yamllint and policy all pass")
+              "operators' CRDs), PromQL, yamllint and policy all pass")
         return 0
     print(f"k8s-validate: {len(report.problems)} problem(s)", file=sys.stderr)
     return 1

@@ -86,6 +86,8 @@ BROKEN = {
     "env-secret": (f"{GENERATED}/dispatch.yaml", "            - name: GUNICORN_WORKERS\n",
                    "            - name: API_TOKEN\n              value: abc123def\n"
                    "            - name: GUNICORN_WORKERS\n", "API_TOKEN"),
+    # an alert whose PromQL does not parse
+    "bad-promql": ("base/prometheusrule.yaml", "> 300\n", "> > 300\n", "PromQL"),
     # YAML that yamllint refuses (duplicate key)
     "bad-yaml": ("base/topology-job.yaml", "  backoffLimit: 10\n", "  backoffLimit: 10\n  backoffLimit: 11\n",
                  "yamllint"),
