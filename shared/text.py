@@ -80,6 +80,10 @@ class Text(fields.String):
         self.upper = upper
         self.multiline = multiline
 
+    def _validate(self, value: Any) -> None:
+        if value is not None:  # blank optional text is "not given": nothing to validate
+            super()._validate(value)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         raw = super()._deserialize(value, attr, data, **kwargs)
         try:

@@ -451,3 +451,10 @@ def test_a_storekeeper_reads_only_their_own_sites_list(client: FlaskClient) -> N
     assert own.status_code == 200
     other = client.get("/api/v1/stocklists/site/H001", headers=bearer("storekeeper", site="T001"))
     assert other.status_code == 403
+
+
+@pytest.mark.parametrize("field", ["generic_name_en", "trade_name", "manufacturer", "approval_no", "category", "atc_code"])
+def test_a_blank_optional_field_is_not_given(client: FlaskClient, field: str) -> None:
+    created = client.post("/api/v1/items", json=sample_item(**{field: " \u3000 "}), headers=ADMIN)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["payload"][field] is None
