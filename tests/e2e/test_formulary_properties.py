@@ -209,3 +209,28 @@ def test_no_generated_request_yields_a_server_error(
     assert response.status_code < 500, (route, response.get_data(as_text=True)[:300])
     if response.status_code >= 400:
         assert response.content_type == "application/problem+json"
+
+
+ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 10**12), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(st.sampled_from(" \u3000\t\x00\ufeffａ１阿.-_,\"'"), max_size=8), st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_mutated_valid_bodies_never_yield_a_server_error(app_client: FlaskClient, data: st.DataObject) -> None:
+    body: dict[str, Any] = sample_item(next(CODES))
+    for field in data.draw(st.lists(st.sampled_from(sorted(body)), max_size=4, unique=True)):
+        body[field] = data.draw(ODD_VALUES)
+    route = data.draw(st.sampled_from(["post", "patch", "import"]))
+    if route == "post":
+        response = app_client.post("/api/v1/items", json=body, headers=ADMIN)
+    elif route == "patch":
+        body.pop("code", None)
+        response = app_client.patch("/api/v1/items/YP700000", json=body, headers={**ADMIN, "If-Match": "*"})
+    else:
+        line = ",".join(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v.replace(",", " ") for v in body.values())
+        content = (",".join(body) + "\n" + line + "\n").encode("utf-8", "surrogatepass")
+        response = app_client.post("/api/v1/imports/items", data={"file": (io.BytesIO(content), "a.csv")}, headers=ADMIN)
+    assert response.status_code < 500, (route, body, response.get_data(as_text=True)[:300])
