@@ -31,6 +31,8 @@ from shared.runtime import ServiceContext
 from shared.web.problems import problem
 
 PATH = "/ui/dev-token"
+# The seed loader signs as `seed` and `seed-committee`; anything named like them is the system's.
+RESERVED_PREFIXES = ("seed-", "system-", "countyhub-")
 SUBJECT_PREFIX = "demo-"
 NAME_MAX = 40
 SITE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
@@ -52,6 +54,8 @@ def name_problem(name: str) -> str | None:
         return "reserved for the system; choose a person's name"
     if folded.startswith(SUBJECT_PREFIX):
         return f"may not start with {SUBJECT_PREFIX}"
+    if folded.startswith(RESERVED_PREFIXES):
+        return "reserved for the system; choose a person's name"
     return None
 
 

@@ -98,3 +98,148 @@ def test_a_refused_token_asks_to_sign_in_again(page: Page, sign_in) -> None:
     expect(dialog).to_contain_text("登录已过期，请重新登录")
     sign_in(page, "formulary_admin")
     expect(page.locator("#results tbody tr").first).to_be_visible()
+
+
+# ---------------------------------------------------------------- roles, Chinese, confirmation, text sizes
+
+def test_menus_and_pages_follow_the_role(page: Page, sign_in) -> None:
+    nav = page.get_by_role("navigation")
+    page.goto("/ui/")
+    expect(page.locator("#hub-signin")).to_contain_text("演示登录")  # the demonstration sign-in says what it is
+    sign_in(page, "storekeeper", site="CW-T01")
+    expect(nav.get_by_role("link", name="目录查询")).to_be_visible()
+    for name in ("新增品种", "批量导入", "药事会审批"):
+        expect(nav.get_by_role("link", name=name)).to_be_hidden()
+    page.goto("/ui/changes")
+    expect(page.get_by_role("heading", name="此页面不对您的身份开放")).to_be_visible()
+    expect(page.locator("#hub-not-for-role")).to_contain_text("目录管理员")
+    expect(page.locator("#hub-content")).to_be_hidden()
+
+    sign_in(page, "formulary_admin")
+    expect(page.locator("#hub-not-for-role")).to_be_hidden()
+    expect(page.locator("#changes")).to_be_visible()
+    for name in ("新增品种", "批量导入", "药事会审批"):
+        expect(nav.get_by_role("link", name=name)).to_be_visible()
+
+
+def test_the_dispatch_board_shows_its_controls_to_the_dispatcher_only(page: Page, sign_in, running_hub) -> None:
+    board = running_hub.url("dispatch") + "/ui/"
+    page.goto(board)
+    sign_in(page, "pharmacy_manager")
+    expect(page.get_by_role("heading", name="物流调度台")).to_be_visible()
+    controls = ["#publish", "#plan-tomorrow", "#replan", "#urgent-form"]
+    for selector in controls:
+        expect(page.locator(selector)).to_have_class(re.compile("role-hidden"))
+    sign_in(page, "dispatcher")
+    for selector in controls:
+        expect(page.locator(selector)).not_to_have_class(re.compile("role-hidden"))
+    sign_in(page, "storekeeper", site="CW-T01")
+    expect(page.get_by_role("heading", name="此页面不对您的身份开放")).to_be_visible()
+
+
+def test_a_refusal_from_the_server_reads_in_chinese(page: Page, sign_in) -> None:
+    page.goto("/ui/")
+    sign_in(page, "storekeeper", site="CW-T01")
+    page.evaluate("""() => hub.api("POST", "/api/v1/items", {}).catch((e) => hub.reportError(e))""")
+    toast = page.locator(".toast-error").last
+    expect(toast).to_contain_text("没有权限")
+    expect(toast).to_contain_text("此操作需要中心药房主任或目录管理员身份")
+    assert "requires" not in toast.inner_text()
+    page.evaluate("""() => hub.api("GET", "/api/v1/stocklists/site/CW-T02").catch((e) => hub.reportError(e))""")
+    expect(page.locator(".toast-error").last).to_contain_text("CW-T01 的库管员不能查看或操作 CW-T02 的数据")
+
+
+def test_system_accounts_read_as_words(page: Page, sign_in, hub_api) -> None:
+    code = hub_api.ok("GET", "/api/v1/items?limit=1")["items"][0]["code"]
+    page.goto(f"/ui/items/{code}")
+    sign_in(page, "pharmacist")
+    history = page.locator("#hub-content")
+    expect(history).to_contain_text("系统初始化 批准")
+    assert " seed " not in history.inner_text()
+
+
+def test_one_confirmation_summarises_an_irreversible_action(page: Page, sign_in) -> None:
+    page.goto("/ui/")
+    sign_in(page, "pharmacy_manager")
+    ask = """() => { window.__answer = hub.confirmAction({
+        title: ["批准 2 项提议", "Approve 2 proposals"],
+        summary: [["生成目录第 7 版", "Creates catalogue version 7"], ["各服务随即收到变更", "Every service hears of it"]],
+        confirm: ["批准", "Approve"] }); }"""
+    dialog = page.locator("#hub-confirm")
+    for answer, expected in (("取消", False), ("批准", True)):
+        page.evaluate(ask)
+        expect(dialog).to_be_visible()
+        expect(dialog.get_by_role("heading")).to_have_text("批准 2 项提议")
+        expect(dialog).to_contain_text("生成目录第 7 版")
+        expect(dialog).to_contain_text("此操作不可撤销")
+        expect(dialog.get_by_role("button", name="取消")).to_be_focused()  # the safe choice is the default
+        dialog.get_by_role("button", name=answer).click()
+        expect(dialog).to_be_hidden()
+        assert page.evaluate("() => window.__answer") is expected
+    page.evaluate(ask)
+    page.keyboard.press("Escape")
+    assert page.evaluate("() => window.__answer") is False
+
+
+def test_every_service_answers_its_pages_in_chinese(running_hub) -> None:
+    import urllib.error
+    import urllib.request
+
+    for name, svc in running_hub.services.items():
+        with urllib.request.urlopen(svc.url + "/ui/", timeout=10) as response:
+            html = response.read().decode()
+        assert response.headers["Content-Type"].startswith("text/html"), name
+        assert 'lang="zh-CN"' in html, name
+        try:
+            urllib.request.urlopen(svc.url + "/ui/no-such-page", timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404 and exc.headers["Content-Type"].startswith("text/html"), name
+            assert "页面不存在" in exc.read().decode(), name
+        else:
+            raise AssertionError(f"{name}: /ui/no-such-page answered")
+
+
+MEASURE_TEXT = """() => {
+  const out = { body: parseFloat(getComputedStyle(document.body).fontSize), small: [] };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || el.closest("[hidden], .role-hidden, .skip-link")) continue;
+    let size = parseFloat(style.fontSize);
+    if (el instanceof SVGElement && el.getScreenCTM()) {   // drawn size: font size times the SVG's scale
+      const m = el.getScreenCTM();
+      size *= Math.hypot(m.a, m.b);
+    }
+    if (size < 12) out.small.push(`${el.tagName.toLowerCase()}.${el.className.baseVal ?? el.className} ${size.toFixed(1)}px "${node.textContent.trim().slice(0, 30)}"`);
+  }
+  return out;
+}"""
+
+PAGE_ROLE = {"formulary": "formulary_admin", "dispatch": "dispatcher"}
+
+
+def test_text_fits_a_township_pc_on_every_page(page: Page, sign_in, running_hub, hub_api) -> None:
+    """1366×768: body text at least 14 px, nothing under 12 px, on every page of every service."""
+    code = hub_api.ok("GET", "/api/v1/items?limit=1")["items"][0]["code"]
+    problems = []
+    for name, svc in running_hub.services.items():
+        for rule in svc.app.url_map.iter_rules():
+            if not rule.rule.startswith("/ui") or "GET" not in (rule.methods or set()) or "static" in rule.rule:
+                continue
+            path = rule.rule
+            for arg in rule.arguments:
+                path = path.replace(f"<{arg}>", code if arg == "code" else "X1")
+            page.goto(svc.url + path)
+            page.wait_for_load_state("load")
+            for stage in ("signed out", "signed in"):
+                if stage == "signed in":
+                    sign_in(page, PAGE_ROLE.get(name, "pharmacy_manager"))
+                    page.wait_for_timeout(800)
+                measured = page.evaluate(MEASURE_TEXT)
+                if measured["body"] < 14:
+                    problems.append(f"{name} {path} ({stage}): body {measured['body']} px")
+                problems += [f"{name} {path} ({stage}): {s}" for s in measured["small"][:5]]
+            page.evaluate("() => sessionStorage.clear()")
+    assert not problems, "\n".join(problems)

@@ -66,7 +66,7 @@ def test_demo_tokens_have_demo_subjects_and_say_so(demo_app: Flask) -> None:
 @pytest.mark.parametrize(
     ("body", "field"),
     [({"role": "pharmacy_manager", "name": "seed"}, "name"), ({"role": "pharmacy_manager", "name": " SEED "}, "name"),
-     ({"role": "pharmacy_manager", "name": "系统初始化"}, "name"), ({"role": "dispatcher", "name": "demo-dispatcher-1a2b3c4d"}, "name"),
+     ({"role": "pharmacy_manager", "name": "系统初始化"}, "name"), ({"role": "pharmacy_manager", "name": "seed-committee"}, "name"), ({"role": "dispatcher", "name": "demo-dispatcher-1a2b3c4d"}, "name"),
      ({"role": "root"}, "role"), ({"role": "storekeeper"}, "site"), ({"role": "storekeeper", "site": "<b>"}, "site"),
      ({"role": "his", "name": "x" * 41}, "name"), ({"role": "pharmacist", "name": 7}, "name")],  # fmt: skip
 )
@@ -78,7 +78,7 @@ def test_system_names_and_bad_choices_are_refused(demo_app: Flask, body: dict[st
 
 def test_an_approval_through_the_demo_sign_in_records_the_demo_subject(demo_app: Flask) -> None:
     client = demo_app.test_client()
-    admin = demo_token(demo_app, role="formulary_admin", name="seed-helper").get_json()
+    admin = demo_token(demo_app, role="formulary_admin", name="目录员小张").get_json()
     manager = demo_token(demo_app, role="pharmacy_manager", name="李主任").get_json()
     r = client.post("/api/v1/items", json=sample_item("YPDEMO001"), headers={"Authorization": f"Bearer {admin['token']}"})
     assert r.status_code == 201, r.get_json()

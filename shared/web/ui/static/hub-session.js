@@ -103,6 +103,7 @@
   function who(subject) {
     if (!subject) return "—";
     if (SYSTEM_SUBJECTS[subject]) return t(...SYSTEM_SUBJECTS[subject]);
+    if (subject.startsWith("seed-")) return t(...SYSTEM_SUBJECTS.seed); // the seed loader's committee and helpers
     const demo = /^demo-([a-z_]+)-/.exec(subject);
     if (demo) return t("演示账号·", "Demo · ") + t(...(ROLES[demo[1]] || [demo[1], demo[1]]));
     if (subject.startsWith("/countyhub/")) return t("系统（", "System (") + subject.slice(11) + t("）", ")");
