@@ -53,6 +53,10 @@ class Hub:
         """Base URL of a service."""
         return self.services[name].url
 
+    def peers(self) -> dict[str, tuple[ServiceSpec, ServiceContext]]:
+        """Every running service's spec and context: where the local relays deliver events."""
+        return {name: (svc.spec, svc.ctx) for name, svc in self.services.items()}
+
     def stop(self) -> None:
         """Shut servers and background loops down."""
         for svc in self.services.values():
@@ -76,7 +80,7 @@ def start_hub(
         ctx = build_context(service_spec, settings)
         upgrade(service_spec.migrations, ctx.engine)
         app = service_spec.create_app(ctx)
-        background = Background(service_spec, ctx)
+        background = Background(service_spec, ctx, peers=hub.peers)
         hub.services[service_spec.name] = RunningService(service_spec, ctx, app, background)
     for svc in hub.services.values():
         svc.background.start()

@@ -6,9 +6,10 @@ database. Snapshots carry versions, so a late, older event never overwrites a ne
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, select
+from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from shared.db import UtcDateTime
@@ -57,42 +58,50 @@ def add_reference_tables(metadata: MetaData) -> None:
     )
 
 
+@lru_cache(maxsize=64)
+def _statements(table: Table, key: str) -> tuple[Any, Any, Any]:
+    # Built once per table: statements with bound parameters skip SQLAlchemy's per-call
+    # construction and cache-key work (a few hundred microseconds each on the consumer's hot path).
+    column = table.c[key]
+    current = select(*[c for c in table.c if c.name in ("version", "catalogue_version", "snapshot")]).where(
+        column == bindparam("_key")
+    )
+    return current, table.insert(), table.update().where(column == bindparam("_key"))
+
+
 def upsert_versioned(session: Session, table: Table, code: str, version: int, values: dict[str, Any]) -> bool:
     """Insert or replace the row for code if version is newer than the stored one; True if written."""
-    current = session.execute(select(table.c.version).where(table.c.code == code)).scalar_one_or_none()
+    current_q, insert_q, update_q = _statements(table, "code")
+    current = session.execute(current_q, {"_key": code}).first()
     if current is None:
-        session.execute(table.insert().values(code=code, version=version, **values))
+        session.execute(insert_q, {"code": code, "version": version, **values})
         return True
-    if version <= current:
+    if version <= current.version:
         return False  # an older or repeated snapshot: the newer state stays
-    session.execute(table.update().where(table.c.code == code).values(version=version, **values))
+    session.execute(update_q, {"_key": code, "version": version, **values})
     return True
 
 
 def mark_item_retired(session: Session, items: Table, code: str, version: int, now: Any) -> bool:
     """Set an item retired at version if that is newer than what is stored; True if written."""
-    row = session.execute(select(items.c.version, items.c.snapshot).where(items.c.code == code)).first()
+    current_q, _, update_q = _statements(items, "code")
+    row = session.execute(current_q, {"_key": code}).first()
     if row is None or version <= row.version:
         return False
     snapshot = dict(row.snapshot, status="retired", version=version)
-    session.execute(
-        items.update()
-        .where(items.c.code == code)
-        .values(status="retired", version=version, snapshot=snapshot, updated_at=now)
-    )
+    session.execute(update_q, {"_key": code, "status": "retired", "version": version, "snapshot": snapshot, "updated_at": now})
     return True
 
 
 def replace_stocklist(session: Session, stocklists: Table, key: str, catalogue_version: int, codes: list[str], now: Any) -> bool:
     """Store a scope's item list unless a newer catalogue version's list is already there."""
-    current = session.execute(
-        select(stocklists.c.catalogue_version).where(stocklists.c.scope_key == key)
-    ).scalar_one_or_none()
+    current_q, insert_q, update_q = _statements(stocklists, "scope_key")
+    current = session.execute(current_q, {"_key": key}).first()
     values = {"catalogue_version": catalogue_version, "item_codes": sorted(codes), "updated_at": now}
     if current is None:
-        session.execute(stocklists.insert().values(scope_key=key, **values))
+        session.execute(insert_q, {"scope_key": key, **values})
         return True
-    if catalogue_version >= current:
-        session.execute(stocklists.update().where(stocklists.c.scope_key == key).values(**values))
+    if catalogue_version >= current.catalogue_version:
+        session.execute(update_q, {"_key": key, **values})
         return True
     return False

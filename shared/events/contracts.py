@@ -214,13 +214,29 @@ class ContractError(ValueError):
         self.messages = messages
 
 
+_INSTANCES: dict[str, Contract] = {}
+
+
+def contract_schema(event_type: str) -> Contract:
+    """The (shared, built once) contract schema instance of an event type; ContractError if none.
+
+    Building a marshmallow schema deep-copies its fields (about a millisecond); loading with one
+    shared instance is safe, as no per-load state is kept on it.
+    """
+    schema = _INSTANCES.get(event_type)
+    if schema is None:
+        schema_cls = CONTRACTS.get(event_type)
+        if schema_cls is None:
+            raise ContractError(event_type, "no contract for this event type")
+        schema = _INSTANCES.setdefault(event_type, schema_cls())
+    return schema
+
+
 def validate_payload(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """Check a payload against its contract and return it unchanged; raise ContractError if not."""
-    schema_cls = CONTRACTS.get(event_type)
-    if schema_cls is None:
-        raise ContractError(event_type, "no contract for this event type")
+    schema = contract_schema(event_type)
     try:
-        schema_cls().load(data)
+        schema.load(data)
     except ValidationError as exc:
         raise ContractError(event_type, exc.messages) from exc
     return data

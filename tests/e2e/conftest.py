@@ -13,7 +13,19 @@ from flask.testing import FlaskClient
 
 from shared.migrate import upgrade
 from shared.runtime import ServiceContext, build_context
+from tests.support.hubprocess import HubProcess
 from tests.support.web import make_settings
+
+
+@pytest.fixture
+def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
+    """`countyhub run --no-seed` as a real process (not started yet), killed at the end if still running."""
+    process = HubProcess(tmp_path)
+    try:
+        yield process
+    finally:
+        if process.proc is not None and process.proc.poll() is None:
+            process.kill()
 
 
 @pytest.fixture()
