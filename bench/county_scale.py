@@ -44,7 +44,6 @@ from services.dispatch.routing import (
     solve,
 )
 from services.dispatch.routing.matrix import GreatCircleMatrix, Point
-from services.dispatch.routing.screen import drop_penalty_base
 
 DEPOT = (36.20, 117.48)  # a county seat in Shandong
 H = 3600
@@ -148,12 +147,6 @@ def _mb(kb: int) -> float:
 TARGETS: list[str] = []
 
 
-def _first_complete(problem: Problem, sol: Solution) -> float | None:
-    """Seconds to the first reported plan that serves every stop (any drop costs >= the penalty base)."""
-    base = drop_penalty_base(problem)
-    return next((at for at, obj in sol.stats.progress if obj < base), None)
-
-
 def run_size(n: int, workers: int, budgets: list[float]) -> None:
     """Solve one generated day at several budgets and print one line."""
     base = county_problem(n, options=Options(workers=workers, time_limit_s=max(budgets)))
@@ -168,7 +161,7 @@ def run_size(n: int, workers: int, budgets: list[float]) -> None:
         report = check(problem, sol)
         if first is None:
             first = sol.stats.first_solution_seconds
-            complete = _first_complete(problem, sol)
+            complete = sol.stats.complete_seconds
             line.append(f"first plan {first if first is not None else float('nan'):6.2f}s, every stop served "
                         f"from {complete if complete is not None else float('nan'):6.2f}s")
             if n == 2000:

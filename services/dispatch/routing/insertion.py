@@ -39,6 +39,7 @@ class Instance:
     penalty: list[int]
     nv: int
     cost: list[list[list[int]]]  # per vehicle, arc cost matrix (shared between equal classes)
+    scale: list[float]  # per vehicle, multiplier of its cost matrix (1.0, or cost/km on distances)
     dist: list[list[int]]
     fixed: list[int]
     cap: list[list[int]]
@@ -52,8 +53,10 @@ class Instance:
     near: list[list[int]]  # customers by increasing distance, per node
 
     @staticmethod
-    def from_build(build: RoutingBuild) -> Instance:
-        """Extract the arrays from a built model (model node/vehicle numbering)."""
+    def from_build(build: RoutingBuild, exact_costs_up_to: int = 1 << 30) -> Instance:
+        """Extract the arrays from a built model (model node/vehicle numbering). Above
+        ``exact_costs_up_to`` nodes, arc costs are distance x cost/km (not rounded per arc as in the
+        OR-Tools model): one matrix in memory instead of one per cost class."""
         problem, scr = build.problem, build.screening
         comps = list(problem.compartments)
         n = len(build.nodes)
@@ -88,12 +91,19 @@ class Instance:
         by_cpk: dict[int, list[list[int]]] = {}
         vehicles = [problem.vehicles[p] for p in build.vehicles]
         cost = []
+        scale: list[float] = []
+        exact_costs = n <= exact_costs_up_to
         for v in vehicles:
+            if not exact_costs:  # big days: one shared matrix (memory), costs as distance x factor
+                cost.append(dist)
+                scale.append(v.cost_per_km / 1000.0 / scr.cost_divisor)
+                continue
             if v.cost_per_km not in by_cpk:
                 by_cpk[v.cost_per_km] = arc_costs(build.dist, v.cost_per_km, scr.cost_divisor).tolist()
             cost.append(by_cpk[v.cost_per_km])
+            scale.append(1.0)
         ride = problem.options.specimen_max_ride_s
-        has_time = build.time_dim is not None
+        has_time = build.has_time
         prefix_len = [0] * len(vehicles)
         vpos = problem.vehicle_index()
         for vid, pre in problem.locked_prefixes.items():
@@ -112,7 +122,7 @@ class Instance:
             early=early if has_time else [0] * n, late=late if has_time else [INF] * n,
             periods=periods if has_time else [None] * n,
             deliver=deliver, pickup=pickup, comps_of=comps_of, specimen=specimen, allowed=allowed,
-            penalty=penalty, nv=len(vehicles), cost=cost, dist=dist,
+            penalty=penalty, nv=len(vehicles), cost=cost, scale=scale, dist=dist,
             fixed=[v.fixed_cost // scr.cost_divisor if build.settings.fixed_costs else 0 for v in vehicles],
             cap=[[v.cap(c) for c in comps] for v in vehicles],
             shift=[(v.shift_start, v.shift_end) if has_time else (0, INF) for v in vehicles],
@@ -337,11 +347,13 @@ def route_cost(inst: Instance, v: int, route: list[int]) -> int:
     """Arc costs plus the fixed cost of a non-empty route."""
     if not route:
         return 0
-    c, p, m = inst.fixed[v], 0, inst.cost[v]
+    c, p, m = 0, 0, inst.cost[v]
     for x in route:
         c += m[p][x]
         p = x
-    return c + m[p][0]
+    c += m[p][0]
+    f = inst.scale[v]
+    return inst.fixed[v] + (c if f == 1.0 else round(c * f))
 
 
 def insert_all(
@@ -370,7 +382,7 @@ def insert_all(
         t_from_u = travel[u]
         comps = inst.comps_of[u]
         options: list[tuple[int, int, int]] = []  # (delta, vehicle, position)
-        empty_seen: set[tuple[int, tuple[int, ...], tuple[int, int], int]] = set()
+        empty_seen: set[tuple[object, ...]] = set()
         if near_k:
             close = {where[x] for x in inst.near[u][:near_k] if x in where}
             order = sorted(close) + [v for v in range(inst.nv) if not routes[v]]
@@ -418,7 +430,7 @@ def _place(inst: Instance, routes: list[list[int]], caches: list[RouteCache | No
 
 def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | None], u: int, vehicles: list[int],
              allowed: frozenset[int] | None, disabled: frozenset[int],
-             empty_seen: set[tuple[int, tuple[int, ...], tuple[int, int], int]],
+             empty_seen: set[tuple[object, ...]],
              options: list[tuple[int, int, int]], blink: float, rand: Callable[[], float],
              travel: list[list[int]], t_from_u: list[int], per_u: tuple[tuple[int, int], ...] | None,
              comps: list[int]) -> None:
@@ -431,7 +443,7 @@ def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | 
         r = routes[v]
         if not r:
             # identical empty vehicles give identical options: try one per class
-            key = (id(inst.cost[v]), tuple(inst.cap[v]), inst.shift[v], inst.fixed[v])
+            key = (id(inst.cost[v]), inst.scale[v], tuple(inst.cap[v]), inst.shift[v], inst.fixed[v])
             if key in empty_seen:
                 continue
             empty_seen.add(key)
@@ -449,6 +461,7 @@ def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | 
                 break
         m = inst.cost[v]
         mu = m[u]
+        f = inst.scale[v]
         base = inst.fixed[v] if not r else 0
         for k in range(inst.prefix[v], len(seq) - 1):
             if blink and rand() < blink:
@@ -463,4 +476,5 @@ def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | 
                 continue
             if check_load and not cache.feasible_load(k, u, inst, v):
                 continue
-            options.append((base + m[p][u] + mu[q] - m[p][q], v, k))
+            delta = m[p][u] + mu[q] - m[p][q]
+            options.append((base + (delta if f == 1.0 else round(delta * f)), v, k))

@@ -43,16 +43,17 @@ class RuinRecreate:
         on_best: Callable[[int], None] | None = None,
     ) -> None:
         self.build = build
-        self.inst = Instance.from_build(build)
+        self.inst = Instance.from_build(build, exact_costs_up_to=config.polish_max_nodes)
         self.config = config
         self.rng = rng
         self.on_best = on_best
         # restoring a plan into OR-Tools alone takes time in proportion to its size
-        self.params = polish_params(config.ls_time_s * max(1.0, build.routing.Size() / 100.0), config)
-        costs = [c for row in self.inst.dist for c in row]
-        self.mean_arc = max(1.0, sum(costs) / max(1, len(costs)))
+        self.params = polish_params(config.ls_time_s * max(1.0, (len(build.nodes) + len(build.vehicles)) / 100.0),
+                                    config)
+        self.mean_arc = max(1.0, float(build.dist.mean()) if build.dist.size else 1.0)
         self.iterations = 0
         self.polishes = 0
+        self.complete_at: float | None = None
         self._break_vehicles = [v for v in range(self.inst.nv) if self.inst.brk[v] is not None]
         self.near_k = config.near_routes if self.inst.n > config.python_accept_above else 0
 
@@ -60,6 +61,7 @@ class RuinRecreate:
 
     def routes_of(self, assignment: pywrapcp.Assignment) -> Routes:
         """Model-node routes of an assignment."""
+        self.build.ensure()
         routing, manager = self.build.routing, self.build.manager
         out: Routes = []
         for v in range(self.inst.nv):
@@ -82,8 +84,8 @@ class RuinRecreate:
 
         The solver's schedule is read only for a plan that beats ``best_so_far`` (reading is not free).
         """
-        routing, manager = self.build.routing, self.build.manager
         self.build.close(self.params)
+        routing, manager = self.build.routing, self.build.manager
         start = routing.solver().Assignment()
         indices = [[manager.NodeToIndex(x) for x in r] for r in routes]
         if not routing.RoutesToAssignment(indices, True, True, start):
@@ -246,16 +248,18 @@ class RuinRecreate:
                 current = Incumbent(routes, cand_cost, None)
                 if cand_cost < best.objective:
                     best, stale, best_polished = current, 0, False
+                    self.mark(best)
                     if self.on_best is not None:
                         self.on_best(best.objective)
                 now = time.monotonic()
-                if not best_polished and polish_spent < cfg.big_polish_share * (now - t_begin) \
+                if not best_polished and self.inst.n <= cfg.polish_max_nodes and polish_spent < cfg.big_polish_share * (now - t_begin) \
                         and deadline - now > 0.5:
                     polished = self.polish(best.routes, best.objective)
                     polish_spent += time.monotonic() - now
                     best_polished = True
                     if polished is not None and polished.objective < best.objective:
                         best = current = polished
+                        self.mark(best)
                         if self.on_best is not None:
                             self.on_best(best.objective)
                 continue
@@ -269,6 +273,7 @@ class RuinRecreate:
             current = polished
             if polished.objective < best.objective:
                 best, stale = polished, 0
+                self.mark(best)
                 if self.on_best is not None:
                     self.on_best(best.objective)
         if best.plan is None:
@@ -301,6 +306,11 @@ class RuinRecreate:
             if len(left) < len(missing) or sum(absences[u] for u in left) < sum(absences[u] for u in missing):
                 routes, missing = cand, left
         return routes if not missing else None
+
+    def mark(self, best: Incumbent) -> None:
+        """Remember when the search first held a plan serving every stop in the model."""
+        if self.complete_at is None and not self.missing(best.routes):
+            self.complete_at = time.monotonic()
 
     def missing(self, routes: Routes) -> list[int]:
         served = {x for r in routes for x in r}

@@ -77,7 +77,7 @@ def needs_time_dimension(problem: Problem) -> bool:
 class RoutingBuild:
     """An OR-Tools RoutingModel built from a Problem, with maps between model and problem indices."""
 
-    def __init__(self, problem: Problem, screening: Screening, settings: BuildSettings) -> None:
+    def __init__(self, problem: Problem, screening: Screening, settings: BuildSettings, lazy: bool = False) -> None:
         self.problem = problem
         self.screening = screening
         self.settings = settings
@@ -85,24 +85,38 @@ class RoutingBuild:
         self.model_node_of = {p: m for m, p in enumerate(self.nodes)}
         self.vehicles = list(settings.vehicles)  # model vehicle -> problem vehicle
         self.model_vehicle_of = {p: m for m, p in enumerate(self.vehicles)}
-        self.manager = pywrapcp.RoutingIndexManager(len(self.nodes), len(self.vehicles), 0)
-        self.routing = pywrapcp.RoutingModel(self.manager)
-        self.solver = self.routing.solver()
         self._keep: list[object] = []  # Python callbacks must outlive the model
+        self._hooks: list[Callable[[], None]] = []
         self.closed = False
         idx = np.array(self.nodes, dtype=np.int64)
         self.dist = problem.distance[np.ix_(idx, idx)]
         self.travel = problem.duration[np.ix_(idx, idx)]
         self.service = np.array([0] + [problem.stops[k].service for k in screening.active], dtype=np.int64)
+        self.has_time = needs_time_dimension(problem)
         self.time_dim: pywrapcp.RoutingDimension | None = None
         self.breaks: dict[int, pywrapcp.IntervalVar] = {}
+        self.built = False
+        if not lazy:
+            self.ensure()
+
+    def ensure(self) -> None:
+        """Build the OR-Tools model now (a lazy build defers it until a search step needs OR-Tools:
+        on big days the search may never need it, and building it takes seconds)."""
+        if self.built:
+            return
+        self.built = True
+        self.manager = pywrapcp.RoutingIndexManager(len(self.nodes), len(self.vehicles), 0)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self.solver = self.routing.solver()
         self._add_costs()
         self._add_capacities()
-        if needs_time_dimension(problem):
+        if self.has_time:
             self._add_time()
         self._add_distance_limit()
         self._add_allowed_vehicles_and_drops()
         self._add_prefixes()
+        for hook in self._hooks:
+            self.routing.AddAtSolutionCallback(hook)
 
     # --- registration helpers --------------------------------------------------------------
 
@@ -312,16 +326,17 @@ class RoutingBuild:
 
     def watch(self, on_solution: SolutionHook) -> None:
         """Report the objective of every solution the search accepts."""
-        routing = self.routing
-
         def hook() -> None:
-            on_solution(int(routing.CostVar().Max()))
+            on_solution(int(self.routing.CostVar().Max()))
 
         self._keep.append(hook)
-        routing.AddAtSolutionCallback(hook)
+        self._hooks.append(hook)
+        if self.built:
+            self.routing.AddAtSolutionCallback(hook)
 
     def close(self, params: object) -> None:
         """Freeze the model (once); later solves may use other parameters."""
+        self.ensure()
         if not self.closed:
             self.routing.CloseModelWithParameters(params)
             self.closed = True

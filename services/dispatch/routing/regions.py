@@ -19,6 +19,9 @@ from .screen import screen
 from .solution import Route, Solution, SolveStats, Unassigned
 from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
 
+MERGE_MAX_STOPS = 4000  # above this, one model of the whole day is too big to re-optimise in memory
+MERGE_SHARE = 0.35  # of the time, for re-optimising the merged plan across sector borders
+
 
 def sector_of_stops(problem: Problem, max_stops: int) -> list[list[int]]:
     """Stop positions grouped into contiguous angular sectors of at most ``max_stops`` each."""
@@ -135,7 +138,9 @@ def solve_by_region(problem: Problem, progress: object = None) -> Solution:
     sectors = sector_of_stops(problem, opts.region_max_stops)
     shares = share_vehicles(problem, sectors)
     budget = max(0.5, opts.time_limit_s)
-    reserve = 0.1 * budget  # for the mop-up of dropped stops
+    merge = len(problem.stops) <= MERGE_MAX_STOPS
+    # the merged re-optimisation (or, above MERGE_MAX_STOPS, the mop-up of dropped stops) gets the rest
+    reserve = (MERGE_SHARE if merge else 0.1) * budget
     routes: list[Route] = []
     unassigned: list[Unassigned] = []
     samples: list[tuple[float, int]] = []
@@ -157,6 +162,8 @@ def solve_by_region(problem: Problem, progress: object = None) -> Solution:
         samples.append((round(time.monotonic() - started, 3), objective))
         if callable(progress):
             progress(samples[-1][0], objective)
+    if merge:
+        return _merged(problem, routes, samples, first, len(sectors), started, budget, progress)
     routes, unassigned = _mop_up(problem, routes, unassigned, started, budget)
     routes = [_renumber(problem, r) for r in routes]
     solution_objective = sum(r.cost for r in routes) + _penalty(problem, unassigned)
@@ -165,6 +172,31 @@ def solve_by_region(problem: Problem, progress: object = None) -> Solution:
                        first_solution_seconds=first, workers=opts.workers, progress=tuple(samples),
                        regions=len(sectors), phases=("regions",))
     return Solution(tuple(routes), tuple(unassigned), solution_objective, stats, problem.distance_scale)
+
+
+def _merged(problem: Problem, routes: list[Route], samples: list[tuple[float, int]], first: float | None,
+            regions: int, started: float, budget: float, progress: object) -> Solution:
+    """Re-optimise the merged sector plans as one day: warm-started from them, every stop a sector
+    dropped is offered to every vehicle, and the search works across sector borders."""
+    from .solver import solve
+
+    elapsed = time.monotonic() - started
+    left = max(0.5, budget - elapsed)
+
+    def report(at: float, objective: int) -> None:
+        samples.append((round(elapsed + at, 3), objective))
+        if callable(progress):
+            progress(round(elapsed + at, 3), objective)
+
+    whole = replace(problem, initial_routes={r.vehicle_id: r.stop_ids for r in routes},
+                    options=replace(problem.options, time_limit_s=left, region_max_stops=len(problem.stops) + 1))
+    merged = solve(whole, progress=report)
+    complete = merged.stats.complete_seconds
+    stats = replace(merged.stats, solve_seconds=round(time.monotonic() - started, 3),
+                    first_solution_seconds=first, progress=tuple(samples), regions=regions,
+                    phases=("regions", "merged", *merged.stats.phases),
+                    complete_seconds=None if complete is None else round(elapsed + complete, 3))
+    return replace(merged, stats=stats)
 
 
 def _renumber(problem: Problem, route: Route) -> Route:

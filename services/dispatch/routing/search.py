@@ -66,6 +66,7 @@ class SearchConfig:
     construct_above: int = 250  # above this many stops, build the first plan by our own insertion
     python_accept_above: int = 250  # above this many nodes, accept steps in Python, polish the best now and then
     big_polish_share: float = 0.25  # of the time, at most, for those polishes
+    polish_max_nodes: int = 1200  # above this, no OR-Tools polish (building its model alone takes too long)
     near_routes: int = 30  # big days: insert into routes serving one of this many nearest stops first
 
 

@@ -66,6 +66,7 @@ class SolveStats:
     phases: tuple[str, ...] = ()
     winner: str = ""  # which search variant produced the returned plan
     errors: tuple[str, ...] = ()  # searches that failed, and why
+    complete_seconds: float | None = None  # first plan serving every stop that can be served alone
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,7 @@ def assemble(
     dropped_penalty = sum(screening.penalties.get(k, 0) for k, s in enumerate(problem.stops) if s.id not in served)
     objective = sum(r.cost for r in routes) + dropped_penalty
     firsts = [r.first_solution_at for r in results if r.first_solution_at is not None]
+    completes = [r.complete_at for r in results if r.complete_at is not None]
     status = "no_solution" if best is None or best.plan is None else ("partial" if unassigned else "feasible")
     stats = SolveStats(
         status=status,
@@ -220,6 +221,7 @@ def assemble(
         phases=best.phases if best else (),
         winner=best.label if best else "",
         errors=tuple(f"{r.label}: {r.error}" for r in results if r.error),
+        complete_seconds=round(min(completes) - started, 3) if completes else None,
     )
     return Solution(tuple(routes), tuple(unassigned), objective, stats, problem.distance_scale,
                     {"iterations": float(sum(r.iterations for r in results))})

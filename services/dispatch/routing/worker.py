@@ -7,6 +7,7 @@ which the parent and forked children share on Linux.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ class WorkerResult:
     phases: tuple[str, ...] = ()
     error: str = ""
     insertable: tuple[int, ...] = ()  # problem nodes left out that still fit the plan (search ran short)
+    complete_at: float | None = None  # monotonic time of the first plan serving every stop in the model
 
 
 def run_search(
@@ -54,6 +56,8 @@ def run_search(
             python_callbacks=config.python_callbacks,
             model_breaks=config.metaheuristic != "lns",
         ),
+        lazy=config.metaheuristic == "lns" and config.droppable
+        and len(screening.active) + 1 > config.python_accept_above,
     )
     first_at: list[float] = []
 
@@ -95,6 +99,7 @@ def run_search(
         if start is None:
             return WorkerResult(label, None, None, error="no first solution")
         best = rr.incumbent_from(start[0])
+    rr.mark(best)
     seen(best.objective)
     if problem.options.minimize_vehicles:
         best = _eliminate_routes(rr, best, deadline, config)
@@ -105,7 +110,7 @@ def run_search(
     if insertable:
         phases.append("out-of-time")
     return WorkerResult(label, best.plan, first_at[0] if first_at else None, rr.iterations, tuple(phases),
-                        insertable=insertable)
+                        insertable=insertable, complete_at=rr.complete_at)
 
 
 def _python_start(rr: RuinRecreate, problem: Problem) -> tuple[Incumbent, str]:
@@ -133,7 +138,17 @@ def _python_start(rr: RuinRecreate, problem: Problem) -> tuple[Incumbent, str]:
             used.discard(route.pop())
         routes[v] = route
     pool = [u for u in range(1, inst.n) if u not in used]
-    pool.sort(key=lambda u: -inst.penalty[u])
+    if problem.coords is not None:
+        # sweep around the depot so each stop finds the routes of its neighbours already started
+        xy = problem.coords
+        angle = {u: math.atan2(xy[build.nodes[u], 1] - xy[0, 1], xy[build.nodes[u], 0] - xy[0, 0]) for u in pool}
+        # stops only some vehicles can serve (cold chain) go first, so those vehicles are not used up
+        # by stops any vehicle could serve
+        choice = {u: len(inst.allowed[u] or ()) or inst.nv for u in pool}
+        pool.sort(key=lambda u: (-inst.penalty[u] // max(1, min(inst.penalty[1:] or [1]) * 100), choice[u],
+                                 angle[u]))
+    else:
+        pool.sort(key=lambda u: -inst.penalty[u])
     insert_all(inst, routes, pool, rr.rng, blink=0.0, near_k=rr.near_k)
     how = "warm-start" if problem.initial_routes is not None else "first:insertion"
     return Incumbent(routes, rr.cost(routes), rr.plan_of(routes)), how
@@ -148,11 +163,17 @@ def _final_insert(rr: RuinRecreate, best: Incumbent) -> tuple[Incumbent, tuple[i
         return best, ()
     routes = [list(r) for r in best.routes]
     order = sorted(missing, key=lambda u: -rr.inst.penalty[u])
-    left = set(insert_all(rr.inst, routes, order, rr.rng, blink=0.0))
+    left = set(insert_all(rr.inst, routes, order, rr.rng, blink=0.0, near_k=rr.near_k))
     if len(left) < len(missing):
-        polished = rr.polish(routes, best.objective)
-        if polished is not None and polished.plan is not None and polished.objective < best.objective:
-            best = polished
+        # the insertion's own checks hold every rule: keep it even if OR-Tools cannot polish in time
+        inserted = Incumbent(routes, rr.cost(routes), None)
+        polished = rr.polish(routes, best.objective) if rr.inst.n <= rr.config.polish_max_nodes else None
+        if polished is not None and polished.plan is not None and polished.objective <= inserted.objective:
+            inserted = polished
+        if inserted.objective < best.objective:
+            best = inserted if inserted.plan is not None else Incumbent(routes, inserted.objective,
+                                                                           rr.plan_of(routes))
+            rr.mark(best)
             if rr.on_best is not None:
                 rr.on_best(best.objective)
     still = rr.missing(best.routes)
@@ -243,6 +264,7 @@ def _eliminate_routes(rr: RuinRecreate, best: Incumbent, deadline: float, config
         if polished is None or sum(1 for r in polished.routes if r) >= used or rr.missing(polished.routes):
             break
         best = polished
+        rr.mark(best)
         if rr.on_best is not None:
             rr.on_best(best.objective)
     return best
