@@ -161,50 +161,67 @@ def _is_manufacturer(party: Party, item: ItemFacts, facts: CheckFacts) -> bool:
     return item.manufacturer is not None and party.name.strip() == item.manufacturer.strip()
 
 
-def _chain_for_item(receipt: Receipt, item: ItemFacts, facts: CheckFacts) -> tuple[list[str], list[Invoice]]:
-    """Chain violation codes for one item and the invoices in second position (to compare lines with)."""
+@dataclass(frozen=True)
+class _Prepared:
+    """An invoice with what the check keeps asking of it, computed once (canonical order, item set)."""
+
+    idx: int
+    invoice: Invoice
+    issuer: str
+    recipient: str
+    items: frozenset[str]
+
+
+def _prepare(invoices: Sequence[Invoice]) -> list[_Prepared]:
+    ordered = sorted(invoices, key=lambda inv: inv.sort_key)
+    return [
+        _Prepared(i, inv, norm_tax_id(inv.issuer.tax_id), norm_tax_id(inv.recipient.tax_id),
+                  frozenset(line.item_code for line in inv.lines))
+        for i, inv in enumerate(ordered)
+    ]  # fmt: skip
+
+
+def _chain_for_item(
+    receipt: Receipt, item: ItemFacts, facts: CheckFacts, mine: list[_Prepared]
+) -> tuple[list[str], list[_Prepared]]:
+    """Chain violation codes for one item and the invoices in second position (to compare lines with).
+
+    `mine` are the invoices carrying the item, in canonical order.
+    """
     buyer, supplier = norm_tax_id(facts.buyer_tax_id), norm_tax_id(receipt.supplier_tax_id)
-    mine = sorted((inv for inv in receipt.invoices if inv.mentions(item.code)), key=lambda inv: inv.sort_key)
     if not mine:
         return ["FIRST_INVOICE_MISSING", "SECOND_INVOICE_MISSING"], []
     codes: list[str] = []
-    issuers = {norm_tax_id(inv.issuer.tax_id) for inv in mine}
-    to_buyer = [inv for inv in mine if norm_tax_id(inv.recipient.tax_id) == buyer]
-    second: Invoice | None = None
-    seconds: list[Invoice] = []
+    issuers = {p.issuer for p in mine}
+    to_buyer = [p for p in mine if p.recipient == buyer]
     if to_buyer:
         # Prefer the delivering distributor's invoice when several reach the buyer.
         seconds = to_buyer
-        from_supplier = [inv for inv in to_buyer if norm_tax_id(inv.issuer.tax_id) == supplier]
-        second = (from_supplier or to_buyer)[0]
+        second = ([p for p in to_buyer if p.issuer == supplier] or to_buyer)[0]
     else:
-        sinks = [inv for inv in mine if norm_tax_id(inv.recipient.tax_id) not in issuers] or mine
-        sink = sinks[0]
-        has_predecessor = any(
-            norm_tax_id(inv.recipient.tax_id) == norm_tax_id(sink.issuer.tax_id) for inv in mine if inv is not sink
-        )
-        if norm_tax_id(sink.recipient.tax_id) != supplier and (
-            norm_tax_id(sink.issuer.tax_id) == supplier or has_predecessor
-        ):
+        sink = ([p for p in mine if p.recipient not in issuers] or mine)[0]
+        has_predecessor = any(p.recipient == sink.issuer for p in mine if p.idx != sink.idx)
+        if sink.recipient != supplier and (sink.issuer == supplier or has_predecessor):
             codes.append("SECOND_INVOICE_NOT_TO_BUYER")
             second, seconds = sink, [sink]
         else:
             codes.append("SECOND_INVOICE_MISSING")
             chain = _walk_back(sink, mine)
-            if not _is_manufacturer(chain[0].issuer, item, facts):
+            if not _is_manufacturer(chain[0].invoice.issuer, item, facts):
                 codes.append("FIRST_ISSUER_NOT_MANUFACTURER")
             if len(chain) + 1 > _allowed(receipt):
                 codes.append("TOO_MANY_INVOICES")
             return codes, []
-    if norm_tax_id(second.issuer.tax_id) != supplier:
+    if second.issuer != supplier:
         codes.append("SUPPLIER_NOT_SECOND_ISSUER")
     chain = _walk_back(second, mine)
     if len(chain) == 1:
-        if not _is_manufacturer(second.issuer, item, facts):
-            upstream = [inv for inv in mine if inv not in seconds and inv is not second]
+        if not _is_manufacturer(second.invoice.issuer, item, facts):
+            in_second = {p.idx for p in seconds} | {second.idx}
+            upstream = [p for p in mine if p.idx not in in_second]
             codes.append("INVOICE_CHAIN_BROKEN" if upstream else "FIRST_INVOICE_MISSING")
     else:
-        if not _is_manufacturer(chain[0].issuer, item, facts):
+        if not _is_manufacturer(chain[0].invoice.issuer, item, facts):
             codes.append("FIRST_ISSUER_NOT_MANUFACTURER")
         if len(chain) > _allowed(receipt):
             codes.append("TOO_MANY_INVOICES")
@@ -215,15 +232,17 @@ def _allowed(receipt: Receipt) -> int:
     return 3 if receipt.remote_area else 2
 
 
-def _walk_back(last: Invoice, invoices: Sequence[Invoice]) -> list[Invoice]:
+def _walk_back(last: _Prepared, invoices: Sequence[_Prepared]) -> list[_Prepared]:
     """The chain ending at `last`, earliest first, following recipient == next issuer (no cycles)."""
     chain = [last]
+    used = {last.idx}
     while True:
-        head = norm_tax_id(chain[0].issuer.tax_id)
-        before = [inv for inv in invoices if norm_tax_id(inv.recipient.tax_id) == head and inv not in chain]
-        if not before:
+        head = chain[0].issuer
+        before = next((p for p in invoices if p.recipient == head and p.idx not in used), None)
+        if before is None:
             return chain
-        chain.insert(0, before[0])
+        chain.insert(0, before)
+        used.add(before.idx)
 
 
 MESSAGES = {
@@ -243,17 +262,21 @@ def check_receipt(receipt: Receipt, facts: CheckFacts) -> list[Violation]:
     Per line: ITEM_NOT_IN_FORMULARY stops the line's other checks (nothing is known of the
     item). Chain codes are reported per line for that line's item; invoice-line comparisons
     (batch, quantity, price) are made against the second invoice(s) only, and are skipped when
-    there is no second invoice to compare with.
+    there is no second invoice to compare with. Work is shared between lines whose items travel
+    on the same invoices, so a 50-line receipt costs little more than a 1-line one.
     """
     out: set[Violation] = set()
     supplier = norm_tax_id(receipt.supplier_tax_id)
-    chain_cache: dict[str, tuple[list[str], list[Invoice]]] = {}
+    prepared = _prepare(receipt.invoices)
+    chains: dict[tuple[tuple[int, ...], str | None], tuple[list[str], list[_Prepared]]] = {}
+    invoiced: dict[tuple[int, ...], dict[tuple[str, str], tuple[int, set[Decimal]]]] = {}
     delivered: dict[tuple[str, str], int] = {}
     first_line: dict[tuple[str, str], int] = {}
     for i, line in enumerate(receipt.lines):
         key = (line.item_code, line.batch_no)
         delivered[key] = delivered.get(key, 0) + line.quantity
         first_line.setdefault(key, i)
+    short_limit = add_months(receipt.received_on, facts.short_expiry_months)
     for i, line in enumerate(receipt.lines):
         item = facts.items.get(line.item_code)
         if item is None or item.status != "active":
@@ -262,37 +285,50 @@ def check_receipt(receipt: Receipt, facts: CheckFacts) -> list[Violation]:
         allowed = facts.authorized.get(supplier, frozenset())
         if supplier not in facts.authorized or (allowed is not None and line.item_code not in allowed):
             out.add(Violation(i, "DISTRIBUTOR_NOT_AUTHORIZED", f"the supplier is not an authorised distributor of {line.item_code}"))
-        if line.expiry < add_months(receipt.received_on, facts.short_expiry_months):
+        if line.expiry < short_limit:
             out.add(Violation(i, "SHORT_EXPIRY", f"expires {line.expiry}, less than {facts.short_expiry_months} months away"))
         if item.cold_chain and not (line.temperature_record or "").strip():
             out.add(Violation(i, "COLD_CHAIN_RECORD_MISSING", f"{item.storage} item delivered without a temperature record"))
         contract = facts.contract_prices.get(line.item_code)
         if contract is not None and line.unit_price > contract:
             out.add(Violation(i, "PRICE_ABOVE_CONTRACT", f"{line.unit_price} is above the contract price {contract}"))
-        if line.item_code not in chain_cache:
-            chain_cache[line.item_code] = _chain_for_item(receipt, item, facts)
-        codes, seconds = chain_cache[line.item_code]
+        mine = [p for p in prepared if line.item_code in p.items]
+        chain_key = (tuple(p.idx for p in mine), item.manufacturer)
+        if chain_key not in chains:
+            chains[chain_key] = _chain_for_item(receipt, item, facts, mine)
+        codes, seconds = chains[chain_key]
         for code in codes:
             out.add(Violation(i, code, MESSAGES[code]))
         if seconds:
-            out |= _compare_with_invoices(i, line, seconds, delivered, first_line)
+            seconds_key = tuple(p.idx for p in seconds)
+            if seconds_key not in invoiced:
+                invoiced[seconds_key] = _invoiced_lines(seconds)
+            out |= _compare_with_invoices(i, line, invoiced[seconds_key], delivered, first_line)
     return sorted(out)
 
 
+def _invoiced_lines(seconds: Sequence[_Prepared]) -> dict[tuple[str, str], tuple[int, set[Decimal]]]:
+    """(item, batch) → (quantity invoiced, unit prices) over the second-position invoices."""
+    out: dict[tuple[str, str], tuple[int, set[Decimal]]] = {}
+    for p in seconds:
+        for il in p.invoice.lines:
+            qty, prices = out.get((il.item_code, il.batch_no), (0, set()))
+            out[(il.item_code, il.batch_no)] = (qty + il.quantity, prices | {il.unit_price})
+    return out
+
+
 def _compare_with_invoices(
-    i: int, line: ReceiptLine, seconds: Sequence[Invoice],
+    i: int, line: ReceiptLine, invoiced: Mapping[tuple[str, str], tuple[int, set[Decimal]]],
     delivered: Mapping[tuple[str, str], int], first_line: Mapping[tuple[str, str], int],
 ) -> set[Violation]:
     out: set[Violation] = set()
-    invoiced = [il for inv in seconds for il in inv.lines if il.item_code == line.item_code and il.batch_no == line.batch_no]
-    if not invoiced:
+    key = (line.item_code, line.batch_no)
+    if key not in invoiced:
         out.add(Violation(i, "BATCH_NOT_INVOICED", f"batch {line.batch_no} is not on the second invoice"))
         return out
-    key = (line.item_code, line.batch_no)
-    total = sum(il.quantity for il in invoiced)
+    total, prices = invoiced[key]
     if first_line[key] == i and delivered[key] > total:
         out.add(Violation(i, "QUANTITY_EXCEEDS_INVOICED", f"{delivered[key]} delivered, {total} invoiced"))
-    prices = {il.unit_price for il in invoiced}
     if line.unit_price not in prices:
         shown = ", ".join(str(p) for p in sorted(prices))
         out.add(Violation(i, "PRICE_MISMATCH", f"delivered at {line.unit_price}, invoiced at {shown}"))

@@ -53,10 +53,10 @@ def contract_prices(session: Session, item_codes: list[str], day: date) -> dict[
     """The price a delivery may not exceed per item: the VBP winning price, else the negotiated price in force."""
     out: dict[str, Decimal] = {}
     negotiated = pur.price_records(session, "negotiated_prices", item_codes)
+    vbp = pur.contracts_in_force(session, item_codes, day)
     for code in item_codes:
-        vbp = pur.contracts(session, code, on=day)
-        if vbp:
-            out[code] = vbp[-1].price
+        if code in vbp:
+            out[code] = vbp[code].price
             continue
         record = latest_in_force(negotiated.get(code, []), day)
         if record is not None:
@@ -73,11 +73,12 @@ def gather_facts(ctx: ServiceContext, session: Session, receipt: Receipt) -> Che
     if not tax_id:
         raise InvalidInput("the formulary holds no tax id for this site", {"site_code": "no tax_id known"})
     codes = sorted({line.item_code for line in receipt.lines})
+    items = ref.item_facts(session, codes)
     return CheckFacts(
         buyer_tax_id=tax_id,
-        items=ref.item_facts(session, codes),
-        manufacturers=pur.manufacturers(session),
-        authorized=pur.authorizations(session),
+        items=items,
+        manufacturers=pur.manufacturers(session, [i.manufacturer for i in items.values() if i.manufacturer]),
+        authorized=pur.authorization_of(session, receipt.supplier_tax_id, codes),
         contract_prices=contract_prices(session, codes, receipt.received_on),
         short_expiry_months=policy(ctx).short_expiry_months,
     )

@@ -138,13 +138,17 @@ def approve_requisition(ctx: ServiceContext, actor: Principal, cmd: c.ApproveReq
         check_transition(row["status"], Status.APPROVED)
         lines = rq.lines_of(session, row["id"])
         requested = {line["item_code"]: line["quantity"] for line in lines}
-        items = ref.item_facts(session, requested)
         approved = {a.item_code: a.approved_quantity for a in cmd.lines}
         reasons = {a.item_code: a.reason for a in cmd.lines}
-        check_approval(requested, approved, reasons, {k: v.package_size for k, v in items.items()})
+        # Package sizes matter only for cut lines (requested quantities were whole packages already).
+        sizes = {k: v.package_size for k, v in ref.item_facts(session, approved).items()} if approved else {}
+        check_approval(requested, approved, reasons, sizes)
         final = {code: approved.get(code, asked) for code, asked in requested.items()}
         if not any(final.values()):
             raise InvalidInput("nothing approved: reject the requisition instead", {"lines": "every line cut to 0"})
+        # Requisition-row writes first: the lots' row locks are then held only for the lot writes and the commit.
+        rq.set_approved_quantities(session, row["id"], {k: (v, reasons.get(k)) for k, v in final.items()})
+        rq.set_status(session, row["id"], Status.APPROVED, at, decided_by=actor.subject, decision_reason=cmd.note)
         lots = stock.lock_central_lots(session, [code for code, qty in final.items() if qty])
         allocations: list[Allocation] = []
         short: dict[str, str] = {}
@@ -157,9 +161,19 @@ def approve_requisition(ctx: ServiceContext, actor: Principal, cmd: c.ApproveReq
             raise Conflict("not enough central stock for this approval", short)
         stock.take_from_central(session, allocations, "allocation", row["id"], at)
         rq.insert_allocations(session, row["id"], allocations)
-        rq.set_approved_quantities(session, row["id"], {k: (v, reasons.get(k)) for k, v in final.items()})
-        rq.set_status(session, row["id"], Status.APPROVED, at, decided_by=actor.subject, decision_reason=cmd.note)
-        return _detail(session, row["id"])
+        # The answer is composed from what this transaction wrote: no re-reads on the hot path.
+        return {
+            **row, "status": Status.APPROVED.value, "version": row["version"] + 1, "updated_at": at,
+            "decided_by": actor.subject, "decision_reason": cmd.note,
+            "lines": [{**line, "approved_quantity": final[line["item_code"]], "cut_reason": reasons.get(line["item_code"])}
+                      for line in lines],
+            "allocations": [
+                {"item_code": a.lot.item_code, "lot_id": a.lot.lot_id, "batch_no": a.lot.batch_no, "expiry": a.lot.expiry,
+                 "unit_cost": a.lot.unit_cost, "quantity": a.quantity, "received_quantity": None, "discrepancy": None,
+                 "note": None}
+                for a in allocations
+            ],
+        }  # fmt: skip
 
 
 def reject_requisition(ctx: ServiceContext, actor: Principal, cmd: c.RejectRequisition) -> dict[str, Any]:

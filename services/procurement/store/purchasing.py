@@ -45,16 +45,19 @@ def distributors(session: Session) -> list[dict[str, Any]]:
     return [d for d in (distributor(session, c) for c in codes) if d is not None]
 
 
-def authorizations(session: Session) -> dict[str, frozenset[str] | None]:
-    """Distributor tax id → authorised item codes (None = all items)."""
-    out: dict[str, frozenset[str] | None] = {}
-    for row in session.execute(select(T["distributors"].c.tax_id, T["distributors"].c.all_items)):
-        out[norm_tax_id(row.tax_id)] = None if row.all_items else frozenset()
-    for row in session.execute(select(T["distributor_items"])):
-        current = out.get(norm_tax_id(row.tax_id))
-        if current is not None:
-            out[norm_tax_id(row.tax_id)] = current | {row.item_code}
-    return out
+def authorization_of(session: Session, tax_id: str, item_codes: Sequence[str]) -> dict[str, frozenset[str] | None]:
+    """{tax id: authorised codes among item_codes, or None for all} for one distributor; {} if unknown."""
+    tax = norm_tax_id(tax_id)
+    row = session.execute(select(T["distributors"].c.all_items).where(T["distributors"].c.tax_id == tax)).first()
+    if row is None:
+        return {}
+    if row.all_items:
+        return {tax: None}
+    links = T["distributor_items"]
+    codes = session.execute(
+        select(links.c.item_code).where(links.c.tax_id == tax, links.c.item_code.in_(sorted(set(item_codes))))
+    ).scalars()
+    return {tax: frozenset(codes)}
 
 
 def save_manufacturer(session: Session, name: str, tax_id: str, agents: Sequence[tuple[str, str, str]], at: Any) -> None:
@@ -77,15 +80,18 @@ def manufacturer_named(session: Session, name: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def manufacturers(session: Session) -> dict[str, Manufacturer]:
-    """Registered manufacturers by name, with their agents' tax ids."""
+def manufacturers(session: Session, names: Sequence[str] | None = None) -> dict[str, Manufacturer]:
+    """Registered manufacturers by name (all, or those named), with their agents' tax ids."""
+    query = select(T["manufacturers"])
+    if names is not None:
+        query = query.where(T["manufacturers"].c.name.in_(sorted(set(names))))
+    found = {r.name: r.tax_id for r in session.execute(query)}
     agents: dict[str, set[str]] = {}
-    for row in session.execute(select(T["manufacturer_agents"])):
-        agents.setdefault(row.manufacturer_tax_id, set()).add(norm_tax_id(row.tax_id))
-    return {
-        r.name: Manufacturer(r.name, r.tax_id, frozenset(agents.get(r.tax_id, set())))
-        for r in session.execute(select(T["manufacturers"]))
-    }
+    if found:
+        agent_table = T["manufacturer_agents"]
+        for row in session.execute(select(agent_table).where(agent_table.c.manufacturer_tax_id.in_(sorted(found.values())))):
+            agents.setdefault(row.manufacturer_tax_id, set()).add(norm_tax_id(row.tax_id))
+    return {name: Manufacturer(name, tax, frozenset(agents.get(tax, set()))) for name, tax in found.items()}
 
 
 def manufacturer_rows(session: Session) -> list[dict[str, Any]]:
@@ -116,6 +122,16 @@ def contracts(session: Session, item_code: str | None = None, on: date | None = 
     if on:
         query = query.where(table.c.start <= on, table.c.end >= on)
     return [_contract(r) for r in session.execute(query)]
+
+
+def contracts_in_force(session: Session, item_codes: Sequence[str], day: date) -> dict[str, Contract]:
+    """The VBP contract in force on a day per item (the latest starting), one query."""
+    table = T["vbp_contracts"]
+    rows = session.execute(
+        select(table).where(table.c.item_code.in_(sorted(set(item_codes))), table.c.start <= day, table.c.end >= day)
+        .order_by(table.c.start)
+    )  # fmt: skip
+    return {r.item_code: _contract(r) for r in rows}
 
 
 def insert_price(session: Session, table_name: str, row: dict[str, Any]) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.procurement.model.ledger import Allocation
@@ -63,11 +63,13 @@ def set_status(session: Session, requisition_id: str, status: str, at: datetime,
 
 def set_approved_quantities(session: Session, requisition_id: str, approved: dict[str, tuple[int, str | None]]) -> None:
     """Approved quantity and cut reason per item code."""
-    for code, (qty, reason) in approved.items():
-        session.execute(
-            update(LINES).where(LINES.c.requisition_id == requisition_id, LINES.c.item_code == code)
-            .values(approved_quantity=qty, cut_reason=reason)
-        )  # fmt: skip
+    if not approved:
+        return
+    session.execute(
+        update(LINES).where(LINES.c.requisition_id == requisition_id, LINES.c.item_code == bindparam("code"))
+        .values(approved_quantity=bindparam("qty"), cut_reason=bindparam("reason")),
+        [{"code": code, "qty": qty, "reason": reason} for code, (qty, reason) in approved.items()],
+    )  # fmt: skip
 
 
 def insert_allocations(session: Session, requisition_id: str, allocations: Sequence[Allocation]) -> None:

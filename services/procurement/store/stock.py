@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.procurement.model.ledger import Allocation, Lot
@@ -31,11 +31,12 @@ def lock_central_lots(session: Session, item_codes: Iterable[str]) -> list[Lot]:
 
 def take_from_central(session: Session, allocations: Sequence[Allocation], kind: str, ref: str, at: datetime) -> None:
     """Book allocations out of central lots (balances down, a movement each); lots must be locked."""
-    for a in allocations:
-        session.execute(
-            update(CENTRAL).where(CENTRAL.c.id == a.lot.lot_id).values(balance=CENTRAL.c.balance - a.quantity)
-        )
     if allocations:
+        # One executemany (psycopg pipelines it): a round trip for the batch, not one per lot.
+        session.execute(
+            update(CENTRAL).where(CENTRAL.c.id == bindparam("lot")).values(balance=CENTRAL.c.balance - bindparam("taken")),
+            [{"lot": a.lot.lot_id, "taken": a.quantity} for a in allocations],
+        )
         session.execute(
             insert(CENTRAL_MOVES),
             [{"lot_id": a.lot.lot_id, "kind": kind, "quantity": -a.quantity, "ref": ref, "reason": None, "at": at}
