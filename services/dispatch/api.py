@@ -97,8 +97,8 @@ class Plans(MethodView):
     @blp.arguments(schemas.PlanQuery, location="query")
     @blp.response(200, schemas.PlanSummaryOut(many=True))
     def get(self, args: dict[str, Any]) -> Any:
-        """Plans newest first (of one day, earlier days included)."""
-        return service.list_plans(_ctx(), args["date"])
+        """Plans newest first (of one day, earlier days included); a storekeeper's come without routes."""
+        return reads.plans_for(_ctx(), current_principal(), args["date"])
 
     @blp.arguments(schemas.PlanIn)
     @blp.response(202, schemas.PlanOut)
@@ -183,7 +183,8 @@ def day_stops(day: str) -> Any:
 @blp.response(200)
 def plan_completions(plan_id: str) -> Any:
     """Stops confirmed by drivers on this plan."""
-    return [{**c, "completed_at": c["completed_at"].isoformat()} for c in service.completions(_ctx(), plan_id)]
+    rows = reads.completions_for(_ctx(), current_principal(), plan_id)
+    return [{**c, "completed_at": c["completed_at"].isoformat()} for c in rows]
 
 
 @blp.route("/plans/<plan_id>/geojson")

@@ -58,7 +58,8 @@ def screen_vehicle(vehicle: Mapping[str, Any], opens: str, closes: str) -> LeftO
     """
     start, end = vehicle["shift"]
     if minutes(end) <= minutes(opens) or minutes(start) >= minutes(closes):
-        return LeftOut(vehicle["id"], "shift", f"shift {start}–{end} lies outside the depot's hours {opens}–{closes}")
+        return LeftOut(vehicle["id"], "shift", f"班次 {start}–{end} 不在物流中心作业时间 {opens}–{closes} 内 "
+                                               f"(shift {start}–{end} lies outside the depot's hours {opens}–{closes})")
     return None
 
 

@@ -5,6 +5,7 @@ Read-only; SQL lives in store.py / queries.py, shaping in presentation.py.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from services.dispatch import queries, store
@@ -77,3 +78,24 @@ def publish_preview(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict
     if published:
         summary["changes"] = compare(get_plan(ctx, published[0]["id"]), plan)
     return summary
+
+
+def plans_for(ctx: ServiceContext, actor: Principal, day: date | None) -> list[dict[str, Any]]:
+    """Plans newest first (of one day when given); a storekeeper gets them without routes (those
+    name other sites' stops): they read their own site's stops through ``plan_for``."""
+    with ctx.factory() as session:
+        rows = queries.list_plans(session, day.isoformat() if day else None)
+    if actor.site_scope() is not None:
+        return [{**row, "result": None} for row in rows]
+    return rows
+
+
+def completions_for(ctx: ServiceContext, actor: Principal, plan_id: str) -> list[dict[str, Any]]:
+    """Stops confirmed on a plan; a storekeeper sees their own site's confirmations only."""
+    plan = get_plan(ctx, plan_id)
+    with ctx.factory() as session:
+        rows = queries.list_completions(session, plan_id)
+    scope = actor.site_scope()
+    if scope is None:
+        return rows
+    return [r for r in rows if plan["stop_refs"].get(r["stop_id"], {}).get("site") == scope]

@@ -203,3 +203,18 @@ def test_a_storekeeper_sees_only_their_own_sites_shipments_and_stops(client: Fla
         assert client.get("/api/v1/shipments?status=all&site=CW-T03", headers=keeper).status_code == 403
     everyone = client.get("/api/v1/shipments?status=all", headers=DISPATCHER).get_json()
     assert {s["site_code"] for s in everyone} == {"CW-T02", "CW-T03"}
+
+
+def test_a_storekeeper_reads_plans_only_for_their_own_site(client: FlaskClient, ctx: ServiceContext) -> None:
+    plan_id = client.post("/api/v1/plans", json={"date": MONDAY.isoformat(), "time_limit_s": 1, "workers": 1},
+                          headers=DISPATCHER).get_json()["id"]  # fmt: skip
+    run_queued(ctx)
+    keeper = bearer("storekeeper", site="CW-T02")
+    assert client.get("/api/v1/plans", headers=keeper).status_code == 403  # summaries span every site
+    mine = client.get(f"/api/v1/plans/{plan_id}", headers=keeper).get_json()
+    assert set(mine["stop_refs"]) == {"CW-T02"} and mine["request"] == {}
+    assert {s["id"] for r in mine["result"]["routes"] for s in r["stops"]} <= {"CW-T02"}
+    geo = client.get(f"/api/v1/plans/{plan_id}/geojson", headers=keeper).get_json()
+    assert {f["properties"]["site"] for f in geo["features"] if f["geometry"]["type"] == "Point"} <= {"CW-T02"}
+    for path in ("manifests/LC-1", "compare", "publish-preview", "completions", "progress"):
+        assert client.get(f"/api/v1/plans/{plan_id}/{path}", headers=keeper).status_code == 403

@@ -103,6 +103,9 @@
       item("总里程", "Distance", D.km(r.totals.distance_km)),
       item("总成本", "Cost", D.money(r.totals.cost)),
       item("求解用时", "Solve time", `${(r.stats || {}).solve_s ?? "—"} s`),
+      r.totals.trips ? item("趟次", "Trips", `${r.totals.trips}`) : null,
+      ...((plan.request || {}).left_out || []).map((lo) => el("div", { class: "bad left-out-vehicle", dataset: { vehicle: lo.vehicle } },
+        el("dt", {}, tr(`未派 ${lo.vehicle}`, `${lo.vehicle} left out`)), el("dd", {}, lo.reason))),
     );
   }
 
