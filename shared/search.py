@@ -24,6 +24,7 @@ import base64
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -73,11 +74,16 @@ def form_spellings(form: str | None) -> tuple[str, ...]:
 
 def name_variants(item: Mapping[str, Any]) -> tuple[str, ...]:
     """The generic name alone and as NMPA product names with its form (lower-case, normalised)."""
-    name = search_form(item.get("generic_name") or "")
+    return _name_variants(item.get("generic_name") or "", item.get("dosage_form") or "")
+
+
+@lru_cache(maxsize=65536)
+def _name_variants(generic_name: str, dosage_form: str) -> tuple[str, ...]:
+    name = search_form(generic_name)
     if not name:
         return ()
     out = [name]
-    for spelling in form_spellings(item.get("dosage_form")):
+    for spelling in form_spellings(dosage_form):
         out.append(spelling + name if spelling == "注射用" else name + spelling)
     return tuple(dict.fromkeys(out))
 

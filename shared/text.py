@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from marshmallow import ValidationError, fields
@@ -60,6 +61,7 @@ def code(text: str) -> str:
     return normalise(text).replace(" ", "").upper()
 
 
+@lru_cache(maxsize=65536)
 def search_form(text: str) -> str:
     """The form both the index and a query take: normalised and lower-case (never raises)."""
     try:
