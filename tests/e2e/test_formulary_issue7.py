@@ -458,3 +458,11 @@ def test_a_blank_optional_field_is_not_given(client: FlaskClient, field: str) ->
     created = client.post("/api/v1/items", json=sample_item(**{field: " \u3000 "}), headers=ADMIN)
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["payload"][field] is None
+
+
+def test_an_upload_over_its_own_limit_says_how_many_rows_fit(client: FlaskClient) -> None:
+    content = b"x" * (33 * 1024 * 1024)
+    response = client.post("/api/v1/imports/items", data={"file": (io.BytesIO(content), "big.csv")}, headers=ADMIN)
+    assert response.status_code == 413
+    message = response.get_json()["errors"][0]["message"]
+    assert "32 MiB" in message and "20000 rows" in message

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
-
 from services.formulary import service, store
 from services.formulary.commands import ApproveChanges, ProposeItem, ProposeSite, ProposeStocklist, Why
 from services.formulary.seed.catalogue import load_catalogue
 from services.formulary.seed.county import County, Site, generate_county
 from services.formulary.seed.stocklists import default_stocklists
 from shared.auth import Principal
+from shared.db import read_only
 from shared.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def seed_county(ctx: ServiceContext, county: County) -> dict[str, int]:
 
 def seed_if_empty(ctx: ServiceContext, profile: str = "chengwu", seed: int = 2026) -> dict[str, int] | None:
     """Seed the sample county unless the catalogue already has a version; returns what was seeded."""
-    with ctx.factory() as session:
-        if session.execute(select(func.count()).select_from(store.catalogue_versions)).scalar_one():
+    with read_only(ctx.factory) as session:
+        if store.current_catalogue_version(session):
             return None
     return seed_county(ctx, generate_county(profile, seed=seed))
