@@ -69,16 +69,23 @@ def _minimal(rx: Prescription, key: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _audit(session: Session, review: dict[str, Any], actor: Principal | str, action: str, **values: Any) -> None:
+def _entry(review: dict[str, Any], actor: Principal | str, action: str, **values: Any) -> dict[str, Any]:
     who, role = (actor, "system") if isinstance(actor, str) else (actor.subject, actor.roles[0])
-    store.append_audit(session, {
-        "at": values.pop("at", utcnow()), "review_id": review["id"], "prescription_no": review["prescription_no"],
-        "site_code": review["site_code"], "actor": who, "actor_role": role, "action": action, **values,
-    })  # fmt: skip
+    row = {"review_id": review["id"], "prescription_no": review["prescription_no"], "site_code": review["site_code"],
+           "actor": who, "actor_role": role, "action": action, "reason_code": None, "comment": None,
+           "knowledge_version": None, "screening_id": None, "detail": {}}  # fmt: skip
+    row.update(values)
+    row.setdefault("at", utcnow())
+    return row
 
 
-def _approved_event(ctx: ServiceContext, session: Session, review: dict[str, Any], by: str, how: str, at: datetime) -> None:
-    screening = store.screening_by_id(session, review["screening_id"]) or {}
+def _audit(session: Session, review: dict[str, Any], actor: Principal | str, action: str, **values: Any) -> None:
+    store.append_audits(session, [_entry(review, actor, action, **values)])
+
+
+def _approved_event(ctx: ServiceContext, session: Session, review: dict[str, Any], by: str, how: str, at: datetime,
+                    screening: dict[str, Any] | None = None) -> None:
+    screening = screening or store.screening_by_id(session, review["screening_id"]) or {}
     lines = [
         {"item_code": i["item_code"], "quantity": int(math.ceil(float(i["quantity"])))}
         for i in screening.get("prescription", {}).get("items", [])
@@ -132,19 +139,23 @@ def screen_prescription(ctx: ServiceContext, actor: Principal, rx: Prescription,
             review = {**existing, **state, "attempts": existing["attempts"] + 1}
             if not store.move_review(session, existing["id"], RESCREENABLE, existing["version"], attempts=review["attempts"], **state):
                 raise Conflict("the prescription changed meanwhile; try again", {"prescription_no": "changed meanwhile"})
-        store.insert_screening(session, {
+        screening_row = {
             "id": screening_id, "review_id": review["id"], "attempt": review["attempts"], "screened_at": now,
             "screened_by": actor.subject, "source": source, "outcome": result.outcome,
             "knowledge_version": result.knowledge_version, "patient_key": key, "prescription": _minimal(rx, key),
             "findings": findings, "codes": ",".join(sorted({str(f["code"]) for f in findings}))[:800],
-        })  # fmt: skip
+        }  # fmt: skip
+        store.insert_screening(session, screening_row)
         common: dict[str, Any] = {"knowledge_version": result.knowledge_version, "screening_id": screening_id, "at": now}
+        entries = []
         if review["attempts"] > 1:
-            _audit(session, review, actor, "resubmitted", **common)
-        _audit(session, review, actor, "screened", detail={"outcome": result.outcome, "codes": [f["code"] for f in findings]}, **common)
-        _audit(session, review, "engine", {"passed": "auto_passed", "pending": "queued", "blocked": "blocked"}[status], **common)
+            entries.append(_entry(review, actor, "resubmitted", **common))
+        entries.append(_entry(review, actor, "screened", detail={"outcome": result.outcome, "codes": [f["code"] for f in findings]},
+                              **common))  # fmt: skip
+        entries.append(_entry(review, "engine", {"passed": "auto_passed", "pending": "queued", "blocked": "blocked"}[status], **common))
+        store.append_audits(session, entries)
         if status == "passed":
-            _approved_event(ctx, session, review, "auto", "auto_pass", now)
+            _approved_event(ctx, session, review, "auto", "auto_pass", now, screening_row)
     log.info("screened", extra={"prescription_no": rx.prescription_no, "site": rx.site_code, "outcome": result.outcome,
                                 "patient": key[:6] + "…", "findings": len(findings)})  # fmt: skip
     return ScreeningAnswer(review["id"], result.outcome, result.knowledge_version, findings, review["attempts"])

@@ -252,6 +252,11 @@ def append_audit(session: Session, values: dict[str, Any]) -> None:
     session.execute(insert(audit_events).values(**values))
 
 
+def append_audits(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add entries to the audit trail in one statement (rows with the same keys)."""
+    session.execute(insert(audit_events), rows)
+
+
 def audit_of(session: Session, review_id: str) -> list[dict[str, Any]]:
     """The audit trail of one review, oldest first."""
     query = select(audit_events).where(audit_events.c.review_id == review_id).order_by(audit_events.c.id)
