@@ -111,7 +111,9 @@ def dispatch_afternoon(day: DemoDay) -> None:
     day.say(f"[dispatch] 发布方案 → {published.status}; 司机清单: {day.urls['dispatch']}/ui/plans/{plan_id}/manifest/<车辆>")
 
 
-STEPS: list[Step] = [formulary_morning, dispatch_afternoon]
+from services.prescription_review.demo import review_morning  # noqa: E402
+
+STEPS: list[Step] = [formulary_morning, review_morning, dispatch_afternoon]
 
 
 def run_demo(base_host: str = "127.0.0.1", start: bool = True) -> int:
