@@ -185,16 +185,17 @@ def split_oversized(stop: DayStop, largest: Mapping[str, float], min_split_l: fl
     """Split a site's order larger than any vehicle's compartment into several stops at that site.
 
     ``largest`` is the biggest compartment of each kind in the fleet (litres). A compartment whose
-    volume exceeds it is cut into ``ceil(volume / largest)`` equal parts (each at least half a
-    compartment, and never under ``min_split_l``); everything that fits rides with the first part.
-    A compartment no vehicle has, or one too small for a part of ``min_split_l``, is left whole:
-    the solver then names that stop and compartment as the reason it is left out.
+    volume exceeds it is cut into ``ceil(volume / largest)`` equal parts in whole decilitres: each
+    fits the compartment and is more than half of it, so never under ``min_split_l`` (splitting
+    needs a compartment of at least twice that). Everything that fits rides with the first part.
+    A compartment no vehicle has, or one under ``2 * min_split_l``, is left whole: the solver then
+    names that stop and compartment as the reason it is left out.
     """
     counts: dict[tuple[str, str], int] = {}
     for side, volumes in (("deliver", stop.deliver_l), ("pickup", stop.pickup_l)):
         for compartment, litres in volumes.items():
             cap = largest.get(compartment, 0.0)
-            if litres > cap >= min_split_l:
+            if litres > cap >= 2 * min_split_l:
                 counts[(side, compartment)] = math.ceil(litres / cap - 1e-9)
     if not counts:
         return [stop]
@@ -206,8 +207,12 @@ def split_oversized(stop: DayStop, largest: Mapping[str, float], min_split_l: fl
     for side, volumes in (("deliver", stop.deliver_l), ("pickup", stop.pickup_l)):
         for compartment, litres in volumes.items():
             pieces = counts.get((side, compartment), 1)
-            share = math.floor(litres / pieces * 10) / 10  # decilitres; the last part takes the rest
+            if pieces == 1:
+                parts[0].add(side, {compartment: litres})
+                continue
+            # Equal parts in whole decilitres: the first (total mod pieces) parts get one more.
+            total_dl = round(litres * 10)
+            base, extra = divmod(total_dl, pieces)
             for k in range(pieces):
-                value = share if k < pieces - 1 else round(litres - share * (pieces - 1), 3)
-                parts[k].add(side, {compartment: value})
+                parts[k].add(side, {compartment: (base + (1 if k < extra else 0)) / 10})
     return [p for p in parts if not p.empty]
