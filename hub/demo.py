@@ -112,8 +112,9 @@ def dispatch_afternoon(day: DemoDay) -> None:
 
 
 from services.prescription_review.demo import review_morning  # noqa: E402
+from services.procurement.demo import procurement_day  # noqa: E402
 
-STEPS: list[Step] = [formulary_morning, review_morning, dispatch_afternoon]
+STEPS: list[Step] = [formulary_morning, review_morning, procurement_day, dispatch_afternoon]
 
 
 def run_demo(base_host: str = "127.0.0.1", start: bool = True) -> int:
