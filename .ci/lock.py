@@ -83,7 +83,25 @@ def check(root: Path = ROOT) -> list[str]:
             problems.append(f"{name} is missing or has no fingerprint line")
         elif got != expected:
             problems.append(f"{name} was resolved from another pyproject.toml (dependencies changed since)")
+        else:
+            problems += [f"{name}: {req} has no hash" for req in unhashed(root / name)]
     return problems
+
+
+def unhashed(lock: Path) -> list[str]:
+    """Pinned requirements of a lock file that carry no --hash (pip would refuse the file)."""
+    out, current, hashed = [], None, False
+    for line in [*lock.read_text(encoding="utf-8").splitlines(), ""]:
+        stripped = line.strip()
+        if not line.startswith((" ", "#")) and stripped:
+            if current and not hashed:
+                out.append(current)
+            current, hashed = stripped.split(" ")[0], "--hash=" in stripped
+        elif "--hash=" in stripped:
+            hashed = True
+    if current and not hashed:
+        out.append(current)
+    return out
 
 
 def main(argv: list[str]) -> int:
