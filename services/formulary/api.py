@@ -22,6 +22,8 @@ from services.formulary.service import ChangeView
 from shared.db import read_only
 from shared.errors import InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from shared.runtime import ServiceContext
+from shared.text import BadText
+from shared.text import code as text_code
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.idempotency import idempotent
@@ -34,6 +36,14 @@ UPLOAD_HINT = f"A catalogue file of up to {MAX_ROWS} rows fits ({UPLOAD_MAX_BYTE
 
 def _ctx() -> ServiceContext:
     return current_app.extensions["countyhub"]  # type: ignore[no-any-return]
+
+
+def _path_code(raw: str) -> str:
+    """A code from the URL, normalised as codes are everywhere (ｙｐ０００００７ → YP000007)."""
+    try:
+        return text_code(raw)
+    except BadText as exc:
+        raise NotFound(f"no such code {raw!r}") from exc
 
 
 def _etag(code: str, version: int) -> str:
@@ -98,6 +108,7 @@ class Item(MethodView):
     @blp.response(200, schemas_out.ItemOut)
     def get(self, code: str) -> Any:
         """The item's current approved state, with an ETag for edits."""
+        code = _path_code(code)
         with read_only(_ctx().factory) as session:
             item = store.item_row(session, code)
         if item is None:
@@ -108,6 +119,7 @@ class Item(MethodView):
     @blp.response(201, schemas_out.ChangeOut)
     def patch(self, cmd: ProposeItemEdit, code: str) -> Any:
         """Propose changing some fields; requires If-Match (RFC 9110: the ETag, a list of tags, or *)."""
+        code = _path_code(code)
         header = request.headers.get("If-Match")
         if not header:
             raise PreconditionRequired("send If-Match with the item's ETag", {"If-Match": "required"})
@@ -131,13 +143,14 @@ class Item(MethodView):
 @blp.response(201, schemas_out.ChangeOut)
 def retire_item(cmd: Any, code: str) -> Any:
     """Propose taking an item out of the catalogue."""
-    return _created(service.propose(_ctx(), current_principal(), replace(cmd, code=code)))
+    return _created(service.propose(_ctx(), current_principal(), replace(cmd, code=_path_code(code))))
 
 
 @blp.route("/items/<code>/history")
 @blp.response(200, schemas_out.VersionOut(many=True))
 def item_history(code: str) -> Any:
     """Every approved version of an item, newest first: proposer, reason, meeting, approver."""
+    code = _path_code(code)
     with read_only(_ctx().factory) as session:
         rows = queries.item_history(session, code)
     if not rows:
@@ -216,6 +229,7 @@ class Sites(MethodView):
 @blp.response(200, schemas_out.SiteOut)
 def get_site(code: str) -> Any:
     """One site."""
+    code = _path_code(code)
     with read_only(_ctx().factory) as session:
         site = store.site_row(session, code)
     if site is None:

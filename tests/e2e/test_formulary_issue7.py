@@ -466,3 +466,9 @@ def test_an_upload_over_its_own_limit_says_how_many_rows_fit(client: FlaskClient
     assert response.status_code == 413
     message = response.get_json()["errors"][0]["message"]
     assert "32 MiB" in message and "20000 rows" in message
+
+
+def test_codes_in_the_url_are_normalised_too(one_item: FlaskClient) -> None:
+    assert one_item.get("/api/v1/items/ｙｐ９０００１", headers=ADMIN).status_code == 404
+    assert one_item.get("/api/v1/items/ｙｐ９００００１", headers=ADMIN).get_json()["code"] == "YP900001"
+    assert one_item.get("/api/v1/items/yp900001/history", headers=ADMIN).status_code == 200

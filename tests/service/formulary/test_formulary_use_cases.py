@@ -164,3 +164,24 @@ def test_the_seed_goes_through_two_people(service_ctx: ServiceContext) -> None:
     with read_only(service_ctx.factory) as session:
         found, _ = queries.search_items(session, q="amxl", limit=5)
     assert found and found[0]["generic_name"].startswith("阿莫西林")
+
+
+def test_lists_page_and_batches_total_on_both_backends(service_ctx: ServiceContext) -> None:
+    given = [{**_fields(f"YP93{i:04d}", approval_no=None), "code": f"YP93{i:04d}"} for i in range(5)]
+    rows = tuple(imports.ParsedRow(i + 2, g["code"], g) for i, g in enumerate(given))
+    parsed = imports.ParsedFile(rows, "UTF-8", None, 1, tuple(given[0]))
+    report = imports.import_items(service_ctx, ADMIN, parsed, confirm=True, valid_only=False, why=Why(reason="新目录"))
+    with read_only(service_ctx.factory) as session:
+        [batch] = queries.batches(session)
+    assert (batch["total"], batch["creates"], batch["updates"], batch["flagged"]) == (5, 5, 0, 4)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        views, cursor = service.list_changes(service_ctx, "draft", batch_id=report.batch_id, cursor=cursor, limit=2)
+        seen += [v.change.target for v in views]
+        if cursor is None:
+            break
+    assert seen == [g["code"] for g in given]
+    with read_only(service_ctx.factory) as session:
+        found, nxt = queries.search_items(session, q="amxl", limit=10)
+    assert found == [] and nxt is None  # drafts are not the catalogue
