@@ -499,6 +499,10 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
+    def ignore_aliases(self, data: Any) -> bool:
+        """Write shared values out in full (no &id001 anchors an operator would have to follow)."""
+        return True
+
 
 def dump(objs: Iterable[Obj]) -> str:
     """A multi-document YAML text."""
