@@ -7,7 +7,7 @@ once (status ``queued``) instead of leaving it to go stale; the search it abando
 write (every write is guarded by the claim id).
 
 A long solve shows a first plan early: a short first search (``FIRST_SHARE`` of the time limit,
-at least ``FIRST_MIN_S``) is stored as the plan's draft while solving, and the rest of the budget
+between ``FIRST_MIN_S`` and ``FIRST_MAX_S``) is stored, when it serves any stop, as the plan's draft while solving, and the rest of the budget
 warm-starts from it. The objective shown is the best so far, so it never rises.
 """
 
@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 120  # a solving plan whose worker stopped beating for this long is queued again
 BEAT_EVERY_S = 10.0  # heartbeat while a search runs without improving
 WRITE_EVERY_S = 0.5  # at most two progress writes a second (one per improvement would flood the database)
-FIRST_SHARE = 0.2  # share of the time limit the first (draft) search gets
-FIRST_MIN_S = 4.0
+FIRST_SHARE = 0.12  # share of the time limit the first (draft) search gets, within the bounds below
+FIRST_MIN_S = 5.0  # a 680-stop county day has its first plan after 3-6 s on two busy cores
+FIRST_MAX_S = 8.0
 TWO_PHASE_FROM_S = 12.0  # shorter solves (re-plans) run as one search
 
 
@@ -93,10 +94,12 @@ class _Run:
         draft: dict[str, Any] | None = None
         try:
             if limit >= TWO_PHASE_FROM_S and not request.get("initial_routes"):
-                first = max(FIRST_MIN_S, FIRST_SHARE * limit)
+                first = min(FIRST_MAX_S, max(FIRST_MIN_S, FIRST_SHARE * limit))
                 draft = self._phase(request, first, kept)
                 if self.cancelled.is_set():
                     return
+                if draft is not None and not (draft.get("totals") or {}).get("stops_served"):
+                    draft = None  # nothing served yet: no draft to show, the full search starts afresh
                 if draft is not None:
                     self.write(result=draft, progress=list(self.samples))
                     request["initial_routes"] = {r["vehicle"]: [s["id"] for s in r["stops"]] for r in draft["routes"]

@@ -79,3 +79,34 @@ def test_a_plan_whose_worker_stopped_beating_is_claimed_again_and_the_old_worker
     worker.run_plan(service_ctx, plan_id, "other")
     plan = service.get_plan(service_ctx, plan_id)
     assert plan["status"] == "solved" and plan["claimed_by"] == "other", plan["error"]
+
+
+def test_a_long_solve_shows_its_first_plan_while_still_solving(service_ctx: ServiceContext) -> None:
+    (plan_id,) = _queue(service_ctx, 1, time_limit_s=worker.TWO_PHASE_FROM_S)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.plan_worker, args=(service_ctx, stop))
+    thread.start()
+    seen_draft = None
+    try:
+        for _ in range(600):
+            poll = service.plan_progress(service_ctx, plan_id)
+            if poll["status"] == "solving" and poll["has_routes"]:
+                seen_draft = poll
+                break
+            if poll["status"] not in ("queued", "solving"):
+                break
+            stop.wait(0.05)
+        assert seen_draft is not None, "the first plan should be on the board before the solve ends"
+        assert seen_draft["totals"]["stops_served"] > 0 and seen_draft["progress"]
+        for _ in range(600):
+            if service.plan_progress(service_ctx, plan_id)["status"] == "solved":
+                break
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        thread.join(30)
+    final = service.get_plan(service_ctx, plan_id)
+    assert final["status"] == "solved", final["error"]
+    objectives = [o for _, o in final["progress"]]
+    assert objectives == sorted(objectives, reverse=True)  # the best so far never rises
+    assert final["result"]["objective"] <= seen_draft["progress"][-1][1]
