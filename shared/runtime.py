@@ -154,11 +154,12 @@ def handle_batch(spec: ServiceSpec, ctx: ServiceContext, events: Sequence[CloudE
         deliveries.append(Delivery(event, ready.payload, _correlated(ready.handler)))
     if not deliveries:
         return 0, stopped
-    try:
-        consume_batch(ctx.factory, ctx.metadata, spec.name, [d for d in deliveries if d.handler is not _ignore])
-        return len(deliveries), stopped
-    except Exception:  # noqa: BLE001 - isolate the failing message: one by one
-        log.info("batch failed; applying its events one by one", extra={"service": spec.name, "size": len(deliveries)})
+    if len(deliveries) > 1:
+        try:
+            consume_batch(ctx.factory, ctx.metadata, spec.name, [d for d in deliveries if d.handler is not _ignore])
+            return len(deliveries), stopped
+        except Exception:  # noqa: BLE001 - isolate the failing message: one by one
+            log.info("batch failed; applying its events one by one", extra={"service": spec.name, "size": len(deliveries)})
     for done, delivery in enumerate(deliveries):
         if delivery.handler is _ignore:
             continue
@@ -167,6 +168,42 @@ def handle_batch(spec: ServiceSpec, ctx: ServiceContext, events: Sequence[CloudE
         except Exception as exc:  # noqa: BLE001 - reported to the caller, which retries or dead-letters
             return done, exc
     return len(deliveries), stopped
+
+
+def handle_each(spec: ServiceSpec, ctx: ServiceContext, events: Sequence[CloudEvent]) -> list[BaseException | None]:
+    """Apply a batch from the broker; per event None (applied, or already had) or what went wrong.
+
+    One transaction for the whole batch (inbox rows + effects, fewer commits); if it fails, each
+    event runs alone in its own transaction, so the others apply exactly once and only the
+    failing one is reported (the consumer retries or dead-letters it). A payload its contract
+    rejects is reported as PoisonMessage without running anything.
+    """
+    outcomes: list[BaseException | None] = [None] * len(events)
+    deliveries: list[tuple[int, Delivery]] = []
+    for i, event in enumerate(events):
+        handler = spec.handlers.get(event.type)
+        if handler is None:
+            continue  # not ours (a binding the spec no longer has): nothing to do, ack it
+        try:
+            ready = prepare(event, handler)
+        except PoisonMessage as exc:
+            outcomes[i] = exc
+            continue
+        deliveries.append((i, Delivery(event, ready.payload, _correlated(ready.handler))))
+    if not deliveries:
+        return outcomes
+    if len(deliveries) > 1:
+        try:
+            consume_batch(ctx.factory, ctx.metadata, spec.name, [d for _, d in deliveries])
+            return outcomes
+        except Exception:  # noqa: BLE001 - isolate the failing message: one by one
+            log.info("batch failed; applying its events one by one", extra={"service": spec.name, "size": len(deliveries)})
+    for i, delivery in deliveries:
+        try:
+            consume_once(ctx.factory, ctx.metadata, spec.name, delivery.event, delivery.handler, delivery.payload)
+        except Exception as exc:  # noqa: BLE001 - settled per message by the consumer
+            outcomes[i] = exc
+    return outcomes
 
 
 def _ignore(session: Session, payload: dict[str, Any], event: CloudEvent) -> None:
@@ -253,7 +290,7 @@ def consumer_loop(spec: ServiceSpec, ctx: ServiceContext, stop: threading.Event)
     consumer = EventConsumer(
         ctx.settings.broker_url,
         queues,
-        lambda event: handle_event(spec, ctx, event),
+        handle_many=lambda events: handle_each(spec, ctx, events),
         prefetch=ctx.settings.prefetch,
         max_retries=ctx.settings.max_retries,
     )

@@ -15,6 +15,7 @@ from shared.bus.inbox import PoisonMessage
 from shared.bus.publisher import dead_letter_exchange, declare_all, is_amqp, open_connection, service_queues
 from shared.bus.topology import ServiceQueues
 from shared.events.envelope import CloudEvent, EnvelopeError
+from shared.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -26,34 +27,54 @@ def backoff_seconds(attempt: int, base: float = 0.5, cap: float = 60.0) -> float
     return float(min(cap, base * (2 ** (attempt - 1))))
 
 
-class EventConsumer(ConsumerMixin):
-    """Runs handle(event) for each message of one service queue.
+HandleMany = Callable[[list[CloudEvent]], list[BaseException | None]]
+"""handle_many(events) -> per event: None when applied (or a duplicate), else what went wrong."""
 
-    A message is acked only after its handler has committed, or after it has been handed on
-    (to the retry queue or the dead-letter queue) with a confirmed publish, so nothing is lost;
-    a crash in between redelivers it and the inbox makes that harmless.
+
+class EventConsumer(ConsumerMixin):
+    """Applies the messages of one service queue in batches.
+
+    Messages are gathered up to `batch_size` (at most the prefetch), or until none has arrived
+    for `linger_s`; then handle_many applies them (shared.runtime.handle_each: one transaction
+    for the batch; if that fails, one by one so a failing message is isolated). Each message is
+    acked only after its effects have committed, or after it has been handed on (to the retry
+    queue or the dead-letter queue) with a confirmed publish, so nothing is lost; a crash in
+    between redelivers it and the inbox makes that harmless. A poison message (bad envelope,
+    payload its contract rejects) goes to the dead-letter queue at once.
+
+    `handle(event)` alone (one event at a time, raising on failure) is still accepted.
     """
 
     def __init__(
         self,
         url: str,
         spec: ServiceQueues,
-        handle: Callable[[CloudEvent], Any],
+        handle: Callable[[CloudEvent], Any] | None = None,
         *,
+        handle_many: HandleMany | None = None,
         prefetch: int = 20,
+        batch_size: int | None = None,
+        linger_s: float = 0.02,
         max_retries: int = 5,
         backoff_base: float = 0.5,
         quorum: bool | None = None,
     ) -> None:
+        if handle is None and handle_many is None:
+            raise ValueError("give handle or handle_many")
         self.url = url
         self.spec = spec
-        self.handle = handle
+        self.handle_many: HandleMany = handle_many or _one_by_one(handle)  # type: ignore[arg-type]
+        self.batch_size = max(1, min(batch_size or prefetch, prefetch))
+        self.linger_s = linger_s
+        self._pending: list[tuple[Message, CloudEvent]] = []
         self.prefetch = prefetch
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.quorum = is_amqp(url) if quorum is None else quorum
         self.connection = open_connection(url, heartbeat=30)
         self._side: Connection | None = None
+        # Liveness (shared/heartbeat.py): beats on every consume iteration; a no-op without HEARTBEAT_FILE.
+        self.heartbeat = Heartbeat.from_env("consumer").beat
         self.processed = 0
         self.dead_lettered = 0
 
@@ -71,33 +92,58 @@ class EventConsumer(ConsumerMixin):
         return Producer(self._side.default_channel)
 
     def on_message(self, message: Message) -> None:
-        """Handle, retry later, or dead-letter one message; always ends with an ack."""
+        """Parse one message and queue it for the next batch; a bad envelope is dead-lettered at once."""
         try:
             event = CloudEvent.from_dict(message.body)
         except EnvelopeError as exc:
             self._dead_letter(message, f"invalid envelope: {exc}")
             message.ack()
             return
-        try:
-            self.handle(event)
-        except PoisonMessage as exc:
-            self._dead_letter(message, str(exc))
-            message.ack()
+        self._pending.append((message, event))
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Apply the gathered messages, then ack, retry or dead-letter each (after the commit)."""
+        batch, self._pending = self._pending, []
+        if not batch:
             return
-        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
+        outcomes = self.handle_many([event for _, event in batch])
+        for (message, event), outcome in zip(batch, outcomes, strict=True):
+            self._settle(message, event, outcome)
+
+    def _settle(self, message: Message, event: CloudEvent, outcome: BaseException | None) -> None:
+        if outcome is None:
+            self.processed += 1
+        elif isinstance(outcome, PoisonMessage):
+            self._dead_letter(message, str(outcome))
+        else:
             attempt = int((message.headers or {}).get(RETRY_HEADER, 0)) + 1
             log.warning(
                 "event handler failed",
-                extra={"event_id": event.id, "event_type": event.type, "attempt": attempt, "error": str(exc)},
+                extra={"event_id": event.id, "event_type": event.type, "attempt": attempt, "error": str(outcome)},
             )
             if attempt > self.max_retries:
-                self._dead_letter(message, f"{type(exc).__name__}: {exc}")
+                self._dead_letter(message, f"{type(outcome).__name__}: {outcome}")
             else:
                 self._retry(message, attempt)
-            message.ack()
-            return
-        self.processed += 1
         message.ack()
+
+    def consume(self, limit: int | None = None, timeout: float | None = None, safety_interval: float = 1, **kwargs: Any) -> Any:
+        """kombu's consume loop, flushing the batch when no message arrived for linger_s."""
+        with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
+            while not self.should_stop:
+                self.on_iteration()
+                try:
+                    conn.drain_events(timeout=self.linger_s if self._pending else safety_interval)
+                except TimeoutError:
+                    conn.heartbeat_check()
+                    self.flush()
+                except OSError:
+                    if not self.should_stop:
+                        raise
+                yield
+            self._pending = []  # unacked: the broker redelivers them to whoever consumes next
 
     def _publish_copy(self, message: Message, *, exchange: Any, routing_key: str, **extra: Any) -> None:
         headers = dict(message.headers or {})
@@ -140,8 +186,13 @@ class EventConsumer(ConsumerMixin):
             headers={"x-dead-letter-reason": reason[:1000], "x-original-queue": self.spec.queue},
         )
 
+    def on_iteration(self) -> None:
+        """kombu calls this about once a second while consuming: the loop's liveness heartbeat."""
+        self.heartbeat()
+
     def on_connection_error(self, exc: Exception, interval: float) -> None:
-        """Log and keep trying: the broker coming back is the normal case."""
+        """Log and keep trying: the broker coming back is the normal case (still alive: beats)."""
+        self.heartbeat()
         log.warning("broker connection lost; retrying", extra={"in_s": interval, "error": str(exc)})
 
     def close(self) -> None:
@@ -151,3 +202,17 @@ class EventConsumer(ConsumerMixin):
             if conn is not None:
                 with contextlib.suppress(Exception):
                     conn.release()
+
+
+def _one_by_one(handle: Callable[[CloudEvent], Any]) -> HandleMany:
+    def run(events: list[CloudEvent]) -> list[BaseException | None]:
+        outcomes: list[BaseException | None] = []
+        for event in events:
+            try:
+                handle(event)
+                outcomes.append(None)
+            except Exception as exc:  # noqa: BLE001 - settled per message by the consumer
+                outcomes.append(exc)
+        return outcomes
+
+    return run

@@ -24,7 +24,7 @@ from shared.bus.consumer import EventConsumer
 from shared.bus.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ServiceQueues, topology
 from shared.db import unit_of_work
 from shared.events.envelope import CloudEvent
-from shared.runtime import ServiceContext, ServiceSpec, handle_event
+from shared.runtime import ServiceContext, ServiceSpec, handle_each, handle_event
 from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -295,6 +295,15 @@ class BusService:
         """An EventConsumer on the service queue, small retries and back-off unless told otherwise."""
         options: dict[str, Any] = {"prefetch": 10, "max_retries": 2, "backoff_base": 0.05, **kwargs}
         return EventConsumer(self.broker.url, self.queues, handle or self.handle, **options)
+
+    def handle_many(self, events: list[CloudEvent]) -> list[BaseException | None]:
+        """What the runtime's consumer does with a batch (shared.runtime.handle_each)."""
+        return handle_each(self.spec, self.ctx, events)
+
+    def batch_consumer(self, handle_many: Callable[..., Any] | None = None, **kwargs: Any) -> EventConsumer:
+        """An EventConsumer applying batches the way the runtime's consumer loop does."""
+        options: dict[str, Any] = {"prefetch": 20, "max_retries": 2, "backoff_base": 0.05, **kwargs}
+        return EventConsumer(self.broker.url, self.queues, handle_many=handle_many or self.handle_many, **options)
 
 
 def _no_app(ctx: ServiceContext) -> Flask:
