@@ -66,7 +66,7 @@ class ProposeStocklist:
     scope: str
     value: str
     item_codes: tuple[str, ...]
-    categories: tuple[str, ...] = ()
+    categories: tuple[str, ...] | None = None  # None: keep the list's current categories
     base_version: int | None = None
     why: Why = Why()
 

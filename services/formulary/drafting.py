@@ -152,7 +152,9 @@ def draft_site(session: Session, cmd: ProposeSite) -> Draft:
     base = int(current["version"]) if current else 0
     if cmd.base_version is not None and cmd.base_version != base:
         raise PreconditionFailed(f"site {cmd.code} is at version {base}, not {cmd.base_version}", {"If-Match": "stale ETag"})
-    site = {"is_hub": False, "active": True, "parent_code": None, **cmd.site, "code": cmd.code}
+    # Fields the proposal leaves out keep the site's values (a new site: no parent, not a hub, active).
+    kept = {k: current[k] for k in ("parent_code", "is_hub", "active")} if current else {"parent_code": None, "is_hub": False, "active": True}
+    site = {**kept, **cmd.site, "code": cmd.code}
     check_site(session, cmd.code, site, drafts_count=True)
     return Draft(ChangeKind.SITE_UPSERT, cmd.code, dict(site), base)
 
@@ -185,9 +187,10 @@ def draft_stocklist(session: Session, cmd: ProposeStocklist) -> Draft:
     except ValueError as exc:
         raise NotFound(str(exc)) from exc
     codes = sorted(set(cmd.item_codes))
-    selectors = list(dict.fromkeys(cmd.categories))
-    check_stocklist(session, key, codes, selectors, drafts_count=True)
     header = store.stocklist_header(session, key)
+    kept = list((header or {}).get("selectors") or [])
+    selectors = kept if cmd.categories is None else list(dict.fromkeys(cmd.categories))
+    check_stocklist(session, key, codes, selectors, drafts_count=True)
     base = int(header["version"]) if header else 0
     if cmd.base_version is not None and cmd.base_version != base:
         raise PreconditionFailed(f"list {key} is at version {base}, not {cmd.base_version}", {"If-Match": "stale ETag"})

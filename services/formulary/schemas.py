@@ -192,12 +192,13 @@ class SiteIn(WhyFields):
     name = Text(required=True, validate=validate.Length(min=2, max=200))
     tax_id = Text(required=True, upper=True, validate=validate.Length(equal=18, error="18 characters"))
     level = Choice(labels.LEVEL, required=True)
-    parent_code = Text(load_default=None, allow_none=True, upper=True, validate=CODE)
-    is_hub = YesNo(load_default=False)
+    # Absent optional fields keep an existing site's values (new sites: no parent, not a hub, active).
+    parent_code = Text(allow_none=True, upper=True, validate=CODE)
+    is_hub = YesNo()
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     receiving_hours = fields.List(fields.Nested(ReceivingWindow), required=True, validate=validate.Length(min=1, max=4))
-    active = YesNo(load_default=True)
+    active = YesNo()
     base_version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
 
     @post_load
@@ -211,14 +212,16 @@ class StocklistIn(WhyFields):
     """The whole list a level or a site may stock: item codes and/or categories (essential, atc:J01, …)."""
 
     item_codes = fields.List(Text(upper=True, validate=CODE), required=True, validate=validate.Length(max=20000))
-    categories = fields.List(Text(validate=validate.Length(min=1, max=130)), load_default=list, validate=validate.Length(max=100))
+    # Absent: the list keeps its categories; [] removes them.
+    categories = fields.List(Text(validate=validate.Length(min=1, max=130)), load_default=None, validate=validate.Length(max=100))
     base_version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
 
     @post_load
     def _command(self, data: dict[str, Any], **_: Any) -> ProposeStocklist:
         why = _why(data)
         return ProposeStocklist(
-            scope="", value="", item_codes=tuple(data["item_codes"]), categories=tuple(data["categories"]),
+            scope="", value="", item_codes=tuple(data["item_codes"]),
+            categories=None if data["categories"] is None else tuple(data["categories"]),
             base_version=data.get("base_version"), why=why,
         )  # fmt: skip
 

@@ -472,3 +472,19 @@ def test_codes_in_the_url_are_normalised_too(one_item: FlaskClient) -> None:
     assert one_item.get("/api/v1/items/ｙｐ９０００１", headers=ADMIN).status_code == 404
     assert one_item.get("/api/v1/items/ｙｐ９００００１", headers=ADMIN).get_json()["code"] == "YP900001"
     assert one_item.get("/api/v1/items/yp900001/history", headers=ADMIN).status_code == 200
+
+
+def test_absent_site_and_list_fields_keep_their_values(client: FlaskClient) -> None:
+    hub = sample_site("H001", "county_hospital", None, uscc("12371723MB0000001"))
+    client.post("/api/v1/sites", json=hub, headers=ADMIN)
+    client.post("/api/v1/items", json=sample_item(), headers=ADMIN)
+    approve_all(client)
+    partial = {k: v for k, v in hub.items() if k not in ("is_hub", "parent_code")}
+    change = client.post("/api/v1/sites", json={**partial, "name": "成武县人民医院"}, headers=ADMIN).get_json()
+    assert change["diff"] == [{"field": "name", "current": "测试H001", "proposed": "成武县人民医院"}]
+    client.put("/api/v1/stocklists/level/village", json={"item_codes": [], "categories": ["essential"]}, headers=ADMIN)
+    approve_all(client)
+    assert client.get("/api/v1/sites/H001", headers=ADMIN).get_json()["is_hub"] is True
+    client.put("/api/v1/stocklists/level/village", json={"item_codes": ["YP900001"]}, headers=ADMIN)
+    approve_all(client)
+    assert client.get("/api/v1/stocklists/level/village", headers=ADMIN).get_json()["categories"] == ["essential"]
