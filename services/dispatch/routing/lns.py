@@ -295,7 +295,9 @@ class RuinRecreate:
         insert_all(inst, routes, self.order(pool), rng, disabled=disabled, blink=0.0)
         missing = self.missing(routes)
         absences = [0] * inst.n
-        while missing and time.monotonic() < deadline:
+        tries = 0
+        while missing and time.monotonic() < deadline and tries < self.config.elimination_tries:
+            tries += 1
             self.iterations += 1
             cand, _ = self.ruin(routes, extra=len(missing), near=missing if rng.random() < 0.5 else None)
             pool = self.missing(cand)

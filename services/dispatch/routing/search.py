@@ -63,6 +63,7 @@ class SearchConfig:
     open_route_rate: float = 0.1  # ruins that also seed an idle vehicle, so the fleet can grow
     restart_after: int = 0  # iterations without a new best before returning to the best (0 = never)
     elimination_share: float = 0.2  # of the time, for removing routes when minimising vehicles
+    elimination_tries: int = 3000  # ruin-and-recreate attempts to empty one route before giving up on it
     construct_above: int = 250  # above this many stops, build the first plan by our own insertion
     python_accept_above: int = 250  # above this many nodes, accept steps in Python, polish the best now and then
     big_polish_share: float = 0.25  # of the time, at most, for those polishes
