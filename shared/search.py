@@ -104,7 +104,7 @@ def item_keys(item: Mapping[str, Any]) -> SearchKeys:
         for k in ("code", "generic_name_en", "trade_name", "strength", "approval_no", "dosage_form")
     ]
     strength = search_form(item.get("strength") or "")
-    combos = [n + strength for n in names[:2] if strength]
+    combos = [n + strength for n in names if strength]
     keys = list(dict.fromkeys([*names, *combos, *plain, *prefixes]))
     prefixes = list(dict.fromkeys(prefixes))
     return SearchKeys("|".join(k for k in keys if k), tuple(p for p in prefixes if p))

@@ -365,6 +365,7 @@ def codes_for(client: FlaskClient, q: str) -> list[str]:
         ("ssyxjn", ["YP000008"]), ("csyxjn", ["YP000008"]), ("shensongyangxin", ["YP000008"]),
         ("ａｍｘｌ", ["YP000009", "YP000007"]), ("ＹＰ000007", ["YP000007"]), ("阿莫西林胶囊", ["YP000007"]),
         ("阿莫西林 0.5g", ["YP000009"]), ("amxl 片", ["YP000009"]), ("参松养心胶囊", ["YP000008"]),
+        ("阿莫西林片0.5g", ["YP000009"]), ("阿莫西林胶囊0.25g", ["YP000007"]),
     ],
 )  # fmt: skip
 def test_search_finds_what_pharmacists_type(catalogue: FlaskClient, q: str, expected: list[str]) -> None:
