@@ -170,6 +170,27 @@ def crd_schemas(path: Path = HERE / "schemas" / "crds.yaml") -> dict[str, Obj]:
     return out
 
 
+def installed_crd_schemas(directory: Path) -> dict[str, Obj]:
+    """'group/version/Kind' -> strict schema, from full CustomResourceDefinition files in a folder.
+
+    For an operator with the real CRDs at hand (`kubectl get crd scaledobjects.keda.sh -o yaml >
+    crds/keda.yaml`): `validate.py --crd-dir crds/` checks against them instead of crds.yaml.
+    """
+    out: dict[str, Obj] = {}
+    for path in yaml_files(directory):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
+            for version in doc["spec"]["versions"]:
+                schema = dict((version.get("schema") or {}).get("openAPIV3Schema") or {})
+                props = dict(schema.get("properties") or {})
+                props["metadata"] = METADATA_SCHEMA
+                schema["properties"] = props
+                out[f"{group}/{version['name']}/{kind}"] = strict(schema)
+    return out
+
+
 def check_schemas(objs: list[Obj], where: str, crds: dict[str, Obj], report: Report) -> None:
     """Built-in kinds against kubernetes-validate's schemas, operators' kinds against crds.yaml."""
     import jsonschema
@@ -320,14 +341,16 @@ def rendered_objects(root: Path, report: Report) -> Iterator[tuple[str, list[Obj
         yield overlay.name, render(overlay, report)
 
 
-def validate(root: Path, generated_check: bool = True) -> Report:
-    """Run every step on the deploy/k8s folder at root."""
+def validate(root: Path, generated_check: bool = True, crd_dir: Path | None = None) -> Report:
+    """Run every step on the deploy/k8s folder at root (operators' kinds from crd_dir when given)."""
     report = Report()
     if generated_check:
         check_generated(report)
     lint(root, report)
     check_secret_files(root, report)
     crds = crd_schemas()
+    if crd_dir is not None:
+        crds.update(installed_crd_schemas(crd_dir))
     found = overlays(root)
     if not found:
         report.add(str(root), "no overlays/*/kustomization.yaml to render")
@@ -345,8 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=HERE, help="the deploy/k8s folder to check")
     parser.add_argument("--no-generated-check", action="store_true",
                         help="skip comparing base/services with the generator's output")
+    parser.add_argument("--crd-dir", type=Path, help="full CRD files (kubectl get crd ... -o yaml) to check against")
     args = parser.parse_args(argv)
-    report = validate(args.dir.resolve(), generated_check=not args.no_generated_check)
+    report = validate(args.dir.resolve(), generated_check=not args.no_generated_check, crd_dir=args.crd_dir)
     for problem in report.problems:
         print(problem, file=sys.stderr)
     names = ", ".join(p.name for p in overlays(args.dir.resolve()))

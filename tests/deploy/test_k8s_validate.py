@@ -105,3 +105,34 @@ def test_a_broken_copy_fails_and_says_why(case: str, tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, str(K8S / "validate.py"), "--dir", str(copy), "--no-generated-check"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stdout
+
+
+def test_installed_crds_can_replace_the_shipped_schemas(tmp_path: Path) -> None:
+    """--crd-dir: the CRDs an operator exports from the cluster are applied, strictly, instead."""
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "scaledobjects.keda.sh"},
+        "spec": {
+            "group": "keda.sh",
+            "names": {"kind": "ScaledObject", "plural": "scaledobjects"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1alpha1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                "type": "object",
+                "properties": {
+                    "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                    # a CRD version without cooldownPeriod: our ScaledObjects must fail against it
+                    "spec": {"type": "object", "properties": {
+                        "scaleTargetRef": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        "minReplicaCount": {"type": "integer"}, "maxReplicaCount": {"type": "integer"},
+                        "pollingInterval": {"type": "integer"}, "advanced": {"type": "object"},
+                        "triggers": {"type": "array"}}},
+                }}}}],
+        },
+    }
+    import yaml
+
+    (tmp_path / "keda.yaml").write_text(yaml.safe_dump(crd), encoding="utf-8")
+    report = validate.validate(K8S, generated_check=False, crd_dir=tmp_path)
+    assert not report.ok
+    assert any("cooldownPeriod" in p and "ScaledObject" in p for p in report.problems), report.problems
