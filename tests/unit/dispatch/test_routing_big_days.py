@@ -10,12 +10,10 @@ import random
 from dataclasses import replace
 
 import pytest
-
-from services.dispatch.routing import Options, Stop, check, solve
-from services.dispatch.routing import search
-from services.dispatch.routing.problem import COLD, SPECIMEN, Problem
-
 from test_routing_days import day, hm, tw, van  # same folder (pytest puts it on sys.path)
+
+from services.dispatch.routing import Options, Stop, check, search, solve
+from services.dispatch.routing.problem import COLD, SPECIMEN, Problem
 
 
 @pytest.fixture
