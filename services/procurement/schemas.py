@@ -6,6 +6,7 @@ the item's smallest dispensing unit. Unknown fields are errors. Output schemas a
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -17,6 +18,7 @@ from services.procurement.model.requisition import DISCREPANCIES, OrderLine, Rec
 CODE = validate.Length(min=1, max=40)
 TEXT = validate.Length(max=500)
 QTY = validate.Range(min=1, max=10_000_000)
+PRICE_MAX = Decimal("1000000")  # yuan per dispensing unit; keeps every sum inside the money columns
 TAX_ID = validate.Regexp(r"^[0-9A-Z]{18}$", error="an 18-character 统一社会信用代码 (digits and capital letters)")
 
 
@@ -39,6 +41,8 @@ class Price(fields.Field):
             raise ValidationError(str(exc)) from exc
         if price < 0:
             raise ValidationError("not negative")
+        if price > PRICE_MAX:
+            raise ValidationError(f"at most {PRICE_MAX} yuan")
         return price
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
@@ -160,7 +164,7 @@ class TransferIn(Strict):
         return c.CreateTransfer(d["from_site"], d["to_site"], d["item_code"], d["quantity"], d["reason"])
 
 
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month as YYYY-MM")
+MONTH = validate.Regexp(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$", error="a month as YYYY-MM (1900–2199)")
 
 
 class MonthQuery(Strict):

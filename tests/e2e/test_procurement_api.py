@@ -169,6 +169,7 @@ BAD: list[tuple[str, str, Any, dict[str, str], str]] = [
     ("post", "/api/v1/receipts", "RECEIPT_PRICE_FLOAT", MGR, "lines[0].unit_price"),
     ("post", "/api/v1/receipts", "RECEIPT_PRICE_5DP", MGR, "lines[0].unit_price"),
     ("post", "/api/v1/receipts", "RECEIPT_BAD_DATE", MGR, "lines[0].expiry"),
+    ("post", "/api/v1/receipts", "RECEIPT_PRICE_HUGE", MGR, "lines[0].unit_price"),
     ("post", "/api/v1/receipts", "RECEIPT_NO_SITE", MGR, "site_code"),
     ("post", "/api/v1/distributors", {"name": "x", "tax_id": "123", "items": "all"}, MGR, "tax_id"),
     ("post", "/api/v1/distributors", {"name": "x", "tax_id": "913700007628000001", "items": "some"}, MGR, "items"),
@@ -184,6 +185,7 @@ BAD: list[tuple[str, str, Any, dict[str, str], str]] = [
     ("post", "/api/v1/transfers", {"from_site": "T01", "to_site": "T01", "item_code": AMOX, "quantity": 1}, MGR, "to_site"),
     ("post", "/api/v1/transfers", {"from_site": "T01", "to_site": "T02", "item_code": AMOX, "quantity": 1}, MGR, "quantity"),
     ("get", "/api/v1/settlements?month=2026-13", None, MGR, "month"),
+    ("get", "/api/v1/transfers?month=0000-01", None, MGR, "month"),
     ("get", "/api/v1/recall?item_code=X", None, MGR, "batch_no"),
     ("get", "/api/v1/alerts/near-expiry?months=-1", None, MGR, "months"),
     ("post", "/api/v1/sites/T01/stock/adjustments", {"item_code": AMOX, "kind": "steal", "quantity": 1, "reason": "x"}, T01, "kind"),
@@ -200,6 +202,10 @@ def _body(spec: Any) -> Any:
     if spec == "RECEIPT_PRICE_5DP":
         b = receipt_body()
         b["lines"][0]["unit_price"] = "1.23001"
+        return b
+    if spec == "RECEIPT_PRICE_HUGE":
+        b = receipt_body()
+        b["lines"][0]["unit_price"] = "99999999999.0000"
         return b
     if spec == "RECEIPT_BAD_DATE":
         b = receipt_body()

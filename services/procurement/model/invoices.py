@@ -144,6 +144,10 @@ def add_months(day: date, months: int) -> date:
     """The same day `months` later, clamped to the month's end (2026-08-31 + 6 → 2027-02-28)."""
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
+    if year > date.max.year:
+        return date.max
+    if year < date.min.year:
+        return date.min
     for d in (day.day, 30, 29, 28):
         try:
             return date(year, month, d)

@@ -26,7 +26,8 @@ from sqlalchemy import (
 
 from shared.db import UtcDateTime
 
-MONEY = Numeric(14, 4)
+MONEY = Numeric(14, 4)  # unit prices and costs (the API caps a unit price at 1,000,000 yuan)
+TOTAL = Numeric(20, 4)  # sums: up to 500 lines × 10,000,000 units × 1,000,000 yuan
 ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -195,7 +196,7 @@ def add_procurement_tables(metadata: MetaData) -> None:
         Column("supplier_tax_id", String(18), nullable=False),
         Column("remote_area", Boolean, nullable=False),
         Column("received_on", Date, nullable=False),
-        Column("total", MONEY, nullable=False),
+        Column("total", TOTAL, nullable=False),
         Column("paid_on", Date, nullable=True),
         Column("invoices", JSON, nullable=False),
         Column("created_by", String(120), nullable=False),
@@ -223,7 +224,7 @@ def add_procurement_tables(metadata: MetaData) -> None:
         Column("approved_by", String(120), nullable=True),
         Column("approved_at", UtcDateTime(), nullable=True),
         Column("lines", JSON, nullable=False),
-        Column("total", MONEY, nullable=False),
+        Column("total", TOTAL, nullable=False),
     )  # fmt: skip
     Table(
         "transfers", metadata,
@@ -232,7 +233,7 @@ def add_procurement_tables(metadata: MetaData) -> None:
         Column("to_site", String(40), nullable=False),
         Column("item_code", String(40), nullable=False),
         Column("quantity", Integer, nullable=False),
-        Column("value", MONEY, nullable=False),
+        Column("value", TOTAL, nullable=False),
         Column("day", Date, nullable=False, index=True),
         Column("lots", JSON, nullable=False),
         Column("reason", String(500), nullable=True),
