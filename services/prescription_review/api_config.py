@@ -30,7 +30,7 @@ def _ctx() -> ServiceContext:
 class Knowledge(MethodView):
     """Knowledge versions."""
 
-    @blp.response(200)
+    @blp.response(200, schemas_work.KnowledgeVersionsOut)
     def get(self) -> Any:
         """The active version and every imported one with its validation report."""
         return config.knowledge_versions(_ctx(), current_principal())
@@ -43,7 +43,7 @@ class Knowledge(MethodView):
 
 
 @blp.route("/rules")
-@blp.response(200)
+@blp.response(200, schemas_work.RulesOut)
 def rules() -> Any:
     """Every rule with its default severity and basis, and the overrides per site level."""
     return config.severities(_ctx(), current_principal())
@@ -62,13 +62,13 @@ class Prescribers(MethodView):
     """The prescriber registry (医务科处方权名册)."""
 
     @blp.arguments(schemas_work.LimitQuery, location="query")
-    @blp.response(200)
+    @blp.response(200, schemas_work.PrescriberOut(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Registry entries."""
         return config.prescribers(_ctx(), current_principal(), args["limit"])
 
     @blp.arguments(schemas_work.PrescribersIn)
-    @blp.response(200)
+    @blp.response(200, schemas_work.ImportedOut)
     def post(self, cmd: ImportPrescribers) -> Any:
         """Add or replace entries."""
         return {"imported": config.import_prescribers(_ctx(), current_principal(), cmd)}
@@ -78,20 +78,20 @@ class Prescribers(MethodView):
 class WaitLimit(MethodView):
     """The waiting limit at rush hour."""
 
-    @blp.response(200)
+    @blp.response(200, schemas_work.WaitLimitOut)
     def get(self) -> Any:
         """Minutes, or null when prescriptions always wait for a pharmacist."""
         return config.wait_limit(_ctx(), current_principal())
 
     @blp.arguments(schemas_work.WaitLimitIn)
-    @blp.response(200)
+    @blp.response(200, schemas_work.WaitLimitOut)
     def put(self, cmd: SetWaitLimit) -> Any:
         """Set or switch off the limit."""
         return config.set_wait_limit(_ctx(), current_principal(), cmd)
 
 
 @blp.route("/queue/release-overdue", methods=["POST"])
-@blp.response(200)
+@blp.response(200, schemas_work.ReleasedOut)
 def release_overdue() -> Any:
     """Apply the waiting limit now (the worker does it every 30 s)."""
     current_principal().require("pharmacy_manager")

@@ -244,3 +244,31 @@ class QualityOut(Schema):
     released_unreviewed = fields.Integer()
     turnaround_minutes = fields.Dict()
     rules = fields.Dict()
+
+
+class KnowledgeVersionsOut(Schema):
+    """The active knowledge version and every imported one."""
+
+    active = fields.String()
+    catalogue_version = fields.Integer()
+    versions = fields.List(fields.Dict())
+
+
+RuleOut = Schema.from_dict({"code": fields.String(), "group": fields.String(), "title": fields.String(),
+                            "default": fields.String(), "basis": fields.String()}, name="Rule")  # fmt: skip
+
+
+class RulesOut(Schema):
+    """Every rule with its default severity and basis, and the overrides per site level."""
+
+    rules = fields.List(fields.Nested(RuleOut))
+    overrides = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+PrescriberOut = Schema.from_dict({
+    "id": fields.String(), "name": fields.String(), "sites": fields.List(fields.String()), "title": fields.String(allow_none=True),
+    "privileges": fields.List(fields.String()), "active": fields.Boolean(), "updated_at": fields.DateTime(),
+}, name="Prescriber")  # fmt: skip
+ImportedOut = Schema.from_dict({"imported": fields.Integer()}, name="Imported")
+WaitLimitOut = Schema.from_dict({"wait_limit_minutes": fields.Integer(allow_none=True)}, name="WaitLimit")
+ReleasedOut = Schema.from_dict({"released": fields.Integer()}, name="Released")
