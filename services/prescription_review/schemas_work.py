@@ -3,9 +3,11 @@ the typed commands of model/commands.py. Response schemas declare what each endp
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from services.prescription_review.knowledge.importer import TABLES, VERSION
 from services.prescription_review.model.commands import (
@@ -113,9 +115,28 @@ class RegistryEntryIn(Strict):
 
 
 class PrescribersIn(Strict):
-    """Registry entries to add or replace."""
+    """Registry entries to add or replace: `entries` as objects, or `csv` as the medical affairs
+    office exports it (header id,name,sites,title,privileges,active; lists `;`-separated)."""
 
     entries = fields.List(fields.Nested(RegistryEntryIn), required=True, validate=validate.Length(min=1, max=5000))
+
+    @pre_load
+    def _from_csv(self, data: Any, **_: Any) -> Any:
+        if not isinstance(data, dict) or "csv" not in data:
+            return data
+        text = data.get("csv")
+        if not isinstance(text, str) or len(text) > 2_000_000:
+            raise ValidationError("CSV text up to 2 MB", "csv")
+        rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+        entries = []
+        for row in rows:
+            entry: dict[str, Any] = {k: (v or "").strip() for k, v in row.items() if k}
+            for key in ("sites", "privileges"):
+                entry[key] = [x.strip() for x in entry.get(key, "").split(";") if x.strip()]
+            entry["title"] = entry.get("title") or None
+            entry["active"] = entry.get("active", "true").lower() not in ("false", "0", "no", "否")
+            entries.append(entry)
+        return {"entries": entries, **{k: v for k, v in data.items() if k not in ("csv", "entries")}}
 
     @post_load
     def _build(self, d: dict[str, Any], **_: Any) -> ImportPrescribers:

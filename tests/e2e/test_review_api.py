@@ -263,5 +263,11 @@ def test_registry_and_wait_limit_endpoints(client: FlaskClient) -> None:
     assert ok.get_json() == {"imported": 1}
     answer = client.post("/api/v1/screenings", json=body(prescription_no="R-REG-1"), headers=HIS).get_json()
     assert answer["outcome"] == "block" and answer["findings"][0]["code"] == "PRESCRIBER_NOT_AUTHORIZED"
+    csv_list = "id,name,sites,title,privileges,active\nD002,李医生,CW-H01;CW-T01,attending,antibiotic_special;narcotic,true\n"
+    assert client.post("/api/v1/prescribers", json={"csv": csv_list}, headers=MGR).get_json() == {"imported": 1}
+    bad_csv = client.post("/api/v1/prescribers", json={"csv": "id,name,privileges\nD003,王,superuser\n"}, headers=MGR)
+    assert bad_csv.status_code == 422 and bad_csv.get_json()["errors"][0]["field"] == "entries[0].privileges[0]"
+    listed = client.get("/api/v1/prescribers", headers=PH).get_json()
+    assert {p["id"]: p["sites"] for p in listed}["D002"] == ["CW-H01", "CW-T01"]
     assert client.put("/api/v1/settings/wait-limit", json={"minutes": 0}, headers=MGR).status_code == 422
     assert client.put("/api/v1/settings/wait-limit", json={"minutes": 20}, headers=MGR).get_json() == {"wait_limit_minutes": 20}
