@@ -192,3 +192,18 @@ def test_vehicles_make_several_trips_a_day_shown_on_the_plan_and_the_manifest(se
     published = service.publish_plan(service_ctx, DISPATCHER, PublishPlan(plan["id"]))
     one = next(r for r in published["routes"] if r["vehicle_id"] == twice[0])
     assert len(one["stops"]) == len(morning["stops"]) + len(afternoon["stops"])  # drivers get one route per van
+
+
+def test_locks_and_vehicles_out_may_name_a_van_or_one_of_its_trips(service_ctx: ServiceContext) -> None:
+    first = _plan(service_ctx)
+    two = next(r["vehicle_id"] for r in first["result"]["routes"] if r["trip"] == 2)
+    legs = [r for r in first["result"]["routes"] if r["vehicle_id"] == two]
+    stop = legs[1]["stops"][0]["id"]  # on the van's afternoon trip
+    again = service.replan(service_ctx, DISPATCHER, Replan(first["id"], {stop: two}, (), (), 2))
+    assert again["request"]["locks"][stop] == legs[1]["vehicle"]  # the van's lock keeps the stop's trip
+    out = service.replan(service_ctx, DISPATCHER, Replan(first["id"], {}, (), (two,), 2))
+    assert {r["vehicle"] for r in out["request"]["kept_routes"]} == {leg["vehicle"] for leg in legs}
+    assert not {v["id"] for v in out["request"]["vehicles"]} & {leg["vehicle"] for leg in legs}
+    with pytest.raises(InvalidInput) as refused:
+        service.replan(service_ctx, DISPATCHER, Replan(first["id"], {}, ("NOPE",), (), 2))
+    assert list(refused.value.fields) == ["locked_routes[0]"]
