@@ -217,7 +217,7 @@ def relay_loop(ctx: ServiceContext, stop: threading.Event, poll_s: float = 0.2) 
     try:
         while not stop.is_set():
             try:
-                sent = relay_batch(ctx.factory, ctx.metadata, publisher.send)
+                sent = relay_batch(ctx.factory, ctx.metadata, publisher.send, send_many=publisher.send_many)
                 idle = poll_s if sent else min(idle * 1.5, 2.0) if idle > poll_s else poll_s
                 if sent:
                     continue

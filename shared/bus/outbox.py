@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import MetaData, func, insert, select, update
@@ -18,6 +18,8 @@ from shared.events.envelope import CloudEvent, new_event
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], None]
+SendMany = Callable[[list[dict[str, Any]]], int]
+"""send_many(envelopes) -> how many leading ones the broker confirmed."""
 
 
 def record_event(
@@ -56,12 +58,20 @@ def pending_count(session: Session, metadata: MetaData) -> int:
     return int(session.execute(select(func.count()).where(outbox.c.sent_at.is_(None))).scalar_one())
 
 
-def relay_batch(factory: sessionmaker[Session], metadata: MetaData, send: Send, batch_size: int = 100) -> int:
+def relay_batch(
+    factory: sessionmaker[Session],
+    metadata: MetaData,
+    send: Send,
+    batch_size: int = 100,
+    send_many: SendMany | None = None,
+) -> int:
     """Publish up to batch_size unsent events in order; return how many were sent.
 
     Rows are locked (SKIP LOCKED on PostgreSQL) so several relays never send the same row at
-    once. A failing send stops the batch there: later events wait, so per-service order holds.
-    A crash after send and before commit re-sends the row; consumers' inboxes absorb that.
+    once. With send_many the batch is published at once and its confirms awaited together; it
+    answers how many leading rows the broker took. Otherwise each row is sent (and confirmed) in
+    turn. A failing send stops the batch there: later events wait, so per-service order holds.
+    A crash after send and before commit re-sends the rows; consumers' inboxes absorb that.
     """
     outbox, _ = bus_tables(metadata)
     sent = 0
@@ -71,23 +81,39 @@ def relay_batch(factory: sessionmaker[Session], metadata: MetaData, send: Send, 
             query = select(outbox.c.id, outbox.c.envelope).where(outbox.c.sent_at.is_(None))
             query = query.order_by(outbox.c.id).limit(batch_size)
             rows = session.execute(lock_for_update(query, session, skip_locked=True)).all()
-            sent_ids: list[int] = []
-            for row in rows:
-                try:
-                    send(json.loads(row.envelope))
-                except Exception as exc:  # noqa: BLE001 - any broker failure means "try again later"
-                    log.warning("outbox send failed", extra={"outbox_id": row.id, "error": str(exc)})
-                    session.execute(
-                        update(outbox)
-                        .where(outbox.c.id == row.id)
-                        .values(attempts=outbox.c.attempts + 1, last_error=str(exc)[:2000])
-                    )
-                    break
-                sent_ids.append(row.id)
+            if not rows:
+                return 0
+            taken, error = _publish(rows, send, send_many)
+            if taken < len(rows):
+                failed = rows[taken]
+                reason = error or "the broker did not take it"
+                log.warning("outbox send failed", extra={"outbox_id": failed.id, "error": reason})
+                session.execute(
+                    update(outbox)
+                    .where(outbox.c.id == failed.id)
+                    .values(attempts=outbox.c.attempts + 1, last_error=reason[:2000])
+                )
+            sent_ids = [row.id for row in rows[:taken]]
             if sent_ids:
-                # One statement for the batch: the confirms already came one by one.
+                # One statement for the batch: the confirms already came.
                 session.execute(update(outbox).where(outbox.c.id.in_(sent_ids)).values(sent_at=utcnow()))
             sent = len(sent_ids)
     finally:
         session.close()
     return sent
+
+
+def _publish(rows: Sequence[Any], send: Send, send_many: SendMany | None) -> tuple[int, str | None]:
+    """How many leading rows the broker took, and why the next one was not."""
+    envelopes = [json.loads(row.envelope) for row in rows]
+    if send_many is not None:
+        try:
+            return send_many(envelopes), None
+        except Exception as exc:  # noqa: BLE001 - any broker failure means "try again later"
+            return 0, str(exc)
+    for taken, envelope in enumerate(envelopes):
+        try:
+            send(envelope)
+        except Exception as exc:  # noqa: BLE001 - any broker failure means "try again later"
+            return taken, str(exc)
+    return len(envelopes), None

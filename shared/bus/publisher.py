@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue, binding
@@ -81,6 +83,12 @@ class EventPublisher:
         self._returned: list[str] = []
         self._lock = threading.Lock()
         self._topology: dict[str, ServiceQueues] | None = None
+        # send_many's own connection: a confirm channel whose acks are awaited per batch.
+        self._batch_connection: Connection | None = None
+        self._batch_channel: Any = None
+        self._batch_tag = self._confirmed_upto = 0
+        self._nacked: set[int] = set()
+        self._returned_ids: set[str] = set()
 
     def _ensure(self) -> Producer:
         if self._producer is None:
@@ -132,8 +140,92 @@ class EventPublisher:
                 self.close()
                 raise
 
+    def send_many(self, envelopes: Sequence[dict[str, Any]], confirm_timeout: float = 30.0) -> int:
+        """Publish several events, then wait for the broker's confirms together; how many LEADING ones it took.
+
+        Publisher confirms are asynchronous on the wire: instead of a round trip per message (as
+        `send`), the whole batch is published and the acks (often one "multiple" ack) are awaited
+        once. A message the broker nacks or returns (no queue bound) ends the count there, so the
+        relay marks only an unbroken prefix sent and order holds. Raises if the broker cannot be
+        reached or does not answer within confirm_timeout seconds (nothing counts as taken).
+        """
+        with self._lock:
+            try:
+                return self._send_many(envelopes, confirm_timeout)
+            except Exception:
+                self.close()
+                raise
+
+    def _send_many(self, envelopes: Sequence[dict[str, Any]], confirm_timeout: float) -> int:
+        channel = self._ensure_batch_channel()
+        tags: dict[int, str] = {}  # delivery tag -> event id
+        for envelope in envelopes:
+            if not self._wanted(envelope["type"]):
+                continue
+            self._batch_tag += 1
+            tags[self._batch_tag] = envelope["id"]
+            channel.basic_publish(
+                channel.prepare_message(  # kombu's pyamqp channel builds the py-amqp message
+                    json.dumps(envelope, ensure_ascii=False).encode("utf-8"),
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    headers={"correlation_id": envelope.get("correlationid") or envelope["id"]},
+                    properties={"delivery_mode": 2, "message_id": envelope["id"]},
+                ),
+                exchange=EVENTS_EXCHANGE,
+                routing_key=envelope["type"],
+                mandatory=True,
+            )
+        deadline = time.monotonic() + confirm_timeout
+        last = self._batch_tag
+        while tags and self._confirmed_upto < last:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"the broker confirmed {self._confirmed_upto} of {last} publishes")
+            channel.connection.drain_events(timeout=remaining)
+        taken = 0
+        nacked = {tags[t] for t in self._nacked if t in tags}
+        for envelope in envelopes:
+            if envelope["id"] in nacked or envelope["id"] in self._returned_ids:
+                break
+            taken += 1
+        self._nacked.clear()
+        self._returned_ids.clear()
+        return taken
+
+    def _ensure_batch_channel(self) -> Any:
+        if self._batch_channel is None:
+            connection = Connection(self.url, heartbeat=0, connect_timeout=5)  # no per-publish confirm wait
+            connection.ensure_connection(max_retries=1)
+            channel = connection.channel()
+            declare_all(channel, self.quorum)
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_batch_return)
+            self._batch_connection, self._batch_channel = connection, channel
+            self._batch_tag = self._confirmed_upto = 0
+        return self._batch_channel
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._confirmed_upto = max(self._confirmed_upto, delivery_tag)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        first = self._confirmed_upto + 1 if multiple else delivery_tag
+        self._nacked.update(range(first, delivery_tag + 1))
+        self._confirmed_upto = max(self._confirmed_upto, delivery_tag)
+
+    def _on_batch_return(self, exception: Any, exchange: str, routing_key: str, message: Any) -> None:
+        self._returned_ids.add(str(message.properties.get("message_id")))
+
     def close(self) -> None:
-        """Drop the connection; the next send reconnects."""
+        """Drop the connections; the next send reconnects."""
+        batch, self._batch_connection, self._batch_channel = self._batch_connection, None, None
+        if batch is not None:
+            try:
+                batch.release()
+            except Exception:  # noqa: BLE001 - a dead connection cannot be closed cleanly
+                log.debug("closing a broken broker connection failed", exc_info=True)
         connection, self._connection, self._producer = self._connection, None, None
         if connection is not None:
             try:

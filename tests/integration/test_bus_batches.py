@@ -120,3 +120,50 @@ def test_a_crash_between_commit_and_ack_changes_nothing_twice(
     assert all(service.calls[c] == 1 for c in codes)  # the redelivery hit the inbox, not the handler
     assert len(service.inbox_rows()) == 12
     assert broker.depth(queues.dead_letter_queue) == 0
+
+
+STOCKLIST = "formulary.stocklist.changed"
+
+
+def _stocklist(version: int) -> dict[str, Any]:
+    return {"scope": "level", "level": "village", "site_code": None, "catalogue_version": version, "item_codes": ["YP1"]}
+
+
+def test_the_relay_publishes_a_batch_and_awaits_its_confirms_together_in_order(
+    service: BusService, broker: Broker, publisher: EventPublisher
+) -> None:
+    queues = service.queues
+    events = service.record(*(f"R{i}" for i in range(25)))
+    sent = [relay_batch(service.ctx.factory, service.metadata, publisher.send, 10, publisher.send_many) for _ in range(4)]
+    assert sent == [10, 10, 5, 0]
+    assert [d.message_id for d in broker.take_all(queues.queue)] == [e.id for e in events]
+    assert all(r.sent_at is not None and r.attempts == 0 for r in service.outbox_rows())
+
+
+def test_a_batch_stops_at_the_first_message_the_broker_returns_and_resends_from_there(
+    service: BusService, broker: Broker, publisher: EventPublisher
+) -> None:
+    from shared.bus.topology import EVENTS_EXCHANGE, consumers_of
+    from shared.db import unit_of_work
+
+    queues = service.queues
+    with unit_of_work(service.ctx.factory) as session:
+        first = service.ctx.record(session, RETIRED, {"code": "A", "version": 1, "catalogue_version": 1, "reason": None})
+        middle = service.ctx.record(session, STOCKLIST, _stocklist(1))
+        last = service.ctx.record(session, RETIRED, {"code": "C", "version": 1, "catalogue_version": 1, "reason": None})
+    assert publisher.send_many([]) == 0  # connects and declares the topology
+    bound = [q for q in consumers_of(STOCKLIST)]
+    with broker.channel() as ch:  # nobody is bound to the stocklist event any more: the broker returns it
+        for name in bound:
+            ch.queue_unbind(f"{name}.events", EVENTS_EXCHANGE, routing_key=STOCKLIST)
+    assert relay_batch(service.ctx.factory, service.metadata, publisher.send, 10, publisher.send_many) == 1
+    rows = {r.event_id: r for r in service.outbox_rows()}
+    assert rows[first.id].sent_at is not None
+    assert rows[middle.id].sent_at is None and rows[middle.id].attempts == 1
+    assert rows[last.id].sent_at is None  # order holds: it waits behind the returned one
+    with broker.channel() as ch:
+        for name in bound:
+            ch.queue_bind(f"{name}.events", EVENTS_EXCHANGE, routing_key=STOCKLIST)
+    assert relay_batch(service.ctx.factory, service.metadata, publisher.send, 10, publisher.send_many) == 2
+    ids = [d.message_id for d in broker.take_all(queues.queue)]
+    assert ids[0] == first.id and ids[-2:] == [middle.id, last.id]  # C may also sit earlier: at least once
