@@ -181,8 +181,7 @@ def bench_check(ctx: ServiceContext, checks: int) -> None:
         r = client.post("/api/v1/receipts/check", json=body, headers=headers)
         http.append((time.perf_counter() - t0) * 1000)
         assert r.status_code == 200
-    schema = ReceiptIn()
-    receipt = schema.receipt(schema.load(body), date.today())
+    receipt = ReceiptIn.receipt(ReceiptIn().load(body), date.today())
     with ctx.factory() as session:
         facts = receiving.gather_facts(ctx, session, receipt)
     pure: list[float] = []

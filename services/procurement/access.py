@@ -22,6 +22,7 @@ ACCESS: dict[str, Rule] = {
     "POST /api/v1/requisitions/<req_id>/ship": roles(*CENTRAL, site=Site.FILTERED, note="the row's site is checked"),
     "POST /api/v1/requisitions/<req_id>/receive": roles(*SITE_STAFF, site=Site.FILTERED, note="the row's site is checked"),
     "GET /api/v1/stock": roles(*SITE_STAFF, site=Site.query("site")),
+    "GET /api/v1/stock/history": roles(*SITE_STAFF, site=Site.query("site")),
     "POST /api/v1/sites/<site_code>/stock/adjustments": roles(*SITE_STAFF, site=Site.path("site_code")),
     "GET /api/v1/central/lots": roles(*CENTRAL, site=Site.COUNTY),
     "GET /api/v1/transfers": roles(*SITE_STAFF, site=Site.FILTERED),

@@ -98,7 +98,7 @@ def submit(req_id: str) -> Any:
 def approve(data: dict[str, Any], req_id: str) -> Any:
     """submitted → approved (cuts need a reason), allocating central lots FEFO; 409 when stock is short."""
     _check_if_match(req_id)
-    cmd = schemas.ApproveIn().command(data, req_id)
+    cmd = schemas.ApproveIn.command(data, req_id)
     return _with_etag(rq.approve_requisition(_ctx(), current_principal(), cmd))
 
 
@@ -133,7 +133,7 @@ def ship(req_id: str) -> Any:
 def receive(data: dict[str, Any], req_id: str) -> Any:
     """shipped → received: the site's count per lot (short, damaged, wrong batch) booked into its stock."""
     _check_if_match(req_id)
-    return _with_etag(rq.receive_requisition(_ctx(), current_principal(), schemas.ReceiveIn().command(data, req_id)))
+    return _with_etag(rq.receive_requisition(_ctx(), current_principal(), schemas.ReceiveIn.command(data, req_id)))
 
 
 @blp.route("/stock")
@@ -145,6 +145,17 @@ def site_stock(args: dict[str, Any]) -> Any:
     ctx = _ctx()
     with read_only(ctx.factory) as session:
         return queries.site_stock(session, args["site"], now(ctx), policy(ctx))
+
+
+@blp.route("/stock/history")
+@blp.arguments(schemas.HistoryQuery, location="query")
+@blp.response(200, out.HistoryOut)
+def stock_history(args: dict[str, Any]) -> Any:
+    """A site's stock movements, newest first: receipts, prescriptions, dispensing, counts, transfers."""
+    current_principal().require_site(args["site"])
+    with read_only(_ctx().factory) as session:
+        moves = stock_store.site_history(session, args["site"], args["item_code"], args["limit"])
+    return {"site_code": args["site"], "movements": moves}
 
 
 @blp.route("/sites/<site_code>/stock/adjustments", methods=["POST"])

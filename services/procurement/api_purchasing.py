@@ -134,7 +134,7 @@ def _violations(found: list[Any]) -> list[dict[str, Any]]:
 def check_receipt(data: dict[str, Any]) -> Any:
     """Check a delivery's two invoices and goods without writing anything: {"ok", "violations"}."""
     ctx = _ctx()
-    result = rc.check_only(ctx, current_principal(), sp.ReceiptIn().receipt(data, today(ctx)))
+    result = rc.check_only(ctx, current_principal(), sp.ReceiptIn.receipt(data, today(ctx)))
     return {"ok": result.ok, "violations": _violations(result.violations)}
 
 
@@ -160,7 +160,7 @@ class Receipts(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Check and book a delivery in one transaction; 422 with the violations (nothing written) when it breaks a rule."""
         ctx = _ctx()
-        receipt = sp.ReceiptIn().receipt(data, today(ctx))
+        receipt = sp.ReceiptIn.receipt(data, today(ctx))
         try:
             result = rc.book_receipt(ctx, current_principal(), c.BookReceipt(receipt))
         except rc.ReceiptRefused as exc:

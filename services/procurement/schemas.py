@@ -95,7 +95,8 @@ class ApproveIn(Strict):
         if len(codes) != len(set(codes)):
             raise ValidationError({"lines": ["each item once"]})
 
-    def command(self, d: dict[str, Any], requisition_id: str) -> c.ApproveRequisition:
+    @staticmethod
+    def command(d: dict[str, Any], requisition_id: str) -> c.ApproveRequisition:
         """The command for one requisition."""
         lines = tuple(c.ApprovedLine(x["item_code"], x["approved_quantity"], x["reason"]) for x in d["lines"])
         return c.ApproveRequisition(requisition_id, lines, d["note"])
@@ -118,7 +119,8 @@ class ReceiveIn(Strict):
 
     lines = fields.List(fields.Nested(ReceivedLineIn), required=True, validate=validate.Length(min=1, max=500))
 
-    def command(self, d: dict[str, Any], requisition_id: str) -> c.ReceiveRequisition:
+    @staticmethod
+    def command(d: dict[str, Any], requisition_id: str) -> c.ReceiveRequisition:
         """The command for one requisition."""
         lines = tuple(ReceivedLine(x["item_code"], x["batch_no"], x["received_quantity"], x["discrepancy"], x["note"])
                       for x in d["lines"])  # fmt: skip
@@ -138,6 +140,12 @@ class RequisitionQuery(Strict):
 
 class SiteQuery(Strict):
     site = fields.String(required=True, validate=CODE)
+
+
+class HistoryQuery(Strict):
+    site = fields.String(required=True, validate=CODE)
+    item_code = fields.String(load_default=None, validate=CODE)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class AdjustmentIn(Strict):

@@ -93,6 +93,22 @@ class SiteStockOut(Schema):
     policy = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class MovementOut(Schema):
+    item_code = fields.String()
+    batch_no = fields.String()
+    kind = fields.String()
+    quantity = fields.Integer()
+    ref = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    actor = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class HistoryOut(Schema):
+    site_code = fields.String()
+    movements = fields.List(fields.Nested(MovementOut))
+
+
 class AdjustmentOut(Schema):
     site_code = fields.String()
     item_code = fields.String()

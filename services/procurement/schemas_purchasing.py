@@ -145,7 +145,8 @@ class ReceiptIn(Strict):
     lines = fields.List(fields.Nested(ReceiptLineIn), required=True, validate=validate.Length(min=1, max=500))
     invoices = fields.List(fields.Nested(InvoiceIn), required=True, validate=validate.Length(max=20))
 
-    def receipt(self, d: dict[str, Any], today: Any) -> Receipt:
+    @staticmethod
+    def receipt(d: dict[str, Any], today: Any) -> Receipt:
         """The domain receipt (received today unless said)."""
         lines = tuple(
             ReceiptLine(x["item_code"], x["batch_no"], x["expiry"], x["quantity"], x["unit_price"], x["temperature_record"],

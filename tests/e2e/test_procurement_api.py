@@ -91,6 +91,9 @@ def test_requisition_flow_over_http(client: FlaskClient) -> None:
     assert r.status_code == 200 and r.get_json()["status"] == "received"
     stock = client.get("/api/v1/stock?site=T01", headers=T01).get_json()
     assert stock["items"][0]["on_hand"] == 24
+    history = client.get(f"/api/v1/stock/history?site=T01&item_code={AMOX}", headers=T01).get_json()["movements"]
+    assert [(m["kind"], m["quantity"], m["batch_no"]) for m in history] == [("receipt", 24, "B2311")]
+    assert client.get("/api/v1/stock/history?site=T01", headers=T02).status_code == 403
     lots = client.get("/api/v1/central/lots", headers=MGR).get_json()["lots"]
     assert lots[0]["balance"] == 216 and lots[0]["unit_cost"] == "1.2300"
     alerts = client.get("/api/v1/alerts/near-expiry?months=36", headers=MGR).get_json()

@@ -81,17 +81,19 @@ def manufacturer_named(session: Session, name: str) -> dict[str, Any] | None:
 
 
 def manufacturers(session: Session, names: Sequence[str] | None = None) -> dict[str, Manufacturer]:
-    """Registered manufacturers by name (all, or those named), with their agents' tax ids."""
-    query = select(T["manufacturers"])
+    """Registered manufacturers by name (all, or those named), with their agents' tax ids (one query)."""
+    makers, agents = T["manufacturers"], T["manufacturer_agents"]
+    query = select(makers.c.name, makers.c.tax_id, agents.c.tax_id.label("agent")).select_from(
+        makers.outerjoin(agents, agents.c.manufacturer_tax_id == makers.c.tax_id)
+    )
     if names is not None:
-        query = query.where(T["manufacturers"].c.name.in_(sorted(set(names))))
-    found = {r.name: r.tax_id for r in session.execute(query)}
-    agents: dict[str, set[str]] = {}
-    if found:
-        agent_table = T["manufacturer_agents"]
-        for row in session.execute(select(agent_table).where(agent_table.c.manufacturer_tax_id.in_(sorted(found.values())))):
-            agents.setdefault(row.manufacturer_tax_id, set()).add(norm_tax_id(row.tax_id))
-    return {name: Manufacturer(name, tax, frozenset(agents.get(tax, set()))) for name, tax in found.items()}
+        query = query.where(makers.c.name.in_(sorted(set(names))))
+    found: dict[str, tuple[str, set[str]]] = {}
+    for row in session.execute(query):
+        entry = found.setdefault(row.name, (row.tax_id, set()))
+        if row.agent:
+            entry[1].add(norm_tax_id(row.agent))
+    return {name: Manufacturer(name, tax, frozenset(agent_ids)) for name, (tax, agent_ids) in found.items()}
 
 
 def manufacturer_rows(session: Session) -> list[dict[str, Any]]:
