@@ -7,6 +7,7 @@ MISSING_FIELD finding, as a pharmacist would.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -25,8 +26,10 @@ from services.prescription_review.model.prescription import (
     RxItem,
 )
 from services.prescription_review.model.registry import PRIVILEGES
+from shared.clock import utcnow
 
 ICD10 = validate.Regexp(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$", error="an ICD-10 code such as I10 or J45.900")
+FUTURE_SKEW = timedelta(minutes=10)  # clocks of township PCs drift; a prescription from tomorrow is an error
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, . _ -, 1–40 characters")
 
 
@@ -133,6 +136,12 @@ class ScreeningIn(Strict):
     prescriber = fields.Nested(PrescriberIn, required=True)
     patient = fields.Nested(PatientIn, required=True)
     items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=30))
+
+    @validates_schema
+    def _not_in_future(self, data: dict[str, Any], **_: Any) -> None:
+        issued = data.get("issued_at")
+        if issued is not None and issued > utcnow() + FUTURE_SKEW:
+            raise ValidationError("in the future", "issued_at")
 
     @post_load
     def _build(self, d: dict[str, Any], **_: Any) -> Prescription:

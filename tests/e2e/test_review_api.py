@@ -114,6 +114,7 @@ BAD: list[tuple[dict[str, Any] | Any, int, str]] = [
     (body(type="walk_in"), 422, "type"),
     (body(issued_at="2026-11-22T09:30:00"), 422, "issued_at"),
     (body(issued_at="yesterday"), 422, "issued_at"),
+    (body(issued_at="2099-01-01T08:00:00+08:00"), 422, "issued_at"),
     (body(items=[]), 422, "items"),
     (body(items="YP000174"), 422, "items"),
     (body(valid_days=4), 422, "valid_days"),

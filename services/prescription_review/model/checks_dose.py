@@ -32,14 +32,15 @@ LONG_RX = "长期处方管理规范(试行)(2021)"
 PAIN_PREFIXES = ("C", "R52", "G89")  # cancer, chronic pain: 处方管理办法 第二十四条
 
 
-def amount_per_dose(item: RxItem, p: DrugProfile) -> tuple[float, str, float | None] | None:
-    """(amount in the canonical unit, its dimension, dispensing units per dose) or None if unknown."""
+def amount_per_dose(item: RxItem, p: DrugProfile) -> tuple[float | None, str | None, float | None] | None:
+    """(amount in the canonical unit or None, its dimension, dispensing units per dose or None);
+    None when the dose or its unit is missing or the unit is unknown."""
     if item.dose is None or not item.dose_unit:
         return None
     f = p.facts
     if item.dose_unit == f.unit:
         if f.per_unit is None or f.dim is None:
-            return None
+            return None, None, item.dose  # a compound tablet: no amount, but the count is known
         return item.dose * f.per_unit, f.dim, item.dose
     factor = unit_factor(item.dose_unit)
     if factor is None:
@@ -63,7 +64,7 @@ def check_items(rx: Prescription, profiles: list[DrugProfile | None], ck: Compil
         _days(rx, item, index, p, chronic, out)
         _controlled(rx, item, index, p, pain, out)
         dose = amount_per_dose(item, p)
-        if dose is not None:
+        if dose is not None and dose[0] is not None and dose[1] is not None:
             _dose(item, index, p, dose[0], dose[1], age, rx.patient.weight_kg, out)
         _route(item, index, p, out)
         if dose is not None and dose[2] is not None:
@@ -179,7 +180,8 @@ def _route(item: RxItem, index: int, p: DrugProfile, out: Findings) -> None:
 
 def _quantity(item: RxItem, index: int, p: DrugProfile, units_per_dose: float, out: Findings) -> None:
     f = p.facts
-    if not f.countable or item.quantity is None or not item.frequency or not item.days:
+    if not (f.countable or (f.solid_oral and item.dose_unit == f.unit)) or item.quantity is None or not item.frequency \
+            or not item.days:
         return
     admins = administrations(item.frequency, item.days)
     if admins is None:
@@ -189,7 +191,9 @@ def _quantity(item: RxItem, index: int, p: DrugProfile, units_per_dose: float, o
     else:
         required = units_per_dose * admins
     need = math.ceil(required - 1e-9)
-    most = max(need, math.ceil(need / f.package_size) * f.package_size) if f.package_size > 1 else need
+    # Whole packages may be handed out when the need spans several; a package larger than the
+    # need is split (拆零), so then the quantity must be the need itself.
+    most = math.ceil(need / f.package_size) * f.package_size if 1 < f.package_size <= need else need
     if item.quantity < need:
         out.add("QUANTITY_INCONSISTENT", index, f"{f.generic_name} 数量 {item.quantity:g}{f.unit} 不足 {need}{f.unit}（按用法用量计算）")
     elif item.quantity > most:

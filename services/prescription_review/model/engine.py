@@ -72,7 +72,9 @@ def screen(
     site = ck.formulary.sites.get(rx.site_code)
     if site is None:
         raise ScreeningRefused("site_code", f"unknown site {rx.site_code}")
-    level = site[0]
+    level, active = site
+    if not active:
+        raise ScreeningRefused("site_code", f"site {rx.site_code} is no longer active")
     out = Findings(policy.for_level(level))
     profiles: list[DrugProfile | None] = []
     allowed = ck.formulary.allowed_at(rx.site_code, level)

@@ -189,6 +189,25 @@ def test_paediatric_dose_by_weight_and_elderly_band(ck: CompiledKnowledge) -> No
     assert "DOSE_ABOVE_MAX" not in {f.code for f in run(ck, old).findings}
 
 
+def test_quantity_whole_packages_only_when_the_need_spans_them(ck: CompiledKnowledge) -> None:
+    package = ck.profiles["YP000174"].facts.package_size  # 7 tablets a box
+    codes = lambda q, days=7: {f.code for f in run(ck, rx_body(items=[dict(AMLO, days=days, quantity=q)])).findings}  # noqa: E731
+    assert "QUANTITY_INCONSISTENT" not in codes(7)
+    assert "QUANTITY_INCONSISTENT" in codes(8)
+    assert "QUANTITY_INCONSISTENT" in codes(package, days=5)  # 5 needed, a 7-tablet box: split it (拆零)
+    assert "QUANTITY_INCONSISTENT" not in codes(2 * package, days=14)  # whole boxes when the need spans them
+    big = rx_body(items=[line("YP000079", 100, "mg", "qd", days=7, qty=7)])  # aspirin, bottles of many
+    big["patient"]["diagnoses"] = [{"code": "I25.1"}]
+    assert "QUANTITY_INCONSISTENT" not in {f.code for f in run(ck, big).findings}
+    big["items"][0]["quantity"] = ck.profiles["YP000079"].facts.package_size
+    assert "QUANTITY_INCONSISTENT" in {f.code for f in run(ck, big).findings}  # a whole bottle for 7 days: split it (拆零)
+    compound = rx_body(items=[line("YP000198", 2, "片", "tid", days=3, qty=18)])  # 复方甘草片: count known, no amount
+    compound["patient"]["diagnoses"] = [{"code": "J20.9"}]
+    assert "QUANTITY_INCONSISTENT" not in {f.code for f in run(ck, compound).findings}
+    compound["items"][0]["quantity"] = 10
+    assert "QUANTITY_INCONSISTENT" in {f.code for f in run(ck, compound).findings}
+
+
 def test_topical_and_systemic_same_generic_are_not_duplicates(ck: CompiledKnowledge) -> None:
     b = rx_body(items=[line("YP000027", 0.5, "g", "qd", qty=3), line("YP000382", 1, "支", "tid", "eye", 3, 1)])
     b["patient"]["diagnoses"] = [*INFECTION, {"code": "H10.9"}]
