@@ -31,6 +31,7 @@ class Route:
     distance_real: float  # reporting units at full precision
     cost: int  # fixed cost + distance cost, in cost units
     break_start: int | None = None  # None: no break owed, or taken at the depot after this route
+    break_note: str = ""  # which break rule applied (README "Working time and breaks"); "" without a break
 
     @property
     def duration(self) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .model import RawPlan, RawRoute
 from .prepare import Prepared, prepare
-from .problem import LOCKED_WEIGHT, Priority, Problem
+from .problem import LOCKED_WEIGHT, Priority, Problem, owed_break
 from .replan import fallback_plan
 from .screen import Screening, drop_penalty_base, screen
 from .search import SearchConfig, config_named
@@ -36,6 +36,7 @@ def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solutio
     work = prepared.problem
     left_out_penalty = _left_out_penalty(problem, work, prepared)
     solution = _solve_prepared(work, progress, started, left_out_penalty)
+    solution = replace(solution, routes=tuple(_with_break_note(problem, r) for r in solution.routes))
     if not prepared.stops_out and not prepared.vehicles_out:
         return solution
     extra = tuple(Unassigned(sid, reason, rule) for sid, (rule, reason) in prepared.stops_out.items())
@@ -43,6 +44,22 @@ def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solutio
                    objective=solution.objective + left_out_penalty,
                    vehicles_out=dict(prepared.vehicles_out),
                    stats=replace(solution.stats, status=_status(solution.stats.status, bool(extra))))
+
+
+BREAK_ON_ROUTE = "break taken on the route, inside its window and the working time"
+BREAK_AFTER_RETURN = "back before the break is due: the break is taken at the depot after this route"
+BREAK_NOT_OWED = "no break owed: its window does not leave room for it within the working time"
+
+
+def _with_break_note(problem: Problem, route: Route) -> Route:
+    vehicle = next((v for v in problem.vehicles if v.id == route.vehicle_id), None)
+    if vehicle is None or vehicle.rest_break is None:
+        return route
+    if owed_break(vehicle, problem.depot_hours) is None:
+        note = BREAK_NOT_OWED
+    else:
+        note = BREAK_ON_ROUTE if route.break_start is not None else BREAK_AFTER_RETURN
+    return replace(route, break_note=note)
 
 
 def _status(status: str, more_left_out: bool) -> str:

@@ -73,6 +73,7 @@ def test_morning_shift_with_a_break_window_after_it_plans_without_a_break() -> N
     sol = solved(p)
     assert served(sol) == {"a", "b"}
     assert all(r.break_start is None for r in sol.routes)  # no break is owed within 07:30-11:00
+    assert all(r.break_note.startswith("no break owed") for r in sol.routes)
 
 
 @pytest.mark.parametrize("minutes", [30, 45])
@@ -105,6 +106,7 @@ def test_break_is_kept_when_the_route_runs_through_the_window() -> None:
     sol = solved(day(stops, [van("v", ("08:00", "17:00"), ("11:30", "13:30", 45))]))
     route = sol.routes[0]
     assert route.break_start is not None and hm("11:30") <= route.break_start <= hm("12:45")
+    assert route.break_note.startswith("break taken on the route")
 
 
 SHIFTS = {"morning": ("07:30", "11:00"), "day": ("07:30", "17:30"), "afternoon": ("13:00", "19:00"),
