@@ -373,8 +373,16 @@ class VehicleRowIn(Strict):
     def _times(self, data: dict[str, Any], **_: Any) -> None:
         if minutes(data["shift_end"]) <= minutes(data["shift_start"]):
             raise ValidationError({"shift_end": ["the shift ends before it starts"]})
-        if data.get("break_start") and data.get("break_end") and minutes(data["break_end"]) <= minutes(data["break_start"]):
-            raise ValidationError({"break_end": ["the break window ends before it starts"]})
+        parts = [data.get(k) for k in ("break_start", "break_end", "break_min")]
+        if any(p is not None for p in parts) and any(p is None for p in parts):
+            missing = next(k for k, p in zip(("break_start", "break_end", "break_min"), parts, strict=True) if p is None)
+            raise ValidationError({missing: ["a break needs its window start, end and minutes (or none of them)"]})
+        if data.get("break_start") and data.get("break_end"):
+            span = minutes(data["break_end"]) - minutes(data["break_start"])
+            if span <= 0:
+                raise ValidationError({"break_end": ["the break window ends before it starts"]})
+            if data["break_min"] > span:
+                raise ValidationError({"break_min": [f"longer than its window ({span} min)"]})
 
 
 class PlanProgressOut(Schema):

@@ -218,3 +218,34 @@ def test_a_storekeeper_reads_plans_only_for_their_own_site(client: FlaskClient, 
     assert {f["properties"]["site"] for f in geo["features"] if f["geometry"]["type"] == "Point"} <= {"CW-T02"}
     for path in ("manifests/LC-1", "compare", "publish-preview", "completions", "progress"):
         assert client.get(f"/api/v1/plans/{plan_id}/{path}", headers=keeper).status_code == 403
+
+
+_HHMM = st.integers(0, 23 * 60 + 59).map(lambda m: f"{m // 60:02d}:{m % 60:02d}")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shift=st.tuples(_HHMM, _HHMM).filter(lambda s: s[0] < s[1]), rest=st.one_of(st.none(), st.tuples(_HHMM, _HHMM, st.integers(1, 240))),
+    route_min=st.one_of(st.none(), st.integers(30, 1440)), max_km=st.one_of(st.none(), st.floats(1, 2000)),
+    fixed=st.floats(0, schemas.FIXED_COST_MAX), per_km=st.floats(0, schemas.COST_PER_KM_MAX),
+    cold=st.floats(0, 2000),
+)  # fmt: skip
+def test_any_vehicle_the_fleet_schema_accepts_still_gives_a_day_plan(
+    client: FlaskClient, ctx: ServiceContext, shift: tuple[str, str], rest: tuple[str, str, int] | None,
+    route_min: int | None, max_km: float | None, fixed: float, per_km: float, cold: float,
+) -> None:  # fmt: skip
+    body: dict[str, Any] = {"id": "ODD", "name": "试验车", "compartments_l": {"ambient": 1000, "cold": cold, "specimen": 20},
+                            "shift_start": shift[0], "shift_end": shift[1], "max_route_min": route_min, "max_km": max_km,
+                            "fixed_cost": fixed, "cost_per_km": per_km,
+                            "break_start": rest[0] if rest else None, "break_end": rest[1] if rest else None,
+                            "break_min": rest[2] if rest else None}  # fmt: skip
+    put = client.put("/api/v1/vehicles", json=body, headers=DISPATCHER)
+    if put.status_code == 422:
+        return  # refused naming the field: nothing stored
+    assert put.status_code == 200, put.get_json()
+    queued = client.post("/api/v1/plans", json={"date": MONDAY.isoformat(), "time_limit_s": 0.5, "workers": 1},
+                         headers=DISPATCHER)  # fmt: skip
+    assert queued.status_code == 202, queued.get_json()
+    run_queued(ctx)
+    plan = client.get(f"/api/v1/plans/{queued.get_json()['id']}/progress", headers=DISPATCHER).get_json()
+    assert plan["status"] == "solved", plan["error"]
