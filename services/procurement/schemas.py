@@ -49,6 +49,14 @@ class Price(fields.Field):
         return None if value is None else str(value)
 
 
+class TaxId(fields.String):
+    """A 统一社会信用代码: trimmed and upper-cased, then 18 digits or capital letters."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text.strip().upper()
+
+
 def _int(**kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, **kwargs)
 

@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 
 from services.procurement.model import commands as c
 from services.procurement.model.invoices import Invoice, InvoiceLine, Party, Receipt, ReceiptLine
-from services.procurement.schemas import CODE, QTY, TAX_ID, TEXT, Price, Strict, _int
+from services.procurement.schemas import CODE, QTY, TAX_ID, TEXT, Price, Strict, TaxId, _int
 
 
 class ItemsField(fields.Field):
@@ -30,7 +30,7 @@ class DistributorIn(Strict):
     """An authorised distributor (统一配送企业)."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    tax_id = fields.String(required=True, validate=TAX_ID)
+    tax_id = TaxId(required=True, validate=TAX_ID)
     items = ItemsField(required=True)
 
     @post_load
@@ -40,7 +40,7 @@ class DistributorIn(Strict):
 
 class AgentIn(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    tax_id = fields.String(required=True, validate=TAX_ID)
+    tax_id = TaxId(required=True, validate=TAX_ID)
     kind = fields.String(required=True, validate=validate.OneOf(("sales_subsidiary", "import_agent")))
 
 
@@ -48,7 +48,7 @@ class ManufacturerIn(Strict):
     """A manufacturer, named exactly as the formulary names it, and its declared agents."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    tax_id = fields.String(required=True, validate=TAX_ID)
+    tax_id = TaxId(required=True, validate=TAX_ID)
     agents = fields.List(fields.Nested(AgentIn), load_default=list, validate=validate.Length(max=50))
 
     @post_load
@@ -175,7 +175,7 @@ class PurchaseLineIn(Strict):
 class PurchaseOrderIn(Strict):
     """An order to a distributor at the applicable prices."""
 
-    distributor_tax_id = fields.String(required=True, validate=TAX_ID)
+    distributor_tax_id = TaxId(required=True, validate=TAX_ID)
     lines = fields.List(fields.Nested(PurchaseLineIn), required=True, validate=validate.Length(min=1, max=500))
     justification = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 

@@ -135,6 +135,7 @@ def test_requisition_from_draft_to_received(browser: Browser, procurement_url: s
     expect(keeper.locator("#rq-status")).to_have_text("已收货")
     keeper.goto("/ui/")
     expect(keeper.locator(f'#stock-table tr[data-item="{item["code"]}"]')).to_contain_text(str(item["package_size"] * 2))
+    expect(keeper.locator("#history-table")).to_contain_text("请领入库")
 
     # A delivery without the manufacturer's invoice: the page lists the violation code and books nothing.
     bad = dict(data["receipt"], invoices=data["receipt"]["invoices"][1:])

@@ -4,6 +4,11 @@
   const { mySite, cell, fillTable } = window.procurement;
   const table = document.getElementById("stock-table");
   let current = null;
+  const KINDS = {
+    receipt: ["请领入库", "Requisition received"], direct_receipt: ["直送入库", "Direct delivery"],
+    prescription: ["处方发药", "Prescription"], dispense: ["手工发药", "Manual dispensing"], count: ["盘点调整", "Stock count"],
+    transfer_in: ["调剂调入", "Transfer in"], transfer_out: ["调剂调出", "Transfer out"],
+  };
 
   async function load(site) {
     try {
@@ -18,6 +23,14 @@
       el("td", { class: "num" }, el("strong", {}, String(i.suggested))),
       el("td", {}, i.lots.filter((l) => l.balance).map((l) => `${l.batch_no || "—"} · ${l.expiry || "—"} · ${l.balance}`).join("；"))));
     fillTable(table, rows, "暂无库存记录", "No stock yet");
+    try {
+      const { movements } = await api("GET", `/api/v1/stock/history?site=${encodeURIComponent(site)}&limit=50`);
+      fillTable(document.getElementById("history-table"), movements.map((m) => el("tr", {},
+        cell(window.hub.fmtTime(m.at)), cell(m.item_code), cell(m.batch_no || "—"), el("td", {}, tr(...(KINDS[m.kind] || [m.kind, m.kind]))),
+        cell(m.quantity, "num"), cell([m.ref, m.reason].filter(Boolean).join(" · ") || "—"))), "暂无记录", "No movements yet");
+    } catch (err) {
+      reportError(err);
+    }
   }
 
   document.getElementById("stock-site-form").addEventListener("submit", (event) => {
