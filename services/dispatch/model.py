@@ -37,6 +37,7 @@ FREQUENCIES = ("daily", "twice_weekly", "weekly", "none")
 # A split load's parts are never smaller than this (litres per compartment): below it a part is
 # not worth a vehicle's stop, and the order is refused instead (no vehicle could carry it).
 MIN_SPLIT_L = 10.0
+MAX_PARTS = 20  # a site's order needing more vehicle loads than this is refused, not split
 PART_SEPARATOR = "~"  # stop id of the k-th part of a split site order: "<site>~<k>" (URL-safe)
 
 
@@ -197,8 +198,8 @@ def split_oversized(stop: DayStop, largest: Mapping[str, float], min_split_l: fl
             cap = largest.get(compartment, 0.0)
             if litres > cap >= 2 * min_split_l:
                 counts[(side, compartment)] = math.ceil(litres / cap - 1e-9)
-    if not counts:
-        return [stop]
+    if not counts or max(counts.values()) > MAX_PARTS:
+        return [stop]  # nothing to split, or too big to split: the solver names it as left out
     n = max(counts.values())
     parts = [
         DayStop(stop.site, {}, {}, list(stop.shipment_ids), list(stop.rounds), stop.priority, part=k, parts=n)

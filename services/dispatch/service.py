@@ -8,6 +8,7 @@ manifests in ``presentation.py``.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from services.dispatch.commands import (
 from services.dispatch.dayplan import base_vehicle, day_options, day_request
 from services.dispatch.fleet import vehicle_request
 from services.dispatch.locks import LockProblem, screen_locks
-from services.dispatch.model import SiteInfo
+from services.dispatch.model import MAX_PARTS, SiteInfo
 from services.dispatch.planning import PlanCheckFailed, solve_request, to_problem
 from services.dispatch.presentation import published_routes
 from services.dispatch.routing.problem import Problem
@@ -62,9 +63,10 @@ def tomorrow() -> date:
 
 
 def add_shipment(ctx: ServiceContext, actor: Principal, cmd: AddShipment) -> dict[str, Any]:
-    """Record a hand-made shipment (pending). InvalidInput when the site is unknown or the hub, or
-    when no vehicle has a compartment it needs; an order larger than any compartment is accepted
-    and split into several stops at that site when the day is planned."""
+    """Record a hand-made shipment (pending). InvalidInput when the site is unknown or the hub, when
+    no vehicle has a compartment it needs, or when it would need more than MAX_PARTS vehicle loads;
+    an order larger than any compartment is accepted and split into several stops at that site
+    when the day is planned."""
     actor.require(*DISPATCHERS)
     with unit_of_work(ctx.factory) as session:
         site = store.site_row(session, cmd.site_code)
@@ -76,6 +78,12 @@ def add_shipment(ctx: ServiceContext, actor: Principal, cmd: AddShipment) -> dic
         problems = {f"{side}.{c}": f"no active vehicle has a {c} compartment"
                     for side, volumes in (("deliver", cmd.deliver), ("pickup", cmd.pickup))
                     for c, litres in volumes.items() if litres > 0 and largest.get(c, 0.0) <= 0}  # fmt: skip
+        for side, volumes in (("deliver", cmd.deliver), ("pickup", cmd.pickup)):
+            for c, litres in volumes.items():
+                loads = math.ceil(litres / largest[c] - 1e-9) if largest.get(c, 0.0) > 0 else 0
+                if loads > MAX_PARTS:
+                    problems[f"{side}.{c}"] = (f"{litres:g} L needs {loads} vehicle loads (the largest {c} compartment "
+                                               f"holds {largest[c]:g} L; at most {MAX_PARTS} loads per order)")  # fmt: skip
         if problems:
             raise InvalidInput("no vehicle can carry this shipment", problems)
         row = {

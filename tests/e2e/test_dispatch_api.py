@@ -86,6 +86,7 @@ def test_shipment_events_and_manual_shipments(client: FlaskClient, ctx: ServiceC
         ({"site_code": "CW-T02", "deliver": {"specimen": 1}}, "deliver"),
         ({"site_code": "NOWHERE", "deliver": {"ambient": 1}}, "site_code"),
         ({"site_code": "CW-H01", "deliver": {"ambient": 1}}, "site_code"),
+        ({"site_code": "CW-T02", "pickup": {"specimen": 5000}}, "pickup.specimen"),  # 84 loads of 60 L: too many parts
     ):
         response = client.post("/api/v1/shipments", json=body, headers=DISPATCHER)
         assert response.status_code == 422, body
