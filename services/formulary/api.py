@@ -246,19 +246,21 @@ class Stocklist(MethodView):
         """The list: codes it names, categories, every member; a storekeeper reads only their own site's."""
         key = _stocklist_key(scope, value)
         if scope == "site":
-            current_principal().require_site(value)
+            current_principal().require_site(key.split(":", 1)[1])
         with read_only(_ctx().factory) as session:
-            return {"scope": scope, "value": value, **queries.stocklist_view(session, key)}
+            return {"scope": scope, "value": key.split(":", 1)[1], **queries.stocklist_view(session, key)}
 
     @blp.arguments(schemas.StocklistIn)
     @blp.response(201, schemas_out.ChangeOut)
     def put(self, cmd: Any, scope: str, value: str) -> Any:
         """Propose a new list (replacing the old one): item codes and categories (essential, atc:J01, …)."""
-        _stocklist_key(scope, value)
+        value = _stocklist_key(scope, value).split(":", 1)[1]
         return _created(service.propose(_ctx(), current_principal(), replace(cmd, scope=scope, value=value)))
 
 
 def _stocklist_key(scope: str, value: str) -> str:
+    if scope == "site":
+        value = _path_code(value)
     try:
         return stocklist_key(scope, value)
     except ValueError as exc:

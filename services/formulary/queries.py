@@ -203,7 +203,10 @@ def list_change_rows(
         query = query.where(c.c.batch_id == batch_id)
     if position:
         at, pos, cid = position
-        at_value = datetime.fromisoformat(at)
+        try:
+            at_value = datetime.fromisoformat(at)
+        except ValueError as exc:
+            raise BadCursor("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc
         query = query.where(
             or_(c.c.proposed_at > at_value, and_(c.c.proposed_at == at_value, or_(c.c.position > pos, and_(c.c.position == pos, c.c.id > cid))))
         )

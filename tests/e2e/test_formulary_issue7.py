@@ -489,3 +489,13 @@ def test_absent_site_and_list_fields_keep_their_values(client: FlaskClient) -> N
     client.put("/api/v1/stocklists/level/village", json={"item_codes": ["YP900001"]}, headers=ADMIN)
     approve_all(client)
     assert client.get("/api/v1/stocklists/level/village", headers=ADMIN).get_json()["categories"] == ["essential"]
+
+
+@pytest.mark.parametrize("position", [["not-a-date", 0, "x"], ["2026-01-01T00:00:00+00:00", "0", "x"], [1, 2, 3], {"a": 1}])
+def test_cursors_that_decode_but_were_never_given_out_are_a_400(client: FlaskClient, position: object) -> None:
+    import base64
+
+    cursor = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+    for path, query in (("/api/v1/changes", {}), ("/api/v1/sites", {}), ("/api/v1/versions", {}), ("/api/v1/items", {"q": "a"})):
+        response = client.get(path, query_string={**query, "cursor": cursor}, headers=ADMIN)
+        assert response.status_code == 400, (path, response.get_json())
