@@ -9,6 +9,7 @@ Each example uses its own item code, so examples share the database without shar
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import json
@@ -194,12 +195,15 @@ ROUTES = [
     query=st.dictionaries(st.sampled_from(["q", "limit", "cursor", "level", "status", "confirm", "kind"]), st.text(max_size=12), max_size=3),
     if_match=st.sampled_from([None, "*", '"YP700000-v1"', 'W/"x"', "garbage", '"a", "b"']),
     depth=st.integers(0, 3000),
+    crafted=st.one_of(st.none(), JSON_VALUES.map(lambda v: base64.urlsafe_b64encode(json.dumps(v).encode()).decode().rstrip("="))),
 )
 def test_no_generated_request_yields_a_server_error(
     app_client: FlaskClient, route: tuple[str, str], body: Any, content_type: str | None, query: dict[str, str],
-    if_match: str | None, depth: int,
+    if_match: str | None, depth: int, crafted: str | None,
 ) -> None:
     method, path = route
+    if crafted is not None:
+        query = {**query, "cursor": crafted}
     data = ("[" * depth + json.dumps(body) + "]" * depth).encode()
     headers = {**MANAGER, **({"If-Match": if_match} if if_match else {})}
     kwargs: dict[str, Any] = {"data": data, "headers": headers, "query_string": query}
