@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .problem import Problem, Vehicle
-from .screen import screen
+from .problem import PRIORITY_WEIGHT, Problem, Vehicle
+from .screen import drop_penalty_base, screen
 from .solution import Route, Solution, SolveStats, Unassigned
 from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
 
@@ -147,7 +147,10 @@ def solve_by_region(problem: Problem, progress: object = None) -> Solution:
     first: float | None = None
     total_stops = sum(len(s) for s in sectors)
     objective = 0
-    for stops, vehicles in zip(sectors, shares, strict=True):
+    # stops of sectors not planned yet count as dropped, so the day's objective shown only falls
+    base = drop_penalty_base(problem)
+    pending = [sum(base * PRIORITY_WEIGHT[problem.stops[k].priority] for k in stops) for stops in sectors]
+    for i, (stops, vehicles) in enumerate(zip(sectors, shares, strict=True)):
         elapsed = time.monotonic() - started
         share = (budget - reserve - elapsed) * len(stops) / max(1, total_stops)
         total_stops -= len(stops)
@@ -159,9 +162,9 @@ def solve_by_region(problem: Problem, progress: object = None) -> Solution:
         routes.extend(_renumber(problem, r) for r in part.routes)
         unassigned.extend(part.unassigned)
         objective += part.objective
-        samples.append((round(time.monotonic() - started, 3), objective))
+        samples.append((round(time.monotonic() - started, 3), objective + sum(pending[i + 1:])))
         if callable(progress):
-            progress(samples[-1][0], objective)
+            progress(*samples[-1])
     if merge:
         return _merged(problem, routes, samples, first, len(sectors), started, budget, progress)
     routes, unassigned = _mop_up(problem, routes, unassigned, started, budget)
@@ -184,6 +187,8 @@ def _merged(problem: Problem, routes: list[Route], samples: list[tuple[float, in
     left = max(0.5, budget - elapsed)
 
     def report(at: float, objective: int) -> None:
+        if samples and objective >= samples[-1][1]:
+            return  # the day's objective shown never rises
         samples.append((round(elapsed + at, 3), objective))
         if callable(progress):
             progress(round(elapsed + at, 3), objective)

@@ -89,3 +89,5 @@ def test_region_split_reoptimises_the_merged_plan() -> None:
     sol = solve(p)
     assert check(p, sol).ok
     assert sol.stats.regions == 3 and "merged" in sol.stats.phases
+    shown = [objective for _, objective in sol.stats.progress]
+    assert shown == sorted(shown, reverse=True)  # the objective the board shows never rises
