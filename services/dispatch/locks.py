@@ -6,7 +6,8 @@ travel times the solver uses, optimistically (no break, no other stops): when ev
 lock can never hold, and the solver would otherwise spend its whole budget and answer with no plan.
 Rules checked: the vehicle has the compartments and room for the load; service can start inside a
 receiving period after driving from the depot at the start of the vehicle's working time
-(shift ∩ depot hours), and in the locked order; the vehicle is back by the end of that working time.
+(shift ∩ depot hours), and in the locked order; the vehicle is back by the end of that working time;
+the route's distance and its driving plus service time stay within the vehicle's maxima.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def _timeline(problem: Problem, vehicle: Vehicle, stops: Sequence[Stop]) -> str 
     back = t + int(problem.duration[here, 0])
     if back > vehicle.shift_end:
         return f"{vehicle.id} would be back at {_clock(back)}, after its working time ends at {_clock(vehicle.shift_end)}"
+    nodes = [0, *(node[s.id] for s in stops), 0]
+    metres = sum(int(problem.distance[a, b]) for a, b in zip(nodes, nodes[1:], strict=False))
+    if vehicle.max_distance is not None and metres > vehicle.max_distance:
+        return f"{vehicle.id} would drive {metres / 1000:.1f} km, over its maximum of {vehicle.max_distance / 1000:g} km"
+    driving = sum(int(problem.duration[a, b]) for a, b in zip(nodes, nodes[1:], strict=False)) + sum(s.service for s in stops)
+    if vehicle.max_duration is not None and driving > vehicle.max_duration:
+        return f"{vehicle.id} would need {driving // 60} min, over its maximum route time of {vehicle.max_duration // 60} min"
     return None
 
 

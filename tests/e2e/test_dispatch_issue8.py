@@ -249,3 +249,17 @@ def test_any_vehicle_the_fleet_schema_accepts_still_gives_a_day_plan(
     run_queued(ctx)
     plan = client.get(f"/api/v1/plans/{queued.get_json()['id']}/progress", headers=DISPATCHER).get_json()
     assert plan["status"] == "solved", plan["error"]
+
+
+def test_a_locked_route_over_the_vehicles_maximum_distance_is_a_4xx_naming_the_lock(client: FlaskClient) -> None:
+    problem = {
+        "depot": HUB, "vehicles": [_van("V1", max_km=70), _van("V2")],
+        "stops": [_stop("N", 35.15, 115.89), _stop("S", 34.75, 115.89), _stop("C", 34.96, 115.9)],
+        "initial_routes": {"V1": ["N", "S"]}, "locked_routes": ["V1"], "options": {"time_limit_s": 0.5},
+    }  # fmt: skip
+    response = client.post("/api/v1/solve", json=problem, headers=DISPATCHER)
+    assert response.status_code == 422 and _errors(response) == ["locked_routes[0]"]
+    assert "maximum of 70 km" in response.get_json()["errors"][0]["message"]
+    problem["locks"], problem["locked_routes"], problem["initial_routes"] = {"N": "V1"}, [], None
+    plan = client.post("/api/v1/solve", json=problem, headers=DISPATCHER).get_json()  # one stop alone fits
+    assert {s["id"]: r["vehicle"] for r in plan["routes"] for s in r["stops"]}["N"] == "V1"
