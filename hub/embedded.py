@@ -76,7 +76,7 @@ def start_hub(
     """
     hub = Hub()
     for service_spec in specs():
-        settings = load_settings(service_spec.name)
+        settings = load_settings(service_spec.name, bind_host=host)
         ctx = build_context(service_spec, settings)
         upgrade(service_spec.migrations, ctx.engine)
         app = service_spec.create_app(ctx)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from json import dumps as json_dumps
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,17 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from shared import correlation
-from shared.auth import ROLES, Principal, Unauthorized, issue_token, verify_token
+from shared.access import policy_for, rule_key
+from shared.auth import Principal, Unauthorized, verify_token
 from shared.db import is_lock_timeout
-from shared.errors import DomainError
+from shared.errors import DomainError, Forbidden
 from shared.runtime import ServiceContext
+from shared.web.devsignin import install_dev_signin
 from shared.web.health import install_health
 from shared.web.metrics import bus_gauges, install_metrics
 from shared.web.problems import flatten_messages, problem, strip_location
-from shared.web.ui import common_ui_blueprint
+from shared.web.request_parsing import install_request_checks, json_body_or_none
+from shared.web.ui import install_shell
 
 log = logging.getLogger("countyhub.http")
 
@@ -39,7 +41,8 @@ class ProblemApi(Api):
         errors = strip_location(flatten_messages(messages)) if messages else None
         status = error.code or 500
         if status == 413:
-            errors = [{"field": "body", "message": f"larger than {request.max_content_length} bytes"}]
+            hint = g.get("upload_hint") or f"at most {request.max_content_length} bytes"
+            errors = [{"field": "body", "message": f"larger than {request.max_content_length} bytes: {hint}"}]
         if status == 400 and errors and any(e["message"] == "Invalid JSON body." for e in errors):
             errors = [{"field": "body", "message": "not valid JSON"}]
         title = error.name if status != 422 else "Invalid input"
@@ -79,6 +82,7 @@ def create_service_app(
         SECRET_KEY=ctx.settings.jwt_secret,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    access = policy_for(ctx.name)
     api = ProblemApi(
         app,
         spec_kwargs={
@@ -89,9 +93,7 @@ def create_service_app(
     )
     for blp in blueprints:
         api.register_blueprint(blp)
-    app.register_blueprint(common_ui_blueprint())
-    if ui is not None:
-        app.register_blueprint(ui)
+    install_shell(app, ctx, ui)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
@@ -106,15 +108,26 @@ def create_service_app(
         g.request_started = time.perf_counter()
         g.request_id = request.headers.get("X-Request-ID") or correlation.new_id()
         correlation.set_current(request.headers.get("X-Correlation-ID") or g.request_id)
-        if request.path == "/" or request.path.startswith(OPEN_PREFIXES) or request.method == "OPTIONS":
+        # Access (shared/access.py): the route's rule decides whether a token is needed and whose.
+        rule = access.get(rule_key(request.method, request.url_rule.rule)) if request.url_rule else None
+        if request.method == "OPTIONS" or (rule is not None and rule.public):
+            return None
+        if rule is None and (request.path == "/" or request.path.startswith(OPEN_PREFIXES)):
             return None
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         try:
-            g.principal = verify_token(header[7:].strip(), ctx.settings.jwt_secret)
+            g.principal = verify_token(header[7:].strip(), ctx.settings.keyring)
         except Unauthorized as exc:
             return problem(401, "Unauthorized", f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
+        if rule is not None:
+            body = json_body_or_none()
+            try:
+                rule.check(g.principal, request.view_args or {}, request.args, body)
+            except Forbidden as exc:
+                errors = [{"field": k, "message": v} for k, v in exc.fields.items()] or None
+                return problem(403, exc.title, exc.detail, errors=errors)
         return None
 
     @app.after_request
@@ -159,28 +172,9 @@ def create_service_app(
         log.exception("unhandled error", extra={"request_id": g.get("request_id")})
         return problem(500, "Internal error", "the error was logged with this request's id")
 
-    if ctx.settings.dev_login:
-        install_dev_login(app, ctx)
+    install_request_checks(app)
+    install_dev_signin(app, ctx)
     install_health(app, ctx)
     install_metrics(app, ctx.name, {**bus_gauges(ctx), **(gauges or {})})  # the service's own win on a name clash
     return app
 
-
-def install_dev_login(app: Flask, ctx: ServiceContext) -> None:
-    """Embedded mode only: pages sign in by choosing a role (production tokens come from the county's IdP)."""
-
-    @app.post("/ui/dev-token")
-    def dev_token() -> Response:
-        body = request.get_json(silent=True) or {}
-        role, site, name = body.get("role"), body.get("site") or None, body.get("name") or None
-        errors = []
-        if role not in ROLES:
-            errors.append({"field": "role", "message": f"one of {', '.join(ROLES)}"})
-        if role == "storekeeper" and not site:
-            errors.append({"field": "site", "message": "a storekeeper works for one site"})
-        if errors:
-            return problem(422, "Invalid input", errors=errors)
-        token = issue_token(ctx.settings.jwt_secret, str(role), site=site, name=name, subject=name)
-        return Response(
-            json_dumps({"token": token, "role": role, "site": site, "name": name}), mimetype="application/json"
-        )
