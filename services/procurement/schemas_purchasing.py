@@ -124,13 +124,31 @@ class InvoiceIn(Strict):
     lines = fields.List(fields.Nested(InvoiceLineIn), required=True, validate=validate.Length(min=1, max=500))
 
 
+class TemperatureRecord(fields.Field):
+    """A temperature record: text (at most 2000 characters) or a JSON object/list (kept as compact JSON text)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        import json
+
+        if isinstance(value, str):
+            text = value.strip()
+        elif isinstance(value, (dict, list)):
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
+        else:
+            raise ValidationError("a text reference or a JSON object/list of readings")
+        if len(text) > 2000:
+            raise ValidationError("at most 2000 characters")
+        return text or None
+
+
 class ReceiptLineIn(Strict):
     item_code = fields.String(required=True, validate=CODE)
     batch_no = fields.String(required=True, validate=validate.Length(min=1, max=60))
     expiry = fields.Date(required=True)
     quantity = _int(required=True, validate=QTY)
     unit_price = Price(required=True)
-    temperature_record = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    # The cold-chain record as the carrier gives it: a reference string, or a JSON object / list of readings.
+    temperature_record = TemperatureRecord(load_default=None, allow_none=True)
     trace_codes = fields.List(fields.String(validate=validate.Length(min=1, max=80)), load_default=list,
                               validate=validate.Length(max=10_000))  # fmt: skip
 

@@ -235,7 +235,22 @@ def test_bad_input_is_4xx_naming_the_field_and_writes_nothing(
     assert table_dump(ctx) == before
 
 
-def test_invalid_json_and_cold_chain_item(client: FlaskClient) -> None:
+def test_invalid_json_and_cold_chain_records(client: FlaskClient) -> None:
     r = client.post("/api/v1/requisitions", data="{", headers={**T01, "Content-Type": "application/json"})
     assert r.status_code == 400 and r.mimetype == "application/problem+json"
-    assert INSULIN
+    line = {"item_code": INSULIN, "batch_no": "C1", "quantity": 10, "unit_price": "30.0000"}
+    body = receipt_body()
+    body["lines"] = [{**line, "expiry": (today() + timedelta(days=700)).isoformat(), "temperature_record": None}]
+    for inv in body["invoices"]:
+        inv["lines"] = [line]
+    codes = [v["code"] for v in client.post("/api/v1/receipts/check", json=body, headers=MGR).get_json()["violations"]]
+    assert codes == ["COLD_CHAIN_RECORD_MISSING"]
+    for record in ("冷链箱 T-17 全程 2.4–6.8℃", {"min_c": 2.4, "max_c": 6.8, "logger": "T-17"}, [{"t": "08:00", "c": 4.1}]):
+        body["lines"][0]["temperature_record"] = record
+        assert client.post("/api/v1/receipts/check", json=body, headers=MGR).get_json() == {"ok": True, "violations": []}
+    for empty in ("  ", {}, []):
+        body["lines"][0]["temperature_record"] = empty
+        assert client.post("/api/v1/receipts/check", json=body, headers=MGR).get_json()["ok"] is False
+    body["lines"][0]["temperature_record"] = 5
+    r = client.post("/api/v1/receipts/check", json=body, headers=MGR)
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "lines[0].temperature_record"
