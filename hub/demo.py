@@ -21,7 +21,7 @@ class DemoDay:
 
     def __init__(self, urls: dict[str, str]) -> None:
         self.urls = urls
-        self.secret = load_settings("formulary").jwt_secret
+        self.secret = load_settings("formulary").keyring  # key id, audience and lifetime as the hub has them
 
     def client(self, service: str, role: str, site: str | None = None, name: str | None = None) -> HubClient:
         """A client of one service acting as one role."""
