@@ -24,8 +24,8 @@ def _ctx() -> ServiceContext:
 
 @blp.route("/screenings", methods=["POST"])
 @idempotent
-@blp.arguments(ScreeningIn)
-@blp.response(200, ScreeningOut)
+@blp.arguments(ScreeningIn())  # one instance: nested schemas are built once, not per request
+@blp.response(200, ScreeningOut())
 def screen(rx: Prescription) -> Any:
     """Screen a prescription before dispensing: pass, review (pharmacist's queue) or block."""
     answer = service.screen_prescription(_ctx(), current_principal(), rx)

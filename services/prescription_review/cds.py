@@ -25,7 +25,7 @@ from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from services.prescription_review import service
-from services.prescription_review.schemas import ScreeningIn
+from services.prescription_review.schemas import SCREENING_IN
 from shared.clock import utcnow
 from shared.errors import InvalidInput
 from shared.web.app import current_principal
@@ -160,7 +160,7 @@ def order_sign(call: dict[str, Any]) -> Any:
     """order-sign: one card per finding; nothing is stored."""
     body = screening_body(call)
     try:
-        rx = ScreeningIn().load(body)
+        rx = SCREENING_IN.load(body)
     except ValidationError as exc:
         fields_ = {f"mapped.{k}": str(v) for k, v in _flat(exc.messages).items()}
         raise InvalidInput("the draft orders do not map to a prescription", fields_) from None

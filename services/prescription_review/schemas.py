@@ -200,3 +200,7 @@ class ScreeningOut(Schema):
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))
     knowledge_version = fields.String()
     findings = fields.List(fields.Nested(FindingOut))
+
+
+SCREENING_IN = ScreeningIn()
+"""A shared instance (loading is stateless): building the nested schemas costs more than a screening."""

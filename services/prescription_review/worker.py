@@ -21,7 +21,7 @@ from kombu import Connection, Exchange, Message, Queue
 from marshmallow import ValidationError
 
 from services.prescription_review import service
-from services.prescription_review.schemas import ScreeningIn
+from services.prescription_review.schemas import SCREENING_IN
 from shared.auth import Principal
 from shared.errors import DomainError
 from shared.runtime import ServiceContext
@@ -43,7 +43,7 @@ def answer_for(ctx: ServiceContext, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         return {"status": 400, "title": "Invalid input", "errors": [{"field": "body", "message": "a JSON object"}]}
     try:
-        rx = ScreeningIn().load(body)
+        rx = SCREENING_IN.load(body)
     except ValidationError as exc:
         return {"status": 422, "title": "Invalid input", "errors": flatten_messages(exc.messages)}
     try:
