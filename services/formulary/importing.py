@@ -111,17 +111,33 @@ def decode(content: bytes) -> tuple[str, str]:
         return content.decode("utf-8").lstrip("\ufeff"), "UTF-8"
     except UnicodeDecodeError:
         pass
-    best = from_bytes(content, cp_isolation=ZH_CN_ENCODINGS).best()
-    if best is None:
-        raise UnreadableFile("无法识别文件编码，请在 Excel 中另存为“CSV UTF-8” (encoding not recognised: save as CSV UTF-8)")
-    encoding = best.encoding
-    if encoding in ("gb2312", "gbk", "gb18030"):
-        encoding = "gb18030"  # a superset: GBK files decode the same
-    try:
-        text = content.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise UnreadableFile("无法识别文件编码，请在 Excel 中另存为“CSV UTF-8” (encoding not recognised: save as CSV UTF-8)") from exc
-    return text.lstrip("\ufeff"), {"gb18030": "GB18030/GBK", "utf_16": "UTF-16"}.get(encoding, encoding.upper().replace("_", "-"))
+    # charset-normalizer ranks the plausible encodings; a short file can fool its ranking, so the
+    # first candidate whose text has a header row we know wins (GB18030 is tried last: Excel's
+    # "CSV" on Chinese Windows).
+    matches = from_bytes(content, cp_isolation=ZH_CN_ENCODINGS)
+    candidates = [m.encoding for m in matches] + ["gb18030"]
+    decoded: list[tuple[str, str]] = []
+    for encoding in dict.fromkeys("gb18030" if c in ("gb2312", "gbk") else c for c in candidates):
+        try:
+            text = content.decode(encoding).lstrip("\ufeff")
+        except (UnicodeDecodeError, LookupError):
+            continue
+        decoded.append((text, encoding))
+        if _has_header(text):
+            break
+    else:
+        if not decoded:
+            raise UnreadableFile("无法识别文件编码，请在 Excel 中另存为“CSV UTF-8” (encoding not recognised: save as CSV UTF-8)")
+        text, encoding = decoded[0]
+    return text, {"gb18030": "GB18030/GBK", "utf_16": "UTF-16"}.get(encoding, encoding.upper().replace("_", "-"))
+
+
+def _has_header(text: str) -> bool:
+    for line in text.splitlines()[:HEADER_SCAN_ROWS]:
+        known = [HEADERS.get(header_key(c)) for c in line.replace("\t", ",").replace(";", ",").split(",")]
+        if "code" in known and sum(1 for k in known if k) >= 2:
+            return True
+    return False
 
 
 def _delimiter(text: str) -> str:

@@ -84,3 +84,25 @@ def test_the_reader_refuses_what_it_cannot_read_and_says_what_to_do() -> None:
         read_table("a.xls", b"\xd0\xcf\x11\xe0")
     with pytest.raises(UnreadableFile):
         read_table("a.xlsx", io.BytesIO(b"PK\x03\x04garbage").getvalue())
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LABELS = ["通用名", "规格", "单位", "包装数量", "剂型", "生产企业", "储存条件", "基药", "医保类别", "体积cm3"]
+CELLS = st.text(st.sampled_from("阿莫西林胶囊参松养心片粒盒常温是否甲类0123456789.g"), min_size=1, max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    columns=st.lists(st.sampled_from(LABELS), min_size=1, max_size=5, unique=True),
+    data=st.data(),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "gbk", "utf-16"]),
+    separator=st.sampled_from([",", "\t"]),
+)
+def test_any_small_file_in_any_excel_encoding_reads_back(columns: list[str], data: st.DataObject, encoding: str, separator: str) -> None:
+    values = [data.draw(CELLS) for _ in columns]
+    text = separator.join(["编码", *columns]) + "\n" + separator.join(["YP1", *values]) + "\n"
+    table = read_table("a.csv", text.encode(encoding))
+    assert [(n, r["code"]) for n, r in table.rows] == [(2, "YP1")]
+    assert [table.rows[0][1][c] for c in table.columns[1:]] == values
