@@ -116,7 +116,7 @@ class RejectIn(Strict):
 
 class ReceivedLineIn(Strict):
     item_code = fields.String(required=True, validate=CODE)
-    batch_no = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    batch_no = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
     received_quantity = _int(required=True, validate=validate.Range(min=0, max=10_000_000))
     discrepancy = fields.String(load_default="none", validate=validate.OneOf(DISCREPANCIES))
     note = fields.String(load_default=None, allow_none=True, validate=TEXT)

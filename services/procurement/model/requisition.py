@@ -145,7 +145,7 @@ class ReceivedLine:
     """What a site counted off the van for one shipped line."""
 
     item_code: str
-    batch_no: str
+    batch_no: str | None
     received_quantity: int
     discrepancy: str = "none"
     note: str | None = None
@@ -160,7 +160,7 @@ def check_site_receipt(shipped: Mapping[tuple[str, str], int], received: Sequenc
     problems: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
     for i, line in enumerate(received):
-        key = (line.item_code, line.batch_no)
+        key = (line.item_code, line.batch_no or "")
         if key in seen:
             problems[f"lines[{i}].batch_no"] = "this item and batch twice"
         seen.add(key)
@@ -175,3 +175,40 @@ def check_site_receipt(shipped: Mapping[tuple[str, str], int], received: Sequenc
             problems[f"lines[{i}].discrepancy"] = "fewer than shipped: say short, damaged or wrong_batch"
     if problems:
         raise InvalidInput("the receipt has invalid lines", problems)
+
+
+def split_by_batch(shipped: Mapping[tuple[str, str], int], received: Sequence[ReceivedLine]) -> list[ReceivedLine]:
+    """Lines that name only the item are spread over its shipped batches in FEFO order (the order of `shipped`).
+
+    The count fills the earliest-expiring batches first, so a shortfall lands on the latest. Raises
+    InvalidInput naming `lines[i].field` for an item not shipped, a count outside 0..shipped, a short
+    count without a discrepancy, or an item counted both with and without batch numbers.
+    """
+    problems: dict[str, str] = {}
+    out: list[ReceivedLine] = []
+    itemwise = {line.item_code for line in received if not line.batch_no}
+    for i, line in enumerate(received):
+        if line.batch_no:
+            if line.item_code in itemwise:
+                problems[f"lines[{i}].batch_no"] = "this item is also counted without a batch number"
+            out.append(line)
+            continue
+        batches = [(key[1], qty) for key, qty in shipped.items() if key[0] == line.item_code]
+        total = sum(qty for _, qty in batches)
+        if not batches:
+            problems[f"lines[{i}].item_code"] = "not shipped on this requisition"
+        elif sum(1 for other in received if other.item_code == line.item_code and not other.batch_no) > 1:
+            problems[f"lines[{i}].item_code"] = "this item twice"
+        elif not 0 <= line.received_quantity <= total:
+            problems[f"lines[{i}].received_quantity"] = f"between 0 and the shipped {total}"
+        elif line.received_quantity < total and line.discrepancy == "none":
+            problems[f"lines[{i}].discrepancy"] = "fewer than shipped: say short, damaged or wrong_batch"
+        else:
+            left = line.received_quantity
+            for batch, qty in batches:
+                got = min(left, qty)
+                left -= got
+                out.append(ReceivedLine(line.item_code, batch, got, line.discrepancy, line.note))
+    if problems:
+        raise InvalidInput("the receipt has invalid lines", problems)
+    return out

@@ -18,6 +18,7 @@ from services.procurement.model.requisition import (
     check_order_lines,
     check_site_receipt,
     check_transition,
+    split_by_batch,
 )
 from services.procurement.service import CENTRAL_ROLES, SITE_ROLES, now, today
 from services.procurement.store import reference as ref
@@ -244,7 +245,8 @@ def ship_requisition(ctx: ServiceContext, actor: Principal, cmd: c.ShipRequisiti
 def receive_requisition(ctx: ServiceContext, actor: Principal, cmd: c.ReceiveRequisition) -> dict[str, Any]:
     """shipped → received: each picked (item, batch) counted, discrepancies kept, stock booked at the site.
 
-    Every shipped (item, batch) must be named once; InvalidInput names `lines[i].field` otherwise.
+    Every shipped item is counted once, per batch or (without batch_no) for the whole item, which
+    is then spread over its batches FEFO; InvalidInput names `lines[i].field` otherwise.
     """
     actor.require(*SITE_ROLES)
     at = now(ctx)
@@ -255,13 +257,14 @@ def receive_requisition(ctx: ServiceContext, actor: Principal, cmd: c.ReceiveReq
         shipped: dict[tuple[str, str], int] = defaultdict(int)
         for a in allocations:
             shipped[(a["item_code"], a["batch_no"])] += a["quantity"]
-        check_site_receipt(shipped, cmd.lines)
-        named = {(line.item_code, line.batch_no) for line in cmd.lines}
+        counted = split_by_batch(shipped, cmd.lines)
+        check_site_receipt(shipped, counted)
+        named = {(line.item_code, line.batch_no) for line in counted}
         missing = [f"{k[0]}/{k[1]}" for k in shipped if k not in named]
         if missing:
             raise InvalidInput("every shipped lot is counted", {"lines": f"missing {', '.join(sorted(missing))}"})
         lots = {lot["id"]: lot for lot in stock.central_lots_by_id(session, [a["lot_id"] for a in allocations])}
-        for line in cmd.lines:
+        for line in counted:
             left = line.received_quantity
             for a in (a for a in allocations if (a["item_code"], a["batch_no"]) == (line.item_code, line.batch_no)):
                 got = min(left, a["quantity"])

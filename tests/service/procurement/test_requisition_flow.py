@@ -189,5 +189,6 @@ def test_dispatch_events_mark_expected_and_delivered(service_ctx: ServiceContext
                                              "completed_at": "2026-12-01T09:41:00+08:00", "received_by": "王药师"})  # fmt: skip
     delivered = rq.get_requisition(ctx, KEEPER_T01, req["id"])
     assert delivered["delivered_at"] is not None and delivered["delivered_to"] == "王药师"
-    rq.receive_requisition(ctx, KEEPER_T01, c.ReceiveRequisition(req["id"], (ReceivedLine(INSULIN, "B2311", 5),)))
-    assert rq.get_requisition(ctx, KEEPER_T01, req["id"])["status"] == "received"
+    rq.receive_requisition(ctx, KEEPER_T01, c.ReceiveRequisition(req["id"], (ReceivedLine(INSULIN, None, 4, "damaged", "一支破损"),)))
+    done = rq.get_requisition(ctx, KEEPER_T01, req["id"])
+    assert done["status"] == "received" and [(a["received_quantity"], a["discrepancy"]) for a in done["allocations"]] == [(4, "damaged")]

@@ -21,6 +21,7 @@ from services.procurement.model.requisition import (
     check_order_lines,
     check_site_receipt,
     check_transition,
+    split_by_batch,
 )
 from services.procurement.model.stocking import LotOnHand, near_expiry, suggest_order
 from services.procurement.model.transfers import TransferValue, settle_month
@@ -207,6 +208,23 @@ def test_site_receipt_rules() -> None:
                         (ReceivedLine("A", "B1", 49), "lines[0].received_quantity")]:  # fmt: skip
         with pytest.raises(InvalidInput) as exc:
             check_site_receipt(shipped, [line])
+        assert field in exc.value.fields
+
+
+def test_item_level_counts_spread_over_batches_fefo() -> None:
+    shipped = {("A", "SOON"): 24, ("A", "LATE"): 24, ("B", "X"): 10}
+    lines = split_by_batch(shipped, [ReceivedLine("A", None, 30, "short"), ReceivedLine("B", "X", 10)])
+    assert [(x.batch_no, x.received_quantity) for x in lines] == [("SOON", 24), ("LATE", 6), ("X", 10)]
+    cases = [
+        ([ReceivedLine("A", None, 30)], "lines[0].discrepancy"),
+        ([ReceivedLine("A", None, 49, "short")], "lines[0].received_quantity"),
+        ([ReceivedLine("C", None, 1)], "lines[0].item_code"),
+        ([ReceivedLine("A", None, 48), ReceivedLine("A", "SOON", 24)], "lines[1].batch_no"),
+        ([ReceivedLine("A", None, 48), ReceivedLine("A", None, 48)], "lines[1].item_code"),
+    ]
+    for bad, field in cases:
+        with pytest.raises(InvalidInput) as exc:
+            split_by_batch(shipped, bad)
         assert field in exc.value.fields
 
 
