@@ -68,6 +68,9 @@ class Choice(Text):
             for label in (value, zh, zh.split("（")[0].split("(")[0], en):
                 self.lookup[header_key(label)] = value
         self.shown = ", ".join(f"{zh.split('（')[0]} ({value})" for value, zh, _en in choices)
+        if any(value == "none" for value, _zh, _en in choices):
+            for word in ("无", "-", "—", "自费"):  # how offices write "none" (自费: not covered by insurance)
+                self.lookup.setdefault(header_key(word), "none")
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
