@@ -191,3 +191,15 @@ def test_quality_figures_per_rule(service_ctx: ServiceContext) -> None:
     assert f["intervention_rate"] == pytest.approx(1 / 3)
     assert f["rules"]["DOSE_ABOVE_MAX"]["hits"] == 2 and f["rules"]["DOSE_ABOVE_MAX"]["override_rate"] == 0.5
     assert f["turnaround_minutes"]["n"] == 2
+
+
+def test_patient_id_never_in_logs_nor_kept(service_ctx: ServiceContext, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    b = body(prescription_no="R-PII-1")
+    b["patient"]["id"] = "370123199001011234"  # an ID-card-like patient id
+    service.screen_prescription(service_ctx, HIS, rx(b))
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "370123199001011234" not in logged
+    with service_ctx.factory() as s:
+        kept = json.dumps([dict(r._mapping) for r in s.execute(select(store.screenings))], default=str)
+    assert "370123199001011234" not in kept
