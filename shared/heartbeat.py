@@ -56,8 +56,12 @@ class Heartbeat:
         """The heartbeat at $HEARTBEAT_FILE (a no-op one when it is unset)."""
         return cls(os.environ.get(ENV) or None, role)
 
-    def beat(self, force: bool = False) -> None:
-        """Refresh the file if the last write is older than `every_s` (or `force`)."""
+    def beat(self, force: bool = False, at: float | None = None) -> None:
+        """Refresh the file if the last write is older than `every_s` (or `force`).
+
+        `at` (unix seconds, default now) is the time written: BeatingEvent writes its slowest
+        loop's last check, so one wedged loop keeps the file old while the others run.
+        """
         if self.path is None:
             return
         now = time.time()
@@ -65,7 +69,7 @@ class Heartbeat:
             if not force and now - self._last < self.every_s:
                 return
             self._last = now
-        body = json.dumps({"at": now, "pid": os.getpid(), "role": self.role})
+        body = json.dumps({"at": now if at is None else at, "pid": os.getpid(), "role": self.role})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".heartbeat-")
@@ -79,24 +83,49 @@ class Heartbeat:
 
 
 class BeatingEvent(threading.Event):
-    """A stop event whose `is_set()` and `wait()` refresh a heartbeat: the loop that polls it beats."""
+    """A stop event whose `is_set()` and `wait()` refresh a heartbeat: the loops that poll it beat.
+
+    Every thread that checks the event is tracked on its own, and the time written is that of the
+    loop that checked least recently: with two loops in one process (prescription review's HIS
+    inbox and waiting-limit sweep) one wedged loop makes the heartbeat go stale although the other
+    still runs. A thread parked in `wait()` without a timeout (a watcher that only waits for the
+    stop) is not counted while it waits; threads that ended are forgotten.
+    """
 
     def __init__(self, heartbeat: Heartbeat) -> None:
         super().__init__()
         self.heartbeat = heartbeat
+        self._seen: dict[int, float] = {}
+        self._parked: set[int] = set()
+        self._track = threading.Lock()
+
+    def _touch(self, park: bool | None = None) -> None:
+        me, now = threading.get_ident(), time.time()
+        alive = {t.ident for t in threading.enumerate()}
+        with self._track:
+            self._seen[me] = now
+            if park is True:
+                self._parked.add(me)
+            elif park is False:
+                self._parked.discard(me)
+            for ident in [i for i in self._seen if i not in alive]:
+                self._seen.pop(ident, None)
+                self._parked.discard(ident)
+            active = [t for i, t in self._seen.items() if i not in self._parked]
+        self.heartbeat.beat(at=min(active) if active else now)
 
     def is_set(self) -> bool:
         """Whether a stop was asked for; beats."""
-        self.heartbeat.beat()
+        self._touch()
         return super().is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a stop; beats before and after (a long wait is bounded by the loop's own timeout)."""
-        self.heartbeat.beat()
+        self._touch(park=True if timeout is None else None)
         try:
             return super().wait(timeout)
         finally:
-            self.heartbeat.beat()
+            self._touch(park=False if timeout is None else None)
 
 
 def age_seconds(path: str | Path) -> float | None:

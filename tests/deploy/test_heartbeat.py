@@ -128,3 +128,34 @@ def test_the_worker_process_beats_and_stops_on_sigterm(pg_url: str, vhost: Broke
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_one_wedged_loop_of_two_makes_the_heartbeat_stale(tmp_path: Path) -> None:
+    """Two loops share the stop event (a worker process with two workers): either one stuck is caught."""
+    path = tmp_path / "hb"
+    stop = BeatingEvent(Heartbeat(path, "worker", every_s=0.05))
+    wedge = threading.Event()
+
+    def healthy() -> None:
+        while not stop.is_set():
+            stop.wait(0.05)
+
+    def wedging() -> None:
+        for _ in range(10):
+            stop.wait(0.05)
+        wedge.wait(30)  # stuck, while the healthy loop keeps checking the stop event
+
+    def watcher() -> None:
+        stop.wait()  # parked: waits only for the stop, is not a loop
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (healthy, wedging, watcher)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.4)
+    assert check(path, max_age_s=0.5)[0]
+    wait_until(lambda: not check(path, max_age_s=0.5)[0], timeout=5, what="the stale heartbeat of the wedged loop")
+    wedge.set()
+    wait_until(lambda: check(path, max_age_s=0.5)[0], timeout=5, what="a fresh heartbeat once it ended")
+    stop.set()
+    for thread in threads:
+        thread.join(5)
