@@ -20,7 +20,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-RUN pip install --upgrade pip setuptools wheel
+# The build tools pinned too (the project's own wheel is built with them, without isolation).
+RUN pip install pip==26.3 setuptools==84.2.1 wheel==0.48.0
 
 WORKDIR /src
 
@@ -37,7 +38,7 @@ COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
 COPY hub ./hub
-RUN pip install --no-deps . \
+RUN pip install --no-deps --no-build-isolation . \
  && countyhub --help > /dev/null
 
 # ---------------------------------------------------------------------------------------------
