@@ -56,7 +56,7 @@ def apply_change(ctx: ServiceContext, session: Session, change: Change, version:
 
 
 def _apply_item(ctx: ServiceContext, session: Session, change: Change, version: int, actor: Principal, now: datetime) -> None:
-    current = store.item_row(session, change.target)
+    current = store.item_row_locked(session, change.target)
     if change.kind is ChangeKind.ITEM_CREATE:
         if current is not None:
             raise Conflict(f"change {change.id}: item {change.target} exists already", {"change_ids": change.id})
@@ -99,7 +99,7 @@ def _apply_item(ctx: ServiceContext, session: Session, change: Change, version: 
 
 
 def _apply_site(ctx: ServiceContext, session: Session, change: Change, version: int, now: datetime) -> None:
-    current = store.site_row(session, change.target)
+    current = store.site_row_locked(session, change.target)
     refuse_if_stale(session, change, int(current["version"]) if current else 0, "site")
     payload = dict(change.payload)
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.formulary import approval, drafting, queries, store
@@ -176,7 +177,25 @@ class Approved:
     approved: int
 
 
+APPROVAL_ATTEMPTS = 3
+
+
 def approve(ctx: ServiceContext, actor: Principal, cmd: ApproveChanges) -> Approved:
+    """Approve drafts as one new catalogue version (see `_approve_once`), retried when another approval
+    committed the same catalogue version number at the same moment (PostgreSQL); 409 if it keeps happening.
+    """
+    for _attempt in range(APPROVAL_ATTEMPTS):
+        try:
+            return _approve_once(ctx, actor, cmd)
+        except IntegrityError:
+            continue  # a concurrent approval took this version number or item version: read again
+    raise Conflict(
+        "另一项审批同时提交，请重试 (another approval was committed at the same moment; try again)",
+        {"change_ids": "concurrent approval"},
+    )
+
+
+def _approve_once(ctx: ServiceContext, actor: Principal, cmd: ApproveChanges) -> Approved:
     """Approve drafts (named, and/or an import batch) as one new catalogue version, publishing snapshots.
 
     All or nothing. Refused: a change id named twice (422), an unknown id (404), a change that is

@@ -176,6 +176,18 @@ def item_row(session: Session, code: str) -> dict[str, Any] | None:
     return {k: row[k] for k in ITEM_COLUMNS} if row else None
 
 
+def item_row_locked(session: Session, code: str) -> dict[str, Any] | None:
+    """One item, its row locked until the approval's transaction ends (None if there is no such item)."""
+    row = session.execute(lock_for_update(select(items).where(items.c.code == code), session)).mappings().first()
+    return {k: row[k] for k in ITEM_COLUMNS} if row else None
+
+
+def site_row_locked(session: Session, code: str) -> dict[str, Any] | None:
+    """One site, its row locked until the approval's transaction ends."""
+    row = session.execute(lock_for_update(select(sites).where(sites.c.code == code), session)).mappings().first()
+    return {k: row[k] for k in SITE_COLUMNS} if row else None
+
+
 def item_versions_of(session: Session, codes: Iterable[str]) -> dict[str, int]:
     """code -> current version for those of `codes` that exist."""
     codes = list(codes)

@@ -185,3 +185,41 @@ def test_lists_page_and_batches_total_on_both_backends(service_ctx: ServiceConte
     with read_only(service_ctx.factory) as session:
         found, nxt = queries.search_items(session, q="amxl", limit=10)
     assert found == [] and nxt is None  # drafts are not the catalogue
+
+
+def _race(*calls: Any) -> list[Any]:
+    """Run the calls at the same moment in threads; each result or the exception it raised."""
+    import threading
+
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int, call: Any) -> None:
+        barrier.wait()
+        try:
+            results[i] = call()
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_concurrent_approvals_lose_nothing_and_never_fail_unexpectedly(service_ctx: ServiceContext) -> None:
+    ids = [service.propose(service_ctx, ADMIN, ProposeItem(c, _fields(c, approval_no=None, strength=s))).change.id
+           for c, s in (("YP1A", "1g"), ("YP1B", "2g"))]  # fmt: skip
+    _approve(service_ctx, *ids)
+    for _round in range(3):
+        same_a = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP1A", {"unit": f"片{_round}"})).change.id
+        same_b = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP1A", {"package_unit": f"瓶{_round}"})).change.id
+        results = _race(lambda a=same_a: _approve(service_ctx, a), lambda b=same_b: _approve(service_ctx, b, by=MANAGER2))
+        assert sorted(type(r).__name__ for r in results) == ["Conflict", "int"], results  # one wins, one is stale
+        other_a = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP1A", {"strength": f"{_round}0g"})).change.id
+        other_b = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP1B", {"strength": f"{_round}5g"})).change.id
+        results = _race(lambda a=other_a: _approve(service_ctx, a), lambda b=other_b: _approve(service_ctx, b, by=MANAGER2))
+        assert all(isinstance(r, int) for r in results) and results[0] != results[1], results
+        assert _item(service_ctx, "YP1A")["strength"] == f"{_round}0g" and _item(service_ctx, "YP1B")["strength"] == f"{_round}5g"
