@@ -116,6 +116,7 @@ def import_prescribers(ctx: ServiceContext, actor: Principal, cmd: ImportPrescri
              "active": e.active, "updated_at": now} for e in cmd.entries
         ])  # fmt: skip
         _audit(session, actor, "registry_imported", {"count": len(ids)})
+    invalidate(ctx)
     return len(ids)
 
 

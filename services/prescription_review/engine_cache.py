@@ -21,6 +21,7 @@ from services.prescription_review.knowledge.importer import load_sample, parse_t
 from services.prescription_review.model.compiled import CompiledKnowledge, compile_knowledge
 from services.prescription_review.model.findings import SeverityPolicy
 from services.prescription_review.model.formulary_view import FormularyView
+from services.prescription_review.model.registry import PrescriberRecord
 from shared.runtime import ServiceContext
 
 RELOAD_CHECK_S = 1.0
@@ -29,11 +30,13 @@ _KEY = "prescription_review.engine"
 
 @dataclass(frozen=True)
 class Engine:
-    """What screening reads: compiled knowledge and the severity policy, with the stamp they match."""
+    """What screening reads: compiled knowledge, the severity policy and the prescriber registry,
+    with the stamp they match."""
 
     knowledge: CompiledKnowledge
     policy: SeverityPolicy
     stamp: tuple[Any, ...]
+    registry: dict[str, PrescriberRecord]
 
 
 class EngineHolder:
@@ -59,7 +62,11 @@ def build_engine(session: Session, stamp: tuple[Any, ...]) -> Engine:
             raise RuntimeError(f"stored knowledge {row['version']} no longer validates: {report.errors[:3]}")
         kb = parsed
     policy = SeverityPolicy({(r["site_level"], r["code"]): r["severity"] for r in store.severity_rows(session)})
-    return Engine(compile_knowledge(kb, formulary), policy, stamp)
+    registry = {
+        r["id"]: PrescriberRecord(r["id"], r["name"], tuple(r["sites"]), r["title"], frozenset(r["privileges"]), r["active"])
+        for r in store.all_prescribers(session)
+    }
+    return Engine(compile_knowledge(kb, formulary), policy, stamp, registry)
 
 
 def current_engine(ctx: ServiceContext, session: Session, force: bool = False) -> Engine:

@@ -24,7 +24,6 @@ from services.prescription_review.engine_cache import current_engine
 from services.prescription_review.model.commands import ClaimReview, DecideReview, DoubleSign, ReleaseClaim
 from services.prescription_review.model.engine import ScreeningRefused, screen
 from services.prescription_review.model.prescription import Prescription
-from services.prescription_review.model.registry import PrescriberRecord
 from shared.auth import Principal
 from shared.clock import utcnow
 from shared.db import lock_for_update, unit_of_work
@@ -106,13 +105,8 @@ def screen_prescription(ctx: ServiceContext, actor: Principal, rx: Prescription,
     now = utcnow()
     with unit_of_work(ctx.factory) as session:
         engine = current_engine(ctx, session)
-        row = store.prescriber(session, rx.prescriber.id)
-        registry = {}
-        if row is not None:
-            registry[row["id"]] = PrescriberRecord(row["id"], row["name"], tuple(row["sites"]), row["title"],
-                                                   frozenset(row["privileges"]), row["active"])
         try:
-            result = screen(rx, engine.knowledge, engine.policy, registry, now)
+            result = screen(rx, engine.knowledge, engine.policy, engine.registry, now)
         except ScreeningRefused as exc:
             raise InvalidInput(exc.message, {exc.field: exc.message}) from None
         existing = store.review_by_number(session, rx.prescription_no, rx.site_code)
@@ -275,13 +269,8 @@ def preview(ctx: ServiceContext, actor: Principal, rx: Prescription) -> Screenin
     actor.require_site(rx.site_code)
     with ctx.factory() as session:
         engine = current_engine(ctx, session)
-        row = store.prescriber(session, rx.prescriber.id)
-    registry = {}
-    if row is not None:
-        registry[row["id"]] = PrescriberRecord(row["id"], row["name"], tuple(row["sites"]), row["title"],
-                                               frozenset(row["privileges"]), row["active"])
     try:
-        result = screen(rx, engine.knowledge, engine.policy, registry, utcnow())
+        result = screen(rx, engine.knowledge, engine.policy, engine.registry, utcnow())
     except ScreeningRefused as exc:
         raise InvalidInput(exc.message, {exc.field: exc.message}) from None
     return ScreeningAnswer("", result.outcome, result.knowledge_version, [f.as_dict() for f in result.findings], 0)

@@ -324,6 +324,11 @@ def put_prescribers(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(prescribers), rows)
 
 
+def all_prescribers(session: Session) -> list[dict[str, Any]]:
+    """Every registry entry (the engine keeps them in memory)."""
+    return [dict(r) for r in session.execute(select(prescribers)).mappings()]
+
+
 def list_prescribers(session: Session, limit: int) -> list[dict[str, Any]]:
     """Registry entries by id."""
     return [dict(r) for r in session.execute(select(prescribers).order_by(prescribers.c.id).limit(limit)).mappings()]
@@ -341,7 +346,8 @@ def put_setting(session: Session, key: str, value: Any, by: str, at: datetime) -
 
 
 def config_stamp(session: Session) -> tuple[Any, ...]:
-    """What the compiled engine depends on: changes whenever knowledge, reference data or severities do."""
+    """What the compiled engine depends on: changes whenever knowledge, reference data, severities or
+    the prescriber registry do."""
     ref_items, ref_sites, ref_lists = (metadata.tables[n] for n in ("ref_items", "ref_sites", "ref_stocklists"))
     parts = [
         select(func.max(knowledge_versions.c.created_at), func.count()).select_from(knowledge_versions),
@@ -349,6 +355,7 @@ def config_stamp(session: Session) -> tuple[Any, ...]:
         select(func.max(ref_sites.c.updated_at), func.count()).select_from(ref_sites),
         select(func.max(ref_lists.c.updated_at), func.count()).select_from(ref_lists),
         select(func.max(severity_overrides.c.updated_at), func.count()).select_from(severity_overrides),
+        select(func.max(prescribers.c.updated_at), func.count()).select_from(prescribers),
     ]
     return tuple(tuple(session.execute(q).one()) for q in parts)
 
