@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,22 +41,7 @@ def prepare(event: CloudEvent, handler: Handler) -> Delivery:
         payload = load_payload(event)
     except ContractError as exc:
         raise PoisonMessage(f"payload rejected by its contract: {exc}") from exc
-    return Delivery(event, payload, _current_signature(handler))
-
-
-def _current_signature(handler: Any) -> Handler:
-    # Transitional: a handler still written the old way, handler(session, event), is adapted.
-    # New handlers take (session, payload, event); this shim goes once every service has moved.
-    try:
-        params = [
-            p for p in inspect.signature(handler).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        return handler  # type: ignore[no-any-return]
-    if len(params) == 2:
-        return lambda session, payload, event: handler(session, event)
-    return handler  # type: ignore[no-any-return]
+    return Delivery(event, payload, handler)
 
 
 def consume_once(
@@ -76,7 +60,7 @@ def consume_once(
     waits on the key until the first commits, then sees the conflict. Raises PoisonMessage when
     the payload is not given and its contract rejects event.data.
     """
-    delivery = prepare(event, handler) if payload is None else Delivery(event, payload, _current_signature(handler))
+    delivery = prepare(event, handler) if payload is None else Delivery(event, payload, handler)
     _, inbox = bus_tables(metadata)
     session = factory()
     try:
