@@ -144,10 +144,21 @@ def _foreground(name: str, *, relay: bool, consume: bool, workers: bool) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    """List or replay a service's dead-lettered messages (RabbitMQ)."""
+    """List or replay a service's dead-lettered messages (RabbitMQ; embedded: list the outbox's)."""
     from shared.bus.rabbit_admin import list_dead_letters, replay_dead_letters
 
-    url = os.environ["BROKER_URL"]
+    url = os.environ.get("BROKER_URL", "")
+    if not url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        # The embedded default dead-letters on the producer's outbox row (shared/bus/local.py).
+        if args.action == "replay":
+            print("replay needs RabbitMQ; on the embedded default fix the cause and re-propose the change", file=sys.stderr)
+            return 2
+        from shared.bus.local import dead_letters
+
+        ctx = _ctx(args.service)
+        for row in dead_letters(ctx.factory, ctx.metadata):
+            print(f"{row['event_id']}\t{row['event_type']}\t{row['reason']}")
+        return 0
     if args.action == "list":
         for letter in list_dead_letters(url, args.service):
             print(f"{letter.event_id}\t{letter.event_type}\t{letter.reason}")

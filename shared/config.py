@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from shared.auth import DEFAULT_AUDIENCE, DEFAULT_TTL, Keyring, key_id
 
@@ -35,7 +36,7 @@ def service_ports() -> dict[str, int]:
     return ports()
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     # SERVICE_PORTS stays importable; it is derived from the registry on access.
     if name == "SERVICE_PORTS":
         return service_ports()
