@@ -110,15 +110,20 @@ def vbp_progress(session: Session, today: date, policy: ProcurementPolicy) -> li
     """Progress of every VBP contract (see model.vbp), with the item's name."""
     out = []
     for contract in pur.contracts(session):
-        item = ref.item_facts(session, [contract.item_code]).get(contract.item_code)
-        if item is None:
-            continue
-        key = generic_key(item.generic_name, item.dosage_form, item.strength)
-        same = {c: i for c, i in ref.items_of_generic(session, item.generic_name).items()
+        if contract.item_code:
+            item = ref.item_facts(session, [contract.item_code]).get(contract.item_code)
+            if item is None:
+                continue
+            name, key = item.generic_name, generic_key(item.generic_name, item.dosage_form, item.strength)
+        else:
+            key = contract.generic_key or ""
+            name = key.split("|")[0]
+        same = {c: i for c, i in ref.items_of_generic(session, name).items()
                 if generic_key(i.generic_name, i.dosage_form, i.strength) == key}  # fmt: skip
         p = contract_progress(contract, key, purchases_for(session, same), today, policy.vbp)
         out.append({
-            "contract_id": contract.id, "item_code": contract.item_code, "generic_name": item.generic_name,
+            "contract_id": contract.id, "item_code": contract.item_code, "generic_name": name,
+            "generic_key": contract.generic_key,
             "price": contract.price, "agreed_quantity": contract.agreed_quantity, "start": contract.start, "end": contract.end,
             "accepted_quantity": p.accepted_quantity, "completion": p.completion, "time_progress": p.time_progress,
             "status": p.status, "non_vbp_share": p.non_vbp_share, "unpaid_overdue": p.unpaid_overdue,

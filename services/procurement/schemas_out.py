@@ -305,7 +305,10 @@ class ManufacturerListOut(Schema):
 
 class ContractOut(Schema):
     id = fields.String()
-    item_code = fields.String()
+    item_code = fields.String(allow_none=True)
+    generic_name = fields.String(allow_none=True)
+    dosage_form = fields.String(allow_none=True)
+    strength = fields.String(allow_none=True)
     price = Price()
     agreed_quantity = fields.Integer()
     start = fields.Date()
@@ -315,8 +318,9 @@ class ContractOut(Schema):
 
 class ProgressOut(Schema):
     contract_id = fields.String()
-    item_code = fields.String()
+    item_code = fields.String(allow_none=True)
     generic_name = fields.String()
+    generic_key = fields.String(allow_none=True)
     price = Price()
     agreed_quantity = fields.Integer()
     start = fields.Date()

@@ -57,9 +57,16 @@ class ManufacturerIn(Strict):
 
 
 class VbpContractIn(Strict):
-    """A 带量采购 contract year: winning price, agreed quantity (dispensing units), term."""
+    """A 带量采购 contract year: winning price, agreed quantity (dispensing units), term.
 
-    item_code = fields.String(required=True, validate=CODE)
+    It names an item (`item_code`), or instead a generic name with dosage form and strength,
+    which then covers every product of that key.
+    """
+
+    item_code = fields.String(load_default=None, allow_none=True, validate=CODE)
+    generic_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
+    dosage_form = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
+    strength = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
     price = Price(required=True)
     agreed_quantity = _int(required=True, validate=QTY)
     start = fields.Date(required=True)
@@ -70,10 +77,13 @@ class VbpContractIn(Strict):
     def _term(self, d: dict[str, Any], **_: Any) -> None:
         if "start" in d and "end" in d and d["end"] < d["start"]:
             raise ValidationError({"end": ["before start"]})
+        if bool(d.get("item_code")) == bool(d.get("generic_name")):
+            raise ValidationError({"item_code": ["give item_code, or generic_name (with dosage_form and strength), not both"]})
 
     @post_load
     def _command(self, d: dict[str, Any], **_: Any) -> c.CreateVbpContract:
-        return c.CreateVbpContract(d["item_code"], d["price"], d["agreed_quantity"], d["start"], d["end"], d["baseline_price"])
+        return c.CreateVbpContract(d["item_code"], d["price"], d["agreed_quantity"], d["start"], d["end"], d["baseline_price"],
+                                   d["generic_name"], d["dosage_form"], d["strength"])  # fmt: skip
 
 
 class ListedPriceIn(Strict):

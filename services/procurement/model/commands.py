@@ -106,14 +106,17 @@ class RegisterManufacturer:
 
 @dataclass(frozen=True)
 class CreateVbpContract:
-    """A 带量采购 contract year."""
+    """A 带量采购 contract year for one item, or (item_code None) for a generic + form + strength."""
 
-    item_code: str
+    item_code: str | None
     price: Decimal
     agreed_quantity: int
     start: date
     end: date
     baseline_price: Decimal | None = None
+    generic_name: str | None = None
+    dosage_form: str | None = None
+    strength: str | None = None
 
 
 @dataclass(frozen=True)

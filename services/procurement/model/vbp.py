@@ -27,15 +27,28 @@ class Policy:
 
 @dataclass(frozen=True)
 class Contract:
-    """One VBP contract year: agreed quantity in dispensing units, winning price in yuan."""
+    """One VBP contract year: agreed quantity in dispensing units, winning price in yuan.
+
+    It names one item, or (item_code None) a generic + form + strength key (`generic_key`), which
+    every product of that key then belongs to.
+    """
 
     id: str
-    item_code: str
+    item_code: str | None
     price: Decimal
     agreed_quantity: int
     start: date
     end: date
     baseline_price: Decimal | None = None
+    generic_key: str | None = None
+
+    def covers(self, item_code: str, key: str) -> bool:
+        """True if purchases of the item (whose generic key is `key`) count towards this contract."""
+        return item_code == self.item_code if self.item_code else key == self.generic_key
+
+    def in_force(self, day: date) -> bool:
+        """True between start and end inclusive."""
+        return self.start <= day <= self.end
 
 
 @dataclass(frozen=True)
@@ -88,13 +101,13 @@ def contract_progress(
 ) -> Progress:
     """Progress of one contract from the accepted purchases (any items; filtered here)."""
     in_term = [p for p in purchases if contract.start <= p.received_on <= contract.end]
-    mine = [p for p in in_term if p.item_code == contract.item_code]
+    mine = [p for p in in_term if contract.covers(p.item_code, p.generic_key)]
     accepted = sum(p.quantity for p in mine)
     completion = (Decimal(accepted) / Decimal(contract.agreed_quantity)).quantize(Decimal("0.0001"))
     progress = time_progress(contract, today)
     same_generic = [p for p in in_term if p.generic_key == generic_key]
     total = sum(p.quantity for p in same_generic)
-    other = sum(p.quantity for p in same_generic if p.item_code != contract.item_code)
+    other = sum(p.quantity for p in same_generic if not contract.covers(p.item_code, p.generic_key))
     share = (Decimal(other) / Decimal(total)).quantize(Decimal("0.0001")) if total else Decimal("0")
     overdue = [p for p in mine if p.paid_on is None and (today - p.received_on).days > policy.unpaid_limit_days]
     savings = Decimal("0")

@@ -13,6 +13,7 @@ from services.procurement.model import commands as c
 from services.procurement.model.invoices import norm_tax_id
 from services.procurement.model.money import amount, price_text
 from services.procurement.model.pricing import ListedPrice, PriceRecord, applicable_price, check_negotiated
+from services.procurement.model.requisition import ItemFacts
 from services.procurement.model.vbp import contract_progress, generic_key
 from services.procurement.service import CENTRAL_ROLES, now, policy, today
 from services.procurement.store import purchasing as pur
@@ -75,21 +76,38 @@ def create_vbp_contract(ctx: ServiceContext, actor: Principal, cmd: c.CreateVbpC
     if cmd.baseline_price is not None and cmd.baseline_price <= 0:
         problems["baseline_price"] = "must be greater than 0"
     with unit_of_work(ctx.factory) as session:
-        item = ref.item_facts(session, [cmd.item_code]).get(cmd.item_code)
-        if item is None or item.status != "active":
-            problems["item_code"] = "not an active formulary item"
+        covered = _covered_items(session, cmd, problems)
         if problems:
             raise InvalidInput("the contract has invalid fields", problems)
-        for other in pur.contracts(session, cmd.item_code):
-            if other.start <= cmd.end and cmd.start <= other.end:
-                raise Conflict(f"overlaps contract {other.id}", {"start": f"overlaps {other.start}..{other.end}"})
+        for found in pur.contracts_covering(session, covered).values():
+            for other in found:
+                if other.start <= cmd.end and cmd.start <= other.end:
+                    raise Conflict(f"overlaps contract {other.id}", {"start": f"overlaps {other.start}..{other.end}"})
         row = {
             "id": f"VBP-{uuid.uuid4().hex[:8].upper()}", "item_code": cmd.item_code, "price": cmd.price,
             "agreed_quantity": cmd.agreed_quantity, "start": cmd.start, "end": cmd.end,
-            "baseline_price": cmd.baseline_price, "created_by": actor.subject, "created_at": now(ctx),
+            "baseline_price": cmd.baseline_price, "generic_name": None if cmd.item_code else cmd.generic_name,
+            "dosage_form": None if cmd.item_code else cmd.dosage_form, "strength": None if cmd.item_code else cmd.strength,
+            "created_by": actor.subject, "created_at": now(ctx),
         }  # fmt: skip
         pur.insert_contract(session, row)
         return row
+
+
+def _covered_items(session: Session, cmd: c.CreateVbpContract, problems: dict[str, str]) -> dict[str, ItemFacts]:
+    """The active items a new contract covers: its item, or every product of its generic key."""
+    if cmd.item_code:
+        item = ref.item_facts(session, [cmd.item_code]).get(cmd.item_code)
+        if item is None or item.status != "active":
+            problems["item_code"] = "not an active formulary item"
+            return {}
+        return {cmd.item_code: item}
+    key = generic_key(cmd.generic_name or "", cmd.dosage_form, cmd.strength)
+    same = {code: i for code, i in ref.items_of_generic(session, cmd.generic_name or "").items()
+            if i.status == "active" and generic_key(i.generic_name, i.dosage_form, i.strength) == key}  # fmt: skip
+    if not same:
+        problems["generic_name"] = "no active formulary item of this generic name, dosage form and strength"
+    return same
 
 
 def record_price(ctx: ServiceContext, actor: Principal, cmd: c.RecordPrice) -> dict[str, Any]:
@@ -106,7 +124,7 @@ def record_price(ctx: ServiceContext, actor: Principal, cmd: c.RecordPrice) -> d
         table = "listed_prices" if cmd.kind == "listed" else "negotiated_prices"
         if cmd.kind == "negotiated":
             record = PriceRecord(cmd.item_code, cmd.price, cmd.effective_from, cmd.effective_to)
-            is_vbp = item.vbp or bool(pur.contracts(session, cmd.item_code, on=cmd.effective_from))
+            is_vbp = item.vbp or bool(pur.contracts_in_force(session, {cmd.item_code: item}, cmd.effective_from))
             listed = [r for r in pur.price_records(session, "listed_prices", [cmd.item_code]).get(cmd.item_code, [])
                       if isinstance(r, ListedPrice)]  # fmt: skip
             check_negotiated(record, is_vbp, listed)
@@ -121,26 +139,26 @@ def record_price(ctx: ServiceContext, actor: Principal, cmd: c.RecordPrice) -> d
 
 def price_for(session: Session, item_code: str, day: Any) -> Any:
     """The AppliedPrice of an item on a day, or None."""
-    vbp = pur.contracts(session, item_code, on=day)
+    item = ref.item_facts(session, [item_code]).get(item_code)
+    vbp = pur.contracts_in_force(session, {item_code: item}, day) if item else {}
     negotiated = pur.price_records(session, "negotiated_prices", [item_code]).get(item_code, [])
     listed = pur.price_records(session, "listed_prices", [item_code]).get(item_code, [])
-    return applicable_price(day, vbp[-1].price if vbp else None, negotiated, listed)
+    return applicable_price(day, vbp[item_code].price if item_code in vbp else None, negotiated, listed)
 
 
 def _needs_justification(ctx: ServiceContext, session: Session, item_code: str) -> str | None:
     """Why buying this item needs a justification: a non-selected product of a generic whose VBP contract is incomplete."""
     item = ref.item_facts(session, [item_code])[item_code]
-    if pur.contracts(session, item_code, on=today(ctx)):
+    if pur.contracts_in_force(session, {item_code: item}, today(ctx)):
         return None
     key = generic_key(item.generic_name, item.dosage_form, item.strength)
-    same = ref.items_of_generic(session, item.generic_name)
-    for code, other in same.items():
-        if code == item_code or generic_key(other.generic_name, other.dosage_form, other.strength) != key:
-            continue
-        for contract in pur.contracts(session, code, on=today(ctx)):
-            progress = contract_progress(contract, key, purchases_for(session, same), today(ctx), policy(ctx).vbp)
-            if progress.status != "complete":
-                return f"{contract.id} for {code} is at {progress.completion:.0%}"
+    same = {code: i for code, i in ref.items_of_generic(session, item.generic_name).items()
+            if generic_key(i.generic_name, i.dosage_form, i.strength) == key}  # fmt: skip
+    contracts = {c.id: c for found in pur.contracts_covering(session, same, today(ctx)).values() for c in found}
+    for contract in contracts.values():
+        progress = contract_progress(contract, key, purchases_for(session, same), today(ctx), policy(ctx).vbp)
+        if progress.status != "complete":
+            return f"{contract.id} for {contract.item_code or item.generic_name} is at {progress.completion:.0%}"
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -14,6 +15,7 @@ from services.procurement.model import commands as c
 from services.procurement.model.invoices import CheckFacts, Receipt, Violation, check_receipt
 from services.procurement.model.money import amount
 from services.procurement.model.pricing import latest_in_force
+from services.procurement.model.requisition import ItemFacts
 from services.procurement.service import SITE_ROLES, now, policy
 from services.procurement.store import purchasing as pur
 from services.procurement.store import receiving as rcv
@@ -49,12 +51,12 @@ class CheckResult:
     receipt_id: str | None = None
 
 
-def contract_prices(session: Session, item_codes: list[str], day: date) -> dict[str, Decimal]:
+def contract_prices(session: Session, items: Mapping[str, ItemFacts], day: date) -> dict[str, Decimal]:
     """The price a delivery may not exceed per item: the VBP winning price, else the negotiated price in force."""
     out: dict[str, Decimal] = {}
-    negotiated = pur.price_records(session, "negotiated_prices", item_codes)
-    vbp = pur.contracts_in_force(session, item_codes, day)
-    for code in item_codes:
+    negotiated = pur.price_records(session, "negotiated_prices", list(items))
+    vbp = pur.contracts_in_force(session, items, day)
+    for code in items:
         if code in vbp:
             out[code] = vbp[code].price
             continue
@@ -79,7 +81,7 @@ def gather_facts(ctx: ServiceContext, session: Session, receipt: Receipt) -> Che
         items=items,
         manufacturers=pur.manufacturers(session, [i.manufacturer for i in items.values() if i.manufacturer]),
         authorized=pur.authorization_of(session, receipt.supplier_tax_id, codes),
-        contract_prices=contract_prices(session, codes, receipt.received_on),
+        contract_prices=contract_prices(session, items, receipt.received_on),
         short_expiry_months=policy(ctx).short_expiry_months,
     )
 

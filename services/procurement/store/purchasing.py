@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.procurement.model.invoices import Manufacturer, norm_tax_id
 from services.procurement.model.pricing import ListedPrice, PriceRecord
-from services.procurement.model.vbp import Contract
+from services.procurement.model.requisition import ItemFacts
+from services.procurement.model.vbp import Contract, generic_key
 from services.procurement.store import T
 
 
@@ -111,29 +112,37 @@ def insert_contract(session: Session, row: dict[str, Any]) -> None:
 
 
 def _contract(r: Any) -> Contract:
+    key = generic_key(r.generic_name, r.dosage_form, r.strength) if r.generic_name else None
     return Contract(r.id, r.item_code, Decimal(r.price), r.agreed_quantity, r.start, r.end,
-                    Decimal(r.baseline_price) if r.baseline_price is not None else None)  # fmt: skip
+                    Decimal(r.baseline_price) if r.baseline_price is not None else None, key)  # fmt: skip
 
 
-def contracts(session: Session, item_code: str | None = None, on: date | None = None) -> list[Contract]:
-    """VBP contracts (one item's; in force on a day), by item and start."""
+def contracts(session: Session) -> list[Contract]:
+    """Every VBP contract, by item (or generic) and start."""
     table = T["vbp_contracts"]
-    query = select(table).order_by(table.c.item_code, table.c.start)
-    if item_code:
-        query = query.where(table.c.item_code == item_code)
-    if on:
+    return [_contract(r) for r in session.execute(select(table).order_by(table.c.item_code, table.c.generic_name, table.c.start))]
+
+
+def contracts_covering(session: Session, items: Mapping[str, ItemFacts], on: date | None = None) -> dict[str, list[Contract]]:
+    """Per item code, the contracts that cover it (naming the item or its generic key), in force on a day if given."""
+    table = T["vbp_contracts"]
+    names = sorted({i.generic_name for i in items.values()})
+    query = select(table).where(or_(table.c.item_code.in_(sorted(items)), table.c.generic_name.in_(names)))
+    if on is not None:
         query = query.where(table.c.start <= on, table.c.end >= on)
-    return [_contract(r) for r in session.execute(query)]
+    found = [_contract(r) for r in session.execute(query.order_by(table.c.start))]
+    out: dict[str, list[Contract]] = {}
+    for code, item in items.items():
+        key = generic_key(item.generic_name, item.dosage_form, item.strength)
+        mine = [c for c in found if c.covers(code, key)]
+        if mine:
+            out[code] = mine
+    return out
 
 
-def contracts_in_force(session: Session, item_codes: Sequence[str], day: date) -> dict[str, Contract]:
-    """The VBP contract in force on a day per item (the latest starting), one query."""
-    table = T["vbp_contracts"]
-    rows = session.execute(
-        select(table).where(table.c.item_code.in_(sorted(set(item_codes))), table.c.start <= day, table.c.end >= day)
-        .order_by(table.c.start)
-    )  # fmt: skip
-    return {r.item_code: _contract(r) for r in rows}
+def contracts_in_force(session: Session, items: Mapping[str, ItemFacts], day: date) -> dict[str, Contract]:
+    """The VBP contract in force on a day per item (the latest starting)."""
+    return {code: found[-1] for code, found in contracts_covering(session, items, day).items()}
 
 
 def insert_price(session: Session, table_name: str, row: dict[str, Any]) -> int:

@@ -61,7 +61,10 @@ def add_procurement_tables(metadata: MetaData) -> None:
     Table(
         "vbp_contracts", metadata,
         Column("id", String(40), primary_key=True),
-        Column("item_code", String(40), nullable=False, index=True),
+        Column("item_code", String(40), nullable=True, index=True),  # NULL: the contract names a generic key
+        Column("generic_name", String(200), nullable=True),
+        Column("dosage_form", String(60), nullable=True),
+        Column("strength", String(60), nullable=True),
         Column("price", MONEY, nullable=False),
         Column("agreed_quantity", Integer, nullable=False),
         Column("start", Date, nullable=False),

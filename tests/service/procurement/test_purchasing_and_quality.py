@@ -179,3 +179,27 @@ def test_near_expiry_alerts(service_ctx: ServiceContext) -> None:
         alerts = queries.expiry_alerts(session, today(), 6, None)
         none_for_site = queries.expiry_alerts(session, today(), 6, "T01")
     assert [(a["where"], a["batch_no"]) for a in alerts] == [("central", "NEAR")] and none_for_site == []
+
+
+def test_contract_by_generic_form_and_strength_covers_every_product_of_the_key(service_ctx: ServiceContext) -> None:
+    ctx = service_ctx
+    with pytest.raises(InvalidInput) as exc:
+        purchasing.create_vbp_contract(ctx, MANAGER, c.CreateVbpContract(
+            None, Decimal("0.3000"), 1_000, today(), today() + timedelta(days=30), None, "氨氯地平", "片剂", "10mg"))  # fmt: skip
+    assert "generic_name" in exc.value.fields
+    contract = purchasing.create_vbp_contract(ctx, MANAGER, c.CreateVbpContract(
+        None, Decimal("0.3000"), 1_000, today() - timedelta(days=10), today() + timedelta(days=355), None, "氨氯地平", "片剂", "5mg"))  # fmt: skip
+    assert contract["item_code"] is None and contract["generic_name"] == "氨氯地平"
+    with pytest.raises(Conflict):  # the item-level contract would overlap the generic one
+        purchasing.create_vbp_contract(ctx, MANAGER, c.CreateVbpContract(AMLO2, Decimal("0.3"), 10, today(), today()))
+    over = receiving.check_only(ctx, MANAGER, clean_receipt(line(code=AMLO2, qty=7, price="0.4000")))
+    assert {v.code for v in over.violations} == {"PRICE_ABOVE_CONTRACT"}
+    assert receiving.book_receipt(ctx, MANAGER, c.BookReceipt(clean_receipt(line(code=AMLO2, qty=70, price="0.3000"),
+                                                                            line(code=AMLO, qty=280, price="0.3000")))).ok
+    with ctx.factory() as session:
+        (p,) = queries.vbp_progress(session, today(), ProcurementPolicy())
+        applied = purchasing.price_for(session, AMLO2, today())
+    assert p["item_code"] is None and p["accepted_quantity"] == 350 and p["non_vbp_share"] == 0
+    assert applied is not None and (applied.price, applied.basis) == (Decimal("0.3000"), "vbp")
+    placed = purchasing.create_purchase_order(ctx, MANAGER, c.CreatePurchaseOrder(DIST.tax_id, (c.PurchaseLine(AMLO2, 70),)))
+    assert placed["status"] == "placed"  # a product of the contracted key is not a non-selected product

@@ -24,7 +24,7 @@
       const done = Math.min(1, Number(c.completion));
       const time = Number(c.time_progress);
       chart.append(
-        svg("text", { x: 0, y: y + 17 }, `${c.generic_name} ${c.item_code}`),
+        svg("text", { x: 0, y: y + 17 }, `${c.generic_name} ${c.item_code || (c.generic_key || "").split("|").slice(1).join(" ")}`),
         svg("rect", { x: left, y, width, height: 22, fill: "#eef2f6", rx: 3 }),
         svg("rect", { x: left, y, width: width * done, height: 22, fill: COLOR[c.status] || "#1f7a8c", rx: 3, "data-status": c.status }),
         svg("line", { x1: left + width * time, x2: left + width * time, y1: y - 3, y2: y + 25, stroke: "#1d2733", "stroke-width": 2 }),
@@ -37,7 +37,7 @@
       const { contracts } = await api("GET", "/api/v1/vbp/contracts");
       draw(contracts);
       fillTable(document.getElementById("vbp-table"), contracts.map((c) => el("tr", { "data-contract": c.contract_id },
-        el("td", {}, c.generic_name, el("span", { class: "sub" }, c.item_code)), cell(c.price, "num"), cell(c.agreed_quantity, "num"),
+        el("td", {}, c.generic_name, el("span", { class: "sub" }, c.item_code || (c.generic_key || "").split("|").slice(1).join(" "))), cell(c.price, "num"), cell(c.agreed_quantity, "num"),
         cell(c.accepted_quantity, "num"), cell(`${(Number(c.completion) * 100).toFixed(1)}%`, "num"),
         cell(`${(Number(c.time_progress) * 100).toFixed(1)}%`, "num"),
         el("td", { class: `vbp-${c.status}` }, tr(...(STATUS[c.status] || [c.status, c.status]))),
