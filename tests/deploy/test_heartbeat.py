@@ -159,3 +159,14 @@ def test_one_wedged_loop_of_two_makes_the_heartbeat_stale(tmp_path: Path) -> Non
     stop.set()
     for thread in threads:
         thread.join(5)
+
+
+def test_probe_usage_errors_say_what_is_missing(tmp_path: Path) -> None:
+    env = {k: v for k, v in base_env(tmp_path).items() if k != "HEARTBEAT_FILE"}
+    no_file = probe("check", "--max-age", "5", env=env)
+    assert no_file.returncode == 2 and "HEARTBEAT_FILE" in no_file.stderr
+    nothing = probe("ready", "--service", "dispatch", env=env)
+    assert nothing.returncode == 2 and "--broker" in nothing.stderr
+    no_db = probe("ready", "--database", "--service", "dispatch",
+                  env={k: v for k, v in env.items() if not k.endswith("DATABASE_URL")})
+    assert no_db.returncode == 1 and "no database URL" in no_db.stderr
