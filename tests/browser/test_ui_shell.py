@@ -243,3 +243,48 @@ def test_text_fits_a_township_pc_on_every_page(page: Page, sign_in, running_hub,
                 problems += [f"{name} {path} ({stage}): {s}" for s in measured["small"][:5]]
             page.evaluate("() => sessionStorage.clear()")
     assert not problems, "\n".join(problems)
+
+
+def test_without_the_demonstration_sign_in_the_page_takes_an_issued_token(browser, tmp_path) -> None:
+    """Production (or any non-loopback bind): no role picker, no dev-token route; a token from the
+    county's identity provider is pasted, and the header shows whom it names."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from services.formulary.app import SPEC
+    from shared.auth import issue_token
+    from shared.migrate import upgrade
+    from shared.runtime import build_context
+    from tests.support.waiting import free_port
+    from tests.support.web import make_settings
+
+    ctx = build_context(SPEC, make_settings("formulary", f"sqlite:///{tmp_path}/f.sqlite3"))
+    upgrade(SPEC.migrations, ctx.engine)
+    assert not ctx.settings.dev_login
+    port = free_port()
+    server = make_server("127.0.0.1", port, SPEC.create_app(ctx), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{port}/ui/")
+        dialog = page.locator("#hub-signin")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("统一身份认证")
+        expect(dialog).not_to_contain_text("演示登录")
+        expect(dialog.get_by_label("身份")).to_be_hidden()
+        dialog.get_by_label("访问令牌").fill("not-a-token")
+        dialog.get_by_role("button", name="登录", exact=True).click()
+        expect(page.locator("#hub-signin-token-error")).to_contain_text("有效的访问令牌")
+        token = issue_token(ctx.settings.keyring, ["storekeeper", "pharmacist"], site="CW-T03", subject="wang.fang", name="王芳")
+        dialog.get_by_label("访问令牌").fill(token)
+        dialog.get_by_role("button", name="登录", exact=True).click()
+        expect(dialog).to_be_hidden()
+        who = page.locator("#hub-who")
+        for text in ("库管员", "审方药师", "王芳", "CW-T03"):
+            expect(who).to_contain_text(text)
+    finally:
+        context.close()
+        server.shutdown()
+        ctx.engine.dispose()
