@@ -20,7 +20,7 @@ from services.formulary.importing import MAX_ROWS, UnreadableFile, read_table
 from services.formulary.model import stocklist_key
 from services.formulary.service import ChangeView
 from shared.db import read_only
-from shared.errors import InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from shared.errors import DomainError, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from shared.runtime import ServiceContext
 from shared.text import BadText
 from shared.text import code as text_code
@@ -32,6 +32,13 @@ from shared.web.request_parsing import UPLOAD_MAX_BYTES, accepts_upload, if_matc
 
 blp = Blueprint("formulary", __name__, url_prefix="/api/v1", description="统一药品耗材目录 — the county catalogue")
 UPLOAD_HINT = f"A catalogue file of up to {MAX_ROWS} rows fits ({UPLOAD_MAX_BYTES // MAX_ROWS} bytes per row); split larger files."
+
+
+class UploadNotMultipart(DomainError):
+    """An import sent as anything but multipart/form-data."""
+
+    status = 415
+    title = "Unsupported media type"
 
 
 def _ctx() -> ServiceContext:
@@ -182,6 +189,11 @@ def import_items(args: dict[str, Any]) -> Any:
     With confirm=true the rows become one batch of drafts (all or nothing unless valid_only=true),
     approved together with POST /changes/approve {"batch_id": …}.
     """
+    if request.mimetype != "multipart/form-data" and request.content_length:
+        raise UploadNotMultipart(
+            f"send the file as multipart/form-data (this request sent {request.mimetype or 'no content type'})",
+            {"Content-Type": "must be multipart/form-data"},
+        )
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput("attach the file as multipart field 'file'", {"file": "missing"})

@@ -499,3 +499,8 @@ def test_cursors_that_decode_but_were_never_given_out_are_a_400(client: FlaskCli
     for path, query in (("/api/v1/changes", {}), ("/api/v1/sites", {}), ("/api/v1/versions", {}), ("/api/v1/items", {"q": "a"})):
         response = client.get(path, query_string={**query, "cursor": cursor}, headers=ADMIN)
         assert response.status_code == 400, (path, response.get_json())
+
+
+def test_an_import_sent_as_json_is_a_415_naming_multipart(client: FlaskClient) -> None:
+    response = client.post("/api/v1/imports/items", json={"file": "编码,通用名"}, headers=ADMIN)
+    assert response.status_code == 415 and "multipart/form-data" in response.get_json()["detail"]
