@@ -136,3 +136,12 @@ def test_installed_crds_can_replace_the_shipped_schemas(tmp_path: Path) -> None:
     report = validate.validate(K8S, generated_check=False, crd_dir=tmp_path)
     assert not report.ok
     assert any("cooldownPeriod" in p and "ScaledObject" in p for p in report.problems), report.problems
+
+
+def test_without_kubectl_it_says_how_to_get_it(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "PATH": str(tmp_path)}  # no kubectl anywhere on it
+    run = subprocess.run([sys.executable, str(K8S / "validate.py"), "--no-generated-check"], capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert run.returncode != 0 and "kubectl is not installed" in run.stderr
