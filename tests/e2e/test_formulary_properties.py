@@ -125,7 +125,7 @@ def test_interleaved_drafts_and_approvals_never_lose_an_approved_change(app_clie
         assert {k: _item(app_client, code)[k] for k in expected} == expected
 
 
-TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
 
 
 @settings(max_examples=300, deadline=None)
