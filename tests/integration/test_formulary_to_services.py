@@ -16,14 +16,23 @@ from sqlalchemy import create_engine, select, text
 from hub.registry import SERVICES, spec
 from services.formulary import service as formulary
 from services.formulary.codes import uscc_check_char
-from services.formulary.model import ChangeKind
+from services.formulary.commands import (
+    ApproveChanges,
+    ProposeItem,
+    ProposeItemEdit,
+    ProposeRetire,
+    ProposeSite,
+    ProposeStocklist,
+)
 from shared.auth import Principal
 from shared.config import Settings
 from shared.migrate import upgrade
 from shared.runtime import Background, ServiceContext, build_context
+from shared.search import ReferenceIndex
 from tests.support.bus import PG_ADMIN_URL, Broker, wait_until
 
 MANAGER = Principal("mgr", ("pharmacy_manager",))
+APPROVER = Principal("mgr2", ("pharmacy_manager",))  # the proposer may not approve their own change
 
 
 @pytest.fixture
@@ -89,15 +98,13 @@ def test_an_approved_change_reaches_all_three_read_models(hub_on_postgres: dict[
         formulary_ctx,
         MANAGER,
         [
-            formulary.Proposal(ChangeKind.ITEM_CREATE, "YP100001", _item("YP100001")),
-            formulary.Proposal(ChangeKind.SITE_UPSERT, "CW-H01", _site()),
+            ProposeItem("YP100001", {k: v for k, v in _item("YP100001").items() if k != "code"}),
+            ProposeSite("CW-H01", _site()),
         ],
     )
-    formulary.approve(formulary_ctx, MANAGER, ids)
-    stock = formulary.propose(
-        formulary_ctx, MANAGER, formulary.Proposal(ChangeKind.STOCKLIST_SET, "level:village", {"item_codes": ["YP100001"]})
-    )
-    formulary.approve(formulary_ctx, MANAGER, [stock.id])
+    formulary.approve(formulary_ctx, APPROVER, ApproveChanges(tuple(ids)))
+    stock = formulary.propose(formulary_ctx, MANAGER, ProposeStocklist("level", "village", ("YP100001",)))
+    formulary.approve(formulary_ctx, APPROVER, ApproveChanges((stock.change.id,)))
 
     for name in ("procurement", "prescription_review", "dispatch"):
         ctx = hub_on_postgres[name]
@@ -111,16 +118,16 @@ def test_an_approved_change_reaches_all_three_read_models(hub_on_postgres: dict[
                 return bool(item and site and stock)
 
         wait_until(learned, timeout=30, what=f"{name} to learn the approved changes")
+        with ctx.factory() as session:  # every service's item search is the formulary's (shared/search.py)
+            for q in ("xbdp", "ＸＢＤＰ", "硝苯地平 缓释片", "yp100001"):
+                found, _ = ReferenceIndex().search(session, tables["ref_items"], q, limit=5, cursor=None)
+                assert [i["code"] for i in found] == ["YP100001"], (name, q)
 
     # An edit and a retirement travel the same way, and the versions only move forward.
-    edit = formulary.propose(
-        formulary_ctx, MANAGER, formulary.Proposal(ChangeKind.ITEM_UPDATE, "YP100001", {"strength": "30mg"}, base_version=1)
-    )
-    formulary.approve(formulary_ctx, MANAGER, [edit.id])
-    retire = formulary.propose(
-        formulary_ctx, MANAGER, formulary.Proposal(ChangeKind.ITEM_RETIRE, "YP100001", {"reason": "停产"})
-    )
-    formulary.approve(formulary_ctx, MANAGER, [retire.id])
+    edit = formulary.propose(formulary_ctx, MANAGER, ProposeItemEdit("YP100001", {"strength": "30mg"}, base_version=1))
+    formulary.approve(formulary_ctx, APPROVER, ApproveChanges((edit.change.id,)))
+    retire = formulary.propose(formulary_ctx, MANAGER, ProposeRetire("YP100001", "停产"))
+    formulary.approve(formulary_ctx, APPROVER, ApproveChanges((retire.change.id,)))
     for name in ("procurement", "prescription_review", "dispatch"):
         ctx = hub_on_postgres[name]
         items = ctx.metadata.tables["ref_items"]
