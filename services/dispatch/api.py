@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from services.dispatch import presentation, reads, schemas, service
+from services.dispatch import presentation, reads, schemas, schemas_out, service
 from services.dispatch.commands import (
     AddShipment,
     CancelShipment,
@@ -46,14 +46,14 @@ class Shipments(MethodView):
     """What waits to be carried."""
 
     @blp.arguments(schemas.ShipmentQuery, location="query")
-    @blp.response(200, schemas.ShipmentOut(many=True))
+    @blp.response(200, schemas_out.ShipmentOut(many=True))
     def get(self, flt: ShipmentFilter) -> Any:
         """Shipments (pending by default); a storekeeper sees only their own site's."""
         return service.list_shipments(_ctx(), current_principal(), flt)
 
     @idempotent
     @blp.arguments(schemas.ShipmentIn)
-    @blp.response(201, schemas.ShipmentOut)
+    @blp.response(201, schemas_out.ShipmentOut)
     def post(self, cmd: AddShipment) -> Any:
         """Add an urgent delivery or an extra pickup by hand."""
         row = service.add_shipment(_ctx(), current_principal(), cmd)
@@ -61,14 +61,14 @@ class Shipments(MethodView):
 
 
 @blp.route("/shipments/<shipment_id>")
-@blp.response(200, schemas.ShipmentOut)
+@blp.response(200, schemas_out.ShipmentOut)
 def get_shipment(shipment_id: str) -> Any:
     """One shipment (a storekeeper: of their own site only)."""
     return service.get_shipment(_ctx(), current_principal(), shipment_id)
 
 
 @blp.route("/shipments/<shipment_id>/cancel", methods=["POST"])
-@blp.response(200, schemas.ShipmentOut)
+@blp.response(200, schemas_out.ShipmentOut)
 def cancel_shipment(shipment_id: str) -> Any:
     """Cancel a shipment while it is pending (409 once a published plan carries it)."""
     return service.cancel_shipment(_ctx(), current_principal(), CancelShipment(shipment_id))
@@ -95,13 +95,13 @@ class Plans(MethodView):
     """Day plans."""
 
     @blp.arguments(schemas.PlanQuery, location="query")
-    @blp.response(200, schemas.PlanSummaryOut(many=True))
+    @blp.response(200, schemas_out.PlanSummaryOut(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Plans newest first (of one day, earlier days included); a storekeeper's come without routes."""
         return reads.plans_for(_ctx(), current_principal(), args["date"])
 
     @blp.arguments(schemas.PlanIn)
-    @blp.response(202, schemas.PlanOut)
+    @blp.response(202, schemas_out.PlanOut)
     def post(self, cmd: PlanDay) -> Any:
         """Queue the solve of a day's plan (any day from today; tomorrow by default); poll its progress."""
         plan = service.queue_plan(_ctx(), current_principal(), cmd)
@@ -109,14 +109,14 @@ class Plans(MethodView):
 
 
 @blp.route("/plans/<plan_id>")
-@blp.response(200, schemas.PlanOut)
+@blp.response(200, schemas_out.PlanOut)
 def get_plan(plan_id: str) -> Any:
     """A plan: status, objective over time, routes (the best so far while solving)."""
     return reads.plan_for(_ctx(), current_principal(), plan_id)
 
 
 @blp.route("/plans/<plan_id>/progress")
-@blp.response(200, schemas.PlanProgressOut)
+@blp.response(200, schemas_out.PlanProgressOut)
 def plan_progress(plan_id: str) -> Any:
     """What a progress poll needs (a few KB): status, objective over time, totals of the best plan so far."""
     return service.plan_progress(_ctx(), plan_id)
@@ -124,7 +124,7 @@ def plan_progress(plan_id: str) -> Any:
 
 @blp.route("/plans/<plan_id>/replan", methods=["POST"])
 @blp.arguments(schemas.ReplanIn)
-@blp.response(202, schemas.PlanOut)
+@blp.response(202, schemas_out.PlanOut)
 def replan(cmd: Replan, plan_id: str) -> Any:
     """Re-plan from this plan: new pending shipments join, locks hold, vehicles out keep their routes."""
     plan = service.replan(_ctx(), current_principal(), replace(cmd, plan_id=plan_id))
