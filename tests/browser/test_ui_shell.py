@@ -288,3 +288,41 @@ def test_without_the_demonstration_sign_in_the_page_takes_an_issued_token(browse
         context.close()
         server.shutdown()
         ctx.engine.dispose()
+
+
+ENGLISH_WORDS = """() => {
+  // Words of three or more Latin letters in what a zh-CN reader sees, outside data (table cells,
+  // definition values, codes) and outside technical names everyone uses (file formats, standards).
+  const ALLOWED = new Set(["CSV", "UTF", "GBK", "JSON", "Excel", "xlsx", "ATC", "HIS", "GSP", "API", "PDF", "SVG",
+    "GeoJSON", "NHSA", "VBP", "NEML", "ICD", "OTC", "ONC"]);
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    const text = node.textContent.trim();
+    if (!text || !el || !el.getClientRects().length) continue;
+    if (el.closest("[hidden], .role-hidden, td, dd, .mono, code, kbd, script, style, [lang=en], option")) continue;
+    const words = (text.match(/[A-Za-z]{3,}/g) || []).filter((w) => !ALLOWED.has(w));
+    if (words.length) out.push(`${el.tagName.toLowerCase()}: ${text.slice(0, 60)}`);
+  }
+  return out;
+}"""
+
+
+def test_a_chinese_reader_sees_no_english_on_any_page(page: Page, sign_in, running_hub, hub_api) -> None:
+    """Every page of every service in zh-CN, signed in, including its error messages (unknown ids)."""
+    code = hub_api.ok("GET", "/api/v1/items?limit=1")["items"][0]["code"]
+    found = []
+    for name, svc in running_hub.services.items():
+        for rule in svc.app.url_map.iter_rules():
+            if not rule.rule.startswith("/ui") or "GET" not in (rule.methods or set()) or "static" in rule.rule:
+                continue
+            path = rule.rule
+            for arg in rule.arguments:
+                path = path.replace(f"<{arg}>", code if arg == "code" else "X1")
+            page.goto(svc.url + path)
+            sign_in(page, PAGE_ROLE.get(name, "pharmacy_manager"))
+            page.wait_for_timeout(800)
+            found += [f"{name} {path}: {text}" for text in page.evaluate(ENGLISH_WORDS)]
+            page.evaluate("() => sessionStorage.clear()")
+    assert not found, "English a Chinese reader would see:\n" + "\n".join(found)

@@ -56,7 +56,7 @@
     try {
       m = await api("GET", `/api/v1/plans/${encodeURIComponent(planId)}/manifests/${encodeURIComponent(vehicleId)}`);
     } catch (err) {
-      showError(err.status === 404 ? err.detail || t("找不到这个配送单。", "No such manifest.") : "");
+      showError(err.status === 404 ? window.hub.localizeDetail(err.detail, t("找不到这个配送单。", "No such manifest.")) || t("找不到这个配送单。", "No such manifest.") : "");
       reportError(err);
       return;
     }
