@@ -124,6 +124,7 @@ def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) ->
                 "start": hhmm(route.start),
                 "end": hhmm(route.end),
                 "break": hhmm(route.break_start) if route.break_start is not None else None,
+                "break_note": route.break_note,  # which break rule applied (routing README)
                 "load_out": _litres(route.load_out),
                 "stops": [
                     {
@@ -149,7 +150,7 @@ def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) ->
     return {
         "status": status,
         "routes": routes,
-        "unassigned": [{"id": u.stop_id, "reason": u.reason} for u in solution.unassigned],
+        "unassigned": [{"id": u.stop_id, "reason": u.reason, "rule": u.rule} for u in solution.unassigned],
         "objective": solution.objective,
         "totals": {
             "vehicles": solution.vehicles_used,
