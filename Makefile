@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo lint typecheck unit integration e2e browser services chromium bench-formulary bench-vrp bench-county clean \
+.PHONY: run test demo lint typecheck unit integration e2e browser services chromium bench-formulary bench-vrp bench-county bench-procurement clean \
 	lock lock-check k8s-generate k8s-validate
 
 $(BIN)/python:
@@ -86,6 +86,9 @@ bench-vrp: $(STAMP)
 
 bench-county: $(STAMP)
 	$(BIN)/python -m bench.county_scale
+
+bench-procurement: $(STAMP) services
+	$(BIN)/python -m bench.procurement
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
