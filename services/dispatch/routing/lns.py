@@ -17,6 +17,7 @@ from ortools.constraint_solver import pywrapcp
 
 from .insertion import Instance, insert_all, route_cost, route_ok
 from .model import RawPlan, RawRoute, RoutingBuild
+from .problem import Problem
 from .search import SearchConfig, polish_params
 from .timing import Failure, schedule
 
@@ -30,6 +31,15 @@ class Incumbent:
     routes: Routes
     objective: int
     plan: RawPlan | None  # read for best plans only
+
+
+def python_path(problem: Problem, nodes: int, config: SearchConfig) -> bool:
+    """Whether a search accepts steps in Python (see search.SearchConfig.python_accept_above): on
+    big days whose vehicles take breaks (OR-Tools restores with breaks and duration/ride limits fail
+    or time out), and on any day too big for an OR-Tools polish of each step."""
+    if nodes > config.polish_max_nodes:
+        return True
+    return nodes > config.python_accept_above and any(v.rest_break is not None for v in problem.vehicles)
 
 
 class RuinRecreate:
@@ -55,7 +65,7 @@ class RuinRecreate:
         self.polishes = 0
         self.complete_at: float | None = None
         self._break_vehicles = [v for v in range(self.inst.nv) if self.inst.brk[v] is not None]
-        self.near_k = config.near_routes if self.inst.n > config.python_accept_above else 0
+        self.near_k = config.near_routes if python_path(build.problem, self.inst.n, config) else 0
 
     # --- conversions ----------------------------------------------------------------------------
 
@@ -222,7 +232,7 @@ class RuinRecreate:
         stale = 0
         gains = _PolishGain(cfg.polish_factor, cfg.polish_quantile)
         grow = not self.build.problem.options.minimize_vehicles  # an extra vehicle never pays then
-        big = self.inst.n > cfg.python_accept_above
+        big = self.near_k > 0
         polish_spent, best_polished = 0.0, True
         while time.monotonic() < deadline:
             self.iterations += 1

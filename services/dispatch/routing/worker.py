@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .insertion import insert_all, route_feasible
-from .lns import Incumbent, RuinRecreate
+from .lns import Incumbent, RuinRecreate, python_path
 from .model import BuildSettings, RawPlan, RoutingBuild
 from .problem import Problem
 from .screen import Screening
@@ -57,7 +57,7 @@ def run_search(
             model_breaks=config.metaheuristic != "lns",
         ),
         lazy=config.metaheuristic == "lns" and config.droppable
-        and len(screening.active) + 1 > config.python_accept_above,
+        and python_path(problem, len(screening.active) + 1, config),
     )
     first_at: list[float] = []
 
