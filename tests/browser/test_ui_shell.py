@@ -302,7 +302,7 @@ ENGLISH_WORDS = """() => {
     const text = node.textContent.trim();
     if (!text || !el || !el.getClientRects().length) continue;
     if (el.closest("[hidden], .role-hidden, td, dd, .mono, code, kbd, script, style, [lang=en], option")) continue;
-    const words = (text.match(/[A-Za-z]{3,}/g) || []).filter((w) => !ALLOWED.has(w));
+    const words = (text.match(/\\b[A-Za-z]{3,}\\b/g) || []).filter((w) => !ALLOWED.has(w));  // ids like 277a56 are not words
     if (words.length) out.push(`${el.tagName.toLowerCase()}: ${text.slice(0, 60)}`);
   }
   return out;
@@ -326,3 +326,30 @@ def test_a_chinese_reader_sees_no_english_on_any_page(page: Page, sign_in, runni
             found += [f"{name} {path}: {text}" for text in page.evaluate(ENGLISH_WORDS)]
             page.evaluate("() => sessionStorage.clear()")
     assert not found, "English a Chinese reader would see:\n" + "\n".join(found)
+
+
+def test_a_token_confined_to_a_site_gets_no_county_wide_page_whatever_else_it_carries(page: Page, running_hub) -> None:
+    from shared.auth import issue_token
+    from shared.config import load_settings
+
+    keyring = load_settings("formulary").keyring
+
+    def sign_in_with(url: str, roles: list[str]) -> None:
+        token = issue_token(keyring, roles, site="CW-T01", subject="li.na", name="李娜")
+        page.goto(url)
+        page.evaluate(
+            """([token, roles]) => sessionStorage.setItem("hub.session", JSON.stringify(
+                 {token, role: roles[0], roles, site: "CW-T01", name: "李娜", subject: "li.na", demo: false}))""",
+            [token, roles],
+        )
+        page.reload()
+
+    sign_in_with(running_hub.url("dispatch") + "/ui/", ["storekeeper", "dispatcher"])
+    expect(page.get_by_role("heading", name="此页面不对您的身份开放")).to_be_visible()
+    expect(page.locator("#hub-not-for-role")).to_contain_text("库管员只能查看本机构的数据")
+    sign_in_with(running_hub.url("formulary") + "/ui/", ["storekeeper", "pharmacist"])
+    nav = page.get_by_role("navigation")
+    expect(nav.get_by_role("link", name="目录查询")).to_be_visible()
+    expect(nav.get_by_role("link", name="药事会审批")).to_be_hidden()
+    sign_in_with(running_hub.url("formulary") + "/ui/", ["pharmacist"])
+    expect(nav.get_by_role("link", name="药事会审批")).to_be_visible()

@@ -59,10 +59,16 @@
    */
   function applyRoles(root) {
     const scope = root || document;
-    for (const node of scope.querySelectorAll("[data-roles]")) {
-      const wanted = node.dataset.roles.split(/\s+/).filter(Boolean);
-      node.classList.toggle("role-hidden", !hasRole(...wanted));
+    for (const node of scope.querySelectorAll("[data-roles], [data-county]")) {
+      const wanted = (node.dataset.roles || "").split(/\s+/).filter(Boolean);
+      const refused = (wanted.length && !hasRole(...wanted)) || (node.hasAttribute("data-county") && confined());
+      node.classList.toggle("role-hidden", Boolean(refused));
     }
+  }
+
+  /** True when the token is confined to one site (it carries storekeeper, whatever else it carries). */
+  function confined() {
+    return sessionRoles(session()).includes("storekeeper");
   }
 
   /** The roles this page is for (body[data-page-roles]); empty means every role. */
@@ -72,6 +78,7 @@
 
   function pageAllowed() {
     const wanted = pageRoles();
+    if (document.body.hasAttribute("data-page-county") && confined()) return false;
     return !wanted.length || hasRole(...wanted);
   }
 
@@ -87,7 +94,11 @@
     if (refusal) {
       refusal.hidden = allowed;
       const text = refusal.querySelector("[data-not-for-role-text]");
-      if (text) text.textContent = t("本页面供以下身份使用：", "This page is for: ") + roleNames(pageRoles());
+      if (text) {
+        text.textContent = pageRoles().length && !hasRole(...pageRoles())
+          ? t("本页面供以下身份使用：", "This page is for: ") + roleNames(pageRoles())
+          : t("本页面显示全县数据；库管员只能查看本机构的数据。", "This page shows the whole county; a storekeeper sees only their own site.");
+      }
     }
     if (main) main.hidden = !allowed;
     return allowed;
@@ -279,7 +290,7 @@
   }
 
   Object.assign(window.hub, {
-    ROLES, session, hasRole, applyRoles, onSession, openSignIn, signOut, signInAgain, who, roleNames,
+    ROLES, session, hasRole, confined, applyRoles, onSession, openSignIn, signOut, signInAgain, who, roleNames,
   });
 
   const dialog = document.getElementById("hub-signin");
