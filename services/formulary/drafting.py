@@ -53,6 +53,44 @@ def rules() -> Rules:
     )
 
 
+class Lookups:
+    """Where drafting reads items: the store, one query per question (the default), or bulk-loaded
+    dicts for an import of thousands of rows (`Lookups.preload`)."""
+
+    def __init__(self) -> None:
+        self.by_code: dict[str, dict[str, Any] | None] | None = None
+        self.by_name: dict[str, list[dict[str, Any]]] = {}
+        self.by_approval: dict[str, list[dict[str, Any]]] = {}
+
+    @classmethod
+    def preload(cls, session: Session, codes: list[str], names: list[str], approvals: list[str]) -> Lookups:
+        """Load the items an import's rows name, and the duplicate candidates of its names, in bulk."""
+        found = cls()
+        items = store.items_by_codes(session, codes)
+        found.by_code = {c: items.get(c) for c in codes}
+        for other in store.items_named(session, names, approvals):
+            found.by_name.setdefault(other["generic_name"], []).append(other)
+            if other.get("approval_no"):
+                found.by_approval.setdefault(other["approval_no"], []).append(other)
+        return found
+
+    def item(self, session: Session, code: str) -> dict[str, Any] | None:
+        """The item with this code, or None."""
+        if self.by_code is not None and code in self.by_code:
+            return self.by_code[code]
+        return store.item_row(session, code)
+
+    def alike(self, session: Session, name: str | None, approval_no: str | None) -> list[dict[str, Any]]:
+        """Active items with the same generic name or approval number."""
+        if self.by_code is None:
+            return store.items_like(session, name, approval_no)
+        out = {o["code"]: o for o in self.by_name.get(name or "", []) + self.by_approval.get(approval_no or "", [])}
+        return list(out.values())
+
+
+DEFAULT_LOOKUPS = Lookups()
+
+
 @dataclass(frozen=True)
 class Draft:
     """A checked proposal, ready to be written as a change row."""
@@ -64,11 +102,14 @@ class Draft:
     flags: tuple[Flag, ...] = ()
 
 
-def duplicate_flags(session: Session, code: str, item: Mapping[str, Any], others: Mapping[tuple[str, ...], Any] | None = None) -> list[Flag]:
+def duplicate_flags(
+    session: Session, code: str, item: Mapping[str, Any], others: Mapping[tuple[str, ...], Any] | None = None,
+    lookups: Lookups = DEFAULT_LOOKUPS,
+) -> list[Flag]:
     """Likely duplicates: same generic name, form, strength and manufacturer, or the same approval number."""
     flags: list[Flag] = []
     key = duplicate_key(item)
-    for other in store.items_like(session, item.get("generic_name"), item.get("approval_no")):
+    for other in lookups.alike(session, item.get("generic_name"), item.get("approval_no")):
         if other["code"] == code:
             continue
         if item.get("approval_no") and other.get("approval_no") == item.get("approval_no"):
@@ -80,20 +121,22 @@ def duplicate_flags(session: Session, code: str, item: Mapping[str, Any], others
     return flags
 
 
-def draft_item(session: Session, cmd: ProposeItem, others: Mapping[tuple[str, ...], Any] | None = None) -> Draft:
+def draft_item(
+    session: Session, cmd: ProposeItem, others: Mapping[tuple[str, ...], Any] | None = None, lookups: Lookups = DEFAULT_LOOKUPS
+) -> Draft:
     """A new item: refused if the code exists or the item breaks catalogue rules."""
-    if store.item_row(session, cmd.code) is not None:
+    if lookups.item(session, cmd.code) is not None:
         raise Conflict(f"item {cmd.code} already exists; propose an update instead", {"code": "already exists"})
     item = new_item({**cmd.fields, "code": cmd.code})
     problems = item_problems(item, rules())
     if problems:
         raise InvalidInput("the item breaks catalogue rules", problems)
-    return Draft(ChangeKind.ITEM_CREATE, cmd.code, item, 0, tuple(duplicate_flags(session, cmd.code, item, others)))
+    return Draft(ChangeKind.ITEM_CREATE, cmd.code, item, 0, tuple(duplicate_flags(session, cmd.code, item, others, lookups)))
 
 
-def draft_item_edit(session: Session, cmd: ProposeItemEdit) -> Draft:
+def draft_item_edit(session: Session, cmd: ProposeItemEdit, lookups: Lookups = DEFAULT_LOOKUPS) -> Draft:
     """Changed fields of an item (only those that differ), made from its current (or If-Match) version."""
-    current = store.item_row(session, cmd.code)
+    current = lookups.item(session, cmd.code)
     if current is None:
         raise NotFound(f"no item {cmd.code}")
     if cmd.base_version is not None and cmd.base_version != current["version"]:
@@ -111,7 +154,7 @@ def draft_item_edit(session: Session, cmd: ProposeItemEdit) -> Draft:
         raise InvalidInput("the item breaks catalogue rules", problems)
     flags = item_flags(current, delta)
     if {"generic_name", "dosage_form", "strength", "manufacturer", "approval_no"} & delta.keys():
-        flags += duplicate_flags(session, cmd.code, merged)
+        flags += duplicate_flags(session, cmd.code, merged, lookups=lookups)
     return Draft(ChangeKind.ITEM_UPDATE, cmd.code, delta, int(current["version"]), tuple(flags))
 
 

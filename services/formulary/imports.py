@@ -68,6 +68,11 @@ def import_items(
                           columns=list(parsed.columns), confirmed=confirm)  # fmt: skip
     drafts: list[Draft] = []
     with unit_of_work(ctx.factory) as session:
+        given = [r.given for r in parsed.rows if r.given]
+        lookups = drafting.Lookups.preload(
+            session, [r.code for r in parsed.rows if r.code], [g["generic_name"] for g in given if g.get("generic_name")],
+            [g["approval_no"] for g in given if g.get("approval_no")],
+        )
         seen: dict[str, int] = {}
         batch_items: dict[tuple[str, ...], Any] = {}
         for row in parsed.rows:
@@ -84,7 +89,7 @@ def import_items(
                 report.rows.append({**outcome, "status": "error", "errors": _errors(errors)})
                 continue
             try:
-                draft = _draft_row(session, row.code, row.given, batch_items)
+                draft = _draft_row(session, row.code, row.given, batch_items, lookups)
             except DomainError as exc:
                 report.rows.append({**outcome, "status": "error", "errors": _errors(exc.fields or {"row": exc.detail})})
                 continue
@@ -105,13 +110,15 @@ def import_items(
     return report
 
 
-def _draft_row(session: Any, code: str, given: dict[str, Any], batch_items: dict[tuple[str, ...], Any]) -> Draft | None:
-    current = store.item_row(session, code)
+def _draft_row(
+    session: Any, code: str, given: dict[str, Any], batch_items: dict[tuple[str, ...], Any], lookups: drafting.Lookups
+) -> Draft | None:
+    current = lookups.item(session, code)
     if current is None:
         missing = [f for f in REQUIRED_FOR_NEW if f not in given]
         if missing:
             raise DomainError("required for a new item", {f: "新品种必填（空白或缺少此列） (required for a new item)" for f in missing})
-        draft = drafting.draft_item(session, ProposeItem(code, {k: v for k, v in given.items() if k != "code"}), batch_items)
+        draft = drafting.draft_item(session, ProposeItem(code, {k: v for k, v in given.items() if k != "code"}), batch_items, lookups)
         key = duplicate_key(new_item({**given, "code": code}))
         if key is not None:
             batch_items.setdefault(key, {"code": code})
@@ -119,7 +126,7 @@ def _draft_row(session: Any, code: str, given: dict[str, Any], batch_items: dict
     changes = {k: v for k, v in given.items() if k != "code"}
     if not any(current.get(k) != v for k, v in changes.items()):
         return None
-    return drafting.draft_item_edit(session, ProposeItemEdit(code, changes, base_version=int(current["version"])))
+    return drafting.draft_item_edit(session, ProposeItemEdit(code, changes, base_version=int(current["version"])), lookups)
 
 
 def summary_errors(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:

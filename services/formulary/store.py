@@ -226,6 +226,16 @@ def items_like(session: Session, generic_name: str | None, approval_no: str | No
     return [{k: r[k] for k in ITEM_COLUMNS} for r in session.execute(query.limit(20)).mappings()]
 
 
+def items_named(session: Session, names: Sequence[str], approvals: Sequence[str]) -> list[dict[str, Any]]:
+    """Active items whose generic name or approval number is among those given (bulk duplicate candidates)."""
+    out: dict[str, dict[str, Any]] = {}
+    for column, values in ((items.c.generic_name, list(dict.fromkeys(names))), (items.c.approval_no, list(dict.fromkeys(approvals)))):
+        for start in range(0, len(values), 900):
+            query = select(items).where(items.c.status == "active", column.in_(values[start:start + 900]))
+            out.update({r["code"]: {k: r[k] for k in ITEM_COLUMNS} for r in session.execute(query).mappings()})
+    return list(out.values())
+
+
 def save_item(session: Session, code: str, values: dict[str, Any], exists: bool) -> None:
     """Insert or update an item's row (values include version, status and search keys)."""
     if exists:
