@@ -174,6 +174,7 @@ BAD: list[tuple[str, str, Any, dict[str, str], str]] = [
     ("post", "/api/v1/receipts", "RECEIPT_BAD_DATE", MGR, "lines[0].expiry"),
     ("post", "/api/v1/receipts", "RECEIPT_PRICE_HUGE", MGR, "lines[0].unit_price"),
     ("post", "/api/v1/receipts", "RECEIPT_NO_SITE", MGR, "site_code"),
+    ("post", "/api/v1/receipts", "RECEIPT_FUTURE", MGR, "received_on"),
     ("post", "/api/v1/distributors", {"name": "x", "tax_id": "123", "items": "all"}, MGR, "tax_id"),
     ("post", "/api/v1/distributors", {"name": "x", "tax_id": "913700007628000001", "items": "some"}, MGR, "items"),
     ("post", "/api/v1/distributors", {"name": "x", "tax_id": "913700007628000001", "items": ["YP404404"]}, MGR, "items[0]"),
@@ -217,6 +218,8 @@ def _body(spec: Any) -> Any:
         b = receipt_body()
         b["lines"][0]["expiry"] = "2028-02-30"
         return b
+    if spec == "RECEIPT_FUTURE":
+        return receipt_body(received_on=(today() + timedelta(days=3)).isoformat())
     if spec == "RECEIPT_NO_SITE":
         return receipt_body(site="NOPE")
     return spec

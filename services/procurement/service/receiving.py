@@ -16,7 +16,7 @@ from services.procurement.model.invoices import CheckFacts, Receipt, Violation, 
 from services.procurement.model.money import amount
 from services.procurement.model.pricing import latest_in_force
 from services.procurement.model.requisition import ItemFacts
-from services.procurement.service import SITE_ROLES, now, policy
+from services.procurement.service import SITE_ROLES, now, policy, today
 from services.procurement.store import purchasing as pur
 from services.procurement.store import receiving as rcv
 from services.procurement.store import reference as ref
@@ -68,6 +68,8 @@ def contract_prices(session: Session, items: Mapping[str, ItemFacts], day: date)
 
 def gather_facts(ctx: ServiceContext, session: Session, receipt: Receipt) -> CheckFacts:
     """Everything check_receipt needs, read from this service's tables (InvalidInput for an unknown site)."""
+    if receipt.received_on > today(ctx):
+        raise InvalidInput("goods are received today or earlier", {"received_on": "in the future"})
     site = ref.site(session, receipt.site_code)
     if site is None:
         raise InvalidInput(f"no site {receipt.site_code}", {"site_code": "no such site"})
