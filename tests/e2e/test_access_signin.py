@@ -199,3 +199,17 @@ def test_rotation_and_audience_over_http(tmp_path: Path) -> None:
         assert status(issue_token(Keyring.single(SECRET), "pharmacist")) == 401  # default audience
     finally:
         ctx.engine.dispose()
+
+
+def test_under_gunicorn_the_embedded_database_alone_does_not_open_the_demonstration_sign_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The WSGI builder cannot see gunicorn's bind address, so it assumes a network one."""
+    from services.formulary.app import SPEC
+    from shared.wsgi import build_wsgi_app
+
+    for key in ("DATABASE_URL", "FORMULARY_DATABASE_URL", "JWT_SECRET", "HUB_DEV_LOGIN", "HUB_BIND_HOST"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    app = build_wsgi_app(SPEC)
+    assert app.test_client().post("/ui/dev-token", json={"role": "pharmacy_manager"}).status_code == 404
