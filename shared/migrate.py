@@ -18,10 +18,16 @@ def alembic_config(migrations: Path, url: str) -> Config:
     return cfg
 
 
+def _writing(engine: Engine) -> Engine:
+    from shared.db import WRITE_OPTION
+
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
 def upgrade(migrations: Path, engine: Engine) -> None:
     """Bring a service database to the newest revision."""
     cfg = alembic_config(migrations, engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with _writing(engine).begin() as connection:  # a write transaction (BEGIN IMMEDIATE on SQLite)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
@@ -29,7 +35,7 @@ def upgrade(migrations: Path, engine: Engine) -> None:
 def revision(migrations: Path, engine: Engine, message: str) -> None:
     """Autogenerate a new revision from the difference between the models and the database."""
     cfg = alembic_config(migrations, engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with _writing(engine).begin() as connection:
         cfg.attributes["connection"] = connection
         command.revision(cfg, message=message, autogenerate=True)
 

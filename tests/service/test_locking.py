@@ -159,3 +159,41 @@ def test_lock_for_update_refuses_a_read_only_transaction_on_sqlite(ctx: ServiceC
                 lock_for_update(query, session)
         else:
             assert "FOR UPDATE" in str(lock_for_update(query, session).compile(ctx.engine))
+
+
+def test_a_lock_wait_that_times_out_is_recognised_as_such(ctx: ServiceContext) -> None:
+    """is_lock_timeout (the web layer's 503) knows each backend's "the lock stayed busy" error."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from shared.db import is_lock_timeout
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with unit_of_work(ctx.factory) as session:
+            session.execute(lock_for_update(select(jobs.c.id).where(jobs.c.id == 1), session))
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(10)
+    caught: list[BaseException] = []
+    try:
+        with ctx.engine.connect() as conn:
+            if ctx.engine.dialect.name == "postgresql":
+                conn.execute(text("SET lock_timeout = '200ms'"))
+                statement = lock_for_update(select(jobs.c.id).where(jobs.c.id == 1), conn)
+            else:
+                conn.exec_driver_sql("PRAGMA busy_timeout=200")
+                statement = update(jobs).where(jobs.c.id == 2).values(owner="late")  # type: ignore[assignment]
+            try:
+                conn.execute(statement)
+                conn.commit()
+            except DBAPIError as exc:
+                caught.append(exc)
+    finally:
+        release.set()
+        thread.join(10)
+    assert caught and is_lock_timeout(caught[0]), caught
