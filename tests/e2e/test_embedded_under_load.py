@@ -11,7 +11,7 @@ from collections import Counter
 
 from tests.support.hubprocess import CONSUMERS, HubProcess, csv_of
 
-ITEMS = 3000
+ITEMS = 2000
 SEARCHES = (
     ("formulary", "/api/v1/items?q=%E6%B5%8B%E8%AF%95&limit=20"),  # 测试
     ("formulary", "/api/v1/items?q=YP3&limit=50"),
