@@ -127,7 +127,14 @@ class _Run:
     ) -> dict[str, Any] | None:
         phase = {**request, "options": {**request["options"], "time_limit_s": seconds}}
         try:
-            result = solve_request(phase, self.progress)
+            try:
+                result = solve_request(phase, self.progress)
+            except PlanCheckFailed as exc:
+                # The independent checker refused the search's plan (a solver fault, never shown).
+                # The search is timing-dependent: one more try usually gives a plan that passes.
+                log.error("the checker refused a plan; solving once more",
+                          extra={"plan_id": self.plan_id, "violations": exc.violations[:10]})  # fmt: skip
+                result = solve_request(phase, self.progress)
         except Exception:
             if self.cancelled.is_set():
                 return None
