@@ -203,3 +203,33 @@ def test_patient_id_never_in_logs_nor_kept(service_ctx: ServiceContext, caplog: 
     with service_ctx.factory() as s:
         kept = json.dumps([dict(r._mapping) for r in s.execute(select(store.screenings))], default=str)
     assert "370123199001011234" not in kept
+
+
+def test_racing_claims_one_pharmacist_wins(service_ctx: ServiceContext) -> None:
+    import threading
+
+    from shared.auth import Principal
+
+    answer = service.screen_prescription(service_ctx, HIS, rx(flagged("R-RACE-1")))
+    results: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def attempt(n: int) -> None:
+        who = Principal(f"ph-race-{n}", ("pharmacist",))
+        barrier.wait()
+        try:
+            service.claim(service_ctx, who, ClaimReview(answer.id))
+            results.append(who.subject)
+        except Conflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r != "conflict"]
+    assert len(winners) == 1 and results.count("conflict") == 5
+    with service_ctx.factory() as s:
+        assert store.review_by_id(s, answer.id)["claimed_by"] == winners[0]
+    assert actions(service_ctx, answer.id).count("claimed") == 1
