@@ -41,6 +41,14 @@ PER_DAY = {(1, 1, "d"): "qd", (2, 1, "d"): "bid", (3, 1, "d"): "tid", (4, 1, "d"
 blp = Blueprint("prescription_review_cds", __name__, url_prefix="/api/v1/cds-services", description="CDS Hooks order-sign")
 
 
+CardOut = Schema.from_dict({
+    "uuid": fields.String(), "summary": fields.String(), "indicator": fields.String(validate=validate.OneOf(("info", "warning", "critical"))),
+    "detail": fields.String(), "source": fields.Dict(), "extension": fields.Dict(),
+}, name="CdsCard")  # fmt: skip
+CardsOut = Schema.from_dict({"cards": fields.List(fields.Nested(CardOut))}, name="CdsCards")
+ServicesOut = Schema.from_dict({"services": fields.List(fields.Dict())}, name="CdsServices")
+
+
 class HookIn(Schema):
     """A CDS Hooks call (other members of the request are allowed and ignored)."""
 
@@ -140,7 +148,7 @@ def screening_body(call: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200)
+@blp.response(200, ServicesOut)
 def discovery() -> Any:
     """CDS Hooks discovery: the services this server offers."""
     return {"services": [{
@@ -155,7 +163,7 @@ def discovery() -> Any:
 
 @blp.route(f"/{SERVICE_ID}", methods=["POST"])
 @blp.arguments(HookIn)
-@blp.response(200)
+@blp.response(200, CardsOut)
 def order_sign(call: dict[str, Any]) -> Any:
     """order-sign: one card per finding; nothing is stored."""
     body = screening_body(call)
