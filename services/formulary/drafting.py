@@ -28,6 +28,7 @@ from services.formulary.model import (
     ChangeKind,
     Flag,
     Rules,
+    active_problems,
     children_problems,
     duplicate_flag,
     duplicate_key,
@@ -49,7 +50,9 @@ def rules() -> Rules:
     """The configured code patterns (FORMULARY_NHSA_DRUG_PATTERN / _CONSUMABLE_PATTERN)."""
     return Rules(
         nhsa_drug_pattern=os.environ.get("FORMULARY_NHSA_DRUG_PATTERN", DEFAULT_NHSA_DRUG_PATTERN),
-        nhsa_consumable_pattern=os.environ.get("FORMULARY_NHSA_CONSUMABLE_PATTERN", DEFAULT_NHSA_CONSUMABLE_PATTERN),
+        nhsa_consumable_pattern=os.environ.get(
+            "FORMULARY_NHSA_CONSUMABLE_PATTERN", DEFAULT_NHSA_CONSUMABLE_PATTERN
+        ),
     )
 
 
@@ -84,7 +87,10 @@ class Lookups:
         """Active items with the same generic name or approval number."""
         if self.by_code is None:
             return store.items_like(session, name, approval_no)
-        out = {o["code"]: o for o in self.by_name.get(name or "", []) + self.by_approval.get(approval_no or "", [])}
+        out = {
+            o["code"]: o
+            for o in self.by_name.get(name or "", []) + self.by_approval.get(approval_no or "", [])
+        }
         return list(out.values())
 
 
@@ -103,7 +109,10 @@ class Draft:
 
 
 def duplicate_flags(
-    session: Session, code: str, item: Mapping[str, Any], others: Mapping[tuple[str, ...], Any] | None = None,
+    session: Session,
+    code: str,
+    item: Mapping[str, Any],
+    others: Mapping[tuple[str, ...], Any] | None = None,
     lookups: Lookups = DEFAULT_LOOKUPS,
 ) -> list[Flag]:
     """Likely duplicates: same generic name, form, strength and manufacturer, or the same approval number."""
@@ -122,16 +131,27 @@ def duplicate_flags(
 
 
 def draft_item(
-    session: Session, cmd: ProposeItem, others: Mapping[tuple[str, ...], Any] | None = None, lookups: Lookups = DEFAULT_LOOKUPS
+    session: Session,
+    cmd: ProposeItem,
+    others: Mapping[tuple[str, ...], Any] | None = None,
+    lookups: Lookups = DEFAULT_LOOKUPS,
 ) -> Draft:
     """A new item: refused if the code exists or the item breaks catalogue rules."""
     if lookups.item(session, cmd.code) is not None:
-        raise Conflict(f"item {cmd.code} already exists; propose an update instead", {"code": "already exists"})
+        raise Conflict(
+            f"item {cmd.code} already exists; propose an update instead", {"code": "already exists"}
+        )
     item = new_item({**cmd.fields, "code": cmd.code})
     problems = item_problems(item, rules())
     if problems:
         raise InvalidInput("the item breaks catalogue rules", problems)
-    return Draft(ChangeKind.ITEM_CREATE, cmd.code, item, 0, tuple(duplicate_flags(session, cmd.code, item, others, lookups)))
+    return Draft(
+        ChangeKind.ITEM_CREATE,
+        cmd.code,
+        item,
+        0,
+        tuple(duplicate_flags(session, cmd.code, item, others, lookups)),
+    )
 
 
 def draft_item_edit(session: Session, cmd: ProposeItemEdit, lookups: Lookups = DEFAULT_LOOKUPS) -> Draft:
@@ -141,13 +161,17 @@ def draft_item_edit(session: Session, cmd: ProposeItemEdit, lookups: Lookups = D
         raise NotFound(f"no item {cmd.code}")
     if cmd.base_version is not None and cmd.base_version != current["version"]:
         raise PreconditionFailed(
-            f"item {cmd.code} is at version {current['version']}, not {cmd.base_version}", {"If-Match": "stale ETag"}
+            f"item {cmd.code} is at version {current['version']}, not {cmd.base_version}",
+            {"If-Match": "stale ETag"},
         )
     if current["status"] == "retired":
         raise Conflict(f"item {cmd.code} is retired", {"code": "retired"})
     delta = item_delta(current, cmd.changes)
     if not delta:
-        raise InvalidInput("every value given is the item's current value: nothing to change", {"body": "所填的值与当前相同，没有要修改的内容 (nothing to change)"})
+        raise InvalidInput(
+            "every value given is the item's current value: nothing to change",
+            {"body": "所填的值与当前相同，没有要修改的内容 (nothing to change)"},
+        )
     merged = merge_item(current, delta)
     problems = item_problems(merged, rules())
     if problems:
@@ -177,7 +201,9 @@ def parent_level(session: Session, parent_code: str | None, *, drafts_count: boo
         return str(parent["level"])
     level = store.draft_site_level(session, parent_code) if drafts_count else None
     if level is None:
-        raise InvalidInput(f"no site {parent_code}", {"parent_code": f"没有机构 {parent_code} (no site {parent_code})"})
+        raise InvalidInput(
+            f"no site {parent_code}", {"parent_code": f"没有机构 {parent_code} (no site {parent_code})"}
+        )
     return level
 
 
@@ -185,6 +211,9 @@ def check_site(session: Session, code: str, site: Mapping[str, Any], *, drafts_c
     """Level, parent and children consistent: a level change that would orphan children is refused, naming them."""
     problems = site_problems(site, parent_level(session, site.get("parent_code"), drafts_count=drafts_count))
     problems.update(children_problems(str(site["level"]), store.site_children(session, code)))
+    parent = store.site_row(session, str(site["parent_code"])) if site.get("parent_code") else None
+    parent_active = None if parent is None else bool(parent["active"])
+    problems.update(active_problems(site, parent_active, store.active_child_codes(session, code)))
     if problems:
         raise InvalidInput("the site breaks the county's structure", problems)
 
@@ -194,27 +223,43 @@ def draft_site(session: Session, cmd: ProposeSite) -> Draft:
     current = store.site_row(session, cmd.code)
     base = int(current["version"]) if current else 0
     if cmd.base_version is not None and cmd.base_version != base:
-        raise PreconditionFailed(f"site {cmd.code} is at version {base}, not {cmd.base_version}", {"If-Match": "stale ETag"})
+        raise PreconditionFailed(
+            f"site {cmd.code} is at version {base}, not {cmd.base_version}", {"If-Match": "stale ETag"}
+        )
     # Fields the proposal leaves out keep the site's values (a new site: no parent, not a hub, active).
-    kept = {k: current[k] for k in ("parent_code", "is_hub", "active")} if current else {"parent_code": None, "is_hub": False, "active": True}
+    kept = (
+        {k: current[k] for k in ("parent_code", "is_hub", "active", "address", "phone")}
+        if current
+        else {"parent_code": None, "is_hub": False, "active": True, "address": None, "phone": None}
+    )
     site = {**kept, **cmd.site, "code": cmd.code}
     check_site(session, cmd.code, site, drafts_count=True)
     return Draft(ChangeKind.SITE_UPSERT, cmd.code, dict(site), base)
 
 
-def check_stocklist(session: Session, key: str, codes: list[str], selectors: list[str], *, drafts_count: bool) -> None:
+def check_stocklist(
+    session: Session, key: str, codes: list[str], selectors: list[str], *, drafts_count: bool
+) -> None:
     """Every reference of a list exists: its site, its items; its categories are well-formed."""
     problems: dict[str, str] = {}
     scope, value = key.split(":", 1)
-    if scope == "site" and store.site_row(session, value) is None and not (drafts_count and store.draft_site_level(session, value)):
+    if (
+        scope == "site"
+        and store.site_row(session, value) is None
+        and not (drafts_count and store.draft_site_level(session, value))
+    ):
         raise InvalidInput(f"no site {value}", {"value": f"没有机构 {value} (no site {value})"})
     if len(codes) > MAX_LIST_CODES:
-        problems["item_codes"] = f"at most {MAX_LIST_CODES} codes; name categories (essential, atc:J01, …) for larger lists"
+        problems["item_codes"] = (
+            f"at most {MAX_LIST_CODES} codes; name categories (essential, atc:J01, …) for larger lists"
+        )
     unknown = sorted(set(codes) - store.existing_item_codes(session, codes))
     if unknown and drafts_count:
         unknown = sorted(set(unknown) - store.drafted_item_codes(session, unknown))
     if unknown:
-        problems["item_codes"] = f"{len(unknown)} 个编码不在目录中：{'、'.join(unknown[:10])} (unknown item codes)"
+        problems["item_codes"] = (
+            f"{len(unknown)} 个编码不在目录中：{'、'.join(unknown[:10])} (unknown item codes)"
+        )
     for i, selector in enumerate(selectors):
         problem = selector_problem(selector)
         if problem:
@@ -236,5 +281,7 @@ def draft_stocklist(session: Session, cmd: ProposeStocklist) -> Draft:
     check_stocklist(session, key, codes, selectors, drafts_count=True)
     base = int(header["version"]) if header else 0
     if cmd.base_version is not None and cmd.base_version != base:
-        raise PreconditionFailed(f"list {key} is at version {base}, not {cmd.base_version}", {"If-Match": "stale ETag"})
+        raise PreconditionFailed(
+            f"list {key} is at version {base}, not {cmd.base_version}", {"If-Match": "stale ETag"}
+        )
     return Draft(ChangeKind.STOCKLIST_SET, key, {"item_codes": codes, "categories": selectors}, base)

@@ -23,10 +23,27 @@ ITEM_FIELDS = (
     "reimbursement", "vbp", "vbp_batch", "storage", "controlled", "antibiotic_tier", "high_alert",
     "volume_cm3", "weight_g", "category",
 )  # fmt: skip
-SITE_FIELDS = ("code", "name", "tax_id", "level", "parent_code", "is_hub", "lat", "lon", "receiving_hours", "active")
+SITE_FIELDS = (
+    "code",
+    "name",
+    "tax_id",
+    "level",
+    "parent_code",
+    "is_hub",
+    "lat",
+    "lon",
+    "receiving_hours",
+    "active",
+    "address",
+    "phone",
+)
 LEVELS = ("county_hospital", "township", "village")
 # The level a site's parent has (county medical community: 县医院 → 乡镇卫生院 → 村卫生室).
-PARENT_LEVEL: dict[str, str | None] = {"county_hospital": None, "township": "county_hospital", "village": "township"}
+PARENT_LEVEL: dict[str, str | None] = {
+    "county_hospital": None,
+    "township": "county_hospital",
+    "village": "township",
+}
 APPROVAL_NO = re.compile(r"^(国药准字|国械注准|国械注进|鲁械注准|鲁械备)[A-Z0-9]+$")
 # What a new item takes for a field the proposer did not give (the API's defaults).
 ITEM_DEFAULTS: dict[str, Any] = {
@@ -139,7 +156,9 @@ def item_problems(item: Mapping[str, Any], rules: Rules) -> dict[str, str]:
             problems["atc_code"] = "not a 7-character ATC code such as J01CA04"
     else:
         if nhsa and not re.match(rules.nhsa_consumable_pattern, nhsa):
-            problems["nhsa_code"] = f"does not match the consumable code pattern {rules.nhsa_consumable_pattern}"
+            problems["nhsa_code"] = (
+                f"does not match the consumable code pattern {rules.nhsa_consumable_pattern}"
+            )
         if item.get("atc_code"):
             problems["atc_code"] = "only drugs have ATC codes"
         if (item.get("antibiotic_tier") or "none") != "none":
@@ -175,7 +194,11 @@ def merge_item(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[s
 def item_flags(current: Mapping[str, Any] | None, changes: Mapping[str, Any]) -> list[Flag]:
     """Flags on an item change: a pack-size change without new volume/weight (dispatch loads vans by them)."""
     flags: list[Flag] = []
-    if current is not None and "package_size" in changes and changes["package_size"] != current.get("package_size"):
+    if (
+        current is not None
+        and "package_size" in changes
+        and changes["package_size"] != current.get("package_size")
+    ):
         missing = [f for f in ("volume_cm3", "weight_g") if f not in changes]
         if missing:
             flags.append(Flag(
@@ -197,7 +220,11 @@ def duplicate_key(item: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 def duplicate_flag(code: str, other: Mapping[str, Any], why: str) -> Flag:
     """A likely duplicate of another item (an existing one or another row of the same batch)."""
-    return Flag("possible_duplicate", f"可能与 {other.get('code')} 是同一品规（{why}） (likely the same product)", related=str(other.get("code")))
+    return Flag(
+        "possible_duplicate",
+        f"可能与 {other.get('code')} 是同一品规（{why}） (likely the same product)",
+        related=str(other.get("code")),
+    )
 
 
 def site_problems(site: Mapping[str, Any], parent_level: str | None) -> dict[str, str]:
@@ -225,7 +252,31 @@ def children_problems(level: str, children: Sequence[tuple[str, str]]) -> dict[s
     if not misplaced:
         return {}
     shown = ", ".join(misplaced[:10]) + (f" and {len(misplaced) - 10} more" if len(misplaced) > 10 else "")
-    return {"level": f"该机构下有 {len(misplaced)} 个下级机构，改为 {level} 后将无所属：{shown} (child sites a {level} cannot hold: {shown})"}
+    return {
+        "level": f"该机构下有 {len(misplaced)} 个下级机构，改为 {level} 后将无所属：{shown} (child sites a {level} cannot hold: {shown})"
+    }
+
+
+def active_problems(
+    site: Mapping[str, Any], parent_active: bool | None, active_children: Sequence[str]
+) -> dict[str, str]:
+    """An inactive site holds no active sites, and an active site does not sit under an inactive one.
+
+    `parent_active` is None when the site has no parent. Rule: the county medical community's
+    structure (县医院 → 乡镇卫生院 → 村卫生室) — a clinic whose township is closed has nowhere to order from.
+    """
+    problems: dict[str, str] = {}
+    if site.get("active") is False and active_children:
+        shown = ", ".join(active_children[:10]) + (
+            f" and {len(active_children) - 10} more" if len(active_children) > 10 else ""
+        )
+        problems["active"] = (
+            f"该机构下仍有 {len(active_children)} 个在用的下级机构，须先停用或改挂：{shown} "
+            f"(active child sites must be deactivated or moved first: {shown})"
+        )
+    if site.get("active") is not False and parent_active is False:
+        problems["parent_code"] = f"上级机构 {site.get('parent_code')} 已停用 (the parent site is inactive)"
+    return problems
 
 
 def stocklist_key(scope: str, value: str) -> str:
@@ -239,7 +290,9 @@ def stocklist_key(scope: str, value: str) -> str:
 
 # A stocking list may name categories as well as items: every essential medicine, every drug or
 # consumable, an ATC group (prefix of the WHO ATC code, 1–7 characters), a pharmacological category.
-SELECTOR = re.compile(r"^(essential|kind:(drug|consumable)|atc:[A-Z](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?|category:.{1,120})$")
+SELECTOR = re.compile(
+    r"^(essential|kind:(drug|consumable)|atc:[A-Z](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?|category:.{1,120})$"
+)
 
 
 def selector_problem(selector: str) -> str | None:

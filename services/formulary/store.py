@@ -114,6 +114,8 @@ sites = Table(
     Column("lon", Float, nullable=False),
     Column("receiving_hours", JSON, nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("address", String(200), nullable=True),
+    Column("phone", String(40), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 Index("ix_sites_level", sites.c.level)
@@ -163,7 +165,9 @@ stocklists = Table(
     Column("selectors", JSON, nullable=False),
 )
 
-ITEM_COLUMNS = [c.name for c in items.columns if c.name not in ("pinyin_initials", "search_text", "updated_at")]
+ITEM_COLUMNS = [
+    c.name for c in items.columns if c.name not in ("pinyin_initials", "search_text", "updated_at")
+]
 SITE_COLUMNS = [c.name for c in sites.columns if c.name not in ("updated_at",)]
 
 
@@ -178,13 +182,21 @@ def item_row(session: Session, code: str) -> dict[str, Any] | None:
 
 def item_row_locked(session: Session, code: str) -> dict[str, Any] | None:
     """One item, its row locked until the approval's transaction ends (None if there is no such item)."""
-    row = session.execute(lock_for_update(select(items).where(items.c.code == code), session)).mappings().first()
+    row = (
+        session.execute(lock_for_update(select(items).where(items.c.code == code), session))
+        .mappings()
+        .first()
+    )
     return {k: row[k] for k in ITEM_COLUMNS} if row else None
 
 
 def site_row_locked(session: Session, code: str) -> dict[str, Any] | None:
     """One site, its row locked until the approval's transaction ends."""
-    row = session.execute(lock_for_update(select(sites).where(sites.c.code == code), session)).mappings().first()
+    row = (
+        session.execute(lock_for_update(select(sites).where(sites.c.code == code), session))
+        .mappings()
+        .first()
+    )
     return {k: row[k] for k in SITE_COLUMNS} if row else None
 
 
@@ -193,8 +205,13 @@ def item_versions_of(session: Session, codes: Iterable[str]) -> dict[str, int]:
     codes = list(codes)
     out: dict[str, int] = {}
     for start in range(0, len(codes), 900):
-        chunk = codes[start:start + 900]
-        out.update({r.code: r.version for r in session.execute(select(items.c.code, items.c.version).where(items.c.code.in_(chunk)))})
+        chunk = codes[start : start + 900]
+        out.update(
+            {
+                r.code: r.version
+                for r in session.execute(select(items.c.code, items.c.version).where(items.c.code.in_(chunk)))
+            }
+        )
     return out
 
 
@@ -202,7 +219,7 @@ def items_by_codes(session: Session, codes: Sequence[str]) -> dict[str, dict[str
     """code -> item for those of `codes` that exist."""
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(codes), 900):
-        chunk = list(codes[start:start + 900])
+        chunk = list(codes[start : start + 900])
         for row in session.execute(select(items).where(items.c.code.in_(chunk))).mappings():
             out[row["code"]] = {k: row[k] for k in ITEM_COLUMNS}
     return out
@@ -222,17 +239,26 @@ def items_like(session: Session, generic_name: str | None, approval_no: str | No
         conditions.append(items.c.approval_no == approval_no)
     if not conditions:
         return []
-    query = select(items).where(items.c.status == "active").where(conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1])
+    query = (
+        select(items)
+        .where(items.c.status == "active")
+        .where(conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1])
+    )
     return [{k: r[k] for k in ITEM_COLUMNS} for r in session.execute(query.limit(20)).mappings()]
 
 
 def items_named(session: Session, names: Sequence[str], approvals: Sequence[str]) -> list[dict[str, Any]]:
     """Active items whose generic name or approval number is among those given (bulk duplicate candidates)."""
     out: dict[str, dict[str, Any]] = {}
-    for column, values in ((items.c.generic_name, list(dict.fromkeys(names))), (items.c.approval_no, list(dict.fromkeys(approvals)))):
+    for column, values in (
+        (items.c.generic_name, list(dict.fromkeys(names))),
+        (items.c.approval_no, list(dict.fromkeys(approvals))),
+    ):
         for start in range(0, len(values), 900):
-            query = select(items).where(items.c.status == "active", column.in_(values[start:start + 900]))
-            out.update({r["code"]: {k: r[k] for k in ITEM_COLUMNS} for r in session.execute(query).mappings()})
+            query = select(items).where(items.c.status == "active", column.in_(values[start : start + 900]))
+            out.update(
+                {r["code"]: {k: r[k] for k in ITEM_COLUMNS} for r in session.execute(query).mappings()}
+            )
     return list(out.values())
 
 
@@ -251,9 +277,13 @@ def record_item_version(session: Session, **values: Any) -> None:
 
 def item_version_snapshot(session: Session, code: str, version: int) -> dict[str, Any] | None:
     """An item as approved at one version (None if that version does not exist)."""
-    row = session.execute(
-        select(item_versions).where(item_versions.c.code == code, item_versions.c.version == version)
-    ).mappings().first()
+    row = (
+        session.execute(
+            select(item_versions).where(item_versions.c.code == code, item_versions.c.version == version)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -268,8 +298,20 @@ def site_row(session: Session, code: str) -> dict[str, Any] | None:
 
 def site_children(session: Session, code: str) -> list[tuple[str, str]]:
     """(code, level) of the sites whose parent is `code`."""
-    rows = session.execute(select(sites.c.code, sites.c.level).where(sites.c.parent_code == code).order_by(sites.c.code))
+    rows = session.execute(
+        select(sites.c.code, sites.c.level).where(sites.c.parent_code == code).order_by(sites.c.code)
+    )
     return [(r.code, r.level) for r in rows]
+
+
+def active_child_codes(session: Session, code: str) -> list[str]:
+    """Codes of the active sites whose parent is `code`."""
+    query = (
+        select(sites.c.code)
+        .where(sites.c.parent_code == code, sites.c.active.is_(True))
+        .order_by(sites.c.code)
+    )
+    return list(session.execute(query).scalars())
 
 
 def save_site(session: Session, code: str, values: dict[str, Any], exists: bool) -> None:
@@ -286,7 +328,9 @@ def save_site(session: Session, code: str, values: dict[str, Any], exists: bool)
 def stocklist_codes(session: Session, scope_key: str) -> list[str]:
     """The item codes named on one stocking list (not those its categories bring in)."""
     rows = session.execute(
-        select(stocklist_entries.c.item_code).where(stocklist_entries.c.scope_key == scope_key).order_by("item_code")
+        select(stocklist_entries.c.item_code)
+        .where(stocklist_entries.c.scope_key == scope_key)
+        .order_by("item_code")
     )
     return [r[0] for r in rows]
 
@@ -302,7 +346,9 @@ def lists_with_categories(session: Session) -> list[dict[str, Any]]:
     return [dict(r) for r in session.execute(select(stocklists)).mappings() if r["selectors"]]
 
 
-def replace_stocklist(session: Session, scope_key: str, codes: Sequence[str], selectors: Sequence[str], version: int) -> int:
+def replace_stocklist(
+    session: Session, scope_key: str, codes: Sequence[str], selectors: Sequence[str], version: int
+) -> int:
     """Write a list's items and categories; returns the list's new version."""
     header = stocklist_header(session, scope_key)
     session.execute(delete(stocklist_entries).where(stocklist_entries.c.scope_key == scope_key))
@@ -319,7 +365,9 @@ def replace_stocklist(session: Session, scope_key: str, codes: Sequence[str], se
 
 def touch_stocklist(session: Session, scope_key: str, version: int) -> None:
     """Mark a category list as republished in a catalogue version (its members moved)."""
-    session.execute(update(stocklists).where(stocklists.c.scope_key == scope_key).values(catalogue_version=version))
+    session.execute(
+        update(stocklists).where(stocklists.c.scope_key == scope_key).values(catalogue_version=version)
+    )
 
 
 # --- changes and versions ----------------------------------------------------------------------
@@ -333,7 +381,7 @@ def current_catalogue_version(session: Session) -> int:
 def insert_changes(session: Session, rows: list[dict[str, Any]]) -> None:
     """Write drafts (one statement per 500 rows)."""
     for start in range(0, len(rows), 500):
-        session.execute(insert(changes), rows[start:start + 500])
+        session.execute(insert(changes), rows[start : start + 500])
 
 
 def change_row(session: Session, change_id: str) -> Any:
@@ -345,7 +393,7 @@ def lock_changes(session: Session, change_ids: Sequence[str], batch_id: str | No
     """The named changes and/or a batch's drafts, in proposal order, locked for the approval."""
     rows: dict[str, Any] = {}
     for start in range(0, len(change_ids), 900):
-        query = select(changes).where(changes.c.id.in_(list(change_ids[start:start + 900])))
+        query = select(changes).where(changes.c.id.in_(list(change_ids[start : start + 900])))
         rows.update({r.id: r for r in session.execute(lock_for_update(query, session))})
     if batch_id:
         query = select(changes).where(changes.c.batch_id == batch_id, changes.c.status == "draft")
@@ -356,7 +404,9 @@ def lock_changes(session: Session, change_ids: Sequence[str], batch_id: str | No
 def draft_site_level(session: Session, code: str) -> str | None:
     """The level a draft proposes for a site not yet approved (a new township and its villages)."""
     row = session.execute(
-        select(changes.c.payload).where(changes.c.kind == "site_upsert", changes.c.target == code, changes.c.status == "draft")
+        select(changes.c.payload).where(
+            changes.c.kind == "site_upsert", changes.c.target == code, changes.c.status == "draft"
+        )
     ).first()
     return str(row.payload["level"]) if row else None
 
@@ -366,17 +416,25 @@ def drafted_item_codes(session: Session, codes: Iterable[str]) -> set[str]:
     codes = list(codes)
     found: set[str] = set()
     for start in range(0, len(codes), 900):
-        chunk = codes[start:start + 900]
-        found |= set(session.execute(
-            select(changes.c.target).where(changes.c.kind == "item_create", changes.c.status == "draft", changes.c.target.in_(chunk))
-        ).scalars())
+        chunk = codes[start : start + 900]
+        found |= set(
+            session.execute(
+                select(changes.c.target).where(
+                    changes.c.kind == "item_create", changes.c.status == "draft", changes.c.target.in_(chunk)
+                )
+            ).scalars()
+        )
     return found
 
 
 def mark_decided(session: Session, change_ids: Sequence[str], status: str, **values: Any) -> None:
     """Record the committee's decision on drafts."""
     for start in range(0, len(change_ids), 900):
-        session.execute(update(changes).where(changes.c.id.in_(list(change_ids[start:start + 900]))).values(status=status, **values))
+        session.execute(
+            update(changes)
+            .where(changes.c.id.in_(list(change_ids[start : start + 900])))
+            .values(status=status, **values)
+        )
 
 
 def insert_catalogue_version(session: Session, **values: Any) -> None:

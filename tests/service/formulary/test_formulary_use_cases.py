@@ -50,13 +50,19 @@ def _item(ctx: ServiceContext, code: str = "YP900001") -> dict[str, Any]:
 
 
 def test_propose_approve_publish_and_history(service_ctx: ServiceContext) -> None:
-    view = service.propose(service_ctx, ADMIN, ProposeItem("YP900001", _fields(), Why(reason="新增品种", meeting_ref="M1")))
+    view = service.propose(
+        service_ctx, ADMIN, ProposeItem("YP900001", _fields(), Why(reason="新增品种", meeting_ref="M1"))
+    )
     assert view.change.base_version == 0 and view.change.reason == "新增品种"
     assert _approve(service_ctx, view.change.id) == 1
     with read_only(service_ctx.factory) as session:
         history = queries.item_history(session, "YP900001")
         outbox = session.execute(select(service_ctx.metadata.tables["outbox"])).all()
-    assert history[0]["proposed_by"] == "admin1" and history[0]["approved_by"] == "mgr1" and history[0]["meeting_ref"] == "M1"
+    assert (
+        history[0]["proposed_by"] == "admin1"
+        and history[0]["approved_by"] == "mgr1"
+        and history[0]["meeting_ref"] == "M1"
+    )
     assert len(outbox) == 1
 
 
@@ -82,7 +88,9 @@ def test_two_people_are_needed(service_ctx: ServiceContext) -> None:
 
 def test_update_keeps_only_changed_fields_and_flags_pack_size(service_ctx: ServiceContext) -> None:
     _approve(service_ctx, service.propose(service_ctx, ADMIN, ProposeItem("YP900001", _fields())).change.id)
-    view = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP900001", {"package_size": 48, "unit": "粒"}))
+    view = service.propose(
+        service_ctx, ADMIN, ProposeItemEdit("YP900001", {"package_size": 48, "unit": "粒"})
+    )
     assert view.change.payload == {"package_size": 48}
     assert [f.flag for f in view.change.flags] == ["pack_size_without_volume"]
     with pytest.raises(InvalidInput):
@@ -123,7 +131,9 @@ def test_category_lists_follow_the_catalogue(service_ctx: ServiceContext) -> Non
     ids = [service.propose(service_ctx, ADMIN, ProposeItem(c, _fields(c, essential=e, approval_no=None, strength=s))).change.id
            for c, e, s in (("YP1A", True, "1g"), ("YP1B", False, "2g"))]  # fmt: skip
     _approve(service_ctx, *ids)
-    view = service.propose(service_ctx, ADMIN, ProposeStocklist("level", "village", (), ("essential", "atc:J01")))
+    view = service.propose(
+        service_ctx, ADMIN, ProposeStocklist("level", "village", (), ("essential", "atc:J01"))
+    )
     _approve(service_ctx, view.change.id)
     with read_only(service_ctx.factory) as session:
         assert queries.stocklist_members(session, "level:village") == ["YP1A", "YP1B"]  # both J01
@@ -132,7 +142,9 @@ def test_category_lists_follow_the_catalogue(service_ctx: ServiceContext) -> Non
     with read_only(service_ctx.factory) as session:
         assert queries.stocklist_members(session, "level:village") == ["YP1A"]
         events = session.execute(select(service_ctx.metadata.tables["outbox"].c.event_type)).scalars().all()
-    assert events.count("formulary.stocklist.changed") == 2  # republished when the retirement moved its members
+    assert (
+        events.count("formulary.stocklist.changed") == 2
+    )  # republished when the retirement moved its members
 
 
 def test_import_check_writes_nothing_and_confirm_writes_one_batch(service_ctx: ServiceContext) -> None:
@@ -142,7 +154,9 @@ def test_import_check_writes_nothing_and_confirm_writes_one_batch(service_ctx: S
     assert checked.written == 0 and checked.rows[0]["status"] == "ok"
     with read_only(service_ctx.factory) as session:
         assert session.execute(select(store.changes)).first() is None
-    confirmed = imports.import_items(service_ctx, ADMIN, parsed, confirm=True, valid_only=False, why=Why(meeting_ref="M2"))
+    confirmed = imports.import_items(
+        service_ctx, ADMIN, parsed, confirm=True, valid_only=False, why=Why(meeting_ref="M2")
+    )
     assert confirmed.written == 1 and confirmed.batch_id
     approved = service.approve(service_ctx, MANAGER, ApproveChanges(batch_id=confirmed.batch_id))
     assert approved.approved == 1
@@ -170,14 +184,18 @@ def test_lists_page_and_batches_total_on_both_backends(service_ctx: ServiceConte
     given = [{**_fields(f"YP93{i:04d}", approval_no=None), "code": f"YP93{i:04d}"} for i in range(5)]
     rows = tuple(imports.ParsedRow(i + 2, g["code"], g) for i, g in enumerate(given))
     parsed = imports.ParsedFile(rows, "UTF-8", None, 1, tuple(given[0]))
-    report = imports.import_items(service_ctx, ADMIN, parsed, confirm=True, valid_only=False, why=Why(reason="新目录"))
+    report = imports.import_items(
+        service_ctx, ADMIN, parsed, confirm=True, valid_only=False, why=Why(reason="新目录")
+    )
     with read_only(service_ctx.factory) as session:
         [batch] = queries.batches(session)
     assert (batch["total"], batch["creates"], batch["updates"], batch["flagged"]) == (5, 5, 0, 4)
     seen: list[str] = []
     cursor = None
     while True:
-        views, cursor = service.list_changes(service_ctx, "draft", batch_id=report.batch_id, cursor=cursor, limit=2)
+        views, cursor = service.list_changes(
+            service_ctx, "draft", batch_id=report.batch_id, cursor=cursor, limit=2
+        )
         seen += [v.change.target for v in views]
         if cursor is None:
             break
@@ -214,12 +232,79 @@ def test_concurrent_approvals_lose_nothing_and_never_fail_unexpectedly(service_c
            for c, s in (("YP1A", "1g"), ("YP1B", "2g"))]  # fmt: skip
     _approve(service_ctx, *ids)
     for _round in range(3):
-        same_a = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP1A", {"unit": f"片{_round}"})).change.id
-        same_b = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP1A", {"package_unit": f"瓶{_round}"})).change.id
-        results = _race(lambda a=same_a: _approve(service_ctx, a), lambda b=same_b: _approve(service_ctx, b, by=MANAGER2))
-        assert sorted(type(r).__name__ for r in results) == ["Conflict", "int"], results  # one wins, one is stale
-        other_a = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP1A", {"strength": f"{_round}0g"})).change.id
-        other_b = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP1B", {"strength": f"{_round}5g"})).change.id
-        results = _race(lambda a=other_a: _approve(service_ctx, a), lambda b=other_b: _approve(service_ctx, b, by=MANAGER2))
+        same_a = service.propose(
+            service_ctx, ADMIN, ProposeItemEdit("YP1A", {"unit": f"片{_round}"})
+        ).change.id
+        same_b = service.propose(
+            service_ctx, ADMIN, ProposeItemEdit("YP1A", {"package_unit": f"瓶{_round}"})
+        ).change.id
+        results = _race(
+            lambda a=same_a: _approve(service_ctx, a), lambda b=same_b: _approve(service_ctx, b, by=MANAGER2)
+        )
+        assert sorted(type(r).__name__ for r in results) == ["Conflict", "int"], (
+            results
+        )  # one wins, one is stale
+        other_a = service.propose(
+            service_ctx, ADMIN, ProposeItemEdit("YP1A", {"strength": f"{_round}0g"})
+        ).change.id
+        other_b = service.propose(
+            service_ctx, ADMIN, ProposeItemEdit("YP1B", {"strength": f"{_round}5g"})
+        ).change.id
+        results = _race(
+            lambda a=other_a: _approve(service_ctx, a),
+            lambda b=other_b: _approve(service_ctx, b, by=MANAGER2),
+        )
         assert all(isinstance(r, int) for r in results) and results[0] != results[1], results
-        assert _item(service_ctx, "YP1A")["strength"] == f"{_round}0g" and _item(service_ctx, "YP1B")["strength"] == f"{_round}5g"
+        assert (
+            _item(service_ctx, "YP1A")["strength"] == f"{_round}0g"
+            and _item(service_ctx, "YP1B")["strength"] == f"{_round}5g"
+        )
+
+
+def test_a_site_with_active_children_cannot_be_deactivated_on_any_path(service_ctx: ServiceContext) -> None:
+    ids = service.propose_many(service_ctx, ADMIN, [
+        ProposeSite("H1", _site("H1", "county_hospital", None, 1)),
+        ProposeSite("T1", _site("T1", "township", "H1", 2)),
+        ProposeSite("V1", _site("V1", "village", "T1", 4)),
+        ProposeSite("V2", _site("V2", "village", "T1", 5)),
+    ])  # fmt: skip
+    _approve(service_ctx, *ids)
+    # Proposal time: refused, the active children named.
+    with pytest.raises(InvalidInput) as refused:
+        service.propose(
+            service_ctx, ADMIN, ProposeSite("T1", {**_site("T1", "township", "H1", 2), "active": False})
+        )
+    assert "V1" in refused.value.fields["active"] and "V2" in refused.value.fields["active"]
+    # Approval time: the township's closure was proposed once its clinics were closed, then a clinic was reopened.
+    closes = [service.propose(service_ctx, ADMIN, ProposeSite(v, {**_site(v, "village", "T1", n), "active": False})).change.id
+              for v, n in (("V1", 4), ("V2", 5))]  # fmt: skip
+    _approve(service_ctx, *closes)
+    close_t1 = service.propose(
+        service_ctx, ADMIN, ProposeSite("T1", {**_site("T1", "township", "H1", 2), "active": False})
+    )
+    new_village = service.propose(service_ctx, ADMIN, ProposeSite("V3", _site("V3", "village", "T1", 6)))
+    _approve(service_ctx, new_village.change.id)
+    with pytest.raises(Conflict) as stale:
+        _approve(service_ctx, close_t1.change.id)
+    assert "V3" in stale.value.detail
+    # An active site may not be placed (or reopened) under an inactive parent, at proposal or at approval.
+    close_v3 = service.propose(
+        service_ctx, ADMIN, ProposeSite("V3", {**_site("V3", "village", "T1", 6), "active": False})
+    )
+    _approve(service_ctx, close_v3.change.id)
+    reopen = service.propose(
+        service_ctx, ADMIN, ProposeSite("V1", {**_site("V1", "village", "T1", 4), "active": True})
+    )
+    close_t1 = service.propose(
+        service_ctx, ADMIN, ProposeSite("T1", {**_site("T1", "township", "H1", 2), "active": False})
+    )
+    _approve(service_ctx, close_t1.change.id)
+    with pytest.raises(Conflict):
+        _approve(service_ctx, reopen.change.id)
+    with pytest.raises(InvalidInput) as under_closed:
+        service.propose(service_ctx, ADMIN, ProposeSite("V4", _site("V4", "village", "T1", 7)))
+    assert "parent_code" in under_closed.value.fields
+    with read_only(service_ctx.factory) as session:
+        assert (
+            store.active_child_codes(session, "T1") == [] and store.site_row(session, "T1")["active"] is False
+        )  # type: ignore[index]
