@@ -202,6 +202,9 @@ class SiteIn(WhyFields):
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     receiving_hours = fields.List(fields.Nested(ReceivingWindow), required=True, validate=validate.Length(min=1, max=4))
     active = YesNo()
+    # Contact details printed on drivers' manifests (地址, 联系电话); absent keeps the site's values.
+    address = Text(allow_none=True, validate=validate.Length(min=2, max=200))
+    phone = Text(allow_none=True, validate=validate.Regexp(r"^\+?[0-9][0-9 ()-]{4,30}[0-9]$", error="a phone number: digits, spaces, - ( ) +"))
     base_version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
 
     @post_load

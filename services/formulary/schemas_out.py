@@ -59,6 +59,8 @@ class SiteOut(Schema):
     lon = fields.Float()
     receiving_hours = fields.List(fields.Dict())
     active = fields.Boolean()
+    address = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
 
 
 class StocklistOut(Schema):

@@ -26,6 +26,8 @@ def site_snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: row[k] for k in keys}
     out["receiving_hours"] = list(row["receiving_hours"])
     out["active"] = bool(row["active"])
+    out["address"] = row.get("address")
+    out["phone"] = row.get("phone")
     return out
 
 

@@ -91,6 +91,9 @@ class SiteSnapshot(Contract):
     lon = fields.Float(required=True)
     receiving_hours = fields.List(fields.Nested(ReceivingWindow), required=True)
     active = fields.Boolean(required=True)
+    # Optional contact details for drivers' manifests (older snapshots carry neither).
+    address = fields.String(allow_none=True, load_default=None)
+    phone = fields.String(allow_none=True, load_default=None)
 
 
 class StocklistChanged(Contract):

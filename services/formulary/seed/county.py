@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.formulary.codes import uscc_check_char
+from services.formulary.seed.contacts import with_contact
 
 LEVELS = ("county_hospital", "township", "village")
 
@@ -70,6 +71,8 @@ class Site:
     lon: float
     receiving_hours: tuple[tuple[str, str], ...]
     is_hub: bool = False
+    address: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,9 @@ def _build(
                     receiving_hours=_village_hours(rng),
                 )
             )
-    return County(name=county_name, division_code=division, hub=hub, sites=tuple(sites), bounds=bounds)
+    area = "0530" if division == CHENGWU_DIVISION else "0633"
+    sites = [with_contact(site, county_name, area) for site in sites]
+    return County(name=county_name, division_code=division, hub=sites[0], sites=tuple(sites), bounds=bounds)
 
 
 def _org_code(rng: random.Random) -> str:

@@ -34,6 +34,8 @@ def site_payload(site: Site) -> dict[str, Any]:
         "lon": site.lon,
         "receiving_hours": [{"start": start, "end": end} for start, end in site.receiving_hours],
         "active": True,
+        "address": site.address,
+        "phone": site.phone,
     }
 
 

@@ -142,6 +142,22 @@ def test_manifest_carries_priority_notes_items_hours_wait_and_driver(service_ctx
         reads.manifest(service_ctx, DISPATCHER, plan["id"], "NO-SUCH-VAN")
 
 
+def test_manifest_shows_each_stops_site_address_phone_and_receiving_hours(service_ctx: ServiceContext) -> None:
+    """The sample county's sites carry 地址 and 联系电话 through the formulary's snapshot to the manifest."""
+    from services.formulary.seed.county import generate_county
+
+    county = {s.code: s for s in generate_county().sites}
+    plan = _plan(service_ctx)
+    route = plan["result"]["routes"][0]
+    sheet = reads.manifest(service_ctx, DISPATCHER, plan["id"], route["vehicle"])
+    assert sheet["stops"]
+    for stop in sheet["stops"]:
+        site = county[stop["site_code"]]
+        assert stop["address"] == site.address and stop["address"]
+        assert stop["phone"] == site.phone and stop["phone"]
+        assert [tuple(h) for h in stop["receiving_hours"]] == list(site.receiving_hours)
+
+
 def test_replan_shows_before_and_after_and_publish_preview_summarises(service_ctx: ServiceContext) -> None:
     first = _plan(service_ctx)
     service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T05", {"cold": 3}, {}, 3))
