@@ -149,8 +149,17 @@ def test_a_refusal_from_the_server_reads_in_chinese(page: Page, sign_in) -> None
     expect(page.locator(".toast-error").last).to_contain_text("CW-T01 的库管员不能查看或操作 CW-T02 的数据")
 
 
+def seeded_item(hub_api) -> str:
+    """An item the seed loader approved (other tests add and edit items of their own)."""
+    for item in hub_api.ok("GET", "/api/v1/items?limit=50")["items"]:
+        history = hub_api.ok("GET", f"/api/v1/items/{item['code']}/history")
+        if len(history) == 1 and str(history[0]["approved_by"]).startswith("seed"):
+            return str(item["code"])
+    raise AssertionError("no seeded item among the first 50")
+
+
 def test_system_accounts_read_as_words(page: Page, sign_in, hub_api) -> None:
-    code = hub_api.ok("GET", "/api/v1/items?limit=1")["items"][0]["code"]
+    code = seeded_item(hub_api)
     page.goto(f"/ui/items/{code}")
     sign_in(page, "pharmacist")
     history = page.locator("#hub-content")
@@ -222,7 +231,7 @@ PAGE_ROLE = {"formulary": "formulary_admin", "dispatch": "dispatcher"}
 
 def test_text_fits_a_township_pc_on_every_page(page: Page, sign_in, running_hub, hub_api) -> None:
     """1366×768: body text at least 14 px, nothing under 12 px, on every page of every service."""
-    code = hub_api.ok("GET", "/api/v1/items?limit=1")["items"][0]["code"]
+    code = seeded_item(hub_api)
     problems = []
     for name, svc in running_hub.services.items():
         for rule in svc.app.url_map.iter_rules():
@@ -303,7 +312,7 @@ ENGLISH_WORDS = """() => {
     if (!text || !el || !el.getClientRects().length) continue;
     if (el.closest("[hidden], .role-hidden, td, dd, .mono, code, kbd, script, style, [lang=en], option")) continue;
     const words = (text.match(/\\b[A-Za-z]{3,}\\b/g) || []).filter((w) => !ALLOWED.has(w));  // ids like 277a56 are not words
-    if (words.length) out.push(`${el.tagName.toLowerCase()}: ${text.slice(0, 60)}`);
+    if (words.length) out.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className}: ${text.slice(0, 60)}`);
   }
   return out;
 }"""

@@ -100,7 +100,7 @@
           class: "stop-mark", tabindex: 0, role: "img", "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en,
           "data-vehicle": route.vehicle, "data-stop": stop.id, transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`,
         },
-        svg("circle", { r: 7, fill: colour }),
+        svg("circle", { r: 10, fill: colour }),  // room for a 12 px number (township PC text floor)
         svg("text", { "text-anchor": "middle", dy: "0.35em" }, String(i + 1)),
         svgTitle(zh, en)));
         label(xy, shortName(name), route.vehicle);
@@ -126,7 +126,7 @@
       hubMark = svg("g", { class: "hub-mark", tabindex: 0, role: "img", "aria-label": t(`物流中心：${name}`, `Hub: ${name}`),
         "data-zh-aria-label": `物流中心：${name}`, "data-en-aria-label": `Hub: ${name}`,
         transform: `translate(${hubXY[0].toFixed(1)},${hubXY[1].toFixed(1)})` },
-      svg("rect", { x: -8, y: -8, width: 16, height: 16, transform: "rotate(45)" }),
+      svg("rect", { x: -10, y: -10, width: 20, height: 20, transform: "rotate(45)" }),
       svg("text", { "text-anchor": "middle", dy: "0.35em" }, "H"),
       svgTitle(`物流中心：${name}（${hubCode}）`, `Hub: ${name} (${hubCode})`));
     }
