@@ -21,6 +21,9 @@ from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
 
 MERGE_MAX_STOPS = 4000  # above this, one model of the whole day is too big to re-optimise in memory
 MERGE_SHARE = 0.35  # of the time, for re-optimising the merged plan across sector borders
+# seconds per 1,000 stops the merged phase needs just to set up (screening, matrices as lists); with
+# less time left, dropped stops only get the mop-up on idle vehicles
+MERGE_SETUP_S_PER_1000 = 2.0
 
 
 def sector_of_stops(problem: Problem, max_stops: int) -> list[list[int]]:
@@ -165,7 +168,9 @@ def solve_by_region(problem: Problem, progress: object = None) -> Solution:
         samples.append((round(time.monotonic() - started, 3), objective + sum(pending[i + 1:])))
         if callable(progress):
             progress(*samples[-1])
-    if merge:
+    left = budget - (time.monotonic() - started)
+    setup = MERGE_SETUP_S_PER_1000 * len(problem.stops) / 1000.0
+    if merge and left >= max(setup, 0.15 * budget):  # else too little time to set up the whole day
         return _merged(problem, routes, samples, first, len(sectors), started, budget, progress)
     routes, unassigned = _mop_up(problem, routes, unassigned, started, budget)
     routes = [_renumber(problem, r) for r in routes]
