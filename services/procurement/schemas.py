@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from services.procurement.model import commands as c
 from services.procurement.model.money import unit_price
 from services.procurement.model.requisition import DISCREPANCIES, OrderLine, ReceivedLine
+from shared.text import Text
 
 CODE = validate.Length(min=1, max=40)
 TEXT = validate.Length(max=500)
@@ -65,18 +66,18 @@ def _int(**kwargs: Any) -> fields.Integer:
 
 
 class OrderLineIn(Strict):
-    item_code = fields.String(required=True, validate=CODE)
+    item_code = Text(required=True, validate=CODE, upper=True)
     quantity = _int(required=True, validate=QTY)
 
 
 class RequisitionIn(Strict):
     """A new requisition: whole packages of items on the site's stocking list."""
 
-    site_code = fields.String(required=True, validate=CODE)
+    site_code = Text(required=True, validate=CODE, upper=True)
     lines = fields.List(fields.Nested(OrderLineIn), required=True, validate=validate.Length(min=1, max=200))
     urgent = fields.Boolean(load_default=False)
-    urgent_reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
-    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    urgent_reason = Text(load_default=None, allow_none=True, validate=TEXT, multiline=True)
+    note = Text(load_default=None, allow_none=True, validate=TEXT, multiline=True)
     submit = fields.Boolean(load_default=False)
 
     @post_load
@@ -86,16 +87,16 @@ class RequisitionIn(Strict):
 
 
 class ApprovedLineIn(Strict):
-    item_code = fields.String(required=True, validate=CODE)
+    item_code = Text(required=True, validate=CODE, upper=True)
     approved_quantity = _int(required=True, validate=validate.Range(min=0, max=10_000_000))
-    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    reason = Text(load_default=None, allow_none=True, validate=TEXT, multiline=True)
 
 
 class ApproveIn(Strict):
     """Approve: lines named here are cut (with a reason); others are approved as requested."""
 
     lines = fields.List(fields.Nested(ApprovedLineIn), load_default=list, validate=validate.Length(max=200))
-    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    note = Text(load_default=None, allow_none=True, validate=TEXT, multiline=True)
 
     @validates_schema
     def _once(self, d: dict[str, Any], **_: Any) -> None:
@@ -111,15 +112,15 @@ class ApproveIn(Strict):
 
 
 class RejectIn(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Text(required=True, validate=validate.Length(min=1, max=500), multiline=True)
 
 
 class ReceivedLineIn(Strict):
-    item_code = fields.String(required=True, validate=CODE)
-    batch_no = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
+    item_code = Text(required=True, validate=CODE, upper=True)
+    batch_no = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
     received_quantity = _int(required=True, validate=validate.Range(min=0, max=10_000_000))
     discrepancy = fields.String(load_default="none", validate=validate.OneOf(DISCREPANCIES))
-    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    note = Text(load_default=None, allow_none=True, validate=TEXT, multiline=True)
 
 
 class ReceiveIn(Strict):
@@ -136,7 +137,7 @@ class ReceiveIn(Strict):
 
 
 class RequisitionQuery(Strict):
-    site = fields.String(load_default=None, validate=CODE)
+    site = Text(load_default=None, validate=CODE, upper=True)
     status = fields.String(load_default=None, validate=validate.OneOf(
         ("draft", "submitted", "approved", "rejected", "picked", "shipped", "received")))  # fmt: skip
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
@@ -147,33 +148,33 @@ class RequisitionQuery(Strict):
 
 
 class SiteQuery(Strict):
-    site = fields.String(required=True, validate=CODE)
+    site = Text(required=True, validate=CODE, upper=True)
 
 
 class HistoryQuery(Strict):
-    site = fields.String(required=True, validate=CODE)
-    item_code = fields.String(load_default=None, validate=CODE)
+    site = Text(required=True, validate=CODE, upper=True)
+    item_code = Text(load_default=None, validate=CODE, upper=True)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class AdjustmentIn(Strict):
     """Manual dispensing (quantity taken) or a stock count (quantity counted), with a reason."""
 
-    item_code = fields.String(required=True, validate=CODE)
+    item_code = Text(required=True, validate=CODE, upper=True)
     kind = fields.String(required=True, validate=validate.OneOf(("dispense", "count")))
     quantity = _int(required=True, validate=validate.Range(min=0, max=10_000_000))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    batch_no = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
+    reason = Text(required=True, validate=validate.Length(min=1, max=500), multiline=True)
+    batch_no = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
 
 
 class TransferIn(Strict):
     """调剂 between two member sites."""
 
-    from_site = fields.String(required=True, validate=CODE)
-    to_site = fields.String(required=True, validate=CODE)
-    item_code = fields.String(required=True, validate=CODE)
+    from_site = Text(required=True, validate=CODE, upper=True)
+    to_site = Text(required=True, validate=CODE, upper=True)
+    item_code = Text(required=True, validate=CODE, upper=True)
     quantity = _int(required=True, validate=QTY)
-    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    reason = Text(load_default=None, allow_none=True, validate=TEXT, multiline=True)
 
     @post_load
     def _command(self, d: dict[str, Any], **_: Any) -> c.CreateTransfer:
@@ -185,18 +186,18 @@ MONTH = validate.Regexp(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$", error="a month as 
 
 class MonthQuery(Strict):
     month = fields.String(required=True, validate=MONTH)
-    site = fields.String(load_default=None, validate=CODE)
+    site = Text(load_default=None, validate=CODE, upper=True)
 
 
 class TransferQuery(Strict):
     month = fields.String(load_default=None, validate=MONTH)
-    site = fields.String(load_default=None, validate=CODE)
+    site = Text(load_default=None, validate=CODE, upper=True)
 
 
 class RecallQuery(Strict):
-    item_code = fields.String(load_default=None, validate=CODE)
-    batch_no = fields.String(load_default=None, validate=validate.Length(min=1, max=60))
-    trace_code = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
+    item_code = Text(load_default=None, validate=CODE, upper=True)
+    batch_no = Text(load_default=None, validate=validate.Length(min=1, max=60))
+    trace_code = Text(load_default=None, validate=validate.Length(min=1, max=80))
 
     @validates_schema
     def _enough(self, d: dict[str, Any], **_: Any) -> None:
@@ -206,8 +207,8 @@ class RecallQuery(Strict):
 
 class AlertQuery(Strict):
     months = fields.Integer(load_default=None, validate=validate.Range(min=0, max=60))
-    site = fields.String(load_default=None, validate=CODE)
+    site = Text(load_default=None, validate=CODE, upper=True)
 
 
 class LotQuery(Strict):
-    item_code = fields.String(load_default=None, validate=CODE)
+    item_code = Text(load_default=None, validate=CODE, upper=True)

@@ -9,6 +9,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 from services.procurement.model import commands as c
 from services.procurement.model.invoices import Invoice, InvoiceLine, Party, Receipt, ReceiptLine
 from services.procurement.schemas import CODE, QTY, TAX_ID, TEXT, Price, Strict, TaxId, _int
+from shared.text import Text
 
 
 class ItemsField(fields.Field):
@@ -29,7 +30,7 @@ class ItemsField(fields.Field):
 class DistributorIn(Strict):
     """An authorised distributor (统一配送企业)."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
     tax_id = TaxId(required=True, validate=TAX_ID)
     items = ItemsField(required=True)
 
@@ -39,7 +40,7 @@ class DistributorIn(Strict):
 
 
 class AgentIn(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
     tax_id = TaxId(required=True, validate=TAX_ID)
     kind = fields.String(required=True, validate=validate.OneOf(("sales_subsidiary", "import_agent")))
 
@@ -47,7 +48,7 @@ class AgentIn(Strict):
 class ManufacturerIn(Strict):
     """A manufacturer, named exactly as the formulary names it, and its declared agents."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
     tax_id = TaxId(required=True, validate=TAX_ID)
     agents = fields.List(fields.Nested(AgentIn), load_default=list, validate=validate.Length(max=50))
 
@@ -63,10 +64,10 @@ class VbpContractIn(Strict):
     which then covers every product of that key.
     """
 
-    item_code = fields.String(load_default=None, allow_none=True, validate=CODE)
-    generic_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
-    dosage_form = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
-    strength = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
+    item_code = Text(load_default=None, allow_none=True, validate=CODE, upper=True)
+    generic_name = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
+    dosage_form = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
+    strength = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
     price = Price(required=True)
     agreed_quantity = _int(required=True, validate=QTY)
     start = fields.Date(required=True)
@@ -89,7 +90,7 @@ class VbpContractIn(Strict):
 class ListedPriceIn(Strict):
     """挂网价 from the provincial platform."""
 
-    item_code = fields.String(required=True, validate=CODE)
+    item_code = Text(required=True, validate=CODE, upper=True)
     price = Price(required=True)
     effective_from = fields.Date(required=True)
     effective_to = fields.Date(load_default=None, allow_none=True)
@@ -103,11 +104,11 @@ class ListedPriceIn(Strict):
 class NegotiatedPriceIn(Strict):
     """二次议价 result: below the listed price, never for VBP or 国谈 drugs."""
 
-    item_code = fields.String(required=True, validate=CODE)
+    item_code = Text(required=True, validate=CODE, upper=True)
     price = Price(required=True)
     effective_from = fields.Date(required=True)
     effective_to = fields.Date(load_default=None, allow_none=True)
-    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    note = Text(load_default=None, allow_none=True, validate=TEXT, multiline=True)
 
     @post_load
     def _command(self, d: dict[str, Any], **_: Any) -> c.RecordPrice:
@@ -115,19 +116,19 @@ class NegotiatedPriceIn(Strict):
 
 
 class PartyIn(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    tax_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    tax_id = Text(required=True, validate=validate.Length(min=1, max=40))
 
 
 class InvoiceLineIn(Strict):
-    item_code = fields.String(required=True, validate=CODE)
-    batch_no = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    item_code = Text(required=True, validate=CODE, upper=True)
+    batch_no = Text(required=True, validate=validate.Length(min=1, max=60))
     quantity = _int(required=True, validate=QTY)
     unit_price = Price(required=True)
 
 
 class InvoiceIn(Strict):
-    number = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    number = Text(required=True, validate=validate.Length(min=1, max=60))
     issuer = fields.Nested(PartyIn, required=True)
     recipient = fields.Nested(PartyIn, required=True)
     issued_at = fields.Date(required=True)
@@ -152,22 +153,22 @@ class TemperatureRecord(fields.Field):
 
 
 class ReceiptLineIn(Strict):
-    item_code = fields.String(required=True, validate=CODE)
-    batch_no = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    item_code = Text(required=True, validate=CODE, upper=True)
+    batch_no = Text(required=True, validate=validate.Length(min=1, max=60))
     expiry = fields.Date(required=True)
     quantity = _int(required=True, validate=QTY)
     unit_price = Price(required=True)
     # The cold-chain record as the carrier gives it: a reference string, or a JSON object / list of readings.
     temperature_record = TemperatureRecord(load_default=None, allow_none=True)
-    trace_codes = fields.List(fields.String(validate=validate.Length(min=1, max=80)), load_default=list,
+    trace_codes = fields.List(Text(required=True, validate=validate.Length(min=1, max=80)), load_default=list,
                               validate=validate.Length(max=10_000))  # fmt: skip
 
 
 class ReceiptIn(Strict):
     """A delivery with its invoices (两票制); received_on defaults to today."""
 
-    site_code = fields.String(required=True, validate=CODE)
-    supplier_tax_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    site_code = Text(required=True, validate=CODE, upper=True)
+    supplier_tax_id = Text(required=True, validate=validate.Length(min=1, max=40))
     remote_area = fields.Boolean(load_default=False)
     received_on = fields.Date(load_default=None, allow_none=True)
     lines = fields.List(fields.Nested(ReceiptLineIn), required=True, validate=validate.Length(min=1, max=500))
@@ -196,7 +197,7 @@ class PaymentIn(Strict):
 
 
 class PurchaseLineIn(Strict):
-    item_code = fields.String(required=True, validate=CODE)
+    item_code = Text(required=True, validate=CODE, upper=True)
     quantity = _int(required=True, validate=QTY)
 
 
@@ -205,7 +206,7 @@ class PurchaseOrderIn(Strict):
 
     distributor_tax_id = TaxId(required=True, validate=TAX_ID)
     lines = fields.List(fields.Nested(PurchaseLineIn), required=True, validate=validate.Length(min=1, max=500))
-    justification = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    justification = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000), multiline=True)
 
     @post_load
     def _command(self, d: dict[str, Any], **_: Any) -> c.CreatePurchaseOrder:
@@ -216,4 +217,4 @@ class PurchaseOrderIn(Strict):
 class PageQuery(Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
-    site = fields.String(load_default=None, validate=CODE)
+    site = Text(load_default=None, validate=CODE, upper=True)

@@ -116,7 +116,8 @@ class CheckFacts:
     `authorized` maps a distributor tax id to its item codes, or None for "all"; a supplier
     missing from it is not authorised. `contract_prices` maps item codes to the VBP winning
     price or the negotiated price in force on the receipt date. `short_expiry_months` is the
-    least remaining shelf life accepted (default 6, configurable).
+    least remaining shelf life accepted at receipt (default 6, configurable); `today`, when
+    given, also makes any line already expired by that day SHORT_EXPIRY.
     """
 
     buyer_tax_id: str
@@ -125,6 +126,7 @@ class CheckFacts:
     authorized: Mapping[str, frozenset[str] | None]
     contract_prices: Mapping[str, Decimal]
     short_expiry_months: int = 6
+    today: date | None = None  # when set, a line already expired by today is SHORT_EXPIRY whatever received_on says
 
 
 @dataclass(frozen=True, order=True)
@@ -291,6 +293,9 @@ def check_receipt(receipt: Receipt, facts: CheckFacts) -> list[Violation]:
             out.add(Violation(i, "DISTRIBUTOR_NOT_AUTHORIZED", f"the supplier is not an authorised distributor of {line.item_code}"))
         if line.expiry < short_limit:
             out.add(Violation(i, "SHORT_EXPIRY", f"expires {line.expiry}, less than {facts.short_expiry_months} months away"))
+        elif facts.today is not None and line.expiry <= facts.today:
+            # A back-dated receipt (received_on long ago) must not book goods that have already expired.
+            out.add(Violation(i, "SHORT_EXPIRY", f"expired on {line.expiry}, before today {facts.today}"))
         if item.cold_chain and not (line.temperature_record or "").strip():
             out.add(Violation(i, "COLD_CHAIN_RECORD_MISSING", f"{item.storage} item delivered without a temperature record"))
         contract = facts.contract_prices.get(line.item_code)

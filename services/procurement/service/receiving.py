@@ -70,6 +70,9 @@ def gather_facts(ctx: ServiceContext, session: Session, receipt: Receipt) -> Che
     """Everything check_receipt needs, read from this service's tables (InvalidInput for an unknown site)."""
     if receipt.received_on > today(ctx):
         raise InvalidInput("goods are received today or earlier", {"received_on": "in the future"})
+    for i, inv in enumerate(receipt.invoices):
+        if inv.issued_at > today(ctx):
+            raise InvalidInput("an invoice is issued today or earlier", {f"invoices[{i}].issued_at": "in the future"})
     site = ref.site(session, receipt.site_code)
     if site is None:
         raise InvalidInput(f"no site {receipt.site_code}", {"site_code": "no such site"})
@@ -85,6 +88,7 @@ def gather_facts(ctx: ServiceContext, session: Session, receipt: Receipt) -> Che
         authorized=pur.authorization_of(session, receipt.supplier_tax_id, codes),
         contract_prices=contract_prices(session, items, receipt.received_on),
         short_expiry_months=policy(ctx).short_expiry_months,
+        today=today(ctx),
     )
 
 
@@ -152,6 +156,8 @@ def record_payment(ctx: ServiceContext, actor: Principal, cmd: c.RecordPayment) 
         found = rcv.receipt(session, cmd.receipt_id)
         if found is None:
             raise NotFound(f"no receipt {cmd.receipt_id}")
+        if cmd.paid_on > today(ctx):
+            raise InvalidInput("a payment is recorded once made", {"paid_on": "in the future"})
         if cmd.paid_on < found["received_on"]:
             raise InvalidInput("paid before the goods arrived", {"paid_on": f"before the receipt day {found['received_on']}"})
         rcv.set_paid(session, cmd.receipt_id, cmd.paid_on)

@@ -45,7 +45,12 @@ def consume_at_site(
 
 
 def adjust_site_stock(ctx: ServiceContext, actor: Principal, cmd: c.AdjustSiteStock) -> dict[str, Any]:
-    """Manual dispensing (take `quantity`) or a count (the item, or one batch, now holds `quantity`)."""
+    """Manual dispensing (take `quantity`) or a count (the item, or one batch, now holds `quantity`).
+
+    Raises Conflict naming `quantity` when a manual dispensing exceeds what the site holds (its
+    stock never goes negative through this path; dispensing reported by prescription events cannot
+    be refused and goes to the unlotted balance instead, see consume_at_site).
+    """
     actor.require(*SITE_ROLES)
     actor.require_site(cmd.site_code)
     if not cmd.reason.strip():
@@ -60,6 +65,10 @@ def adjust_site_stock(ctx: ServiceContext, actor: Principal, cmd: c.AdjustSiteSt
         if cmd.kind == "dispense":
             if cmd.quantity <= 0:
                 raise InvalidInput("dispense at least one unit", {"quantity": "must be at least 1"})
+            on_hand = max(sum(x.balance for x in lots), 0)
+            if cmd.quantity > on_hand:
+                # A manual entry beyond what the site holds would drive its stock negative: count (盘点) first.
+                raise Conflict("the site holds too little to dispense this", {"quantity": f"only {on_hand} on hand; count the stock first"})
             consume_at_site(session, cmd.site_code, cmd.item_code, cmd.quantity, "dispense", at, None, cmd.reason, actor.subject)
         else:
             if cmd.quantity < 0:
