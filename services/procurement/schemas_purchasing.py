@@ -174,6 +174,16 @@ class ReceiptIn(Strict):
     lines = fields.List(fields.Nested(ReceiptLineIn), required=True, validate=validate.Length(min=1, max=500))
     invoices = fields.List(fields.Nested(InvoiceIn), required=True, validate=validate.Length(max=20))
 
+    @validates_schema
+    def _each_invoice_once(self, d: dict[str, Any], **_: Any) -> None:
+        """The same invoice (issuer's tax id + number) twice would count its quantities twice."""
+        seen: set[tuple[str, str]] = set()
+        for i, inv in enumerate(d.get("invoices") or []):
+            key = (inv["issuer"]["tax_id"].upper(), inv["number"])
+            if key in seen:
+                raise ValidationError({f"invoices[{i}].number": ["the same invoice twice (issuer and number)"]})
+            seen.add(key)
+
     @staticmethod
     def receipt(d: dict[str, Any], today: Any) -> Receipt:
         """The domain receipt (received today unless said)."""

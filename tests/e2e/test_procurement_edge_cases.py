@@ -160,3 +160,15 @@ def test_manual_dispensing_never_drives_site_stock_negative(client: FlaskClient,
     assert table_dump(ctx) == before
     r = client.post("/api/v1/sites/T01/stock/adjustments", json={**too_many, "quantity": 24}, headers=T01)
     assert r.status_code in (200, 201) and all(lot["balance"] >= 0 for lot in r.get_json()["lots"])
+
+
+def test_the_same_invoice_twice_is_refused_not_counted_twice(client: FlaskClient, ctx: ServiceContext) -> None:
+    body = receipt_body(qty=480)  # delivered 480 ...
+    body["invoices"][0]["lines"][0]["quantity"] = 240  # ... against one second invoice of 240, listed twice
+    body["invoices"].append(body["invoices"][0])
+    before = table_dump(ctx)
+    for path in ("/api/v1/receipts/check", "/api/v1/receipts"):
+        r = client.post(path, json=body, headers=MGR)
+        assert r.status_code == 422, (path, r.get_json())
+        assert [e["field"] for e in r.get_json()["errors"]] == ["invoices[2].number"]
+    assert table_dump(ctx) == before
