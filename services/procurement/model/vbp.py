@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from services.procurement.model.money import amount
 
@@ -85,11 +86,16 @@ def time_progress(contract: Contract, today: date) -> Decimal:
     return (Decimal(elapsed) / Decimal(days)).quantize(Decimal("0.0001"))
 
 
-def status_of(completion: Decimal, progress: Decimal, policy: Policy) -> str:
-    """complete | at_risk (completion < factor × time) | behind (completion < time) | on_track."""
+def status_of(completion: Decimal | Fraction, progress: Decimal | Fraction, policy: Policy) -> str:
+    """complete | at_risk (completion < factor × time) | behind (completion < time) | on_track.
+
+    Give it exact fractions (contract_progress does): the 4-place figures shown are rounded, and
+    99,999 of 100,000 rounds to 1.0000 yet is not complete.
+    """
+    completion, progress = Fraction(completion), Fraction(progress)
     if completion >= 1:
         return "complete"
-    if completion < policy.at_risk_factor * progress:
+    if completion < Fraction(policy.at_risk_factor) * progress:
         return "at_risk"
     if completion < progress:
         return "behind"
@@ -105,6 +111,9 @@ def contract_progress(
     accepted = sum(p.quantity for p in mine)
     completion = (Decimal(accepted) / Decimal(contract.agreed_quantity)).quantize(Decimal("0.0001"))
     progress = time_progress(contract, today)
+    days = (contract.end - contract.start).days + 1
+    exact_progress = Fraction(min(max((today - contract.start).days + 1, 0), days), days)
+    status = status_of(Fraction(accepted, contract.agreed_quantity), exact_progress, policy)
     same_generic = [p for p in in_term if p.generic_key == generic_key]
     total = sum(p.quantity for p in same_generic)
     other = sum(p.quantity for p in same_generic if not contract.covers(p.item_code, p.generic_key))
@@ -116,7 +125,7 @@ def contract_progress(
             (contract.baseline_price - contract.price) * accepted * policy.retention_ratio * policy.assessment_ratio
         )
     return Progress(
-        contract.id, accepted, completion, progress, status_of(completion, progress, policy), share,
+        contract.id, accepted, completion, progress, status, share,
         len(overdue), amount(sum((p.invoice_amount for p in overdue), Decimal("0"))), savings,
     )  # fmt: skip
 
