@@ -159,10 +159,11 @@ def stock_history(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/sites/<site_code>/stock/adjustments", methods=["POST"])
+@idempotent
 @blp.arguments(schemas.AdjustmentIn)
 @blp.response(200, out.AdjustmentOut)
 def adjust(data: dict[str, Any], site_code: str) -> Any:
-    """Manual dispensing or a stock count (盘点) at a site, with a reason."""
+    """Manual dispensing or a stock count (盘点) at a site, with a reason; a retry with the same Idempotency-Key changes nothing."""
     cmd = c.AdjustSiteStock(site_code, data["item_code"], data["kind"], data["quantity"], data["reason"], data["batch_no"])
     return st.adjust_site_stock(_ctx(), current_principal(), cmd)
 

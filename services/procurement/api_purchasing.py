@@ -95,6 +95,7 @@ class VbpContracts(MethodView):
 
 
 @blp.route("/prices/listed", methods=["POST"])
+@idempotent
 @blp.arguments(sp.ListedPriceIn)
 @blp.response(201, out.PriceRecordOut)
 def listed_price(cmd: c.RecordPrice) -> Any:
@@ -103,6 +104,7 @@ def listed_price(cmd: c.RecordPrice) -> Any:
 
 
 @blp.route("/prices/negotiated", methods=["POST"])
+@idempotent
 @blp.arguments(sp.NegotiatedPriceIn)
 @blp.response(201, out.PriceRecordOut)
 def negotiated_price(cmd: c.RecordPrice) -> Any:

@@ -172,3 +172,17 @@ def test_the_same_invoice_twice_is_refused_not_counted_twice(client: FlaskClient
         assert r.status_code == 422, (path, r.get_json())
         assert [e["field"] for e in r.get_json()["errors"]] == ["invoices[2].number"]
     assert table_dump(ctx) == before
+
+
+def test_retried_adjustments_and_price_records_with_one_key_happen_once(client: FlaskClient, ctx: ServiceContext) -> None:
+    count = {"item_code": AMOX, "kind": "count", "quantity": 48, "reason": "盘点"}
+    assert client.post("/api/v1/sites/T01/stock/adjustments", json=count, headers=T01).status_code == 200
+    dispense = {"item_code": AMOX, "kind": "dispense", "quantity": 24, "reason": "门诊发药"}
+    for _ in range(3):
+        r = client.post("/api/v1/sites/T01/stock/adjustments", json=dispense, headers={**T01, "Idempotency-Key": "d-1"})
+        assert r.status_code == 200
+    assert client.get("/api/v1/stock?site=T01", headers=T01).get_json()["items"][0]["on_hand"] == 24
+    listed = {"item_code": AMOX, "price": "1.5000", "effective_from": today().isoformat()}
+    for _ in range(2):
+        assert client.post("/api/v1/prices/listed", json=listed, headers={**MGR, "Idempotency-Key": "p-1"}).status_code == 201
+    assert len(client.get(f"/api/v1/prices/{AMOX}", headers=MGR).get_json()["listed"]) == 1
