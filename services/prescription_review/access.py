@@ -39,6 +39,11 @@ ACCESS: dict[str, Rule] = {
     "GET /api/v1/cds-services": roles(*SCREENERS, note="CDS Hooks discovery (base URL <host>/api/v1)"),
     "POST /api/v1/cds-services/county-prescription-review": roles(*SCREENERS, site=Site.FILTERED,
                                                                   note="the use case checks extension.site_code"),
+    # CDS Hooks at the root path (the spec's {baseUrl}/cds-services with the bare host as base URL):
+    # discovery holds no data and is open, as EHRs call it unauthenticated; the hook needs the JWT.
+    "GET /cds-services": public(),
+    "POST /cds-services/county-prescription-review": roles(*SCREENERS, site=Site.FILTERED,
+                                                         note="the use case checks extension.site_code"),
     # Pages: HTML shells; what they show comes through the API above.
     "GET /ui/queue": public(),
     "GET /ui/reviews/<review_id>": public(),

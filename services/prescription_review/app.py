@@ -20,7 +20,7 @@ def create_app(ctx: ServiceContext) -> Flask:
         ctx,
         title="Prescription review 审方中心",
         description="Pre-dispensing screening (前置审方), the pharmacists' queue, knowledge base, CDS Hooks.",
-        blueprints=[api.blp, api_config.blp, cds.blp, reference_blueprint("prescription_review")],
+        blueprints=[api.blp, api_config.blp, cds.blp, cds.root_blp, reference_blueprint("prescription_review")],
         ui=ui_blueprint(),
     )
 

@@ -18,6 +18,7 @@ dispenseRequest.quantity.value and expectedSupplyDuration.value (days).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Container
 from datetime import date
 from typing import Any
 
@@ -25,6 +26,7 @@ from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from services.prescription_review import service
+from services.prescription_review.model.prescription import VAGUE_WORDS
 from services.prescription_review.schemas import SCREENING_IN
 from shared.clock import utcnow
 from shared.errors import InvalidInput
@@ -35,10 +37,15 @@ SERVICE_ID = "county-prescription-review"
 INDICATOR = {"critical": "critical", "major": "warning", "warning": "warning", "info": "info"}
 SNOMED_ROUTES = {"26643006": "oral", "47625008": "iv", "78421000": "im", "34206005": "sc", "37161004": "rectal",
                  "37839007": "sublingual", "6064005": "topical", "54485002": "eye", "18679011000001101": "inhalation"}  # fmt: skip
-PER_DAY = {(1, 1, "d"): "qd", (2, 1, "d"): "bid", (3, 1, "d"): "tid", (4, 1, "d"): "qid", (1, 6, "h"): "q6h",
-           (1, 8, "h"): "q8h", (1, 12, "h"): "q12h", (1, 2, "d"): "qod", (1, 1, "wk"): "qw"}  # fmt: skip
+# HL7 v3 GTSAbbreviation timing codes (and ours, upper-cased) -> our frequency codes.
+GTS_CODES = {"QD": "qd", "BID": "bid", "TID": "tid", "QID": "qid", "Q6H": "q6h", "Q8H": "q8h", "Q12H": "q12h",
+             "QOD": "qod", "WK": "qw", "QW": "qw", "BED": "qn", "HS": "qn", "QN": "qn", "AM": "qd", "PM": "qd",
+             "PRN": "prn", "ST": "st", "STAT": "st"}  # fmt: skip
+# UCUM time units in days (FHIR Timing.repeat.periodUnit, Duration codes); a month is 30 days.
+PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0,
+               "day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "month": 30.0, "天": 1.0, "日": 1.0, "周": 7.0}  # fmt: skip
+PER_DAY_CODES = (("qd", 1.0), ("bid", 2.0), ("tid", 3.0), ("qid", 4.0), ("qod", 0.5), ("qw", 1 / 7))
 
-blp = Blueprint("prescription_review_cds", __name__, url_prefix="/api/v1/cds-services", description="CDS Hooks order-sign")
 
 
 CardOut = Schema.from_dict({
@@ -73,37 +80,89 @@ def _get(obj: Any, *path: Any) -> Any:
     return obj
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _frequency(dosage: dict[str, Any]) -> str | None:
-    code = _get(dosage, "timing", "code", "coding", 0, "code")
-    if isinstance(code, str):
-        return code.lower()
-    repeat = _get(dosage, "timing", "repeat")
-    if isinstance(repeat, dict):
-        key = (repeat.get("frequency"), repeat.get("period"), repeat.get("periodUnit"))
-        return PER_DAY.get(key)  # type: ignore[arg-type]
-    text = dosage.get("text")
-    return text if isinstance(text, str) else None
+    """Our frequency code from timing.code (HL7 GTS abbreviations or ours), timing.repeat, asNeeded
+    or the vague text; None when nothing maps (then the MISSING_FIELD card names `frequency`)."""
+    timing = _dict(dosage.get("timing"))
+    codings = _get(timing, "code", "coding")
+    for coding in codings if isinstance(codings, list) else []:
+        code = _get(coding, "code")
+        if isinstance(code, str) and code.upper() in GTS_CODES:
+            return GTS_CODES[code.upper()]
+    repeat = _dict(timing.get("repeat"))
+    if repeat:
+        return _from_repeat(repeat)
+    if timing.get("code") is None and dosage.get("asNeededBoolean") is True:
+        return "prn"
+    text = _get(timing, "code", "text") or dosage.get("text")
+    return text if isinstance(text, str) and any(w in text for w in VAGUE_WORDS) else None
 
 
-def _item(resource: Any, where: str) -> dict[str, Any]:
+def _from_repeat(repeat: dict[str, Any]) -> str | None:
+    """timing.repeat {frequency, period, periodUnit} as administrations per day, mapped to a code."""
+    count = _number(repeat.get("frequency", 1))
+    period = _number(repeat.get("period"))
+    unit = repeat.get("periodUnit")
+    days = PERIOD_DAYS.get(unit) if isinstance(unit, str) else None
+    if count is None or period is None or days is None or count <= 0 or period <= 0:
+        return None
+    if unit == "h" and count == 1 and f"q{period:g}h" in ("q6h", "q8h", "q12h"):
+        return f"q{period:g}h"
+    per_day = count / (period * days)
+    return next((code for code, n in PER_DAY_CODES if abs(n - per_day) < 1e-6), None)
+
+
+def _days(duration: Any, where: str) -> Any:
+    """expectedSupplyDuration in whole days (UCUM d, wk, mo, h, a); a bad unit is a 422 naming the path."""
+    if not isinstance(duration, dict):
+        return None
+    value = duration.get("value")
+    number = _number(value)
+    if number is None:
+        return value  # not a number: the screening schema names mapped.items.N.days
+    unit = duration.get("code") or duration.get("unit") or "d"
+    days = PERIOD_DAYS.get(unit) if isinstance(unit, str) else None
+    if days is None:
+        raise InvalidInput("expectedSupplyDuration has a unit that is not a time",
+                           {f"{where}.dispenseRequest.expectedSupplyDuration": "unit d, wk, mo, h or a"})
+    whole = number * days
+    return int(whole) if abs(whole - round(whole)) < 1e-9 else int(whole) + 1
+
+
+def _code(resource: dict[str, Any], known: Container[str]) -> str | None:
+    """The catalogue item code among the concept's codings (any system), else the first code given."""
+    codings = _get(resource, "medicationCodeableConcept", "coding")
+    found = [c["code"] for c in codings if isinstance(c, dict) and isinstance(c.get("code"), str)] if isinstance(codings, list) else []
+    return next((c for c in found if c in known), found[0] if found else None)
+
+
+def _item(resource: Any, where: str, known: Container[str]) -> dict[str, Any]:
     if not isinstance(resource, dict) or resource.get("resourceType") != "MedicationRequest":
         raise InvalidInput("draftOrders must hold MedicationRequest resources", {where: "not a MedicationRequest"})
-    code = _get(resource, "medicationCodeableConcept", "coding", 0, "code")
-    if not isinstance(code, str):
+    code = _code(resource, known)
+    if code is None:
         raise InvalidInput("medication code missing", {f"{where}.medicationCodeableConcept.coding[0].code": "required"})
-    dosage = _get(resource, "dosageInstruction", 0) or {}
-    dose = _get(dosage, "doseAndRate", 0, "doseQuantity") or {}
+    dosage = _dict(_get(resource, "dosageInstruction", 0))
+    dose = _dict(_get(dosage, "doseAndRate", 0, "doseQuantity"))
     route = _get(dosage, "route", "coding", 0, "code")
-    item: dict[str, Any] = {
+    text = dosage.get("text")
+    return {
         "item_code": code,
-        "dose": dose.get("value") if dose else (dosage.get("text") if isinstance(dosage, dict) else None),
-        "dose_unit": dose.get("unit") if dose else None,
-        "frequency": _frequency(dosage) if isinstance(dosage, dict) else None,
+        "dose": dose.get("value") if dose else (text if isinstance(text, str) and any(w in text for w in VAGUE_WORDS) else None),
+        "dose_unit": (dose.get("unit") or dose.get("code")) if dose else None,
+        "frequency": _frequency(dosage),
         "route": SNOMED_ROUTES.get(route, route) if isinstance(route, str) else None,
-        "days": _get(resource, "dispenseRequest", "expectedSupplyDuration", "value"),
+        "days": _days(_get(resource, "dispenseRequest", "expectedSupplyDuration"), where),
         "quantity": _get(resource, "dispenseRequest", "quantity", "value"),
     }
-    return item
 
 
 def _age(birth: Any, today: date) -> float | None:
@@ -116,19 +175,25 @@ def _age(birth: Any, today: date) -> float | None:
     return round((today - born).days / 365.25, 2)
 
 
-def screening_body(call: dict[str, Any]) -> dict[str, Any]:
-    """The POST /api/v1/screenings body equivalent to a CDS Hooks order-sign call."""
+def _entries(bundle: Any) -> list[Any]:
+    entries = _get(bundle, "entry")
+    return entries if isinstance(entries, list) else []
+
+
+def screening_body(call: dict[str, Any], known: Container[str] = frozenset()) -> dict[str, Any]:
+    """The POST /api/v1/screenings body equivalent to a CDS Hooks order-sign call; `known` holds the
+    catalogue item codes (a MedicationRequest's codings are searched for one of them)."""
     entries = _get(call, "context", "draftOrders", "entry")
     if not isinstance(entries, list) or not entries:
         raise InvalidInput("context.draftOrders must be a Bundle with entries", {"context.draftOrders": "a Bundle with entries"})
-    ext, pre = call.get("extension") or {}, call.get("prefetch") or {}
-    patient = pre.get("patient") or {}
+    ext, pre = _dict(call.get("extension")), _dict(call.get("prefetch"))
+    patient = _dict(pre.get("patient"))
     today = utcnow().date()
-    gender = patient.get("gender") if isinstance(patient, dict) else None
-    sex = {"female": "F", "male": "M"}.get(str(gender), "U")
-    conditions = [_get(e, "resource", "code", "coding", 0) for e in (_get(pre, "conditions", "entry") or [])]
+    gender = patient.get("gender")
+    sex = {"female": "F", "male": "M"}.get(gender if isinstance(gender, str) else "", "U")
+    conditions = [_get(e, "resource", "code", "coding", 0) for e in _entries(pre.get("conditions"))]
     allergies = [_get(e, "resource", "code", "text") or _get(e, "resource", "code", "coding", 0, "display")
-                 for e in (_get(pre, "allergies", "entry") or [])]  # fmt: skip
+                 for e in _entries(pre.get("allergies"))]  # fmt: skip
     user = _get(call, "context", "userId") or "unknown"
     return {
         "prescription_no": str(ext.get("prescription_no") or "CDS-" + str(call["hookInstance"])[:30]),
@@ -142,14 +207,12 @@ def screening_body(call: dict[str, Any]) -> dict[str, Any]:
             "lactating": bool(ext.get("lactating", False)), "allergies": [a for a in allergies if isinstance(a, str)],
             "diagnoses": [{"code": c.get("code"), "name": c.get("display", "")} for c in conditions if isinstance(c, dict)],
         },  # fmt: skip
-        "items": [_item(e.get("resource") if isinstance(e, dict) else None, f"context.draftOrders.entry[{n}].resource")
+        "items": [_item(e.get("resource") if isinstance(e, dict) else None, f"context.draftOrders.entry[{n}].resource", known)
                   for n, e in enumerate(entries)],  # fmt: skip
     }
 
 
-@blp.route("", methods=["GET"])
-@blp.response(200, ServicesOut)
-def discovery() -> Any:
+def _discovery() -> Any:
     """CDS Hooks discovery: the services this server offers."""
     return {"services": [{
         "hook": "order-sign", "id": SERVICE_ID, "title": "县域审方中心 处方前置审核",
@@ -161,24 +224,48 @@ def discovery() -> Any:
     }]}  # fmt: skip
 
 
-@blp.route(f"/{SERVICE_ID}", methods=["POST"])
-@blp.arguments(HookIn)
-@blp.response(200, CardsOut)
-def order_sign(call: dict[str, Any]) -> Any:
+def _order_sign(call: dict[str, Any]) -> Any:
     """order-sign: one card per finding; nothing is stored."""
-    body = screening_body(call)
+    ctx = current_app.extensions["countyhub"]
+    body = screening_body(call, service.catalogue_codes(ctx))
     try:
         rx = SCREENING_IN.load(body)
     except ValidationError as exc:
         fields_ = {f"mapped.{k}": str(v) for k, v in _flat(exc.messages).items()}
         raise InvalidInput("the draft orders do not map to a prescription", fields_) from None
-    result = service.preview(current_app.extensions["countyhub"], current_principal(), rx)
+    result = service.preview(ctx, current_principal(), rx)
     cards = [{
         "uuid": str(uuid.uuid4()), "summary": f["message"][:140], "indicator": INDICATOR[f["severity"]],
         "detail": f"{f['code']} · 依据: {f['basis']}", "source": {"label": f"县域审方中心 ({result.knowledge_version})"},
         "extension": {"code": f["code"], "severity": f["severity"], "item_index": f["item_index"]},
     } for f in result.findings]  # fmt: skip
     return {"cards": cards}
+
+
+def _mount(b: Blueprint) -> Blueprint:
+    """The two CDS Hooks routes on a blueprint (fresh view functions per blueprint)."""
+
+    @b.route("", methods=["GET"])
+    @b.response(200, ServicesOut)
+    def discovery() -> Any:
+        """CDS Hooks discovery: the services this server offers."""
+        return _discovery()
+
+    @b.route(f"/{SERVICE_ID}", methods=["POST"])
+    @b.arguments(HookIn)
+    @b.response(200, CardsOut)
+    def order_sign(call: dict[str, Any]) -> Any:
+        """order-sign: one card per finding; nothing is stored."""
+        return _order_sign(call)
+
+    return b
+
+
+blp = _mount(Blueprint("prescription_review_cds", __name__, url_prefix="/api/v1/cds-services", description="CDS Hooks order-sign"))
+# The CDS Hooks spec puts discovery at {baseUrl}/cds-services; an EHR configured with the bare host
+# finds it at the root too. Discovery is public (it holds no data); the hook needs the bearer JWT.
+root_blp = _mount(Blueprint("prescription_review_cds_root", __name__, url_prefix="/cds-services",
+                            description="CDS Hooks at the root path"))
 
 
 def _flat(messages: Any, prefix: str = "") -> dict[str, Any]:

@@ -12,6 +12,7 @@ import hmac
 import logging
 import math
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -274,3 +275,10 @@ def preview(ctx: ServiceContext, actor: Principal, rx: Prescription) -> Screenin
     except ScreeningRefused as exc:
         raise InvalidInput(exc.message, {exc.field: exc.message}) from None
     return ScreeningAnswer("", result.outcome, result.knowledge_version, [f.as_dict() for f in result.findings], 0)
+
+
+def catalogue_codes(ctx: ServiceContext) -> Container[str]:
+    """The item codes the loaded engine knows (CDS Hooks looks a MedicationRequest's codings up here)."""
+    with ctx.factory() as session:
+        engine = current_engine(ctx, session)
+    return engine.knowledge.profiles
