@@ -17,7 +17,7 @@ from shared import correlation
 from shared.bus.consumer import EventConsumer, backoff_seconds
 from shared.bus.inbox import Delivery, Handler, PoisonMessage, consume_batch, consume_once, prepare
 from shared.bus.local import LocalConsumer, relay_local
-from shared.bus.outbox import record_event, relay_batch
+from shared.bus.outbox import record_event, record_events, relay_batch
 from shared.bus.publisher import EventPublisher
 from shared.bus.topology import topology
 from shared.config import Settings, load_settings
@@ -60,6 +60,17 @@ class ServiceContext:
             source=f"/countyhub/{self.name}",
             subject=subject,
             correlation_id=correlation.current(),
+        )
+
+    def record_many(self, session: Session, events: Sequence[tuple[str, dict[str, Any], str | None]]) -> list[CloudEvent]:
+        """Write many (event_type, data, subject) to this service's outbox in the caller's transaction, in bulk."""
+        if not events:
+            return []
+        if not session.info.get("countyhub_signals_outbox"):
+            session.info["countyhub_signals_outbox"] = True
+            sa_event.listen(session, "after_commit", self._outbox_committed, once=True)
+        return record_events(
+            session, self.metadata, events, source=f"/countyhub/{self.name}", correlation_id=correlation.current()
         )
 
     def _outbox_committed(self, session: Session) -> None:

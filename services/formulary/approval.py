@@ -8,18 +8,22 @@ a list's site and items, a site's parent and children must still exist and fit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.formulary import drafting, queries, store
+from services.formulary import drafting, queries, store, store_bulk
 from services.formulary.model import ITEM_FIELDS, Change, ChangeKind, item_problems, merge_item
 from services.formulary.snapshots import item_snapshot, site_snapshot, stocklist_data
 from shared.auth import Principal
 from shared.errors import Conflict, InvalidInput
 from shared.runtime import ServiceContext
 from shared.search import item_keys
+
+# The fields shared.search.item_keys reads: an update that names none of them keeps the item's search keys.
+SEARCHED_FIELDS = frozenset(("code", "generic_name", "generic_name_en", "trade_name", "dosage_form", "strength", "approval_no"))
 
 
 def _moved_fields(session: Session, code: str, base: int, current: dict[str, Any]) -> list[str]:
@@ -48,54 +52,75 @@ def refuse_if_stale(session: Session, change: Change, current_version: int, what
 def apply_change(ctx: ServiceContext, session: Session, change: Change, version: int, actor: Principal, now: datetime) -> None:
     """Apply one draft as part of catalogue version `version` (events written to the outbox)."""
     if change.kind in (ChangeKind.ITEM_CREATE, ChangeKind.ITEM_UPDATE, ChangeKind.ITEM_RETIRE):
-        _apply_item(ctx, session, change, version, actor, now)
+        apply_item_changes(ctx, session, [change], version, actor, now)
     elif change.kind is ChangeKind.SITE_UPSERT:
         _apply_site(ctx, session, change, version, now)
     else:
         _apply_stocklist(ctx, session, change, version)
 
 
-def _apply_item(ctx: ServiceContext, session: Session, change: Change, version: int, actor: Principal, now: datetime) -> None:
-    current = store.item_row_locked(session, change.target)
+def apply_item_changes(ctx: ServiceContext, session: Session, changes: Sequence[Change], version: int, actor: Principal, now: datetime) -> None:
+    """Apply item drafts (each target at most once) as part of catalogue version `version`, in bulk.
+
+    The targets are read and locked together; new rows, updated rows, history rows and events are
+    each written by one statement per 1,000 rows (a 20,000-row import approves in one request).
+    Raises Conflict 409 (stale draft, item exists/gone) or InvalidInput 422 as one-by-one would.
+    """
+    currents = store_bulk.items_locked(session, [c.target for c in changes])
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    events: list[tuple[str, dict[str, Any], str | None]] = []
+    for change in changes:
+        current = currents.get(change.target)
+        fields, status, item_version = _next_item_state(session, change, current)
+        if current is not None and not SEARCHED_FIELDS & change.payload.keys():
+            initials, text = current["pinyin_initials"], current["search_text"]  # nothing searched by changed
+        else:
+            keys = item_keys(fields)
+            initials, text = "|".join(keys.prefixes), keys.text
+        values = {
+            **{k: fields[k] for k in ITEM_FIELDS},
+            "code": change.target, "version": item_version, "catalogue_version": version, "status": status,
+            "pinyin_initials": initials, "search_text": text, "updated_at": now,
+        }  # fmt: skip
+        (updates if current is not None else inserts).append(values)
+        snapshot = item_snapshot({**fields, "version": item_version, "catalogue_version": version, "status": status})
+        history.append({
+            "code": change.target, "version": item_version, "catalogue_version": version, "status": status,
+            "snapshot": snapshot, "change_id": change.id, "approved_by": actor.subject, "approved_at": now,
+            "proposed_by": change.proposed_by, "reason": change.reason or change.note, "meeting_ref": change.meeting_ref,
+        })  # fmt: skip
+        if status == "retired":
+            data = {"code": change.target, "version": item_version, "catalogue_version": version, "reason": change.payload.get("reason")}
+            events.append(("formulary.item.retired", data, change.target))
+        else:
+            events.append(("formulary.item.published", snapshot, change.target))
+    store_bulk.insert_items(session, inserts)
+    store_bulk.update_items(session, updates)
+    store_bulk.record_item_versions(session, history)
+    ctx.record_many(session, events)
+
+
+def _next_item_state(session: Session, change: Change, current: dict[str, Any] | None) -> tuple[dict[str, Any], str, int]:
+    """(fields, status, item version) of an item once `change` applies to `current`; 409/422 when it cannot."""
     if change.kind is ChangeKind.ITEM_CREATE:
         if current is not None:
             raise Conflict(f"change {change.id}: item {change.target} exists already", {"change_ids": change.id})
-        fields, status, item_version = dict(change.payload), "active", 1
-    else:
-        if current is None:
-            raise Conflict(f"change {change.id}: item {change.target} is gone", {"change_ids": change.id})
-        refuse_if_stale(session, change, int(current["version"]), "item", _moved_fields(session, change.target, change.base_version or 0, current))
-        item_version = int(current["version"]) + 1
-        base = {k: current[k] for k in ITEM_FIELDS}
-        if change.kind is ChangeKind.ITEM_UPDATE:
-            fields, status = merge_item(base, change.payload), str(current["status"])
-            problems = item_problems(fields, drafting.rules())
-            if problems:
-                raise InvalidInput(f"change {change.id} no longer fits the item", problems)
-        else:
-            fields, status = base, "retired"
-    keys = item_keys(fields)
-    values = {
-        **{k: fields[k] for k in ITEM_FIELDS if k != "code"},
-        "version": item_version,
-        "catalogue_version": version,
-        "status": status,
-        "pinyin_initials": "|".join(keys.prefixes),
-        "search_text": keys.text,
-        "updated_at": now,
-    }
-    store.save_item(session, change.target, values, exists=current is not None)
-    snapshot = item_snapshot({**fields, "version": item_version, "catalogue_version": version, "status": status})
-    store.record_item_version(
-        session, code=change.target, version=item_version, catalogue_version=version, status=status, snapshot=snapshot,
-        change_id=change.id, approved_by=actor.subject, approved_at=now, proposed_by=change.proposed_by,
-        reason=change.reason or change.note, meeting_ref=change.meeting_ref,
-    )  # fmt: skip
-    if status == "retired":
-        data = {"code": change.target, "version": item_version, "catalogue_version": version, "reason": change.payload.get("reason")}
-        ctx.record(session, "formulary.item.retired", data, subject=change.target)
-    else:
-        ctx.record(session, "formulary.item.published", snapshot, subject=change.target)
+        return {**dict(change.payload), "code": change.target}, "active", 1
+    if current is None:
+        raise Conflict(f"change {change.id}: item {change.target} is gone", {"change_ids": change.id})
+    if change.base_version is not None and change.base_version != int(current["version"]):
+        moved = _moved_fields(session, change.target, change.base_version, current)
+        refuse_if_stale(session, change, int(current["version"]), "item", moved)
+    base = {k: current[k] for k in ITEM_FIELDS}
+    if change.kind is ChangeKind.ITEM_RETIRE:
+        return base, "retired", int(current["version"]) + 1
+    fields = merge_item(base, change.payload)
+    problems = item_problems(fields, drafting.rules())
+    if problems:
+        raise InvalidInput(f"change {change.id} no longer fits the item", problems)
+    return fields, str(current["status"]), int(current["version"]) + 1
 
 
 def _apply_site(ctx: ServiceContext, session: Session, change: Change, version: int, now: datetime) -> None:

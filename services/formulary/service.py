@@ -232,17 +232,25 @@ def _approve_once(ctx: ServiceContext, actor: Principal, cmd: ApproveChanges) ->
             session, version=version, approved_by=actor.subject, approved_at=now, note=cmd.note,
             change_count=len(rows), meeting_ref=cmd.meeting_ref,
         )  # fmt: skip
-        lists_set: set[str] = set()
-        items_changed = False
+        changes = []
         for row in rows:
             change = change_from_row(row)
             if change.status is not ChangeStatus.DRAFT:
                 raise Conflict(f"change {change.id} is {change.status.value}, not a draft", {"change_ids": change.id})
             if change.meeting_ref is None and cmd.meeting_ref:
                 change = Change(**{**change.__dict__, "meeting_ref": cmd.meeting_ref})
+            changes.append(change)
+        item_changes = [c for c in changes if c.kind.value.startswith("item_")]
+        others = [c for c in changes if not c.kind.value.startswith("item_")]
+        if len({c.target for c in item_changes}) == len(item_changes):
+            # Items first, in bulk (lists of the same batch may name the new items); then sites and lists in order.
+            approval.apply_item_changes(ctx, session, item_changes, version, actor, now)
+        else:
+            others = changes  # one item twice: one by one, in proposal order (the second one is stale)
+        for change in others:
             approval.apply_change(ctx, session, change, version, actor, now)
-            lists_set |= {change.target} if change.kind is ChangeKind.STOCKLIST_SET else set()
-            items_changed = items_changed or change.kind.value.startswith("item_")
+        lists_set = {c.target for c in changes if c.kind is ChangeKind.STOCKLIST_SET}
+        items_changed = bool(item_changes)
         if items_changed:
             approval.republish_category_lists(ctx, session, version, lists_set)
         store.mark_decided(

@@ -46,6 +46,24 @@ def record_event(
     return event
 
 
+def record_events(
+    session: Session,
+    metadata: MetaData,
+    events: Sequence[tuple[str, dict[str, Any], str | None]],
+    *,
+    source: str,
+    correlation_id: str | None = None,
+) -> list[CloudEvent]:
+    """Many (event_type, data, subject) at once: each validated like `record_event`, then one multi-row insert
+    per 1,000 (a 20,000-change catalogue approval writes 20,000 events in one transaction)."""
+    made = [new_event(t, d, source=source, subject=s, correlation_id=correlation_id) for t, d, s in events]
+    outbox, _ = bus_tables(metadata)
+    rows = [{"event_id": e.id, "event_type": e.type, "envelope": e.to_json(), "created_at": e.time} for e in made]
+    for start in range(0, len(rows), 1000):
+        session.execute(insert(outbox), rows[start : start + 1000])
+    return made
+
+
 def oldest_pending_at(session: Session, metadata: MetaData) -> Any:
     """When the oldest unsent event was written (a datetime), None if nothing waits (for /metrics)."""
     outbox, _ = bus_tables(metadata)

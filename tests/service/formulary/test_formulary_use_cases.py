@@ -308,3 +308,36 @@ def test_a_site_with_active_children_cannot_be_deactivated_on_any_path(service_c
         assert (
             store.active_child_codes(session, "T1") == [] and store.site_row(session, "T1")["active"] is False
         )  # type: ignore[index]
+
+
+def test_a_batch_approves_in_bulk_with_history_events_and_search_keys(service_ctx: ServiceContext) -> None:
+    given = [{**_fields(f"YP94{i:04d}", approval_no=None, strength=f"{i}mg"), "code": f"YP94{i:04d}"} for i in range(30)]
+    parsed = imports.ParsedFile(tuple(imports.ParsedRow(i + 2, g["code"], g) for i, g in enumerate(given)), "UTF-8", None, 1, tuple(given[0]))
+    created = imports.import_items(service_ctx, ADMIN, parsed, confirm=True, valid_only=False, why=Why(reason="新增"))
+    assert service.approve(service_ctx, MANAGER, ApproveChanges(batch_id=created.batch_id)).approved == 30
+    # One batch: a rename (search keys rebuilt), a pack-size change (keys kept), a retirement and a list naming them.
+    ids = [
+        service.propose(service_ctx, ADMIN, ProposeItemEdit("YP940000", {"generic_name": "参松养心胶囊"})).change.id,
+        service.propose(service_ctx, ADMIN, ProposeItemEdit("YP940001", {"package_size": 48, "volume_cm3": 120})).change.id,
+        service.propose(service_ctx, ADMIN, ProposeRetire("YP940002", "停产")).change.id,
+        service.propose(service_ctx, ADMIN, ProposeStocklist("level", "village", ("YP940000", "YP940001"))).change.id,
+    ]
+    stale = service.propose(service_ctx, ADMIN, ProposeItemEdit("YP940003", {"unit": "片"}))
+    _approve(service_ctx, service.propose(service_ctx, ADMIN, ProposeItemEdit("YP940003", {"strength": "9g"})).change.id)
+    with pytest.raises(Conflict) as refused:  # a stale draft among others: the whole approval is refused, naming what moved
+        _approve(service_ctx, *ids, stale.change.id)
+    assert "strength" in refused.value.detail
+    assert _item(service_ctx, "YP940000")["generic_name"] != "参松养心胶囊"
+    _approve(service_ctx, *ids)
+    with read_only(service_ctx.factory) as session:
+        found, _ = queries.search_items(session, q="ssyxjn", limit=5)
+        assert [f["code"] for f in found] == ["YP940000"]
+        found, _ = queries.search_items(session, q="YP940001", limit=5)
+        assert found[0]["package_size"] == 48
+        assert _item(service_ctx, "YP940002")["status"] == "retired"
+        history = queries.item_history(session, "YP940001")
+        assert [h["version"] for h in history] == [2, 1] or [h["version"] for h in history] == [1, 2]
+        outbox = service_ctx.metadata.tables["outbox"]
+        types = session.execute(select(outbox.c.event_type)).scalars().all()
+    assert types.count("formulary.item.published") == 30 + 1 + 2 and types.count("formulary.item.retired") == 1
+    assert types.count("formulary.stocklist.changed") == 1
