@@ -63,6 +63,10 @@ def screen_vehicle(vehicle: Mapping[str, Any], opens: str, closes: str) -> LeftO
     return None
 
 
+class HubClosed(Exception):
+    """The hub has closed for the day (its closing time HH:MM is the argument)."""
+
+
 TRIP_SEPARATOR = "~"  # "<vehicle>~<k>": the vehicle's k-th trip of the day
 MIN_TRIP_MIN = 60  # a trip shorter than this is not worth a reload
 
@@ -156,8 +160,12 @@ def day_request(
     options: Mapping[str, Any],
     largest: Mapping[str, float],
     exclude: set[str] | frozenset[str] = frozenset(),
+    not_before: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The solve request for a day and its stop references.
+
+    ``not_before`` (HH:MM, for today: the present time) opens the depot no earlier than then, so a
+    same-day plan never sends a van out in the past; HubClosed when the hub has already closed.
 
     One stop per site with anything to move (shipments + rounds due); a site's order larger than
     any vehicle's compartment becomes several stops at that site (``split_oversized``). Trips (or
@@ -171,6 +179,10 @@ def day_request(
     if hub is None:
         raise ValueError("no hub")
     opens, closes = depot_hours(hub)
+    if not_before is not None and minutes(not_before) > minutes(opens):
+        if minutes(not_before) >= minutes(closes):
+            raise HubClosed(closes)
+        opens = not_before
     stops = [part for stop in build_day_stops(day, all_sites, shipments) for part in split_oversized(stop, largest)]
     left_out = [lo for lo in (screen_vehicle(v, opens, closes) for v in vehicles) if lo is not None]
     out_ids = {lo.vehicle_id for lo in left_out}

@@ -26,7 +26,7 @@ from services.dispatch.commands import (
     ShipmentFilter,
     UpsertVehicle,
 )
-from services.dispatch.dayplan import base_vehicle, day_options, day_request
+from services.dispatch.dayplan import HubClosed, base_vehicle, day_options, day_request
 from services.dispatch.fleet import vehicle_request
 from services.dispatch.locks import LockProblem, screen_locks
 from services.dispatch.model import MAX_PARTS, SiteInfo
@@ -49,9 +49,23 @@ def site_info(row: Any) -> SiteInfo:
     return SiteInfo(row.code, row.name, row.level, row.lat, row.lon, hours, bool(row.is_hub), bool(row.active))
 
 
+def local_now() -> datetime:
+    """The present time in the county's time zone."""
+    return datetime.now(LOCAL_TZ)
+
+
 def today() -> date:
     """Today in the county's time zone."""
-    return datetime.now(LOCAL_TZ).date()
+    return local_now().date()
+
+
+def not_before(day: date) -> str | None:
+    """For today, the present time rounded up to the next 5 minutes (HH:MM): no van leaves earlier."""
+    now = local_now()
+    if day != now.date():
+        return None
+    rounded = min(24 * 60 - 1, -(-(now.hour * 60 + now.minute) // 5) * 5)
+    return f"{rounded // 60:02d}:{rounded % 60:02d}"
 
 
 def tomorrow() -> date:
@@ -154,14 +168,20 @@ def build_day_request(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The day's solve request and stop references from the database (see dayplan.day_request).
 
-    Conflict when no hub site is known or no vehicle is active."""
+    Today's plan starts no earlier than the present time (``not_before``). Conflict when no hub
+    site is known or no vehicle is active (or none can work in the hours left); InvalidInput naming
+    ``date`` when the hub has already closed today."""
     vehicles = [vehicle_request(v) for v in store.active_vehicles(session)]
     if not vehicles:
         raise Conflict("no active vehicle to plan with", {"vehicles": "none active"})
     sites = [site_info(r) for r in store.site_rows(session)]
     try:
         request, refs = day_request(day, sites, store.pending_shipments(session), vehicles, options,
-                                    store.largest_compartments(session), exclude_vehicles or set())  # fmt: skip
+                                    store.largest_compartments(session), exclude_vehicles or set(),
+                                    not_before(day))  # fmt: skip
+    except HubClosed as closed:
+        raise InvalidInput(f"the hub closed at {closed.args[0]} today; plan tomorrow",
+                           {"date": f"物流中心今天 {closed.args[0]} 已停止作业 (the hub has closed for today)"}) from closed
     except ValueError as exc:
         raise Conflict("dispatch has not heard of the hub site yet (formulary.site.upserted)", {"date": "no hub"}) from exc
     if not request["vehicles"]:

@@ -109,8 +109,15 @@ def test_a_vehicle_whose_shift_lies_outside_the_depot_hours_is_left_out_and_the_
     assert plan["result"]["totals"]["stops_served"] > 0
 
 
-def test_any_day_from_today_can_be_planned_and_earlier_days_read(service_ctx: ServiceContext) -> None:
+def test_any_day_from_today_can_be_planned_and_earlier_days_read(
+    service_ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, time
+
+    from shared.clock import LOCAL_TZ
+
     today = service.today()
+    monkeypatch.setattr(service, "local_now", lambda: datetime.combine(today, time(8, 0), LOCAL_TZ))
     queued = service.queue_plan(service_ctx, DISPATCHER, PlanDay(today, 1, 1))
     assert queued["date"] == today.isoformat()
     with pytest.raises(InvalidInput) as refused:
@@ -118,6 +125,34 @@ def test_any_day_from_today_can_be_planned_and_earlier_days_read(service_ctx: Se
     assert "date" in refused.value.fields
     assert [p["id"] for p in service.list_plans(service_ctx, today)] == [queued["id"]]
     assert service.list_plans(service_ctx, today - timedelta(days=3)) == []
+
+
+def test_a_plan_for_today_sends_no_van_out_before_now_and_a_closed_hub_is_refused(
+    service_ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same-day urgent work: today's plan starts at the present time (rounded up to 5 min), not at 07:30."""
+    from datetime import datetime, time
+
+    from shared.clock import LOCAL_TZ
+
+    day = next_monday()
+    monkeypatch.setattr(service, "local_now", lambda: datetime.combine(day, time(13, 52), LOCAL_TZ))
+    queued = service.queue_plan(service_ctx, DISPATCHER, PlanDay(day, 3, 1))
+    assert queued["request"]["depot"]["open"] == "13:55"
+    assert all(minutes(v["shift"][1]) > minutes("13:55") for v in queued["request"]["vehicles"])
+    _solve_all(service_ctx)
+    plan = service.get_plan(service_ctx, queued["id"])
+    assert plan["status"] == "solved", plan["error"]
+    assert plan["result"]["routes"]
+    for route in plan["result"]["routes"]:
+        assert minutes(route["start"]) >= minutes("13:55")
+        assert all(minutes(s["arrival"]) >= minutes("13:55") for s in route["stops"])
+    monkeypatch.setattr(service, "local_now", lambda: datetime.combine(day, time(19, 30), LOCAL_TZ))
+    with pytest.raises(InvalidInput) as closed:
+        service.queue_plan(service_ctx, DISPATCHER, PlanDay(day, 1, 1))
+    assert "date" in closed.value.fields
+    tomorrow = service.queue_plan(service_ctx, DISPATCHER, PlanDay(day + timedelta(days=1), 1, 1))
+    assert tomorrow["request"]["depot"]["open"] != "19:30"
 
 
 def test_manifest_carries_priority_notes_items_hours_wait_and_driver(service_ctx: ServiceContext) -> None:
