@@ -19,6 +19,7 @@ from shared.db import read_only
 from shared.errors import NotFound
 from shared.reference_queries import item_snapshot, site_snapshots, stocklist
 from shared.search import BadCursor, ReferenceIndex
+from shared.text import Text
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
 
@@ -28,7 +29,7 @@ LEVELS = ("county_hospital", "township", "village")
 class RefQuery(Schema):
     """Filters and paging for the read model."""
 
-    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    q = Text(load_default=None, validate=validate.Length(max=100))  # the formulary's rule: NFKC, controls refused
     level = fields.String(load_default=None, validate=validate.OneOf(LEVELS))
     site = fields.String(load_default=None, validate=validate.Length(max=40))
     cursor = fields.String(load_default=None, validate=validate.Length(max=400))

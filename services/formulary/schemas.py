@@ -270,7 +270,7 @@ class Paging(Strict):
 class ItemQuery(Paging):
     """Search parameters."""
 
-    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    q = Text(load_default=None, validate=validate.Length(max=100))  # NFKC, trimmed, control characters refused
     kind = Choice(labels.KIND, load_default=None)
     status = fields.String(load_default="active", validate=validate.OneOf(("active", "retired", "all")))
     level = fields.String(load_default=None, validate=validate.OneOf(SITE_LEVELS))

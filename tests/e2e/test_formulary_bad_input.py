@@ -22,6 +22,8 @@ CASES = [
     ("get", "/api/v1/items?kind=food", None, {}, 422, "kind"),
     ("get", "/api/v1/items?cursor=not-a-cursor", None, {}, 400, "cursor"),
     ("get", "/api/v1/items?colour=red", None, {}, 422, "colour"),
+    ("get", "/api/v1/items?q=%00", None, {}, 422, "q"),  # control characters refused on the search path too
+    ("get", "/api/v1/items?q=amx%E2%80%AEl", None, {}, 422, "q"),
     ("get", "/api/v1/items?site=NOPE", None, {}, 404, None),
     ("post", "/api/v1/items", sample_item(code="YP900003", package_size="many"), {}, 422, "package_size"),
     ("post", "/api/v1/items", sample_item(code="YP900003", package_size=0), {}, 422, "package_size"),

@@ -70,4 +70,8 @@ def test_reference_search_matches_the_formulary(
     assert client.get("/api/v1/reference/items?site=H001", headers=bearer("storekeeper", site="T001")).status_code == 403
     assert client.get("/api/v1/reference/stocklists/site/H001", headers=bearer("storekeeper", site="T001")).status_code == 403
     assert client.get("/api/v1/reference/items?cursor=W10", headers=PHARMACIST).status_code == 400
+    for bad in ("%00", "amx%E2%80%AEl"):  # control characters refused on every service's search, as on the formulary's
+        refused = client.get(f"/api/v1/reference/items?q={bad}", headers=PHARMACIST)
+        assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "q"
+        assert catalogue.get(f"/api/v1/items?q={bad}", headers=PHARMACIST).status_code == 422
     other.engine.dispose()
