@@ -6,8 +6,9 @@ A crash at any point loses nothing: a row is marked sent only after the consumer
 (inbox row + effects) have committed; a crash before the mark re-delivers it after the restart,
 and the consumers' inboxes absorb the repeat. Per consumer, events are applied in outbox order;
 a consumer that fails on an event stops there (later events wait), the failure is counted on the
-outbox row (attempts, last_error) and retried on the next pass; after max_retries, or at once
-for a payload its contract rejects, the row is dead-lettered for that consumer: marked sent with
+outbox row (attempts, last_error) and retried on the next pass; after max_retries (never for a
+lock wait that timed out: that is retried until the lock frees), or at once for a payload its
+contract rejects, the row is dead-lettered for that consumer: marked sent with
 `last_error` beginning "dead-lettered", and the consumer carries on with the next event.
 """
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.bus.inbox import PoisonMessage
 from shared.bus.tables import bus_tables
 from shared.clock import utcnow
-from shared.db import read_only, unit_of_work
+from shared.db import is_lock_timeout, read_only, unit_of_work
 from shared.events.envelope import CloudEvent, EnvelopeError
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,10 @@ def relay_local(
         reason = "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in failing.items()) or "invalid envelope"
         attempts = blocked.attempts + 1
         poison = prefix == bad_envelope or any(isinstance(e, PoisonMessage) for e in failing.values())
-        if poison or attempts > max_retries:
+        # A lock wait that timed out is transient: the event waits for the lock however many passes
+        # that takes (dead-lettering it would lose it from the read model for good).
+        transient = bool(failing) and all(is_lock_timeout(e) for e in failing.values())
+        if poison or (attempts > max_retries and not transient):
             log.error("event dead-lettered", extra={"outbox_id": blocked.id, "reason": reason})
             session.execute(
                 update(outbox)

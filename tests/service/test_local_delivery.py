@@ -120,3 +120,30 @@ def test_a_payload_the_contract_rejects_is_dead_lettered_at_once(backend: Backen
     assert a.texts() == ["YP1", "YP3"] and a.calls["YP2"] == 0 and _unsent(producer) == []
     [letter] = dead_letters(producer.factory, producer.metadata)
     assert "contract" in letter["reason"] and letter["event_id"] == bad.id
+
+
+def test_a_consumer_whose_database_stays_locked_is_retried_never_dead_lettered(
+    backend: Backend, producer: ServiceContext
+) -> None:
+    """A lock wait that timed out ("database is locked", lock_timeout) is transient: the event waits
+    for the lock however many passes that takes; dead-lettering it would lose it from the read model."""
+    from sqlalchemy.exc import OperationalError
+
+    a = Consumer(backend, "a")
+    locked = {"left": 8}  # two tries a pass (the batch, then alone): locked for four passes
+
+    def handle(session: Session, payload: dict[str, Any], event: CloudEvent) -> None:
+        if payload["code"] == "YP2" and locked["left"]:
+            locked["left"] -= 1
+            raise OperationalError("INSERT INTO notes", {}, Exception("database is locked"))
+        a.handle(session, payload, event)
+
+    a.spec.handlers[RETIRED] = handle  # type: ignore[index]
+    consumers = local_consumers({"a": (a.spec, a.ctx)})
+    _record(producer, "YP1", "YP2", "YP3")
+    for _ in range(4):
+        result = relay_local(producer.factory, producer.metadata, consumers, max_retries=1)
+        assert result.blocked and "locked" in result.blocked
+    assert dead_letters(producer.factory, producer.metadata) == [] and [r.attempts for r in _unsent(producer)][:1] == [4]
+    assert relay_local(producer.factory, producer.metadata, consumers, max_retries=1).blocked is None
+    assert a.texts() == ["YP1", "YP2", "YP3"] and _unsent(producer) == []
