@@ -64,11 +64,24 @@ def check_items(rx: Prescription, profiles: list[DrugProfile | None], ck: Compil
         _days(rx, item, index, p, chronic, out)
         _controlled(rx, item, index, p, pain, out)
         dose = amount_per_dose(item, p)
+        if dose is None or (dose[1] is not None and p.facts.dim is not None and dose[1] != p.facts.dim):
+            _unit_mismatch(item, index, p, out)
         if dose is not None and dose[0] is not None and dose[1] is not None:
             _dose(item, index, p, dose[0], dose[1], age, rx.patient.weight_kg, out)
         _route(item, index, p, out)
         if dose is not None and dose[2] is not None:
             _quantity(item, index, p, dose[2], out)
+
+
+def _unit_mismatch(item: RxItem, index: int, p: DrugProfile, out: Findings) -> None:
+    """A dose unit that neither is the dispensing unit nor converts to the strength's dimension
+    (5 mL of a tablet, 0.5 g of a product labelled in 万单位, 片 for a capsule): the dose cannot be
+    checked and the line is ambiguous (处方管理办法 第七条: 剂量使用法定剂量单位)."""
+    if item.dose is None or not item.dose_unit:
+        return  # a missing dose or unit is MISSING_FIELD
+    f = p.facts
+    label = f"{f.per_unit:g}{f.dim}/{f.unit}" if f.per_unit is not None and f.dim else f.unit
+    out.add("DOSE_UNIT_MISMATCH", index, f"{f.generic_name} 剂量单位“{item.dose_unit}”与规格 {label} 不符，无法核对剂量")
 
 
 def _has_prefix(rx: Prescription, prefixes: frozenset[str]) -> bool:

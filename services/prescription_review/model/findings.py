@@ -47,6 +47,7 @@ RULES: dict[str, Rule] = {
         Rule("DAYS_SUPPLY_EXCEEDED", "appropriateness", "major", f"{RX_RULES} 第十九条", "处方用量超过规定天数"),
         Rule("CONTROLLED_LIMIT", "appropriateness", "critical", f"{RX_RULES} 第二十三条", "麻醉/精神药品超限量"),
         Rule("DOSE_ABOVE_MAX", "appropriateness", "major", f"{RX_RULES} 第六条(七)", "剂量超过上限"),
+        Rule("DOSE_UNIT_MISMATCH", "standardisation", "warning", f"{RX_RULES} 第七条", "剂量单位与药品规格不符"),
         Rule("DOSE_BELOW_MIN", "appropriateness", "warning", f"{REVIEW_RULES} 第十五条(三)", "剂量低于下限"),
         Rule("ROUTE_INAPPROPRIATE", "appropriateness", "major", f"{REVIEW_RULES} 第十五条(四)", "给药途径不适宜"),
         Rule("DUPLICATE_THERAPY", "appropriateness", "warning", f"{REVIEW_RULES} 第十五条(五)", "重复用药"),

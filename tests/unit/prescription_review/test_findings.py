@@ -71,6 +71,13 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], Callable[[dict[str, Any
      lambda b: (with_([line("YP000499", 1, "g", "q8h", "ivgtt", 3, 18)], diagnoses=INFECTION)(b),
                 b["prescriber"].update(privileges=["antibiotic_special"]))),
     ("QUANTITY_INCONSISTENT", with_([dict(AMLO, quantity=3)]), with_([dict(AMLO, quantity=7)])),
+    # A tablet dosed in mL, a unit nobody knows, or 片 for a capsule (粒): the dose cannot be checked.
+    ("DOSE_UNIT_MISMATCH", with_([dict(AMLO, dose_unit="mL")]), with_([dict(AMLO, dose=0.005, dose_unit="g")])),
+    ("DOSE_UNIT_MISMATCH", with_([dict(AMLO, dose_unit="mmol")]), with_([dict(AMLO, dose=5000, dose_unit="µg")])),
+    ("DOSE_UNIT_MISMATCH", with_([line("YP000008", 1, "片", "tid", days=3, qty=9)], diagnoses=INFECTION),
+     with_([line("YP000008", 1, "粒", "tid", days=3, qty=9)], diagnoses=INFECTION)),
+    ("DOSE_UNIT_MISMATCH", with_([line("YP000002", 0.5, "g", "bid", "im", 3, 6)], diagnoses=INFECTION),
+     with_([line("YP000002", 160, "万单位", "bid", "im", 3, 6)], diagnoses=INFECTION)),
     ("DAYS_SUPPLY_EXCEEDED", with_([dict(AMLO, days=8, quantity=8)]), with_([dict(AMLO, days=7, quantity=7)])),
     ("CONTROLLED_LIMIT", with_([line("YP000133", 2.5, "mg", "qn", days=8, qty=8)], diagnoses=[{"code": "F41.1"}]),
      with_([line("YP000133", 2.5, "mg", "qn", days=7, qty=7)], diagnoses=[{"code": "F41.1"}])),
