@@ -133,7 +133,11 @@ def vbp_progress(session: Session, today: date, policy: ProcurementPolicy) -> li
 
 
 def settlement(session: Session, month: str, site_code: str | None) -> dict[str, Any]:
-    """The month's 调剂 statement: per pair of sites, what each owes the other; sums to zero."""
+    """The month's 调剂 statement: per pair of sites, what each owes the other; sums to zero.
+
+    With `site_code` only that site's entries are listed, and `site_net` is what it owes net
+    (negative: is owed); `total` stays the community-wide sum, 0.00.
+    """
     try:
         first = date.fromisoformat(month + "-01")
     except ValueError as exc:
@@ -143,7 +147,10 @@ def settlement(session: Session, month: str, site_code: str | None) -> dict[str,
     entries = settle_month((TransferValue(r["from_site"], r["to_site"], r["day"], Decimal(r["value"])) for r in rows), month)
     shown = [e for e in entries if site_code is None or e.site == site_code]
     return {
-        "month": month, "transfers": len(rows), "total": sum((e.payable for e in shown), Decimal("0")),
+        # total: the whole community's statement, which sums to zero whoever looks; site_net: the shown site's net payable.
+        "month": month, "transfers": len(rows), "total": sum((e.payable for e in entries), Decimal("0")),
+        "site_code": site_code,
+        "site_net": None if site_code is None else sum((e.payable for e in shown), Decimal("0")),
         "entries": [{"site_code": e.site, "counterparty": e.counterparty, "payable": e.payable,
                      "received_value": e.received_value, "sent_value": e.sent_value} for e in shown],
     }  # fmt: skip

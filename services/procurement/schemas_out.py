@@ -167,6 +167,8 @@ class SettlementOut(Schema):
     month = fields.String()
     transfers = fields.Integer()
     total = Price()
+    site_code = fields.String(allow_none=True)
+    site_net = Price(allow_none=True)
     entries = fields.List(fields.Nested(SettlementEntryOut))
 
 

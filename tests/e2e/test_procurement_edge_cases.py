@@ -21,7 +21,7 @@ from services.procurement.model.money import unit_price
 from shared.migrate import upgrade
 from shared.runtime import ServiceContext, build_context
 from tests.e2e.test_procurement_api import MGR, T01, receipt_body
-from tests.service.procurement.procurement_support import AMLO, AMOX, load_reference, today
+from tests.service.procurement.procurement_support import AMLO, AMOX, TOWNS, load_reference, today
 from tests.support.web import make_settings, table_dump
 
 
@@ -186,3 +186,17 @@ def test_retried_adjustments_and_price_records_with_one_key_happen_once(client: 
     for _ in range(2):
         assert client.post("/api/v1/prices/listed", json=listed, headers={**MGR, "Idempotency-Key": "p-1"}).status_code == 201
     assert len(client.get(f"/api/v1/prices/{AMOX}", headers=MGR).get_json()["listed"]) == 1
+
+
+def test_settlement_total_is_zero_for_every_viewer_and_a_site_sees_its_net(client: FlaskClient) -> None:
+    direct = receipt_body(site="T01")  # a direct delivery to the township, invoiced to it
+    direct["invoices"][0]["recipient"] = {"name": TOWNS[0]["name"], "tax_id": TOWNS[0]["tax_id"]}
+    assert client.post("/api/v1/receipts", json=direct, headers=MGR).status_code == 201
+    assert client.post("/api/v1/transfers", json={"from_site": "T01", "to_site": "T02", "item_code": AMOX, "quantity": 24}, headers=MGR).status_code == 201
+    assert client.post("/api/v1/transfers", json={"from_site": "T02", "to_site": "T01", "item_code": AMOX, "quantity": 10}, headers=MGR).status_code == 201
+    month = today().strftime("%Y-%m")
+    county = client.get(f"/api/v1/settlements?month={month}", headers=MGR).get_json()
+    mine = client.get(f"/api/v1/settlements?month={month}", headers=T01).get_json()
+    assert county["total"] == mine["total"] == "0.00"
+    assert county["site_net"] is None and mine["site_net"] == "-17.22"  # sent 24 × 1.23, received 10 × 1.23
+    assert sum(float(e["payable"]) for e in county["entries"]) == 0

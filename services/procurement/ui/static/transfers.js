@@ -21,6 +21,9 @@
         cell(e.site_code), cell(e.counterparty), cell(e.received_value, "num"), cell(e.sent_value, "num"), cell(e.payable, "num"))),
       "本月无调剂", "No transfers this month");
       document.getElementById("st-total").textContent = s.total;
+      const netRow = document.getElementById("st-net-row");
+      netRow.hidden = s.site_net === null || s.site_net === undefined;
+      document.getElementById("st-net").textContent = netRow.hidden ? "" : s.site_net;
     } catch (err) { reportError(err, monthForm); }
   }
 
