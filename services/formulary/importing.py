@@ -6,7 +6,9 @@ What Excel's "save as" offers a Chinese user, detected rather than assumed:
   GBK. Encodings without a BOM are detected with charset-normalizer, restricted to the encodings
   Excel writes for zh-CN (so short GBK text is not taken for Korean cp949).
 - Workbooks (.xlsx/.xlsm) whose first sheets are instructions: the first sheet with a header row
-  is read. The header row is the first of the first 30 rows that names `code` and at least one
+  is read, visible sheets before hidden ones. A merged cell's value fills every row it covers; a
+  number shown zero-padded by its format (00001234, "YP"0001) reads as shown; a formula saved
+  without its computed value is refused naming the cells. The header row is the first of the first 30 rows that names `code` and at least one
   more known column; rows above it (titles, notes) are skipped.
 - Empty rows (Excel appends `,,,,,,,,`) are skipped; every row keeps the sheet's own row number.
 - Every cell comes back as text (numbers Excel stored for codes, 86900001000011, become
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -165,15 +169,21 @@ def _read_xlsx(content: bytes) -> Table:
 
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        archive = zipfile.ZipFile(io.BytesIO(content))
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
         raise UnreadableFile(f"无法读取的 Excel 工作簿 (not a readable Excel workbook: {exc.__class__.__name__})") from exc
     try:
-        for sheet in workbook.worksheets:
-            numbered = list(enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1))
+        # Visible sheets first: a hidden sheet is often an old copy or a lookup list, not the data.
+        sheets = sorted(workbook.worksheets, key=lambda ws: ws.sheet_state != "visible")
+        for sheet in sheets:
+            numbered = [(n, [_xlsx_cell(c) for c in cells]) for n, cells in enumerate(sheet.iter_rows(min_row=1), start=1)]
+            xml = _sheet_xml(archive, sheet)
+            _fill_merged(numbered, xml)
             try:
                 table = _from_rows(numbered)
             except UnreadableFile:
                 continue  # an instructions sheet: try the next one
+            _refuse_uncomputed_formulas(xml, sheet.title)
             table.sheet = sheet.title
             return table
     finally:
@@ -181,15 +191,72 @@ def _read_xlsx(content: bytes) -> Table:
     raise UnreadableFile("没有哪个工作表有包含“编码”等列名的表头行 (no sheet has a header row naming 编码 and other columns)")
 
 
+ZERO_PADDED = re.compile(r'^(?:"([^"]*)")?(0+)$')  # number formats such as 00000000 or "YP"000000 (codes shown padded)
+
+
+def _xlsx_cell(cell: Any) -> Any:
+    """A cell's value as Excel shows it where that matters: a code stored as a number with a zero-padded format."""
+    value = getattr(cell, "value", None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        shown = ZERO_PADDED.match(getattr(cell, "number_format", "") or "")
+        if shown:
+            return (shown.group(1) or "") + str(int(value)).zfill(len(shown.group(2)))
+    return value
+
+
+def _sheet_xml(archive: zipfile.ZipFile, sheet: Any) -> str:
+    path = str(getattr(sheet, "_worksheet_path", "") or "").lstrip("/")
+    try:
+        return archive.read(path).decode("utf-8", errors="replace") if path else ""
+    except KeyError:
+        return ""
+
+
+def _fill_merged(numbered: list[tuple[int, list[Any]]], xml: str) -> None:
+    """A merged range's value (kept by Excel in its top-left cell) given to every row it covers, in its first column."""
+    from openpyxl.utils.cell import range_boundaries
+
+    by_row = {n: cells for n, cells in numbered}
+    for ref in re.findall(r'<(?:\w+:)?mergeCell ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"', xml):
+        min_col, min_row, _max_col, max_row = range_boundaries(ref)
+        top = by_row.get(min_row)
+        if top is None or len(top) < min_col:
+            continue
+        for row in range(min_row + 1, max_row + 1):
+            cells = by_row.get(row)
+            if cells is not None:
+                cells.extend([None] * (min_col - len(cells)))
+                if cells[min_col - 1] is None:
+                    cells[min_col - 1] = top[min_col - 1]
+
+
+def _refuse_uncomputed_formulas(xml: str, title: str) -> None:
+    """Formulas saved without their computed value (written by a program, never opened in Excel) cannot be read."""
+    if "<f" not in xml:
+        return
+    missing = [
+        ref for ref, inner in re.findall(r'<(?:\w+:)?c r="([A-Z]+[0-9]+)"[^>]*>(.*?)</(?:\w+:)?c>', xml, flags=re.S)
+        if re.search(r"<(?:\w+:)?f[\s>/]", inner) and not re.search(r"<(?:\w+:)?v>[^<]+</", inner)
+    ]  # fmt: skip
+    if missing:
+        shown = "、".join(missing[:10])
+        raise UnreadableFile(
+            f"工作表“{title}”的单元格 {shown} 是公式但没有计算结果，请在 Excel 中打开并保存后再上传 "
+            f"(cells {', '.join(missing[:10])} hold formulas without computed values: open and save the file in Excel)"
+        )
+
+
 def cell_text(value: Any) -> str | None:
-    """A cell as text (None when blank); whole-number floats lose their '.0'."""
+    """A cell as text (None when blank); whole-number floats lose their '.0'; a date at midnight is a date."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     text = str(value)
     return None if text.strip() == "" else text
