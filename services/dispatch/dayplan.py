@@ -126,6 +126,17 @@ def annotate_trips(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def merge_kept(result: dict[str, Any], kept: list[dict[str, Any]]) -> dict[str, Any]:
+    """A re-plan's result with the routes of vehicles already out put back unchanged; the totals
+    (stops served, km, cost in yuan, vehicles, trips) count the whole day, kept routes included."""
+    totals = result.setdefault("totals", {})
+    totals["stops_served"] = int(totals.get("stops_served") or 0) + sum(len(r["stops"]) for r in kept)
+    totals["distance_km"] = round(float(totals.get("distance_km") or 0) + sum(float(r.get("distance_km") or 0) for r in kept), 2)
+    totals["cost"] = round(float(totals.get("cost") or 0) + sum(float(r.get("cost") or 0) for r in kept), 2)
+    result["routes"] = list(kept) + result["routes"]
+    return annotate_trips(result)
+
+
 def _stop_request(stop: DayStop) -> dict[str, Any]:
     hours = stop.site.receiving_hours
     return {

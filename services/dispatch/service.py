@@ -288,14 +288,20 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
         out_stops = {s for v in out for s in current.get(v, [])}
         request["stops"] = [s for s in request["stops"] if s["id"] not in out_stops]
         stop_ids = {s["id"] for s in request["stops"]}
-        for stop in cmd.locks:
+        for stop, v in cmd.locks.items():
+            if stop in out_stops:
+                raise InvalidInput(f"stop {stop} is already out on {_carrier(current, stop)}",
+                                   {f"locks.{stop}": f"already out on {_carrier(current, stop)} (its route is kept as it is)"})
+            if set(trips_of[v]) <= out:
+                raise InvalidInput(f"vehicle {v} is already out", {f"locks.{stop}": f"vehicle {v} is already out; lock to a vehicle still at the hub"})
             if stop not in stop_ids:
                 raise InvalidInput(f"stop {stop} is not in the re-plan", {f"locks.{stop}": f"unknown stop {stop}"})
         planned = {x["id"] for x in request["vehicles"]}
         request["initial_routes"] = {v: [s for s in stops if s in stop_ids] for v, stops in current.items() if v in planned}
         on = {s: v for v, stops in current.items() for s in stops}
         # A lock naming a vehicle (not one of its trips) keeps the stop's current trip on it, else its first trip.
-        locks = {s: (on[s] if on.get(s) in trips_of[v] else trips_of[v][0]) for s, v in cmd.locks.items()}
+        locks = {s: (on[s] if on.get(s) in trips_of[v] else next(t for t in trips_of[v] if t not in out))
+                 for s, v in cmd.locks.items()}  # fmt: skip
         locked = [t for v in cmd.locked_routes for t in trips_of[v] if t in planned]
         request["locks"] = locks
         for vehicle in locked:
@@ -305,6 +311,10 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
         _screen(request)
         request["kept_routes"] = [r for r in base["result"]["routes"] if r["vehicle"] in out]
         return _insert_plan(session, actor, day, request, refs, cmd.plan_id)
+
+
+def _carrier(routes: dict[str, list[str]], stop: str) -> str:
+    return next(v for v, stops in routes.items() if stop in stops)
 
 
 def _screen(request: dict[str, Any], problem: Problem | None = None) -> Problem:

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.dispatch import store
-from services.dispatch.dayplan import annotate_trips
+from services.dispatch.dayplan import merge_kept
 from services.dispatch.planning import PlanCheckFailed, solve_request
 from shared.clock import utcnow
 from shared.db import unit_of_work
@@ -142,9 +142,7 @@ class _Run:
                 raise
             log.exception("a solve phase failed; keeping the plan so far", extra={"plan_id": self.plan_id})
             return None
-        annotate_trips(result)
-        result["routes"] = kept + result["routes"]
-        return result
+        return merge_kept(result, kept)
 
 
 def run_plan(ctx: ServiceContext, plan_id: str, worker: str, stop: threading.Event | None = None) -> str:

@@ -258,3 +258,41 @@ def test_locks_and_vehicles_out_may_name_a_van_or_one_of_its_trips(service_ctx: 
     with pytest.raises(InvalidInput) as refused:
         service.replan(service_ctx, DISPATCHER, Replan(first["id"], {}, ("NOPE",), (), 2))
     assert list(refused.value.fields) == ["locked_routes[0]"]
+
+
+def test_a_lock_on_a_vehicle_already_out_or_of_a_stop_already_out_is_refused_naming_the_lock(
+    service_ctx: ServiceContext,
+) -> None:
+    """Found trying it as a dispatcher: a stop locked to a van marked out gave a 500 (the core refused the lock)."""
+    first = _plan(service_ctx)
+    routes = first["result"]["routes"]
+    van = routes[0]["vehicle_id"]
+    other = next(r for r in routes if r["vehicle_id"] != van)["stops"][0]["id"]
+    on_van = routes[0]["stops"][0]["id"]
+    for lock_to in (van, routes[0]["vehicle"]):  # the van, or one of its trips
+        with pytest.raises(InvalidInput) as refused:
+            service.replan(service_ctx, DISPATCHER, Replan(first["id"], {other: lock_to}, (), (van,), 2))
+        assert list(refused.value.fields) == [f"locks.{other}"]
+        assert "out" in refused.value.fields[f"locks.{other}"]
+    with pytest.raises(InvalidInput) as gone:
+        service.replan(service_ctx, DISPATCHER, Replan(first["id"], {on_van: van}, (), (van,), 2))
+    assert list(gone.value.fields) == [f"locks.{on_van}"] and "out" in gone.value.fields[f"locks.{on_van}"]
+
+
+def test_a_replan_with_a_vehicle_out_counts_its_kept_route_in_the_days_totals(service_ctx: ServiceContext) -> None:
+    """The day's totals (and so the before/after comparison) include the routes of vans already out."""
+    first = _plan(service_ctx)
+    van = first["result"]["routes"][0]["vehicle_id"]
+    again = service.replan(service_ctx, DISPATCHER, Replan(first["id"], {}, (), (van,), 2))
+    _solve_all(service_ctx)
+    after = service.get_plan(service_ctx, again["id"])
+    assert after["status"] == "solved", after["error"]
+    routes = after["result"]["routes"]
+    totals = after["result"]["totals"]
+    assert totals["stops_served"] == sum(len(r["stops"]) for r in routes) == first["result"]["totals"]["stops_served"]
+    assert totals["distance_km"] == pytest.approx(sum(r["distance_km"] for r in routes), abs=0.02)
+    assert totals["cost"] == pytest.approx(sum(r["cost"] for r in routes), abs=0.05)
+    assert totals["vehicles"] == len({r["vehicle_id"] for r in routes}) and totals["trips"] == len(routes)
+    assert van in {r["vehicle_id"] for r in routes}
+    diff = reads.compare_plans(service_ctx, DISPATCHER, again["id"])
+    assert diff["delta"]["stops_served"] == 0
