@@ -148,9 +148,9 @@ def settlement(session: Session, month: str, site_code: str | None) -> dict[str,
     shown = [e for e in entries if site_code is None or e.site == site_code]
     return {
         # total: the whole community's statement, which sums to zero whoever looks; site_net: the shown site's net payable.
-        "month": month, "transfers": len(rows), "total": sum((e.payable for e in entries), Decimal("0")),
+        "month": month, "transfers": len(rows), "total": sum((e.payable for e in entries), Decimal("0.00")),
         "site_code": site_code,
-        "site_net": None if site_code is None else sum((e.payable for e in shown), Decimal("0")),
+        "site_net": None if site_code is None else sum((e.payable for e in shown), Decimal("0.00")),
         "entries": [{"site_code": e.site, "counterparty": e.counterparty, "payable": e.payable,
                      "received_value": e.received_value, "sent_value": e.sent_value} for e in shown],
     }  # fmt: skip

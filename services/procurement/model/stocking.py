@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 
 from services.procurement.model.invoices import add_months
 
@@ -33,11 +34,12 @@ def suggest_order(
     lead_time_days: int, safety_days: int, package_size: int,
 ) -> Suggestion:
     """The order-up-to suggestion from `consumed` units over the last `window_days` days."""
-    avg = consumed / window_days if window_days > 0 else 0.0
+    # Exact arithmetic: in floats 29 / 7 × 7 is 29.000000000000004, whose ceiling orders one unit (a package) too many.
+    avg = Fraction(consumed, window_days) if window_days > 0 else Fraction(0)
     target = math.ceil(avg * (lead_time_days + safety_days))
     gap = target - on_hand - on_order
     packs = math.ceil(gap / package_size) if gap > 0 else 0
-    return Suggestion(item_code, on_hand, on_order, round(avg, 3), target, packs * package_size)
+    return Suggestion(item_code, on_hand, on_order, round(float(avg), 3), target, packs * package_size)
 
 
 @dataclass(frozen=True)
