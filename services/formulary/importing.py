@@ -112,7 +112,9 @@ def decode(content: bytes) -> tuple[str, str]:
             label = {"utf-8-sig": "UTF-8 (BOM)", "gb18030": "GB18030 (BOM)", "utf-16": "UTF-16"}[encoding]
             return text.lstrip("\ufeff"), label
     try:
-        return content.decode("utf-8").lstrip("\ufeff"), "UTF-8"
+        text = content.decode("utf-8").lstrip("\ufeff")
+        if "\x00" not in text:  # UTF-16 without a BOM is valid UTF-8 full of NULs: not a text file's UTF-8
+            return text, "UTF-8"
     except UnicodeDecodeError:
         pass
     # charset-normalizer ranks the plausible encodings; a short file can fool its ranking, so the
@@ -133,7 +135,9 @@ def decode(content: bytes) -> tuple[str, str]:
         if not decoded:
             raise UnreadableFile("无法识别文件编码，请在 Excel 中另存为“CSV UTF-8” (encoding not recognised: save as CSV UTF-8)")
         text, encoding = decoded[0]
-    return text, {"gb18030": "GB18030/GBK", "utf_16": "UTF-16"}.get(encoding, encoding.upper().replace("_", "-"))
+    return text, {"gb18030": "GB18030/GBK", "utf_16": "UTF-16", "utf_16_le": "UTF-16LE", "utf_16_be": "UTF-16BE"}.get(
+        encoding, encoding.upper().replace("_", "-")
+    )
 
 
 def _has_header(text: str) -> bool:

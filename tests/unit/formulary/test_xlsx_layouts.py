@@ -71,3 +71,10 @@ def test_zero_padded_number_codes_keep_their_zeros_and_dates_are_dates() -> None
     rows = [r for _n, r in read_table("目录.xlsx", _book(build)).rows]
     assert rows[0]["code"] == "00001234" and rows[1]["code"] == "86900001000011"
     assert rows[2]["nhsa_code"] == "2024-01-02"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_tab_separated_utf16_without_a_byte_order_mark_is_detected(encoding: str) -> None:
+    table = read_table("目录.txt", "编码\t通用名\t包装数量\nYP000007\t阿莫西林胶囊\t48\n".encode(encoding))
+    assert table.encoding and "UTF-16" in table.encoding
+    assert table.rows[0][1] == {"code": "YP000007", "generic_name": "阿莫西林胶囊", "package_size": "48"}
