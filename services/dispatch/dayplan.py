@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from services.dispatch.model import (
@@ -61,6 +61,15 @@ def screen_vehicle(vehicle: Mapping[str, Any], opens: str, closes: str) -> LeftO
         return LeftOut(vehicle["id"], "shift", f"班次 {start}–{end} 不在物流中心作业时间 {opens}–{closes} 内 "
                                                f"(shift {start}–{end} lies outside the depot's hours {opens}–{closes})")
     return None
+
+
+def not_before(day: date, now: datetime) -> str | None:
+    """For today (``now`` is the county's local time), the present time rounded up to the next
+    5 minutes (HH:MM): no van leaves earlier. None for any later day."""
+    if day != now.date():
+        return None
+    rounded = min(24 * 60 - 1, -(-(now.hour * 60 + now.minute) // 5) * 5)
+    return f"{rounded // 60:02d}:{rounded % 60:02d}"
 
 
 class HubClosed(Exception):

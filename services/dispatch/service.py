@@ -26,7 +26,7 @@ from services.dispatch.commands import (
     ShipmentFilter,
     UpsertVehicle,
 )
-from services.dispatch.dayplan import HubClosed, base_vehicle, day_options, day_request
+from services.dispatch.dayplan import HubClosed, base_vehicle, day_options, day_request, not_before
 from services.dispatch.fleet import vehicle_request
 from services.dispatch.locks import LockProblem, screen_locks
 from services.dispatch.model import MAX_PARTS, SiteInfo
@@ -57,15 +57,6 @@ def local_now() -> datetime:
 def today() -> date:
     """Today in the county's time zone."""
     return local_now().date()
-
-
-def not_before(day: date) -> str | None:
-    """For today, the present time rounded up to the next 5 minutes (HH:MM): no van leaves earlier."""
-    now = local_now()
-    if day != now.date():
-        return None
-    rounded = min(24 * 60 - 1, -(-(now.hour * 60 + now.minute) // 5) * 5)
-    return f"{rounded // 60:02d}:{rounded % 60:02d}"
 
 
 def tomorrow() -> date:
@@ -178,7 +169,7 @@ def build_day_request(
     try:
         request, refs = day_request(day, sites, store.pending_shipments(session), vehicles, options,
                                     store.largest_compartments(session), exclude_vehicles or set(),
-                                    not_before(day))  # fmt: skip
+                                    not_before(day, local_now()))  # fmt: skip
     except HubClosed as closed:
         raise InvalidInput(f"the hub closed at {closed.args[0]} today; plan tomorrow",
                            {"date": f"物流中心今天 {closed.args[0]} 已停止作业 (the hub has closed for today)"}) from closed
@@ -290,8 +281,8 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
         stop_ids = {s["id"] for s in request["stops"]}
         for stop, v in cmd.locks.items():
             if stop in out_stops:
-                raise InvalidInput(f"stop {stop} is already out on {_carrier(current, stop)}",
-                                   {f"locks.{stop}": f"already out on {_carrier(current, stop)} (its route is kept as it is)"})
+                on_van = next(v for v, stops in current.items() if stop in stops)
+                raise InvalidInput(f"stop {stop} is already out on {on_van}", {f"locks.{stop}": f"already out on {on_van} (its route is kept)"})
             if set(trips_of[v]) <= out:
                 raise InvalidInput(f"vehicle {v} is already out", {f"locks.{stop}": f"vehicle {v} is already out; lock to a vehicle still at the hub"})
             if stop not in stop_ids:
@@ -311,10 +302,6 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
         _screen(request)
         request["kept_routes"] = [r for r in base["result"]["routes"] if r["vehicle"] in out]
         return _insert_plan(session, actor, day, request, refs, cmd.plan_id)
-
-
-def _carrier(routes: dict[str, list[str]], stop: str) -> str:
-    return next(v for v, stops in routes.items() if stop in stops)
 
 
 def _screen(request: dict[str, Any], problem: Problem | None = None) -> Problem:
