@@ -36,8 +36,11 @@ from shared.pinyin_readings import name_readings
 from shared.text import search_form
 
 # How NMPA product names spell each dosage form (中国药典 2020 通则 0100 制剂通则; 化学药品通用名称命名原则).
+# 通则 0102: 注射剂 comprises 注射液, 注射用无菌粉末 (products named 注射用<name>) and 注射用浓溶液 (named <name>注射液).
 FORM_SPELLINGS: dict[str, tuple[str, ...]] = {
     "注射剂": ("注射液", "注射用"),
+    "注射用无菌粉末": ("注射用",),
+    "注射用浓溶液": ("注射液",),
     "口服溶液剂": ("口服溶液", "口服液"),
     "滴眼剂": ("滴眼液",),
     "混悬剂": ("混悬液",),

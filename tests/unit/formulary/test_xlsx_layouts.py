@@ -78,3 +78,12 @@ def test_tab_separated_utf16_without_a_byte_order_mark_is_detected(encoding: str
     table = read_table("目录.txt", "编码\t通用名\t包装数量\nYP000007\t阿莫西林胶囊\t48\n".encode(encoding))
     assert table.encoding and "UTF-16" in table.encoding
     assert table.rows[0][1] == {"code": "YP000007", "generic_name": "阿莫西林胶囊", "package_size": "48"}
+
+
+def test_powders_for_injection_are_found_by_their_nmpa_product_name() -> None:
+    from shared.search import item_keys, matches, query_terms
+
+    item = {"code": "YP000020", "generic_name": "头孢曲松", "dosage_form": "注射用无菌粉末", "strength": "1.0g"}
+    text = item_keys(item).text
+    for q in ("注射用头孢曲松", "注射用 头孢曲松", "头孢曲松 注射用无菌粉末", "注射用头孢曲松 1.0g"):
+        assert matches(text, query_terms(q)), q
