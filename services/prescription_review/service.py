@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import math
 import uuid
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.prescription_review import store
@@ -32,7 +34,8 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
-RESCREENABLE = ("returned", "blocked")
+# A changed prescription may replace the screened one while it is not yet dispensed or refused.
+RESCREENABLE = ("returned", "blocked", "pending", "claimed")
 STATUS_OF = {"pass": "passed", "review": "pending", "block": "blocked"}
 DECIDED = {"approve": "approved", "reject": "rejected", "return": "returned"}
 
@@ -99,10 +102,22 @@ def _approved_event(ctx: ServiceContext, session: Session, review: dict[str, Any
 
 
 def screen_prescription(ctx: ServiceContext, actor: Principal, rx: Prescription, source: str = "api") -> ScreeningAnswer:
-    """Screen a prescription (or a changed one after a return): pass releases it, review queues it,
-    block returns it to the prescriber. Conflict if the number is already under review or decided."""
+    """Screen a prescription: pass releases it, review queues it, block returns it to the prescriber.
+
+    The same number again: the same prescription is answered as before with nothing written (an HIS
+    retry); a changed one while pending, claimed, returned or blocked is a new screening version of
+    the same review (attempt + 1, any claim dropped); Conflict for an unchanged returned one (change
+    it or double-sign) and for a number already passed, approved or rejected. Two first sends that
+    race: the loser is answered as a resend."""
     actor.require("his", "pharmacist")
     actor.require_site(rx.site_code)
+    try:
+        return _screen_once(ctx, actor, rx, source)
+    except IntegrityError:  # another send of this number created the review meanwhile
+        return _screen_once(ctx, actor, rx, source)
+
+
+def _screen_once(ctx: ServiceContext, actor: Principal, rx: Prescription, source: str) -> ScreeningAnswer:
     now = utcnow()
     with unit_of_work(ctx.factory) as session:
         engine = current_engine(ctx, session)
@@ -110,13 +125,13 @@ def screen_prescription(ctx: ServiceContext, actor: Principal, rx: Prescription,
             result = screen(rx, engine.knowledge, engine.policy, engine.registry, now)
         except ScreeningRefused as exc:
             raise InvalidInput(exc.message, {exc.field: exc.message}) from None
-        existing = store.review_by_number(session, rx.prescription_no, rx.site_code)
-        if existing is not None and existing["status"] not in RESCREENABLE:
-            raise Conflict(
-                f"prescription {rx.prescription_no} is already {existing['status']}; only a returned or blocked one may be resubmitted",
-                {"prescription_no": f"already {existing['status']}"},
-            )
         key = patient_key(ctx, rx.patient.id)
+        kept = _minimal(rx, key)
+        existing = store.review_by_number(session, rx.prescription_no, rx.site_code)
+        if existing is not None:
+            replay = _resend(session, existing, kept)
+            if replay is not None:
+                return replay
         findings = [f.as_dict() for f in result.findings]
         screening_id = str(uuid.uuid4())
         status = STATUS_OF[result.outcome]
@@ -137,14 +152,16 @@ def screen_prescription(ctx: ServiceContext, actor: Principal, rx: Prescription,
         screening_row = {
             "id": screening_id, "review_id": review["id"], "attempt": review["attempts"], "screened_at": now,
             "screened_by": actor.subject, "source": source, "outcome": result.outcome,
-            "knowledge_version": result.knowledge_version, "patient_key": key, "prescription": _minimal(rx, key),
+            "knowledge_version": result.knowledge_version, "patient_key": key, "prescription": kept,
             "findings": findings, "codes": ",".join(sorted({str(f["code"]) for f in findings}))[:800],
         }  # fmt: skip
         store.insert_screening(session, screening_row)
         common: dict[str, Any] = {"knowledge_version": result.knowledge_version, "screening_id": screening_id, "at": now}
         entries = []
         if review["attempts"] > 1:
-            entries.append(_entry(review, actor, "resubmitted", **common))
+            entries.append(_entry(review, actor, "resubmitted", detail={"from_status": existing["status"] if existing else None,
+                                                                          "claim_dropped": existing.get("claimed_by") if existing else None},
+                                  **common))  # fmt: skip
         entries.append(_entry(review, actor, "screened", detail={"outcome": result.outcome, "codes": [f["code"] for f in findings]},
                               **common))  # fmt: skip
         entries.append(_entry(review, "engine", {"passed": "auto_passed", "pending": "queued", "blocked": "blocked"}[status], **common))
@@ -154,6 +171,25 @@ def screen_prescription(ctx: ServiceContext, actor: Principal, rx: Prescription,
     log.info("screened", extra={"prescription_no": rx.prescription_no, "site": rx.site_code, "outcome": result.outcome,
                                 "patient": key[:6] + "…", "findings": len(findings)})  # fmt: skip
     return ScreeningAnswer(review["id"], result.outcome, result.knowledge_version, findings, review["attempts"])
+
+
+def _resend(session: Session, existing: dict[str, Any], kept: dict[str, Any]) -> ScreeningAnswer | None:
+    """A number sent again: the answer already given if the prescription is the same (a retry),
+    None if a changed one may be screened as a new version; Conflict when it may not."""
+    latest = store.screening_by_id(session, existing["screening_id"])
+    same = latest is not None and latest["prescription"] == json.loads(json.dumps(kept))
+    if same and existing["status"] == "returned":
+        raise Conflict(f"prescription {existing['prescription_no']} was returned; change it or insist with a double signature",
+                       {"prescription_no": "returned unchanged"})  # fmt: skip
+    if same and latest is not None:
+        return ScreeningAnswer(existing["id"], latest["outcome"], latest["knowledge_version"], list(latest["findings"]),
+                               int(latest["attempt"]))  # fmt: skip
+    if existing["status"] not in RESCREENABLE:
+        raise Conflict(
+            f"prescription {existing['prescription_no']} is already {existing['status']}; write a new prescription",
+            {"prescription_no": f"already {existing['status']}"},
+        )
+    return None
 
 
 def _review(session: Session, review_id: str) -> dict[str, Any]:

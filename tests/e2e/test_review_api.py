@@ -181,12 +181,21 @@ def test_no_token_is_401_and_storekeeper_sees_only_own_site(client: FlaskClient)
     assert client.get("/api/v1/queue", headers=bearer("storekeeper", site="CW-T01")).status_code == 403
 
 
-def test_idempotent_retry_and_duplicate_number(client: FlaskClient) -> None:
+def test_idempotent_retry_and_duplicate_number(client: FlaskClient, review_ctx: ServiceContext) -> None:
     sent = flagged("R-ID-1")
     first = client.post("/api/v1/screenings", json=sent, headers={**HIS, "Idempotency-Key": "k1"})
     again = client.post("/api/v1/screenings", json=sent, headers={**HIS, "Idempotency-Key": "k1"})
     assert again.get_json() == first.get_json() and again.headers.get("Idempotent-Replayed") == "true"
-    dup = client.post("/api/v1/screenings", json=flagged("R-ID-1"), headers=HIS)
+    before = table_dump(review_ctx)
+    resent = client.post("/api/v1/screenings", json=sent, headers=HIS)  # a retry without a key: same answer, nothing written
+    assert resent.status_code == 200 and resent.get_json() == first.get_json()
+    assert table_dump(review_ctx) == before
+    review_id = first.get_json()["id"]
+    assert client.post(f"/api/v1/reviews/{review_id}/claim", headers=PH).status_code == 200
+    assert client.post(f"/api/v1/reviews/{review_id}/decision", json={"decision": "approve"}, headers=PH).status_code == 200
+    changed = copy.deepcopy(sent)
+    changed["items"][0]["days"] = 2
+    dup = client.post("/api/v1/screenings", json=changed, headers=HIS)  # approved: final
     assert dup.status_code == 409 and dup.get_json()["errors"][0]["field"] == "prescription_no"
 
 

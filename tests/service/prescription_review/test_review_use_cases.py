@@ -99,13 +99,18 @@ def test_queue_oldest_first_claim_is_exclusive_and_decision_needs_the_claim(serv
         service.decide(service_ctx, PHARMACIST, DecideReview(first.id, "reject", "DOSE", None))
 
 
+def answer_issued(ctx: ServiceContext, review_id: str) -> str:
+    """The issued_at of the review's latest screening, as sent."""
+    with ctx.factory() as s:
+        return str(store.screenings_of(s, review_id)[-1]["prescription"]["issued_at"])
+
+
 def test_return_resubmit_is_screened_again(service_ctx: ServiceContext) -> None:
     answer = service.screen_prescription(service_ctx, HIS, rx(flagged("R-RS-1")))
     service.claim(service_ctx, PHARMACIST, ClaimReview(answer.id))
     service.decide(service_ctx, PHARMACIST, DecideReview(answer.id, "return", "DOSE", "多潘立酮一日不超过30mg"))
-    with pytest.raises(Conflict):  # a pending or decided number cannot be sent again …
-        service.screen_prescription(service_ctx, HIS, rx(flagged("R-FLAG-OTHER")))  # (other number: fine)
-        service.screen_prescription(service_ctx, HIS, rx(flagged("R-FLAG-OTHER")))
+    with pytest.raises(Conflict):  # a returned prescription sent back unchanged (see test_review_resubmission.py)
+        service.screen_prescription(service_ctx, HIS, rx(flagged("R-RS-1") | {"issued_at": answer_issued(service_ctx, answer.id)}))
     fixed = flagged("R-RS-1")
     fixed["items"][0].update(dose=10, quantity=9)
     again = service.screen_prescription(service_ctx, HIS, rx(fixed))
