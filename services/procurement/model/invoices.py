@@ -205,8 +205,14 @@ def _chain_for_item(
         seconds = to_buyer
         second = ([p for p in to_buyer if p.issuer == supplier] or to_buyer)[0]
     else:
-        sink = ([p for p in mine if p.recipient not in issuers] or mine)[0]
-        has_predecessor = any(p.recipient == sink.issuer for p in mine if p.idx != sink.idx)
+        # The chain's last invoice: the delivering distributor's, else one that continues a chain, else the first.
+        ends = [p for p in mine if p.recipient not in issuers] or mine
+
+        def continues(p: _Prepared) -> bool:
+            return any(q.recipient == p.issuer for q in mine if q.idx != p.idx)
+
+        sink = next((p for p in ends if p.issuer == supplier), None) or next((p for p in ends if continues(p)), ends[0])
+        has_predecessor = continues(sink)
         if sink.recipient != supplier and (sink.issuer == supplier or has_predecessor):
             codes.append("SECOND_INVOICE_NOT_TO_BUYER")
             second, seconds = sink, [sink]
@@ -226,6 +232,10 @@ def _chain_for_item(
             in_second = {p.idx for p in seconds} | {second.idx}
             upstream = [p for p in mine if p.idx not in in_second]
             codes.append("INVOICE_CHAIN_BROKEN" if upstream else "FIRST_INVOICE_MISSING")
+            heads = [_walk_back(p, upstream)[0] for p in upstream]
+            if heads and not any(_is_manufacturer(h.invoice.issuer, item, facts) for h in heads):
+                # Broken, and no upstream invoice starts at the manufacturer either.
+                codes.append("FIRST_ISSUER_NOT_MANUFACTURER")
     else:
         if not _is_manufacturer(chain[0].invoice.issuer, item, facts):
             codes.append("FIRST_ISSUER_NOT_MANUFACTURER")
