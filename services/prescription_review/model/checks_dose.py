@@ -157,6 +157,9 @@ def _dose(item: RxItem, index: int, p: DrugProfile, amount: float, dim: str, age
           weight: float | None, out: Findings) -> None:
     picked = _pick_range(p, item.route, age, weight, dim)
     if picked is None:
+        if weight is None and _pick_range(p, item.route, age, 1.0, dim) is not None:
+            # The band for this age is per kg (children): without a weight the dose cannot be checked.
+            out.add("MISSING_FIELD", index, f"{p.facts.generic_name} 儿童剂量按体重计算，需注明体重 (patient.weight_kg)")
         return
     r, scale = picked
     per_day = DOSES_PER_DAY.get(item.frequency or "")

@@ -129,6 +129,22 @@ def test_finding_triggers_and_near_miss_does_not(ck: CompiledKnowledge, code: st
     assert code not in {f.code for f in run(ck, miss).findings}, run(ck, miss).findings
 
 
+@pytest.mark.parametrize(("patient", "expect_missing"), [
+    ({"age_years": 5, "weight_kg": None}, True),  # a per-kg band applies: without weight the dose goes unchecked
+    ({"age_years": None, "age_days": 400, "weight_kg": None}, True),
+    ({"age_years": 5, "weight_kg": 18}, False),  # weighed: checked (DOSE_ABOVE_MAX instead)
+    ({"age_years": 30, "weight_kg": None}, False),  # adult band is per dose
+])  # fmt: skip
+def test_child_without_weight_where_the_range_is_per_kg(ck: CompiledKnowledge, patient: dict[str, Any], expect_missing: bool) -> None:
+    b = rx_body(items=[line("YP000009", 1, "g", "tid", days=3, qty=72)])
+    b["patient"].update(patient, diagnoses=INFECTION)
+    found = run(ck, b).findings
+    missing = [f for f in found if f.code == "MISSING_FIELD" and f.item_index == 0 and "体重" in f.message]
+    assert bool(missing) is expect_missing, found
+    if patient.get("weight_kg"):
+        assert "DOSE_ABOVE_MAX" in {f.code for f in found}
+
+
 def test_every_code_is_covered() -> None:
     covered = {c[0] for c in CASES} | {"PRESCRIBER_NOT_AUTHORIZED"}
     assert covered == set(CODES)
