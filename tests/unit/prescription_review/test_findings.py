@@ -145,6 +145,16 @@ def test_child_without_weight_where_the_range_is_per_kg(ck: CompiledKnowledge, p
         assert "DOSE_ABOVE_MAX" in {f.code for f in found}
 
 
+@pytest.mark.parametrize("word", ["β-内酰胺类", "β内酰胺", "beta-lactam", "Β-内酰胺类抗生素过敏"])
+@pytest.mark.parametrize("code", ["YP000008", "YP000017", "YP000499"])  # amoxicillin, cefuroxime, meropenem
+def test_beta_lactam_allergy_covers_penicillins_cephalosporins_carbapenems(ck: CompiledKnowledge, word: str, code: str) -> None:
+    b = rx_body(items=[line(code, 0.5, "g", "tid", "oral" if code != "YP000499" else "ivgtt", 3, 9)])
+    b["patient"].update(allergies=[word], diagnoses=INFECTION)
+    assert "ALLERGY" in {f.code for f in run(ck, b).findings}
+    b["patient"].update(allergies=["花粉"])
+    assert "ALLERGY" not in {f.code for f in run(ck, b).findings}
+
+
 def test_every_code_is_covered() -> None:
     covered = {c[0] for c in CASES} | {"PRESCRIBER_NOT_AUTHORIZED"}
     assert covered == set(CODES)
