@@ -193,14 +193,22 @@ class SolveIn(Strict):
                 errors.setdefault("locks", {})[stop_id] = ["no such stop"]
             elif vehicle_id not in vehicle_ids:
                 errors.setdefault("locks", {})[stop_id] = [f"no vehicle {vehicle_id}"]
-        for vehicle_id in data["locked_routes"]:
+        for i, vehicle_id in enumerate(data["locked_routes"]):
             if vehicle_id not in vehicle_ids:
                 errors.setdefault("locked_routes", []).append(f"no vehicle {vehicle_id}")
+            elif vehicle_id in data["locked_routes"][:i]:
+                errors.setdefault("locked_routes", []).append(f"vehicle {vehicle_id} is named twice")
+        placed: dict[str, str] = {}  # a stop rides on one route at most once
         for vehicle_id, route in (data.get("initial_routes") or {}).items():
             if vehicle_id not in vehicle_ids:
                 errors.setdefault("initial_routes", {})[vehicle_id] = ["no such vehicle"]
             elif any(s not in stop_ids for s in route):
                 errors.setdefault("initial_routes", {})[vehicle_id] = ["names a stop that is not in the problem"]
+            for s in route:
+                if s in placed:
+                    where = "twice on this route" if placed[s] == vehicle_id else f"already on {placed[s]}"
+                    errors.setdefault("initial_routes", {})[vehicle_id] = [f"stop {s} is {where}"]
+                placed.setdefault(s, vehicle_id)
         if errors:
             raise ValidationError(errors)
 
