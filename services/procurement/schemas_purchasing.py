@@ -175,6 +175,15 @@ class ReceiptIn(Strict):
     invoices = fields.List(fields.Nested(InvoiceIn), required=True, validate=validate.Length(max=20))
 
     @validates_schema
+    def _one_expiry_per_batch(self, d: dict[str, Any], **_: Any) -> None:
+        """A batch (批号) has one expiry date: two lines of the same item and batch must agree."""
+        seen: dict[tuple[str, str], Any] = {}
+        for i, line in enumerate(d.get("lines") or []):
+            expiry = seen.setdefault((line["item_code"], line["batch_no"]), line["expiry"])
+            if expiry != line["expiry"]:
+                raise ValidationError({f"lines[{i}].expiry": [f"batch {line['batch_no']} was given expiry {expiry} on an earlier line"]})
+
+    @validates_schema
     def _each_invoice_once(self, d: dict[str, Any], **_: Any) -> None:
         """The same invoice (issuer's tax id + number) twice would count its quantities twice."""
         seen: set[tuple[str, str]] = set()
@@ -217,6 +226,13 @@ class PurchaseOrderIn(Strict):
     distributor_tax_id = TaxId(required=True, validate=TAX_ID)
     lines = fields.List(fields.Nested(PurchaseLineIn), required=True, validate=validate.Length(min=1, max=500))
     justification = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000), multiline=True)
+
+    @validates_schema
+    def _each_item_once(self, d: dict[str, Any], **_: Any) -> None:
+        codes = [x["item_code"] for x in d.get("lines") or []]
+        for i, code in enumerate(codes):
+            if code in codes[:i]:
+                raise ValidationError({f"lines[{i}].item_code": ["the same item twice; put it on one line"]})
 
     @post_load
     def _command(self, d: dict[str, Any], **_: Any) -> c.CreatePurchaseOrder:

@@ -200,3 +200,20 @@ def test_settlement_total_is_zero_for_every_viewer_and_a_site_sees_its_net(clien
     assert county["total"] == mine["total"] == "0.00"
     assert county["site_net"] is None and mine["site_net"] == "-17.22"  # sent 24 × 1.23, received 10 × 1.23
     assert sum(float(e["payable"]) for e in county["entries"]) == 0
+
+
+def test_duplicate_order_lines_and_one_batch_with_two_expiries_are_refused(client: FlaskClient, ctx: ServiceContext) -> None:
+    assert client.post("/api/v1/distributors", json={"name": "国药控股菏泽有限公司", "tax_id": "913717000000000011", "items": "all"},
+                       headers=MGR).status_code == 201  # fmt: skip
+    assert client.post("/api/v1/prices/listed", json={"item_code": AMOX, "price": "1.5000", "effective_from": today().isoformat()},
+                       headers=MGR).status_code == 201  # fmt: skip
+    before = table_dump(ctx)
+    po = {"distributor_tax_id": "913717000000000011", "lines": [{"item_code": AMOX, "quantity": 24}, {"item_code": AMOX.lower(), "quantity": 48}]}
+    r = client.post("/api/v1/purchase-orders", json=po, headers=MGR)
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["lines[1].item_code"], r.get_json()
+    body = receipt_body(qty=120)
+    body["lines"].append({**body["lines"][0], "expiry": (today() + timedelta(days=800)).isoformat()})
+    for path in ("/api/v1/receipts/check", "/api/v1/receipts"):
+        r = client.post(path, json=body, headers=MGR)
+        assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["lines[1].expiry"], r.get_json()
+    assert table_dump(ctx) == before
