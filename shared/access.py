@@ -120,6 +120,10 @@ class Rule:
         code = self.site.site_named(view_args, query, body)
         if code is not None:
             principal.require_site(code)
+        if self.site.kind == "query" and hasattr(query, "getlist"):
+            for value in query.getlist(self.site.name):  # ?site=OWN&site=OTHER: every value is checked
+                if value:
+                    principal.require_site(value)
 
 
 def public(note: str = "") -> Rule:

@@ -20,6 +20,7 @@ write of site-owned data, whatever other roles it also holds (`Principal.site_sc
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,13 @@ LEEWAY_S = 60  # clock skew tolerated between pods
 
 class Unauthorized(Exception):
     """No token, or one that does not verify."""
+
+
+def site_key(code: str) -> str:
+    """A site code as compared for scope: NFKC (full-width to ASCII), blanks and zero-width marks
+    removed, upper-cased — `ｃｗ－ｔ０１ `, `cw-t01` and `CW-T01` name the same site."""
+    folded = unicodedata.normalize("NFKC", code)
+    return "".join(ch for ch in folded if not ch.isspace() and unicodedata.category(ch) != "Cf").upper()
 
 
 def key_id(secret: str) -> str:
@@ -108,7 +116,7 @@ class Principal:
     def require_site(self, site_code: str) -> None:
         """Raise Forbidden unless the caller may act on site_code's data (see site_scope)."""
         scope = self.site_scope()
-        if scope is not None and scope != site_code:
+        if scope is not None and (not scope or site_key(scope) != site_key(str(site_code))):
             raise Forbidden(
                 f"a storekeeper of {self.site or 'no site'} cannot act for site {site_code}",
                 {"site_code": "not your site"},
@@ -187,20 +195,27 @@ def verify_token(token: str, secret: str | Keyring) -> Principal:
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized(str(exc)) from exc
-    if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
+    if any(not isinstance(claims[k], int) or isinstance(claims[k], bool) for k in ("exp", "iat")):
         raise Unauthorized("exp and iat must be whole seconds")
+    if not isinstance(claims["sub"], str) or not claims["sub"].strip():
+        raise Unauthorized("the token names no subject (sub)")
     if claims["exp"] - claims["iat"] > ring.max_ttl.total_seconds() + LEEWAY_S:
         raise Unauthorized(f"the token lives longer than {ring.max_ttl}")
     raw_roles = claims.get("roles")
-    roles = tuple(r for r in raw_roles if r in ROLES) if isinstance(raw_roles, list) else ()
-    if not roles:
-        raise Unauthorized("token carries no known role")
+    if not isinstance(raw_roles, list) or not raw_roles:
+        raise Unauthorized("token carries no known role (roles must be a list)")
+    unknown = [r for r in raw_roles if r not in ROLES]
+    if unknown:  # fail closed: "Storekeeper" must not be dropped to leave a county-wide pharmacist
+        raise Unauthorized(f"token carries an unknown role {unknown[0]!r}")
+    roles = tuple(dict.fromkeys(raw_roles))
     site = claims.get("site")
+    if site is not None and (not isinstance(site, str) or not site_key(site)):
+        raise Unauthorized("the site claim must be one site code")
     name = claims.get("name")
     return Principal(
-        subject=str(claims["sub"]),
+        subject=claims["sub"],
         roles=roles,
-        site=site if isinstance(site, str) and site else None,
+        site=site_key(site) if isinstance(site, str) else None,
         name=name if isinstance(name, str) else None,
         claims=claims,
     )

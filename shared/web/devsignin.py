@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import unicodedata
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, request
@@ -43,14 +44,31 @@ RESERVED_NAMES = frozenset(
 )
 
 
+# After NFKC (full-width letters become ASCII): Han, ASCII letters and digits, spaces and the
+# punctuation of names (· - ' .). Cyrillic/Greek look-alikes (sеed with a Cyrillic е) and
+# zero-width or other invisible characters are refused, so no name can pass for a reserved one.
+NAME_CHARS = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9 ·.'-]+$")
+
+
+def display_name(name: str) -> str:
+    """The name as shown and signed: NFKC-normalised (ｓｅｅｄ -> seed), outer blanks removed."""
+    return unicodedata.normalize("NFKC", name).strip()
+
+
 def name_problem(name: str) -> str | None:
     """Why a display name may not be used for a demonstration sign-in, or None."""
     if len(name) > NAME_MAX:
         return f"at most {NAME_MAX} characters"
     if any(not ch.isprintable() for ch in name):
         return "no control characters"
-    folded = "".join(name.casefold().split())
-    if folded in RESERVED_NAMES or folded in {r.casefold() for r in ROLES}:
+    name = display_name(name)
+    if not name:
+        return "a name"
+    if not NAME_CHARS.match(name):
+        return "Chinese characters or Latin letters, digits, spaces and · - ' . only"
+    folded = "".join(ch for ch in name.casefold() if ch.isalnum() or ch == "-")
+    bare = folded.replace("-", "")  # "S e-e.d" is seed
+    if bare in RESERVED_NAMES or bare in {r.casefold().replace("_", "") for r in ROLES}:
         return "reserved for the system; choose a person's name"
     if folded.startswith(SUBJECT_PREFIX):
         return f"may not start with {SUBJECT_PREFIX}"
@@ -59,11 +77,41 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def _from_loopback() -> bool:
+# A request relayed by a proxy carries one of these; through a proxy the caller is not on this machine.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via", "X-Client-IP")
+
+
+def _loopback_host(host: str) -> bool:
+    """True for `127.0.0.1`, `127.0.0.1:8501`, `[::1]:8501`, `localhost`, `localhost:8501`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    if host == "localhost":
+        return True
     try:
-        return ipaddress.ip_address((request.remote_addr or "").split("%")[0]).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _from_loopback() -> bool:
+    """The caller is on this machine: loopback peer, a loopback Host (no DNS rebinding), a loopback
+    Origin when a browser sends one, and no proxy's forwarding headers."""
+    try:
+        peer = ipaddress.ip_address((request.remote_addr or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+    if not peer or any(h in request.headers for h in FORWARDING_HEADERS):
+        return False
+    if not _loopback_host(request.host or ""):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        netloc = origin.split("://", 1)[1] if "://" in origin else ""
+        return _loopback_host(netloc.split("/", 1)[0])
+    return True
 
 
 def install_dev_signin(app: Flask, ctx: ServiceContext) -> None:
@@ -92,6 +140,7 @@ def install_dev_signin(app: Flask, ctx: ServiceContext) -> None:
                 errors.append({"field": "name", "message": why})
         if errors:
             return problem(422, "Invalid input", errors=errors)
+        name = display_name(name) if isinstance(name, str) else None
         subject = f"{SUBJECT_PREFIX}{role}-{secrets.token_hex(4)}"
         token = issue_token(
             ctx.settings.keyring, str(role), site=site if role == "storekeeper" else None, subject=subject,

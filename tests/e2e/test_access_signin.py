@@ -213,3 +213,39 @@ def test_under_gunicorn_the_embedded_database_alone_does_not_open_the_demonstrat
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
     app = build_wsgi_app(SPEC)
     assert app.test_client().post("/ui/dev-token", json={"role": "pharmacy_manager"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Forwarded-For": "8.8.8.8"},  # a proxy on this machine relaying an outsider
+        {"Forwarded": "for=203.0.113.9"},
+        {"X-Real-IP": "203.0.113.9"},
+        {"Via": "1.1 nginx"},
+        {"Host": "evil.example.com"},  # DNS rebinding: a page of another site reaching 127.0.0.1
+        {"Host": "countyhub.example.org:8501"},
+        {"Origin": "http://evil.example.com"},
+        {"Origin": "null"},
+    ],
+)
+def test_a_proxied_or_rebound_request_does_not_reach_the_demo_sign_in(demo_app: Flask, headers: dict[str, str]) -> None:
+    r = demo_app.test_client().post("/ui/dev-token", json={"role": "pharmacy_manager"}, headers=headers)
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("host", ["localhost:8501", "127.0.0.1:8501", "[::1]:8501", "localhost"])
+def test_a_local_browser_still_signs_in(demo_app: Flask, host: str) -> None:
+    origin = f"http://{host}"
+    r = demo_app.test_client().post("/ui/dev-token", json={"role": "his"}, headers={"Host": host, "Origin": origin})
+    assert r.status_code == 200, r.get_json()
+
+
+@pytest.mark.parametrize("name", ["ｓｅｅｄ", "s\u0435ed", "se\u200bed", "S.E.E.D", "ＳＹＳＴＥＭ"])
+def test_disguised_system_names_are_refused_over_http(demo_app: Flask, name: str) -> None:
+    r = demo_token(demo_app, role="pharmacy_manager", name=name)
+    assert r.status_code == 422 and {e["field"] for e in r.get_json()["errors"]} == {"name"}
+
+
+def test_a_full_width_name_is_signed_as_normalised(demo_app: Flask) -> None:
+    r = demo_token(demo_app, role="his", name="  Ｌｉ Ｗｅｉ ")
+    assert r.status_code == 200 and r.get_json()["name"] == "Li Wei"

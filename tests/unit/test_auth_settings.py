@@ -138,3 +138,32 @@ def test_names_that_imitate_accounts_or_carry_control_characters_are_refused(nam
 @pytest.mark.parametrize("name", ["王芳", "Li Wei", "张 药师"])
 def test_people_s_names_are_fine(name: str) -> None:
     assert name_problem(name) is None
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text)
+
+
+LOOKALIKES = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441", "s": "\u0455", "i": "\u0456", "m": "\u043c"}
+
+
+@given(
+    name=st.sampled_from(sorted(n for n in RESERVED_NAMES if n.isascii())),
+    trick=st.sampled_from(["fullwidth", "zero_width", "cyrillic", "dotted", "hyphen", "spaced"]),
+)
+def test_reserved_names_in_disguise_are_refused(name: str, trick: str) -> None:
+    """ｓｅｅｄ, se\u200bed, sеed (Cyrillic е), s.e.e.d, se-ed, s e e d all read as `seed`."""
+    written = {
+        "fullwidth": _fullwidth(name),
+        "zero_width": name[:1] + "\u200b" + name[1:],
+        "cyrillic": "".join(LOOKALIKES.get(ch, ch) for ch in name),
+        "dotted": ".".join(name),
+        "hyphen": name[:1] + "-" + name[1:],
+        "spaced": " ".join(name),
+    }[trick]
+    assert name_problem(written) is not None, written
+
+
+@pytest.mark.parametrize("name", ["Ｌｉ Ｗｅｉ", "O'Brien", "欧阳·娜娜"])
+def test_full_width_and_punctuated_people_s_names_are_fine(name: str) -> None:
+    assert name_problem(name) is None

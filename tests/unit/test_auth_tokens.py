@@ -121,3 +121,76 @@ def test_a_storekeeper_token_without_a_site_is_confined_to_no_site(roles: tuple[
 def test_random_secrets_make_distinct_key_ids() -> None:
     ids = {key_id(secrets.token_urlsafe(32)) for _ in range(200)}
     assert len(ids) == 200
+
+
+def _forged(r: Keyring, **claims: object) -> str:
+    """A token signed with the service's own key but with claims issue_token would never write."""
+    import time
+
+    now = int(time.time())
+    base: dict[str, object] = {"iss": "countyhub", "aud": "countyhub", "sub": "wang", "roles": ["pharmacist"],
+                               "iat": now, "exp": now + 3600}  # fmt: skip
+    base.update(claims)
+    return jwt.encode({k: v for k, v in base.items() if v is not None}, r.signing_secret, algorithm="HS256",
+                      headers={"kid": r.signing_kid})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"roles": ["Storekeeper", "pharmacist"], "site": "CW-T01"},  # an unknown spelling must not drop the confinement
+        {"roles": ["storekeeper", "superuser"], "site": "CW-T01"},
+        {"roles": "pharmacist"},
+        {"roles": []},
+        {"sub": ""},
+        {"sub": "   "},
+        {"roles": ["storekeeper"], "site": ["CW-T01", "CW-T02"]},
+        {"roles": ["storekeeper"], "site": 5},
+        {"roles": ["storekeeper"], "site": " "},
+        {"iat": True},
+    ],
+)
+def test_malformed_claims_are_refused_even_when_signed(claims: dict[str, object]) -> None:
+    r = ring(NEW)
+    with pytest.raises(Unauthorized):
+        verify_token(_forged(r, **claims), r)
+
+
+@given(
+    own=st.sampled_from(["CW-T01", "CW-T02-V03"]),
+    variant=st.sampled_from(["lower", "fullwidth", "padded", "zero_width"]),
+    extra=st.lists(st.sampled_from(ROLES), max_size=3),
+)
+def test_site_codes_are_compared_normalised(own: str, variant: str, extra: list[str]) -> None:
+    """cw-t01, ＣＷ－Ｔ０１ and ' CW-T01 ' name the storekeeper's own site; the same variants of another site do not."""
+
+    def spell(code: str) -> str:
+        return {
+            "lower": code.lower(),
+            "fullwidth": "".join(chr(ord(c) + 0xFEE0) for c in code),
+            "padded": f" {code}\u3000",
+            "zero_width": code[:2] + "\u200b" + code[2:],
+        }[variant]
+
+    r = ring(NEW)
+    p = verify_token(_forged(r, roles=["storekeeper", *extra], site=spell(own).strip()), r)
+    assert p.site == own
+    p.require_site(spell(own))
+    with pytest.raises(Forbidden):
+        p.require_site(spell(own + "9"))
+
+
+@pytest.mark.parametrize("query", ["site=CW-T01&site=CW-T02", "site=CW-T02&site=CW-T01", "site=&site=CW-T02"])
+def test_every_repeated_query_site_is_checked(query: str) -> None:
+    """?site=OWN&site=OTHER: whichever value a view reads, none may be another site's."""
+    from urllib.parse import parse_qsl
+
+    from werkzeug.datastructures import MultiDict
+
+    from shared.access import Site, roles
+
+    rule = roles("storekeeper", "pharmacy_manager", site=Site.query("site"))
+    keeper = Principal(subject="wang", roles=("storekeeper", "pharmacist"), site="CW-T01")
+    with pytest.raises(Forbidden):
+        rule.check(keeper, {}, MultiDict(parse_qsl(query, keep_blank_values=True)), None)
+    rule.check(keeper, {}, MultiDict([("site", "CW-T01"), ("site", "cw-t01")]), None)
