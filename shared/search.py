@@ -162,9 +162,21 @@ def decode_cursor(cursor: str | None) -> SortKey | None:
         r, e, c = raw
         if type(r) is not int or type(e) is not int or not isinstance(c, str) or not (0 <= r <= 3 and e in (0, 1)):
             raise ValueError("bad cursor")
+        check_position_value(c)
         return (r, e, c)
     except (ValueError, TypeError, RecursionError) as exc:
         raise BadCursor("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc
+
+
+def check_position_value(value: object) -> None:
+    """ValueError for a cursor value no list could have given out and no database can hold (NUL, lone surrogates,
+    integers beyond 64 bits): such a tampered cursor is a 400, never a database error."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("NUL in cursor")
+        value.encode("utf-8")  # UnicodeEncodeError (a ValueError) for lone surrogates
+    elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of range")
 
 
 def like_filters(column: Any, terms: Sequence[str]) -> list[ColumnElement[bool]]:

@@ -22,7 +22,7 @@ from services.formulary.service import ChangeView
 from shared.db import read_only
 from shared.errors import DomainError, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from shared.runtime import ServiceContext
-from shared.text import BadText
+from shared.text import BadText, normalise
 from shared.text import code as text_code
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
@@ -51,6 +51,14 @@ def _path_code(raw: str) -> str:
         return text_code(raw)
     except BadText as exc:
         raise NotFound(f"no such code {raw!r}") from exc
+
+
+def _path_id(raw: str) -> str:
+    """A change id from the URL (a UUID, compared in lower case); one no database could hold (NUL) is simply not found."""
+    try:
+        return normalise(raw).lower()
+    except BadText as exc:
+        raise NotFound(f"no change {raw!r}") from exc
 
 
 def _etag(code: str, version: int) -> str:
@@ -303,7 +311,7 @@ def list_batches() -> Any:
 @blp.response(200, schemas_out.ChangeOut)
 def get_change(change_id: str) -> Any:
     """One change, with its diff against the current state and whether it is stale."""
-    return change_out(service.get_change(_ctx(), change_id))
+    return change_out(service.get_change(_ctx(), _path_id(change_id)))
 
 
 @blp.route("/changes/approve", methods=["POST"])
@@ -319,7 +327,7 @@ def approve_changes(cmd: Any) -> Any:
 @blp.response(200, schemas_out.ChangeOut)
 def reject_change(cmd: Any, change_id: str) -> Any:
     """The committee turns a draft down."""
-    return change_out(service.reject(_ctx(), current_principal(), replace(cmd, change_id=change_id)))
+    return change_out(service.reject(_ctx(), current_principal(), replace(cmd, change_id=_path_id(change_id))))
 
 
 @blp.route("/versions")

@@ -18,7 +18,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.formulary import store
 from services.formulary.model import ChangeKind, selector_matches
-from shared.search import BadCursor, decode_cursor, like_filters, page_after, query_terms, sort_key
+from shared.search import (
+    BadCursor,
+    check_position_value,
+    decode_cursor,
+    like_filters,
+    page_after,
+    query_terms,
+    sort_key,
+)
 from shared.search import encode_cursor as encode_search_cursor
 
 SEARCH_COLUMNS = ("code", "generic_name", "generic_name_en", "dosage_form", "essential", "pinyin_initials")
@@ -39,6 +47,8 @@ def decode_position(cursor: str | None, types: Sequence[type]) -> list[Any] | No
             raise ValueError("shape")
         if not all(type(v) is t for v, t in zip(raw, types, strict=True)):
             raise ValueError("types")
+        for value in raw:
+            check_position_value(value)
         return raw
     except (ValueError, TypeError, RecursionError) as exc:
         raise BadCursor("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc

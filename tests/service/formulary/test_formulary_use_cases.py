@@ -341,3 +341,24 @@ def test_a_batch_approves_in_bulk_with_history_events_and_search_keys(service_ct
         types = session.execute(select(outbox.c.event_type)).scalars().all()
     assert types.count("formulary.item.published") == 30 + 1 + 2 and types.count("formulary.item.retired") == 1
     assert types.count("formulary.stocklist.changed") == 1
+
+
+def test_ids_in_urls_that_no_database_can_hold_are_a_404_on_both_backends(service_ctx: ServiceContext) -> None:
+    from services.formulary.app import SPEC
+    from tests.support.web import bearer
+
+    client = SPEC.create_app(service_ctx).test_client()
+    for path in ("/api/v1/changes/ab%00c", "/api/v1/items/YP%00/history", "/api/v1/sites/A%00B", "/api/v1/stocklists/site/A%00B"):
+        answer = client.get(path, headers=bearer("pharmacy_manager"))
+        assert answer.status_code == 404, (path, answer.status_code)
+    refused = client.post("/api/v1/changes/ab%00c/reject", json={"reason": "重复品规"}, headers=bearer("pharmacy_manager"))
+    assert refused.status_code == 404 and refused.mimetype == "application/problem+json"
+    import base64
+    import json
+
+    for path, key in (("/api/v1/items", [0, 0, "HC\u0000"]), ("/api/v1/sites", ["CW\u0000"]), ("/api/v1/changes", ["x\u0000", 0, "y"]),
+                      ("/api/v1/versions", [10**30]), ("/api/v1/changes", ["x", 2**63, "y"]),
+                      ("/api/v1/versions", [1]), ("/api/v1/items", [0, 0, "\ud800"])):  # fmt: skip
+        cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+        answer = client.get(path, query_string={"cursor": cursor}, headers=bearer("pharmacy_manager"))
+        assert answer.status_code in (200, 400), (path, key, answer.status_code)
