@@ -51,6 +51,11 @@ def answer_for(ctx: ServiceContext, body: Any) -> dict[str, Any]:
     except DomainError as exc:
         errors = [{"field": k, "message": v} for k, v in exc.fields.items()]
         return {"status": exc.status, "title": exc.title, "detail": exc.detail, "errors": errors}
+    except Exception as exc:  # noqa: BLE001 - the consumer must answer and live on
+        # Only the error's type: a database error's text carries the statement's parameters (patient facts).
+        log.error("HIS message could not be screened", extra={"prescription_no": rx.prescription_no, "error": type(exc).__name__})
+        return {"status": 503, "title": "Service unavailable", "detail": "screening failed; send the prescription again",
+                "prescription_no": rx.prescription_no}  # fmt: skip
     return {"id": answer.id, "outcome": answer.outcome, "knowledge_version": answer.knowledge_version,
             "findings": answer.findings, "prescription_no": rx.prescription_no}  # fmt: skip
 

@@ -91,3 +91,14 @@ def test_two_first_sends_race_to_one_review(service_ctx: ServiceContext) -> None
     with ThreadPoolExecutor(4) as pool:
         ids = set(pool.map(send, prescriptions))
     assert len(ids - {"conflict"}) == 1
+
+
+def test_his_message_when_the_database_fails_is_a_503_reply_not_a_dead_worker(backend: object) -> None:
+    """The HIS inbox answers every message: a database that cannot serve (here: never migrated) gives a
+    503 problem naming no patient data, so the consumer loop lives on and the HIS can resend."""
+    from services.prescription_review.app import SPEC
+    from services.prescription_review.worker import answer_for
+
+    ctx = backend.context(SPEC, migrate=False)  # type: ignore[attr-defined]
+    reply = answer_for(ctx, flagged("R-DBDOWN-1"))
+    assert reply["status"] == 503 and "P2" not in str(reply)
