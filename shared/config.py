@@ -5,6 +5,9 @@ Secrets and tokens (README, "Security"):
 - JWT_SECRET: the key new tokens are signed with. Production (a PostgreSQL database URL) refuses
   to start without one, with one shorter than 32 bytes, or with a placeholder; the embedded
   default generates one per data directory (`<HUB_DATA_DIR>/jwt_secret`).
+- JWT_SECRET_FILE: a file holding it instead (a mounted Secret); setting both is refused. Outer
+  blanks and the trailing newline of a file are not part of a secret (they are removed before the
+  checks, so padding never makes a short secret long enough).
 - JWT_KEY_ID: the signing key's id (`kid` header); default: derived from the secret.
 - JWT_PREVIOUS_SECRETS: keys still accepted during a change-over, comma-separated, each either
   `secret` (id derived) or `kid:secret`.
@@ -87,7 +90,7 @@ def _previous_keys(raw: str) -> dict[str, str]:
         if not entry:
             continue
         kid, sep, secret = entry.partition(":")
-        if sep:
+        if sep and kid.strip() and secret.strip():
             keys[kid.strip()] = secret.strip()
         else:
             keys[key_id(entry)] = entry
@@ -107,8 +110,21 @@ def _ttl() -> timedelta:
     return timedelta(hours=hours)
 
 
+def _configured_secret(service: str) -> str | None:
+    """JWT_SECRET or the contents of JWT_SECRET_FILE, outer blanks removed; None when neither is set."""
+    env, path = os.environ.get("JWT_SECRET"), os.environ.get("JWT_SECRET_FILE", "").strip()
+    if env is not None and path:
+        raise ConfigError(f"{service}: set JWT_SECRET or JWT_SECRET_FILE, not both")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{service}: JWT_SECRET_FILE={path} cannot be read: {exc}") from None
+    return env.strip() if env is not None else None
+
+
 def _production_secrets(service: str) -> tuple[str, dict[str, str]]:
-    secret = os.environ.get("JWT_SECRET")
+    secret = _configured_secret(service)
     problem = secret_problem(secret)
     if problem:
         raise ConfigError(
@@ -125,10 +141,10 @@ def _production_secrets(service: str) -> tuple[str, dict[str, str]]:
     return secret, previous
 
 
-def _jwt_secret() -> str:
+def _jwt_secret(service: str) -> str:
     # The embedded hub and `countyhub token` must agree on a secret without anyone setting one,
     # so it is generated once and kept beside the SQLite files.
-    env = os.environ.get("JWT_SECRET")
+    env = _configured_secret(service)
     if env:
         return env
     path = data_dir() / "jwt_secret"
@@ -197,7 +213,7 @@ def load_settings(service: str, *, bind_host: str | None = None) -> Settings:
     if db is None:
         db = f"sqlite:///{data_dir() / (service + '.sqlite3')}"
     if db.startswith("sqlite"):
-        secret, previous = _jwt_secret(), _previous_keys(os.environ.get("JWT_PREVIOUS_SECRETS", ""))
+        secret, previous = _jwt_secret(service), _previous_keys(os.environ.get("JWT_PREVIOUS_SECRETS", ""))
     else:
         secret, previous = _production_secrets(service)
     host = bind_host or os.environ.get("HUB_BIND_HOST", "127.0.0.1")
@@ -207,9 +223,9 @@ def load_settings(service: str, *, bind_host: str | None = None) -> Settings:
         database_url=db,
         broker_url=broker,
         jwt_secret=secret,
-        jwt_kid=os.environ.get("JWT_KEY_ID", ""),
+        jwt_kid=os.environ.get("JWT_KEY_ID", "").strip(),
         jwt_previous=previous,
-        jwt_audience=os.environ.get("JWT_AUDIENCE") or DEFAULT_AUDIENCE,
+        jwt_audience=os.environ.get("JWT_AUDIENCE", "").strip() or DEFAULT_AUDIENCE,
         token_ttl=_ttl(),
         bind_host=host,
         port=int(os.environ.get(f"{upper}_PORT") or _default_port(service)),

@@ -28,7 +28,7 @@ def published_placeholder() -> str:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """A clean environment: no database URLs, no secrets, a data dir of its own."""
-    for key in ("DATABASE_URL", "FORMULARY_DATABASE_URL", "JWT_SECRET", "JWT_PREVIOUS_SECRETS", "JWT_KEY_ID",
+    for key in ("DATABASE_URL", "FORMULARY_DATABASE_URL", "JWT_SECRET", "JWT_SECRET_FILE", "JWT_PREVIOUS_SECRETS", "JWT_KEY_ID",
                 "JWT_AUDIENCE", "JWT_TTL_HOURS", "HUB_DEV_LOGIN", "HUB_BIND_HOST", "BROKER_URL"):  # fmt: skip
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "var"))
@@ -167,3 +167,53 @@ def test_reserved_names_in_disguise_are_refused(name: str, trick: str) -> None:
 @pytest.mark.parametrize("name", ["Ｌｉ Ｗｅｉ", "O'Brien", "欧阳·娜娜"])
 def test_full_width_and_punctuated_people_s_names_are_fine(name: str) -> None:
     assert name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql+psycopg://u:p@db:5432/x", "postgres://u@db/x", "POSTGRESQL://u@db/x", "postgresql+psycopg2://u@db/x"],
+)
+def test_every_spelling_of_a_postgresql_url_is_production(env: pytest.MonkeyPatch, url: str) -> None:
+    env.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="JWT_SECRET is not set"):
+        load_settings("formulary")
+
+
+@pytest.mark.parametrize("pad", [" ", "\n", "\t\n", "\u3000"])
+def test_padding_is_not_part_of_a_secret(env: pytest.MonkeyPatch, pad: str) -> None:
+    """Blanks never make a short secret long enough, and a file's trailing newline is not signed with."""
+    env.setenv("DATABASE_URL", PG)
+    env.setenv("JWT_SECRET", pad * 8 + "k3Y!9xQ2" + pad * 40)
+    with pytest.raises(ConfigError, match="bytes"):
+        load_settings("formulary")
+    real = secrets.token_urlsafe(40)
+    env.setenv("JWT_SECRET", pad + real + pad)
+    assert load_settings("formulary").jwt_secret == real
+
+
+def test_the_secret_may_come_from_a_file(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = secrets.token_urlsafe(40)
+    (tmp_path / "jwt").write_text(real + "\n")
+    env.setenv("DATABASE_URL", PG)
+    env.setenv("JWT_SECRET_FILE", str(tmp_path / "jwt"))
+    assert load_settings("formulary").jwt_secret == real
+    (tmp_path / "weak").write_text("CHANGE-ME-at-least-32-random-bytes\n")
+    env.setenv("JWT_SECRET_FILE", str(tmp_path / "weak"))
+    with pytest.raises(ConfigError, match="placeholder"):
+        load_settings("formulary")
+    env.setenv("JWT_SECRET_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="JWT_SECRET_FILE"):
+        load_settings("formulary")
+    env.setenv("JWT_SECRET_FILE", str(tmp_path / "jwt"))
+    env.setenv("JWT_SECRET", real)
+    with pytest.raises(ConfigError, match="not both"):
+        load_settings("formulary")
+
+
+def test_blank_audience_and_key_id_fall_back_to_the_defaults(env: pytest.MonkeyPatch) -> None:
+    env.setenv("DATABASE_URL", PG)
+    env.setenv("JWT_SECRET", secrets.token_urlsafe(40))
+    env.setenv("JWT_AUDIENCE", "   ")
+    env.setenv("JWT_KEY_ID", " 2026-11 ")
+    settings = load_settings("formulary")
+    assert settings.jwt_audience == "countyhub" and settings.keyring.signing_kid == "2026-11"
