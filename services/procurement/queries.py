@@ -52,12 +52,20 @@ def site_stock(session: Session, site_code: str, now: datetime, policy: Procurem
                        "safety_days": policy.safety_days}}  # fmt: skip
 
 
+def _same_batch(session: Session, item_code: str, batch_no: str) -> list[str]:
+    """The stored batch numbers of the item that equal `batch_no` ignoring case (or `batch_no` itself)."""
+    known = {lot["batch_no"] for lot in stock.central_lots(session, item_code, with_empty=True)}
+    known |= {lot["batch_no"] for lot in stock.site_lots(session, None, item_code)}
+    return sorted(b for b in known if b and b.casefold() == batch_no.casefold()) or [batch_no]
+
+
 def recall(session: Session, item_code: str, batch_no: str | None, trace_code: str | None) -> dict[str, Any]:
     """Where a batch went: central lots, and every site that received it (when, how much) and what is left there.
 
     With a 追溯码 the batches carrying it are traced. Sites include direct deliveries and 调剂 arrivals.
+    A batch number is matched regardless of letter case (b2311 finds B2311): a recall must not miss stock.
     """
-    batches = [(item_code, batch_no)] if batch_no else []
+    batches = [(item_code, b) for b in _same_batch(session, item_code, batch_no)] if batch_no else []
     if trace_code:
         batches += [b for b in rcv.batches_with_trace_code(session, trace_code) if b[0] == item_code or not item_code]
     out = []

@@ -217,3 +217,10 @@ def test_duplicate_order_lines_and_one_batch_with_two_expiries_are_refused(clien
         r = client.post(path, json=body, headers=MGR)
         assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["lines[1].expiry"], r.get_json()
     assert table_dump(ctx) == before
+
+
+def test_recall_finds_a_batch_whatever_the_letter_case(client: FlaskClient) -> None:
+    assert client.post("/api/v1/receipts", json=receipt_body(), headers=MGR).status_code == 201
+    for asked in ("B2311", "b2311"):
+        found = client.get(f"/api/v1/recall?item_code={AMOX}&batch_no={asked}", headers=MGR).get_json()["batches"]
+        assert [(b["batch_no"], b["central"][0]["balance"]) for b in found] == [("B2311", 240)], asked
