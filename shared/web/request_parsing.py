@@ -3,7 +3,8 @@
 - A body on POST/PUT/PATCH under /api/ must be JSON (`application/json` or `+json`): anything
   else, including a complete JSON body sent as text/plain, as a form or with no content type,
   is 415 naming application/json. Views marked `accepts_upload` take multipart/form-data instead.
-- JSON that is invalid is 400; JSON nested deeper than MAX_JSON_DEPTH (the parser would recurse
+- JSON is UTF-8 (RFC 8259 §8.1): another declared charset, or a content coding such as gzip,
+  is 415 saying what to send; bytes that are not UTF-8 are 400. JSON that is invalid is 400; JSON nested deeper than MAX_JSON_DEPTH (the parser would recurse
   until RecursionError) is 400 naming the limit.
 - Uploads have their own size limit (UPLOAD_MAX_BYTES, streamed to disk by Werkzeug), separate
   from the 2 MiB JSON body limit.
@@ -76,13 +77,29 @@ def _check_body() -> Response | None:
             415, "Unsupported media type", f"send the body as application/json (this request sent {sent})",
             errors=[{"field": "Content-Type", "message": f"must be application/json, not {sent}"}],
         )
+    coding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        return problem(
+            415, "Unsupported media type", f"send the body without a content coding (this request sent {coding})",
+            errors=[{"field": "Content-Encoding", "message": f"{coding} is not accepted: send the JSON as it is"}],
+        )
+    charset = (request.mimetype_params.get("charset") or "utf-8").strip().lower()
+    if charset not in ("utf-8", "utf8"):
+        return problem(
+            415, "Unsupported media type", f"send JSON in UTF-8 (RFC 8259 §8.1); this request declared charset={charset}",
+            errors=[{"field": "Content-Type", "message": "must be application/json; charset=utf-8 (UTF-8)"}],
+        )
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return problem(400, "Bad request", "the body is not UTF-8 text (JSON is sent in UTF-8)",
+                       errors=[{"field": "body", "message": "not UTF-8"}])  # fmt: skip
+    try:
         parsed = json.loads(text)
     except RecursionError:
         return _too_deep()
-    except (UnicodeDecodeError, ValueError):
+    except ValueError:
         return problem(400, "Bad request", "the body is not valid JSON", errors=[{"field": "body", "message": "not valid JSON"}])
     if json_depth(parsed) > MAX_JSON_DEPTH:
         return _too_deep()

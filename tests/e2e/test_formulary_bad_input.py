@@ -138,3 +138,26 @@ def test_auth_is_required_and_roles_are_checked(seeded: FlaskClient, formulary_c
     assert table_dump(formulary_ctx) == before
     for open_path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
         assert seeded.get(open_path).status_code == 200, open_path
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "field"),
+    [
+        ("阿莫西林".encode("gbk"), {"Content-Type": "application/json; charset=gbk"}, "Content-Type"),
+        ('{"a": 1}'.encode("utf-16"), {"Content-Type": "application/json; charset=utf-16"}, "Content-Type"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", {"Content-Type": "application/json", "Content-Encoding": "gzip"}, "Content-Encoding"),
+        (b'{"code": "\xff"}', {"Content-Type": "application/json"}, "body"),
+    ],
+)
+def test_bodies_not_in_utf8_json_say_what_to_send(
+    seeded: FlaskClient, formulary_ctx: ServiceContext, body: bytes, headers: dict[str, str], field: str
+) -> None:
+    """RFC 8259 §8.1: JSON between systems is UTF-8; a content coding the server does not apply is 415 (RFC 9110 §15.5.16)."""
+    before = table_dump(formulary_ctx)
+    response = seeded.post("/api/v1/items", data=body, headers={**ADMIN, **headers})
+    assert response.status_code in (400, 415) and response.content_type == "application/problem+json"
+    assert response.get_json()["errors"][0]["field"] == field, response.get_json()
+    assert "UTF-8" in response.get_json()["detail"] or field == "Content-Encoding"
+    assert table_dump(formulary_ctx) == before
+    ok = seeded.post("/api/v1/items", json=sample_item(code="YP900777"), headers={**ADMIN, "Content-Type": "application/json; charset=UTF-8"})
+    assert ok.status_code == 201
