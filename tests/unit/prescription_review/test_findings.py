@@ -246,3 +246,28 @@ def test_topical_and_systemic_same_generic_are_not_duplicates(ck: CompiledKnowle
     b["patient"]["diagnoses"] = [*INFECTION, {"code": "H10.9"}]
     codes = {f.code for f in run(ck, b).findings}
     assert "DUPLICATE_THERAPY" not in codes and "DDI_MAJOR" not in codes
+
+
+ADDED_DOSES = [  # (item, one dose at the label's single maximum, frequency giving the daily maximum)
+    ("YP000055", 1, "qd"), ("YP000057", 300, "qd"), ("YP000043", 100, "qid"), ("YP000046", 200, "bid"),
+    ("YP000150", 90, "qid"), ("YP000152", 300, "qid"), ("YP000153", 300, "tid"), ("YP000193", 16, "tid"),
+    ("YP000197", 600, "bid"), ("YP000199", 25, "qid"), ("YP000246", 200, "tid"), ("YP000254", 100, "bid"),
+    ("YP000502", 600, "bid"), ("YP000507", 200, "tid"), ("YP000509", 100, "tid"), ("YP000236", 1000, "qid"),
+    ("YP000094", 200, "bid"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "dose", "freq"), ADDED_DOSES)
+def test_label_dose_ranges_added_for_common_generics(ck: CompiledKnowledge, code: str, dose: float, freq: str) -> None:
+    """At the label's limits: no dose finding; 10% above the single dose, or one administration more a day: above max."""
+
+    def codes(d: float, f: str) -> set[str]:
+        b = rx_body(items=[{"item_code": code, "dose": d, "dose_unit": "mg", "frequency": f, "route": "oral", "days": 1, "quantity": 100}])
+        b["patient"].update(diagnoses=[{"code": "B18.1"}, {"code": "N39.0"}, {"code": "B37.9"}, {"code": "I25.1"}, {"code": "J20.9"}])
+        return {x.code for x in run(ck, b).findings}
+
+    assert "DOSE_ABOVE_MAX" not in codes(dose, freq)
+    assert "DOSE_ABOVE_MAX" in codes(dose * 1.1, freq)
+    more = {"qd": "bid", "bid": "tid", "tid": "qid", "qid": "q6h"}[freq]
+    if more != "q6h":
+        assert "DOSE_ABOVE_MAX" in codes(dose, more)
