@@ -65,10 +65,7 @@ class SearchConfig:
     elimination_share: float = 0.2  # of the time, for removing routes when minimising vehicles
     elimination_tries: int = 3000  # ruin-and-recreate attempts to empty one route before giving up on it
     construct_above: int = 250  # above this many stops, build the first plan by our own insertion
-    # above this many nodes, when vehicles take breaks (and always above polish_max_nodes): accept steps
-    # in Python, polish the best now and then. Without breaks, polishing every promising step in
-    # OR-Tools gives better plans up to polish_max_nodes (Gehring-Homberger r1_4_1 at 60 s: +14.9%
-    # with Python acceptance vs about +4.5% with per-step polish)
+    # above this many nodes: accept steps in Python, polish the best now and then (lns.python_path)
     python_accept_above: int = 250
     big_polish_share: float = 0.25  # of the time, at most, for those polishes
     polish_max_nodes: int = 1200  # above this, no OR-Tools polish (building its model alone takes too long)
