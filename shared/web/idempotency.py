@@ -32,6 +32,16 @@ def add_idempotency_table(metadata: MetaData) -> Table:
     )
 
 
+def _caller(principal: Any) -> str:
+    """Whose keys these are: the subject and, for a site-confined token, its site (the same person
+    signed in for another site never gets the first site's answer); hashed when too long to store."""
+    if principal is None:
+        return "anonymous"
+    scope = principal.site_scope()
+    who = str(principal.subject) if scope is None else f"{principal.subject}@{scope}"
+    return who if len(who) <= 120 else "sha256:" + hashlib.sha256(who.encode()).hexdigest()
+
+
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     """Replay the stored response when a POST comes again with the same Idempotency-Key."""
 
@@ -45,9 +55,9 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         ctx = current_app.extensions["countyhub"]
         table = ctx.metadata.tables["idempotency_keys"]
         principal = getattr(g, "principal", None)
-        who = principal.subject if principal else "anonymous"
+        who = _caller(principal)
         fingerprint = hashlib.sha256(
-            request.method.encode() + request.path.encode() + (request.get_data() or b"")
+            request.method.encode() + request.full_path.encode() + (request.get_data() or b"")
         ).hexdigest()
         with ctx.factory() as session:
             row = session.execute(select(table).where(table.c.principal == who, table.c.key == key)).first()
