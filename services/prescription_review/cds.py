@@ -37,6 +37,9 @@ SERVICE_ID = "county-prescription-review"
 INDICATOR = {"critical": "critical", "major": "warning", "warning": "warning", "info": "info"}
 SNOMED_ROUTES = {"26643006": "oral", "47625008": "iv", "78421000": "im", "34206005": "sc", "37161004": "rectal",
                  "37839007": "sublingual", "6064005": "topical", "54485002": "eye", "18679011000001101": "inhalation"}  # fmt: skip
+# FHIR R4 request resources that may be draft orders beside MedicationRequest (CDS Hooks order-sign).
+OTHER_ORDERS = frozenset({"ServiceRequest", "NutritionOrder", "DeviceRequest", "VisionPrescription", "CommunicationRequest",
+                          "Task", "ImmunizationRecommendation", "SupplyRequest", "MedicationDispense"})  # fmt: skip
 # HL7 v3 GTSAbbreviation timing codes (and ours, upper-cased) -> our frequency codes.
 GTS_CODES = {"QD": "qd", "BID": "bid", "TID": "tid", "QID": "qid", "Q6H": "q6h", "Q8H": "q8h", "Q12H": "q12h",
              "QOD": "qod", "WK": "qw", "QW": "qw", "BED": "qn", "HS": "qn", "QN": "qn", "AM": "qd", "PM": "qd",
@@ -140,6 +143,12 @@ def _days(duration: Any, where: str) -> Any:
 def _code(resource: dict[str, Any], known: Container[str]) -> str | None:
     """The catalogue item code among the concept's codings (any system), else the first code given."""
     codings = _get(resource, "medicationCodeableConcept", "coding")
+    ref = _get(resource, "medicationReference", "reference")
+    if codings is None and isinstance(ref, str) and ref.startswith("#"):  # a contained Medication
+        contained = resource.get("contained")
+        med = next((m for m in contained if isinstance(m, dict) and m.get("resourceType") == "Medication"
+                    and m.get("id") == ref[1:]), None) if isinstance(contained, list) else None  # fmt: skip
+        codings = _get(med, "code", "coding")
     found = [c["code"] for c in codings if isinstance(c, dict) and isinstance(c.get("code"), str)] if isinstance(codings, list) else []
     return next((c for c in found if c in known), found[0] if found else None)
 
@@ -180,12 +189,21 @@ def _entries(bundle: Any) -> list[Any]:
     return entries if isinstance(entries, list) else []
 
 
-def screening_body(call: dict[str, Any], known: Container[str] = frozenset()) -> dict[str, Any]:
+def screening_body(call: dict[str, Any], known: Container[str] = frozenset()) -> dict[str, Any] | None:
     """The POST /api/v1/screenings body equivalent to a CDS Hooks order-sign call; `known` holds the
-    catalogue item codes (a MedicationRequest's codings are searched for one of them)."""
+    catalogue item codes (a MedicationRequest's codings are searched for one of them). Other draft
+    orders (ServiceRequest …) are skipped; None when no MedicationRequest is left."""
     entries = _get(call, "context", "draftOrders", "entry")
     if not isinstance(entries, list) or not entries:
         raise InvalidInput("context.draftOrders must be a Bundle with entries", {"context.draftOrders": "a Bundle with entries"})
+    items = []
+    for n, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") in OTHER_ORDERS:
+            continue  # a lab, device or diet order signed alongside: not ours to screen
+        items.append(_item(resource, f"context.draftOrders.entry[{n}].resource", known))
+    if not items:
+        return None
     ext, pre = _dict(call.get("extension")), _dict(call.get("prefetch"))
     patient = _dict(pre.get("patient"))
     today = utcnow().date()
@@ -207,8 +225,7 @@ def screening_body(call: dict[str, Any], known: Container[str] = frozenset()) ->
             "lactating": bool(ext.get("lactating", False)), "allergies": [a for a in allergies if isinstance(a, str)],
             "diagnoses": [{"code": c.get("code"), "name": c.get("display", "")} for c in conditions if isinstance(c, dict)],
         },  # fmt: skip
-        "items": [_item(e.get("resource") if isinstance(e, dict) else None, f"context.draftOrders.entry[{n}].resource", known)
-                  for n, e in enumerate(entries)],  # fmt: skip
+        "items": items,
     }
 
 
@@ -228,6 +245,8 @@ def _order_sign(call: dict[str, Any]) -> Any:
     """order-sign: one card per finding; nothing is stored."""
     ctx = current_app.extensions["countyhub"]
     body = screening_body(call, service.catalogue_codes(ctx))
+    if body is None:
+        return {"cards": []}
     try:
         rx = SCREENING_IN.load(body)
     except ValidationError as exc:

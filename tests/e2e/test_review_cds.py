@@ -162,3 +162,24 @@ def test_discovery_at_the_root_and_hook_at_the_root(client: FlaskClient) -> None
     assert client.post("/cds-services/county-prescription-review", json=call(order())).status_code == 401
     ok = client.post("/cds-services/county-prescription-review", json=call(order()), headers=HIS)
     assert ok.status_code == 200 and ok.get_json() == {"cards": []}
+
+
+def test_other_draft_orders_are_left_alone(client: FlaskClient) -> None:
+    """order-sign carries every draft order: a lab order beside the drugs is not ours to judge."""
+    lab = {"resourceType": "ServiceRequest", "status": "draft", "intent": "order", "code": {"text": "血常规"}}
+    assert codes(client, call(lab, order())) == []
+    assert codes(client, call(lab)) == []  # nothing to screen: no cards
+    long = order(dispenseRequest={"quantity": {"value": 8}, "expectedSupplyDuration": {"value": 8, "unit": "d"}})
+    r = client.post(HOOK, json=call(lab, long), headers=HIS)
+    assert [(c["extension"]["code"], c["extension"]["item_index"]) for c in r.get_json()["cards"]] == [("DAYS_SUPPLY_EXCEEDED", 0)]
+
+
+def test_medication_reference_to_a_contained_medication(client: FlaskClient) -> None:
+    o = order(contained=[{"resourceType": "Medication", "id": "m1", "code": {"coding": [{"code": "YP000174"}]}}],
+              medicationReference={"reference": "#m1"})
+    del o["medicationCodeableConcept"]
+    assert codes(client, call(o)) == []
+    dangling = order(medicationReference={"reference": "#nope"})
+    del dangling["medicationCodeableConcept"]
+    r = client.post(HOOK, json=call(dangling), headers=HIS)
+    assert r.status_code == 422 and "medication" in r.get_json()["errors"][0]["field"]
