@@ -17,6 +17,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from services.dispatch import commands
 from services.dispatch.model import COMPARTMENTS, minutes
 from services.dispatch.routing import limits
+from shared.text import Text
 
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="a time of day as HH:MM")
 ID = validate.Length(min=1, max=60)
@@ -222,25 +223,25 @@ def _great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> floa
 class ItemIn(Strict):
     """One line of a hand-made shipment (what the driver hands over)."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = Text(required=True, validate=validate.Length(min=1, max=120))
     quantity = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False, max=1_000_000))
-    unit = fields.String(load_default="件", validate=validate.Length(min=1, max=20))
-    item_code = fields.String(load_default=None, allow_none=True, validate=ID)
+    unit = Text(load_default="件", validate=validate.Length(min=1, max=20))
+    item_code = Text(load_default=None, allow_none=True, validate=ID)
 
     @post_load
     def _item(self, data: dict[str, Any], **_: Any) -> commands.ShipmentItem:
-        return commands.ShipmentItem(**data)
+        return commands.ShipmentItem(**{**data, "unit": data.get("unit") or "件"})  # a blank unit is the default
 
 
 class ShipmentIn(Strict):
     """A dispatcher's hand-made shipment."""
 
-    site_code = fields.String(required=True, validate=ID)
+    site_code = Text(required=True, upper=True, validate=ID)
     deliver = _volumes(load_default=dict)
     pickup = _volumes(load_default=dict)
     priority = fields.Integer(load_default=2, validate=validate.Range(min=0, max=3))
     deliver_by = fields.Date(load_default=None, allow_none=True)
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    note = Text(load_default=None, allow_none=True, multiline=True, validate=validate.Length(max=500))
     items = fields.List(fields.Nested(ItemIn), load_default=list, validate=validate.Length(max=200))
 
     @post_load
@@ -263,7 +264,7 @@ class ShipmentQuery(Strict):
 
     status = fields.String(load_default="pending",
                            validate=validate.OneOf(("pending", "planned", "delivered", "cancelled", "all")))
-    site = fields.String(load_default=None, allow_none=True, validate=ID)
+    site = Text(upper=True, load_default=None, allow_none=True, validate=ID)
 
     @post_load
     def _filter(self, data: dict[str, Any], **_: Any) -> commands.ShipmentFilter:
@@ -285,9 +286,9 @@ class PlanIn(Strict):
 class ReplanIn(Strict):
     """Re-plan after a change: locks, locked routes, vehicles already out."""
 
-    locks = fields.Dict(keys=fields.String(validate=ID), values=fields.String(validate=ID), load_default=dict)
-    locked_routes = fields.List(fields.String(validate=ID), load_default=list)
-    vehicles_out = fields.List(fields.String(validate=ID), load_default=list)
+    locks = fields.Dict(keys=Text(required=True, validate=ID), values=Text(required=True, validate=ID), load_default=dict)
+    locked_routes = fields.List(Text(required=True, validate=ID), load_default=list)
+    vehicles_out = fields.List(Text(required=True, validate=ID), load_default=list)
     time_limit_s = fields.Float(load_default=3, validate=validate.Range(min=0.5, max=120))
 
     @post_load
@@ -304,8 +305,8 @@ class PlanQuery(Strict):
 class CompleteIn(Strict):
     """A driver's confirmation at a stop."""
 
-    received_by = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
-    exceptions = fields.List(fields.String(validate=validate.Length(max=300)), load_default=list)
+    received_by = Text(load_default=None, allow_none=True, validate=validate.Length(max=120))
+    exceptions = fields.List(Text(required=True, multiline=True, validate=validate.Length(max=300)), load_default=list)
 
     @post_load
     def _command(self, data: dict[str, Any], **_: Any) -> commands.CompleteStop:
@@ -315,8 +316,8 @@ class CompleteIn(Strict):
 class VehicleRowIn(Strict):
     """A vehicle of the fleet."""
 
-    id = fields.String(required=True, validate=ID)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    id = Text(required=True, validate=ID)
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
     compartments_l = _volumes(required=True, validate=validate.Length(min=1))
     shift_start = fields.String(load_default="07:30", validate=HHMM)
     shift_end = fields.String(load_default="17:30", validate=HHMM)
@@ -328,7 +329,7 @@ class VehicleRowIn(Strict):
     fixed_cost = fields.Float(load_default=200, validate=validate.Range(min=0, max=FIXED_COST_MAX))
     cost_per_km = fields.Float(load_default=2.5, validate=validate.Range(min=0, max=COST_PER_KM_MAX))
     active = fields.Boolean(load_default=True)
-    driver = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    driver = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
 
     @post_load
     def _command(self, data: dict[str, Any], **_: Any) -> commands.UpsertVehicle:
