@@ -79,6 +79,8 @@ def add_shipment(ctx: ServiceContext, actor: Principal, cmd: AddShipment) -> dic
             raise InvalidInput(f"no site {cmd.site_code}", {"site_code": "no such site"})
         if site.is_hub:
             raise InvalidInput("the hub is where routes start", {"site_code": "the hub cannot be a destination"})
+        if cmd.deliver_by is not None and cmd.deliver_by < today():
+            raise InvalidInput(f"{cmd.deliver_by} has passed", {"deliver_by": "须为今天或以后 (today or later)"})
         largest = store.largest_compartments(session)
         problems = {f"{side}.{c}": f"no active vehicle has a {c} compartment"
                     for side, volumes in (("deliver", cmd.deliver), ("pickup", cmd.pickup))

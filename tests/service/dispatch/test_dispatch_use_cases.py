@@ -296,3 +296,12 @@ def test_a_replan_with_a_vehicle_out_counts_its_kept_route_in_the_days_totals(se
     assert van in {r["vehicle_id"] for r in routes}
     diff = reads.compare_plans(service_ctx, DISPATCHER, again["id"])
     assert diff["delta"]["stops_served"] == 0
+
+
+def test_a_shipment_due_by_a_day_that_has_passed_is_refused_naming_deliver_by(service_ctx: ServiceContext) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, deliver_by=service.today() - timedelta(days=1)))
+    assert list(refused.value.fields) == ["deliver_by"]
+    assert service.list_shipments(service_ctx, DISPATCHER, ShipmentFilter("all")) == []
+    due_today = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, deliver_by=service.today()))
+    assert due_today["deliver_by"] == service.today().isoformat()
