@@ -118,7 +118,9 @@ class Principal:
         scope = self.site_scope()
         if scope is not None and (not scope or site_key(scope) != site_key(str(site_code))):
             raise Forbidden(
-                f"a storekeeper of {self.site or 'no site'} cannot act for site {site_code}",
+                # Never echo the other site: when the site is a stored row's (a requisition, a review),
+                # naming it would tell a storekeeper where another site's record belongs.
+                f"a storekeeper of {self.site or 'no site'} acts only for their own site's data",
                 {"site_code": "not your site"},
             )
 

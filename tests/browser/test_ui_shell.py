@@ -146,7 +146,7 @@ def test_a_refusal_from_the_server_reads_in_chinese(page: Page, sign_in) -> None
     expect(toast).to_contain_text("此操作需要中心药房主任或目录管理员身份")
     assert "requires" not in toast.inner_text()
     page.evaluate("""() => hub.api("GET", "/api/v1/stocklists/site/CW-T02").catch((e) => hub.reportError(e))""")
-    expect(page.locator(".toast-error").last).to_contain_text("CW-T01 的库管员不能查看或操作 CW-T02 的数据")
+    expect(page.locator(".toast-error").last).to_contain_text("CW-T01 的库管员只能查看或操作本机构的数据")
 
 
 def seeded_item(hub_api) -> str:

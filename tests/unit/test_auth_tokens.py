@@ -194,3 +194,12 @@ def test_every_repeated_query_site_is_checked(query: str) -> None:
     with pytest.raises(Forbidden):
         rule.check(keeper, {}, MultiDict(parse_qsl(query, keep_blank_values=True)), None)
     rule.check(keeper, {}, MultiDict([("site", "CW-T01"), ("site", "cw-t01")]), None)
+
+
+@given(other=st.from_regex(r"CW-T0[2-9](-V0[1-9])?", fullmatch=True), extra=st.lists(st.sampled_from(ROLES), max_size=2))
+def test_a_refusal_never_names_the_other_site(other: str, extra: list[str]) -> None:
+    """The site checked may be a stored row's (a requisition, a review): the 403 must not tell where it belongs."""
+    keeper = Principal(subject="wang", roles=("storekeeper", *extra), site="CW-T01")
+    with pytest.raises(Forbidden) as refused:
+        keeper.require_site(other)
+    assert other not in refused.value.detail and other not in str(refused.value.fields)

@@ -118,7 +118,7 @@
   // The server's problem details (shared/access.py, shared/auth.py, the services) in Chinese.
   const DETAIL_ZH = [
     [/^requires role (.+)$/, (m) => `此操作需要${rolesZh(m[1])}身份`],
-    [/^a storekeeper of (.+) cannot act for site (.+)$/, (m) => `${m[1]} 的库管员不能查看或操作 ${m[2]} 的数据`],
+    [/^a storekeeper of (.+) acts only for their own site's data$/, (m) => `${m[1]} 的库管员只能查看或操作本机构的数据`],
     [/^a storekeeper of (.+) sees only their own site's data/, (m) => `${m[1]} 的库管员只能查看本机构的数据，不能查看全县数据`],
     [/^a bearer token is required$/, () => "请先登录"],
     [/^invalid token/, () => "登录凭证无效或已过期，请重新登录"],
