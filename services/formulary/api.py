@@ -294,7 +294,7 @@ def list_changes(args: dict[str, Any]) -> Any:
     """Proposed changes, oldest first (drafts by default), with diffs against the current state."""
     status = None if args["status"] == "all" else args["status"]
     views, nxt = service.list_changes(
-        _ctx(), status, target=args["target"], batch_id=args["batch"], cursor=args["cursor"], limit=args["limit"]
+        _ctx(), status, target=args["target"], batch_id=args["batch"] and args["batch"].lower(), cursor=args["cursor"], limit=args["limit"]
     )
     return _paged([change_out(v) for v in views], nxt)
 

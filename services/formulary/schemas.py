@@ -36,7 +36,7 @@ from shared.events.contracts import SITE_LEVELS
 from shared.text import BadText, Text, WholeNumber, normalise
 
 _YES = ("true", "1", "yes", "y", "t", "on", "是", "√", "✓", "有")
-_NO = ("false", "0", "no", "n", "f", "off", "否", "×", "✗", "无", "")
+_NO = ("false", "0", "no", "n", "f", "off", "否", "×", "✗", "无")  # blank is not "no" (imports drop blank cells first)
 CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9_-]{1,39}$", error="upper-case letters, digits, - and _, 2–40 characters")
 NOTE: dict[str, Any] = {"load_default": None, "allow_none": True, "multiline": True, "validate": validate.Length(max=1000)}
 
@@ -75,7 +75,10 @@ class Choice(Text):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
         if text is None:
-            return None
+            if self.allow_none:
+                return None
+            # Blank is not a choice: leaving the field out keeps the value (a blank never resets it).
+            raise ValidationError(f"不能为空，不修改请省略此字段 (may not be blank: leave the field out to keep it); one of: {self.shown}")
         found = self.lookup.get(header_key(text))
         if found is None:
             raise ValidationError(f"one of: {self.shown}")
@@ -235,7 +238,7 @@ class StocklistIn(WhyFields):
 class ApproveIn(Strict):
     """The committee's decision on drafts: named ids and/or a whole import batch."""
 
-    change_ids = fields.List(Text(validate=validate.Length(max=36)), load_default=list, validate=validate.Length(max=20000))
+    change_ids = fields.List(Text(required=True, validate=validate.Length(max=36)), load_default=list, validate=validate.Length(max=20000))
     batch_id = _opt(36)
     note = Text(**NOTE)
     meeting_ref = _opt(120)
@@ -247,7 +250,10 @@ class ApproveIn(Strict):
 
     @post_load
     def _command(self, data: dict[str, Any], **_: Any) -> ApproveChanges:
-        return ApproveChanges(tuple(data["change_ids"]), data.get("batch_id"), data.get("note"), data.get("meeting_ref"))
+        # Ids are UUIDs, case-insensitive on input (RFC 9562 §4), as in URLs.
+        batch = data.get("batch_id")
+        ids = tuple(c.lower() for c in data["change_ids"])
+        return ApproveChanges(ids, batch.lower() if batch else None, data.get("note"), data.get("meeting_ref"))
 
 
 class RejectIn(Strict):

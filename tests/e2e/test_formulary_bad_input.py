@@ -41,6 +41,11 @@ CASES = [
     ("patch", "/api/v1/items/YP900001", {"package_size": -1}, ETAG, 422, "package_size"),
     ("patch", "/api/v1/items/YP900001", {"code": "YP2"}, ETAG, 422, "code"),
     ("patch", "/api/v1/items/YP900001", {}, ETAG, 422, "body"),
+    # A blank choice or yes/no is not a value: refused, never stored as null/false (leave the field out to keep it).
+    ("patch", "/api/v1/items/YP900001", {"storage": ""}, ETAG, 422, "storage"),
+    ("patch", "/api/v1/items/YP900001", {"antibiotic_tier": "\u3000"}, ETAG, 422, "antibiotic_tier"),
+    ("patch", "/api/v1/items/YP900001", {"essential": ""}, ETAG, 422, "essential"),
+    ("post", "/api/v1/items", sample_item(code="YP900003", reimbursement=" "), {}, 422, "reimbursement"),
     ("patch", "/api/v1/items/YP900001", {"strength": "1g"}, {}, 428, "If-Match"),
     ("patch", "/api/v1/items/NOPE", {"strength": "1g"}, ETAG, 404, None),
     ("post", "/api/v1/items/YP900001/retire", {}, {}, 422, "reason"),
@@ -161,3 +166,15 @@ def test_bodies_not_in_utf8_json_say_what_to_send(
     assert table_dump(formulary_ctx) == before
     ok = seeded.post("/api/v1/items", json=sample_item(code="YP900777"), headers={**ADMIN, "Content-Type": "application/json; charset=UTF-8"})
     assert ok.status_code == 201
+
+
+def test_change_and_batch_ids_are_case_insensitive_everywhere(seeded: FlaskClient) -> None:
+    """UUIDs are case-insensitive on input (RFC 9562 §4): in the URL, in the approval body and in the list filter."""
+    created = seeded.post("/api/v1/items", json=sample_item(code="YP900778", approval_no=None, strength="9g"), headers=ADMIN)
+    change_id = created.get_json()["id"]
+    assert seeded.get(f"/api/v1/changes/{change_id.upper()}", headers=MANAGER).status_code == 200
+    blank = seeded.post("/api/v1/changes/approve", json={"change_ids": [" "]}, headers=MANAGER)
+    assert blank.status_code == 422 and blank.get_json()["errors"][0]["field"].startswith("change_ids")
+    approved = seeded.post("/api/v1/changes/approve", json={"change_ids": [change_id.upper()]}, headers=MANAGER)
+    assert approved.status_code == 200, approved.get_json()
+    assert seeded.get(f"/api/v1/changes/{change_id}", headers=MANAGER).get_json()["status"] == "approved"
