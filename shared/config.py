@@ -64,6 +64,7 @@ PLACEHOLDER_WORDS = (
 )
 MIN_DISTINCT_CHARS = 10  # "aaaa…", "abcabc…", "00000…" are not secrets whatever their length
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")  # the standard loopback names only
+DEV_LOGIN_OFF = ("0", "false", "no", "off", "")  # HUB_DEV_LOGIN spellings that turn the demo sign-in off
 
 
 class ConfigError(RuntimeError):
@@ -194,7 +195,8 @@ class Settings:
 
 def dev_login_allowed(embedded: bool, bind_host: str) -> bool:
     """The demonstration sign-in exists only on the embedded default listening on loopback, unless turned off."""
-    return embedded and bind_host in LOOPBACK_HOSTS and os.environ.get("HUB_DEV_LOGIN", "1") != "0"
+    switch = os.environ.get("HUB_DEV_LOGIN", "1").strip().lower()
+    return embedded and bind_host.strip().lower() in LOOPBACK_HOSTS and switch not in DEV_LOGIN_OFF
 
 
 def _default_port(service: str) -> int:

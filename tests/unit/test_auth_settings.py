@@ -217,3 +217,9 @@ def test_blank_audience_and_key_id_fall_back_to_the_defaults(env: pytest.MonkeyP
     env.setenv("JWT_KEY_ID", " 2026-11 ")
     settings = load_settings("formulary")
     assert settings.jwt_audience == "countyhub" and settings.keyring.signing_kid == "2026-11"
+
+
+@pytest.mark.parametrize("off", ["0", "false", "FALSE", "no", "off", " Off ", ""])
+def test_every_usual_spelling_of_off_turns_the_demonstration_sign_in_off(env: pytest.MonkeyPatch, off: str) -> None:
+    env.setenv("HUB_DEV_LOGIN", off)
+    assert load_settings("formulary").dev_login is False
