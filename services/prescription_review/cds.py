@@ -18,7 +18,7 @@ dispenseRequest.quantity.value and expectedSupplyDuration.value (days).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Container
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -140,8 +140,9 @@ def _days(duration: Any, where: str) -> Any:
     return int(whole) if abs(whole - round(whole)) < 1e-9 else int(whole) + 1
 
 
-def _code(resource: dict[str, Any], known: Container[str]) -> str | None:
-    """The catalogue item code among the concept's codings (any system), else the first code given."""
+def _code(resource: dict[str, Any], known: Mapping[str, str]) -> str | None:
+    """The catalogue item code for the concept's codings (any system; an item code or an NHSA national
+    drug code), else the first code given (then NOT_IN_FORMULARY)."""
     codings = _get(resource, "medicationCodeableConcept", "coding")
     ref = _get(resource, "medicationReference", "reference")
     if codings is None and isinstance(ref, str) and ref.startswith("#"):  # a contained Medication
@@ -150,10 +151,10 @@ def _code(resource: dict[str, Any], known: Container[str]) -> str | None:
                     and m.get("id") == ref[1:]), None) if isinstance(contained, list) else None  # fmt: skip
         codings = _get(med, "code", "coding")
     found = [c["code"] for c in codings if isinstance(c, dict) and isinstance(c.get("code"), str)] if isinstance(codings, list) else []
-    return next((c for c in found if c in known), found[0] if found else None)
+    return next((known[c] for c in found if c in known), found[0] if found else None)
 
 
-def _item(resource: Any, where: str, known: Container[str]) -> dict[str, Any]:
+def _item(resource: Any, where: str, known: Mapping[str, str]) -> dict[str, Any]:
     if not isinstance(resource, dict) or resource.get("resourceType") != "MedicationRequest":
         raise InvalidInput("draftOrders must hold MedicationRequest resources", {where: "not a MedicationRequest"})
     code = _code(resource, known)
@@ -189,9 +190,10 @@ def _entries(bundle: Any) -> list[Any]:
     return entries if isinstance(entries, list) else []
 
 
-def screening_body(call: dict[str, Any], known: Container[str] = frozenset()) -> dict[str, Any] | None:
+def screening_body(call: dict[str, Any], known: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """The POST /api/v1/screenings body equivalent to a CDS Hooks order-sign call; `known` holds the
-    catalogue item codes (a MedicationRequest's codings are searched for one of them). Other draft
+    catalogue's codes (item codes and national codes -> item code; a MedicationRequest's codings are
+    searched for one of them). Other draft
     orders (ServiceRequest …) are skipped; None when no MedicationRequest is left."""
     entries = _get(call, "context", "draftOrders", "entry")
     if not isinstance(entries, list) or not entries:
@@ -201,7 +203,7 @@ def screening_body(call: dict[str, Any], known: Container[str] = frozenset()) ->
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") in OTHER_ORDERS:
             continue  # a lab, device or diet order signed alongside: not ours to screen
-        items.append(_item(resource, f"context.draftOrders.entry[{n}].resource", known))
+        items.append(_item(resource, f"context.draftOrders.entry[{n}].resource", known or {}))
     if not items:
         return None
     ext, pre = _dict(call.get("extension")), _dict(call.get("prefetch"))

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Container
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -313,8 +313,15 @@ def preview(ctx: ServiceContext, actor: Principal, rx: Prescription) -> Screenin
     return ScreeningAnswer("", result.outcome, result.knowledge_version, [f.as_dict() for f in result.findings], 0)
 
 
-def catalogue_codes(ctx: ServiceContext) -> Container[str]:
-    """The item codes the loaded engine knows (CDS Hooks looks a MedicationRequest's codings up here)."""
+def catalogue_codes(ctx: ServiceContext) -> Mapping[str, str]:
+    """Item code or NHSA national drug code -> the catalogue item code, for the loaded engine
+    (CDS Hooks looks a MedicationRequest's codings up here). Built once per engine."""
     with ctx.factory() as session:
         engine = current_engine(ctx, session)
-    return engine.knowledge.profiles
+    cached = ctx.extras.get("prescription_review.code_map")
+    if cached is None or cached[0] is not engine.knowledge:
+        codes = dict(engine.knowledge.formulary.national)
+        codes.update({code: code for code in engine.knowledge.profiles})
+        cached = (engine.knowledge, codes)
+        ctx.extras["prescription_review.code_map"] = cached
+    return cached[1]  # type: ignore[no-any-return]

@@ -183,3 +183,14 @@ def test_medication_reference_to_a_contained_medication(client: FlaskClient) -> 
     del dangling["medicationCodeableConcept"]
     r = client.post(HOOK, json=call(dangling), headers=HIS)
     assert r.status_code == 422 and "medication" in r.get_json()["errors"][0]["field"]
+
+
+def test_national_drug_code_maps_to_the_catalogue_item(client: FlaskClient) -> None:
+    """An EHR that codes drugs by the NHSA national code (国家医保药品编码) gets the catalogue's item."""
+    from services.formulary.seed.catalogue import load_catalogue
+
+    nhsa = next(r.as_item()["nhsa_code"] for r in load_catalogue() if r.as_item()["code"] == "YP000174")
+    o = order(medicationCodeableConcept={"coding": [{"system": "http://www.nhsa.gov.cn/ypbm", "code": nhsa}]})
+    assert codes(client, call(o)) == []
+    wrong = order(medicationCodeableConcept={"coding": [{"system": "http://www.nhsa.gov.cn/ypbm", "code": nhsa + "X"}]})
+    assert codes(client, call(wrong)) == ["NOT_IN_FORMULARY"]

@@ -162,6 +162,7 @@ class FormularyView:
     sites: dict[str, tuple[str, bool]] = field(default_factory=dict)  # code -> (level, active)
     stocklists: dict[str, frozenset[str]] = field(default_factory=dict)
     catalogue_version: int = 0
+    national: dict[str, str] = field(default_factory=dict)  # NHSA national drug code (医保编码) -> item code
 
     @classmethod
     def build(
@@ -172,8 +173,10 @@ class FormularyView:
         catalogue_version: int = 0,
     ) -> FormularyView:
         """Compile item snapshots, site snapshots and stocking lists."""
+        items = list(items)
         return cls(
             items={str(s["code"]): item_facts(s) for s in items},
+            national={str(s["nhsa_code"]): str(s["code"]) for s in items if s.get("nhsa_code")},
             sites={str(s["code"]): (str(s["level"]), bool(s.get("active", True))) for s in sites},
             stocklists={k: frozenset(v) for k, v in stocklists.items()},
             catalogue_version=catalogue_version,
