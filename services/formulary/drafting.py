@@ -37,6 +37,7 @@ from services.formulary.model import (
     item_problems,
     merge_item,
     new_item,
+    normal_selector,
     selector_problem,
     site_problems,
     stocklist_key,
@@ -277,7 +278,7 @@ def draft_stocklist(session: Session, cmd: ProposeStocklist) -> Draft:
     codes = sorted(set(cmd.item_codes))
     header = store.stocklist_header(session, key)
     kept = list((header or {}).get("selectors") or [])
-    selectors = kept if cmd.categories is None else list(dict.fromkeys(cmd.categories))
+    selectors = kept if cmd.categories is None else list(dict.fromkeys(normal_selector(c) for c in cmd.categories))
     check_stocklist(session, key, codes, selectors, drafts_count=True)
     base = int(header["version"]) if header else 0
     if cmd.base_version is not None and cmd.base_version != base:

@@ -295,6 +295,21 @@ SELECTOR = re.compile(
 )
 
 
+def normal_selector(selector: str) -> str:
+    """A selector as stored: names lower-case, ATC groups upper-case as WHO writes them (atc:j01 → atc:J01,
+    ESSENTIAL → essential, Kind:Drug → kind:drug); a pharmacological category's own text is kept."""
+    name, sep, value = selector.strip().partition(":")
+    name = name.strip().lower()
+    if not sep:
+        return name
+    value = value.strip()
+    if name == "atc":
+        value = value.upper()
+    elif name == "kind":
+        value = value.lower()
+    return f"{name}:{value}"
+
+
 def selector_problem(selector: str) -> str | None:
     """Why a category selector is malformed, or None."""
     if not SELECTOR.match(selector):

@@ -362,3 +362,8 @@ def test_ids_in_urls_that_no_database_can_hold_are_a_404_on_both_backends(servic
         cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
         answer = client.get(path, query_string={"cursor": cursor}, headers=bearer("pharmacy_manager"))
         assert answer.status_code in (200, 400), (path, key, answer.status_code)
+
+
+def test_category_selectors_are_normalised_like_codes(service_ctx: ServiceContext) -> None:
+    view = service.propose(service_ctx, ADMIN, ProposeStocklist("level", "township", (), ("ESSENTIAL", "atc:j01c", "Kind:Drug", "category:抗微生物药")))
+    assert view.change.payload["categories"] == ["essential", "atc:J01C", "kind:drug", "category:抗微生物药"]
