@@ -345,6 +345,9 @@ def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dic
             raise Conflict(f"plan {cmd.plan_id} is {plan['status']}; only a solved plan can be published",
                            {"plan_id": plan["status"]})  # fmt: skip
         routes, shipment_ids = published_routes(plan)
+        closed = sorted(i for i, s in store.shipments_by_id(session, shipment_ids).items() if s["status"] in ("cancelled", "delivered"))
+        if closed:  # cancelled or delivered since the plan was made: its routes are out of date
+            raise Conflict(f"re-plan first: the plan carries closed shipments {', '.join(closed)}", {"shipments": ", ".join(closed)})
         store.publish_plan(session, cmd.plan_id, plan["date"], utcnow())
         store.mark_shipments_planned(session, shipment_ids, cmd.plan_id)
         data = {"plan_id": cmd.plan_id, "date": plan["date"], "routes": routes,

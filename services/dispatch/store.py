@@ -224,9 +224,10 @@ def shipments_by_id(session: Session, ids: Iterable[str]) -> dict[str, dict[str,
 
 
 def mark_shipments_planned(session: Session, ids: Sequence[str], plan_id: str) -> None:
-    """Shipments a published plan carries."""
+    """Shipments a published plan carries (pending or planned ones: never a cancelled or delivered one)."""
     if ids:
-        session.execute(update(shipments).where(shipments.c.id.in_(ids)).values(status="planned", plan_id=plan_id))
+        open_ = shipments.c.status.in_(("pending", "planned"))
+        session.execute(update(shipments).where(shipments.c.id.in_(ids), open_).values(status="planned", plan_id=plan_id))
 
 
 def mark_shipments_delivered(session: Session, ids: Sequence[str]) -> None:

@@ -305,3 +305,23 @@ def test_a_shipment_due_by_a_day_that_has_passed_is_refused_naming_deliver_by(se
     assert service.list_shipments(service_ctx, DISPATCHER, ShipmentFilter("all")) == []
     due_today = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, deliver_by=service.today()))
     assert due_today["deliver_by"] == service.today().isoformat()
+
+
+def test_publishing_a_plan_that_carries_a_shipment_cancelled_since_is_refused_and_it_stays_cancelled(
+    service_ctx: ServiceContext,
+) -> None:
+    """Found trying it as a dispatcher: publishing flipped a cancelled shipment back to planned (drivers got it)."""
+    kept = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, {}, 3))
+    gone = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"cold": 2}, {}, 3))
+    plan = _plan(service_ctx)
+    service.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(gone["id"]))
+    with pytest.raises(Conflict) as refused:
+        service.publish_plan(service_ctx, DISPATCHER, PublishPlan(plan["id"]))
+    assert gone["id"] in str(refused.value.fields)
+    assert service.get_shipment(service_ctx, DISPATCHER, gone["id"])["status"] == "cancelled"
+    assert service.get_plan(service_ctx, plan["id"])["status"] == "solved"
+    again = service.replan(service_ctx, DISPATCHER, Replan(plan["id"], {}, (), (), 2))
+    _solve_all(service_ctx)
+    service.publish_plan(service_ctx, DISPATCHER, PublishPlan(again["id"]))
+    assert service.get_shipment(service_ctx, DISPATCHER, gone["id"])["status"] == "cancelled"
+    assert service.get_shipment(service_ctx, DISPATCHER, kept["id"])["status"] == "planned"
