@@ -91,7 +91,9 @@ def _previous_keys(raw: str) -> dict[str, str]:
         if not entry:
             continue
         kid, sep, secret = entry.partition(":")
-        if sep and kid.strip() and secret.strip():
+        if sep and not (kid.strip() and secret.strip()):
+            raise ConfigError("JWT_PREVIOUS_SECRETS: an entry is `secret` or `kid:secret`, with neither part blank")
+        if sep:
             keys[kid.strip()] = secret.strip()
         else:
             keys[key_id(entry)] = entry
@@ -218,6 +220,10 @@ def load_settings(service: str, *, bind_host: str | None = None) -> Settings:
         secret, previous = _jwt_secret(service), _previous_keys(os.environ.get("JWT_PREVIOUS_SECRETS", ""))
     else:
         secret, previous = _production_secrets(service)
+    kid = os.environ.get("JWT_KEY_ID", "").strip() or key_id(secret)
+    if previous.get(kid, secret) != secret:
+        # the old key would be silently replaced by the new one under the same id: its tokens fail
+        raise ConfigError(f"{service}: JWT_PREVIOUS_SECRETS names key id {kid!r}, the signing key's own id; give the new key another JWT_KEY_ID")
     host = bind_host or os.environ.get("HUB_BIND_HOST", "127.0.0.1")
     broker = os.environ.get("BROKER_URL", EMBEDDED_BROKER_URL)
     return Settings(

@@ -223,3 +223,25 @@ def test_blank_audience_and_key_id_fall_back_to_the_defaults(env: pytest.MonkeyP
 def test_every_usual_spelling_of_off_turns_the_demonstration_sign_in_off(env: pytest.MonkeyPatch, off: str) -> None:
     env.setenv("HUB_DEV_LOGIN", off)
     assert load_settings("formulary").dev_login is False
+
+
+def test_a_previous_key_under_the_signing_key_s_id_is_refused(env: pytest.MonkeyPatch) -> None:
+    """Rotation by named ids: reusing the id for the new key would drop the old key without a word."""
+    old, new = secrets.token_urlsafe(40), secrets.token_urlsafe(40)
+    env.setenv("DATABASE_URL", PG)
+    env.setenv("JWT_SECRET", new)
+    env.setenv("JWT_KEY_ID", "2026-11")
+    env.setenv("JWT_PREVIOUS_SECRETS", f"2026-11:{old}")
+    with pytest.raises(ConfigError, match="2026-11"):
+        load_settings("formulary")
+    env.setenv("JWT_PREVIOUS_SECRETS", f"2026-10:{old}")
+    assert set(load_settings("formulary").keyring.keys) == {"2026-10", "2026-11"}
+
+
+def test_a_blank_key_id_in_the_previous_keys_is_not_a_key_named_blank(env: pytest.MonkeyPatch) -> None:
+    old = secrets.token_urlsafe(40)
+    env.setenv("DATABASE_URL", PG)
+    env.setenv("JWT_SECRET", secrets.token_urlsafe(40))
+    env.setenv("JWT_PREVIOUS_SECRETS", f" :{old}")
+    with pytest.raises(ConfigError):  # " :secret" is one malformed entry, refused like any weak key
+        load_settings("formulary")
