@@ -61,6 +61,20 @@ def _path_id(raw: str) -> str:
         raise NotFound(f"no change {raw!r}") from exc
 
 
+def _if_match(etag: str, what: str) -> bool:
+    """RFC 9110 §13.1.1 on any write: False when no If-Match was sent; 412 when it does not match `etag`."""
+    header = request.headers.get("If-Match")
+    if not header:
+        return False
+    try:
+        allowed = if_match_allows(header, etag)
+    except ValueError as exc:
+        raise InvalidInput("If-Match is not * nor a list of entity tags", {"If-Match": str(exc)}) from exc
+    if not allowed:
+        raise PreconditionFailed(f"the {what} changed: it is now {etag}", {"If-Match": "stale ETag"})
+    return True
+
+
 def _etag(code: str, version: int) -> str:
     return f'"{code}-v{version}"'
 
@@ -142,12 +156,7 @@ class Item(MethodView):
             item = store.item_row(session, code)
         if item is None:
             raise NotFound(f"no item {code}")
-        try:
-            allowed = if_match_allows(header, _etag(code, item["version"]))
-        except ValueError as exc:
-            raise InvalidInput("If-Match is not * nor a list of entity tags", {"If-Match": str(exc)}) from exc
-        if not allowed:
-            raise PreconditionFailed(f"the item changed: it is now {_etag(code, item['version'])}", {"If-Match": "stale ETag"})
+        _if_match(_etag(code, item["version"]), "item")
         cmd = replace(cmd, code=code, base_version=int(item["version"]))
         return _created(service.propose(_ctx(), current_principal(), cmd))
 
@@ -157,8 +166,15 @@ class Item(MethodView):
 @blp.arguments(schemas.RetireIn)
 @blp.response(201, schemas_out.ChangeOut)
 def retire_item(cmd: Any, code: str) -> Any:
-    """Propose taking an item out of the catalogue."""
-    return _created(service.propose(_ctx(), current_principal(), replace(cmd, code=_path_code(code))))
+    """Propose taking an item out of the catalogue (an If-Match header is honoured as on PATCH)."""
+    code = _path_code(code)
+    if request.headers.get("If-Match"):
+        with read_only(_ctx().factory) as session:
+            item = store.item_row(session, code)
+        if item is None:
+            raise NotFound(f"no item {code}")
+        _if_match(_etag(code, item["version"]), "item")
+    return _created(service.propose(_ctx(), current_principal(), replace(cmd, code=code)))
 
 
 @blp.route("/items/<code>/history")
@@ -241,7 +257,14 @@ class Sites(MethodView):
     @blp.arguments(schemas.SiteIn)
     @blp.response(201, schemas_out.ChangeOut)
     def post(self, cmd: Any) -> Any:
-        """Propose a new site or new details for an existing one (level, parent and children kept consistent)."""
+        """Propose a new site or new details for an existing one (level, parent and children kept consistent);
+        an If-Match header (the site's ETag) is honoured as on items."""
+        if request.headers.get("If-Match"):
+            with read_only(_ctx().factory) as session:
+                site = store.site_row(session, cmd.code)
+            version = int(site["version"]) if site else 0
+            if _if_match(_etag(cmd.code, version), "site"):
+                cmd = replace(cmd, base_version=version)
         return _created(service.propose(_ctx(), current_principal(), cmd))
 
 
@@ -254,7 +277,7 @@ def get_site(code: str) -> Any:
         site = store.site_row(session, code)
     if site is None:
         raise NotFound(f"no site {code}")
-    return site
+    return site, 200, {"ETag": _etag(code, site["version"])}
 
 
 @blp.route("/stocklists/<scope>/<value>")
@@ -268,13 +291,20 @@ class Stocklist(MethodView):
         if scope == "site":
             current_principal().require_site(key.split(":", 1)[1])
         with read_only(_ctx().factory) as session:
-            return {"scope": scope, "value": key.split(":", 1)[1], **queries.stocklist_view(session, key)}
+            view = queries.stocklist_view(session, key)
+        return {"scope": scope, "value": key.split(":", 1)[1], **view}, 200, {"ETag": _etag(key, int(view["version"]))}
 
     @blp.arguments(schemas.StocklistIn)
     @blp.response(201, schemas_out.ChangeOut)
     def put(self, cmd: Any, scope: str, value: str) -> Any:
         """Propose a new list (replacing the old one): item codes and categories (essential, atc:J01, …)."""
-        value = _stocklist_key(scope, value).split(":", 1)[1]
+        key = _stocklist_key(scope, value)
+        value = key.split(":", 1)[1]
+        if request.headers.get("If-Match"):
+            with read_only(_ctx().factory) as session:
+                version = int(queries.stocklist_view(session, key)["version"])
+            if _if_match(_etag(key, version), "stocking list"):
+                cmd = replace(cmd, base_version=version)
         return _created(service.propose(_ctx(), current_principal(), replace(cmd, scope=scope, value=value)))
 
 

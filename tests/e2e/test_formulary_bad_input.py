@@ -178,3 +178,30 @@ def test_change_and_batch_ids_are_case_insensitive_everywhere(seeded: FlaskClien
     approved = seeded.post("/api/v1/changes/approve", json={"change_ids": [change_id.upper()]}, headers=MANAGER)
     assert approved.status_code == 200, approved.get_json()
     assert seeded.get(f"/api/v1/changes/{change_id}", headers=MANAGER).get_json()["status"] == "approved"
+
+
+def test_if_match_is_honoured_on_every_write_and_every_record_has_an_etag(seeded: FlaskClient, formulary_ctx: ServiceContext) -> None:
+    """RFC 9110 §13.1.1: a write whose If-Match does not match is not performed (412), on sites, lists and retirements too."""
+    from services.formulary.codes import uscc_check_char
+    from tests.support.formulary import sample_site
+
+    base = "12371723MB0000001"
+    proposed = seeded.post("/api/v1/sites", json=sample_site("H1", "county_hospital", None, base + uscc_check_char(base)), headers=ADMIN)
+    assert proposed.status_code == 201, proposed.get_json()
+    seeded.post("/api/v1/changes/approve", json={"change_ids": [proposed.get_json()["id"]]}, headers=MANAGER)
+    site = seeded.get("/api/v1/sites?limit=1", headers=ADMIN).get_json()[0]
+    got = seeded.get(f"/api/v1/sites/{site['code']}", headers=ADMIN)
+    assert got.headers["ETag"] == f'"{site["code"]}-v{site["version"]}"'
+    body = {k: site[k] for k in ("code", "name", "tax_id", "level", "parent_code", "lat", "lon", "receiving_hours")}
+    before = table_dump(formulary_ctx)
+    stale = {"If-Match": f'"{site["code"]}-v{site["version"] + 5}"'}
+    assert seeded.post("/api/v1/sites", json={**body, "name": "新名称卫生院"}, headers={**ADMIN, **stale}).status_code == 412
+    listed = seeded.get("/api/v1/stocklists/level/village", headers=ADMIN)
+    assert listed.headers["ETag"].startswith('"level:village-v')
+    assert seeded.put("/api/v1/stocklists/level/village", json={"item_codes": []}, headers={**ADMIN, "If-Match": '"x"'}).status_code == 412
+    assert seeded.post("/api/v1/items/YP900001/retire", json={"reason": "停产停售"}, headers={**ADMIN, "If-Match": '"YP900001-v9"'}).status_code == 412
+    assert table_dump(formulary_ctx) == before
+    fresh = seeded.put("/api/v1/stocklists/level/village", json={"item_codes": []}, headers={**ADMIN, "If-Match": listed.headers["ETag"]})
+    assert fresh.status_code == 201 and fresh.get_json()["base_version"] == listed.get_json()["version"]
+    renamed = seeded.post("/api/v1/sites", json={**body, "name": "新名称卫生院"}, headers={**ADMIN, "If-Match": got.headers["ETag"]})
+    assert renamed.status_code == 201, renamed.get_json()
