@@ -21,6 +21,7 @@ from services.dispatch.model import (
     service_minutes,
     split_oversized,
 )
+from shared.errors import InvalidInput
 
 DEFAULT_DEPOT_HOURS = ("06:00", "20:00")  # a hub that publishes no receiving hours
 # Day plans' solve options (see OptionsIn for ranges): specimens reach the hub's laboratory within
@@ -72,8 +73,12 @@ def not_before(day: date, now: datetime) -> str | None:
     return f"{rounded // 60:02d}:{rounded % 60:02d}"
 
 
-class HubClosed(Exception):
-    """The hub has closed for the day (its closing time HH:MM is the argument)."""
+class HubClosed(InvalidInput):
+    """The hub has closed for today (a 422 naming ``date``)."""
+
+    def __init__(self, closes: str) -> None:
+        super().__init__(f"the hub closed at {closes} today; plan tomorrow",
+                         {"date": f"物流中心今天 {closes} 已停止作业 (the hub has closed for today)"})  # fmt: skip
 
 
 TRIP_SEPARATOR = "~"  # "<vehicle>~<k>": the vehicle's k-th trip of the day

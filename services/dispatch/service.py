@@ -26,7 +26,7 @@ from services.dispatch.commands import (
     ShipmentFilter,
     UpsertVehicle,
 )
-from services.dispatch.dayplan import HubClosed, base_vehicle, day_options, day_request, not_before
+from services.dispatch.dayplan import base_vehicle, day_options, day_request, not_before
 from services.dispatch.fleet import vehicle_request
 from services.dispatch.locks import LockProblem, screen_locks
 from services.dispatch.model import MAX_PARTS, SiteInfo
@@ -73,6 +73,7 @@ def add_shipment(ctx: ServiceContext, actor: Principal, cmd: AddShipment) -> dic
     an order larger than any compartment is accepted and split into several stops at that site
     when the day is planned."""
     actor.require(*DISPATCHERS)
+    actor.require_site(cmd.site_code)
     with unit_of_work(ctx.factory) as session:
         site = store.site_row(session, cmd.site_code)
         if site is None:
@@ -121,6 +122,7 @@ def cancel_shipment(ctx: ServiceContext, actor: Principal, cmd: CancelShipment) 
         row = store.shipment(session, cmd.shipment_id, lock=True)
         if row is None:
             raise NotFound(f"no shipment {cmd.shipment_id}")
+        actor.require_site(row["site_code"])  # a storekeeper's token stays on its site whatever else it holds
         if not store.cancel_shipment(session, cmd.shipment_id):
             raise Conflict(f"shipment {cmd.shipment_id} is {row['status']}; only a pending one can be cancelled",
                            {"status": row["status"]})  # fmt: skip
@@ -172,9 +174,6 @@ def build_day_request(
         request, refs = day_request(day, sites, store.pending_shipments(session), vehicles, options,
                                     store.largest_compartments(session), exclude_vehicles or set(),
                                     not_before(day, local_now()))  # fmt: skip
-    except HubClosed as closed:
-        raise InvalidInput(f"the hub closed at {closed.args[0]} today; plan tomorrow",
-                           {"date": f"物流中心今天 {closed.args[0]} 已停止作业 (the hub has closed for today)"}) from closed
     except ValueError as exc:
         raise Conflict("dispatch has not heard of the hub site yet (formulary.site.upserted)", {"date": "no hub"}) from exc
     if not request["vehicles"]:

@@ -325,3 +325,16 @@ def test_publishing_a_plan_that_carries_a_shipment_cancelled_since_is_refused_an
     service.publish_plan(service_ctx, DISPATCHER, PublishPlan(again["id"]))
     assert service.get_shipment(service_ctx, DISPATCHER, gone["id"])["status"] == "cancelled"
     assert service.get_shipment(service_ctx, DISPATCHER, kept["id"])["status"] == "planned"
+
+
+def test_a_storekeeper_who_is_also_a_dispatcher_cancels_only_their_own_sites_shipments(service_ctx: ServiceContext) -> None:
+    """Site scope holds whatever other roles a storekeeper's token carries (TEAM rule; issue 9)."""
+    both = Principal("sk-disp", ("storekeeper", "dispatcher"), site="CW-T02")
+    other = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"ambient": 5}))
+    with pytest.raises(Forbidden):
+        service.cancel_shipment(service_ctx, both, CancelShipment(other["id"]))
+    assert service.get_shipment(service_ctx, DISPATCHER, other["id"])["status"] == "pending"
+    mine = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"ambient": 5}))
+    assert service.cancel_shipment(service_ctx, both, CancelShipment(mine["id"]))["status"] == "cancelled"
+    with pytest.raises(Forbidden):
+        service.add_shipment(service_ctx, both, AddShipment("CW-T03", {"ambient": 5}))
