@@ -44,6 +44,19 @@ class Unauthorized(Exception):
     """No token, or one that does not verify."""
 
 
+# Subjects the system acts under in-process (the seed loader's `seed`, `seed-committee`; review's
+# `system`): no token may carry them, however written, so nobody can sign a record as the system.
+SYSTEM_SUBJECTS = frozenset({"seed", "system"})
+SYSTEM_SUBJECT_PREFIXES = ("seed-", "system-")
+
+
+def is_system_subject(subject: str) -> bool:
+    """True for `seed`, `ＳＥＥＤ`, ` Seed-committee`, `se\u200bed` …: a subject only the system uses."""
+    folded = "".join(ch for ch in unicodedata.normalize("NFKC", subject).casefold()
+                     if not ch.isspace() and unicodedata.category(ch) != "Cf")  # fmt: skip
+    return folded in SYSTEM_SUBJECTS or folded.startswith(SYSTEM_SUBJECT_PREFIXES)
+
+
 def site_key(code: str) -> str:
     """A site code as compared for scope: NFKC (full-width to ASCII), blanks and zero-width marks
     removed, upper-cased — `ｃｗ－ｔ０１ `, `cw-t01` and `CW-T01` name the same site."""
@@ -155,6 +168,8 @@ def issue_token(
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         raise ValueError(f"unknown role {unknown or roles!r}; one of {', '.join(ROLES)}")
+    if subject is not None and is_system_subject(subject):
+        raise ValueError(f"subject {subject!r} is reserved for the system")
     life = ttl if ttl is not None else ring.max_ttl
     if life > ring.max_ttl:
         raise ValueError(f"a token lives at most {ring.max_ttl}; asked for {life}")
@@ -201,6 +216,8 @@ def verify_token(token: str, secret: str | Keyring) -> Principal:
         raise Unauthorized("exp and iat must be whole seconds")
     if not isinstance(claims["sub"], str) or not claims["sub"].strip():
         raise Unauthorized("the token names no subject (sub)")
+    if is_system_subject(claims["sub"]):
+        raise Unauthorized("the token's subject is one the system reserves for itself")
     if claims["exp"] - claims["iat"] > ring.max_ttl.total_seconds() + LEEWAY_S:
         raise Unauthorized(f"the token lives longer than {ring.max_ttl}")
     raw_roles = claims.get("roles")

@@ -203,3 +203,14 @@ def test_a_refusal_never_names_the_other_site(other: str, extra: list[str]) -> N
     with pytest.raises(Forbidden) as refused:
         keeper.require_site(other)
     assert other not in refused.value.detail and other not in str(refused.value.fields)
+
+
+@pytest.mark.parametrize("subject", ["seed", "SEED", " seed", "ｓｅｅｄ", "se\u200bed", "seed-committee", "System", "system-relay"])
+def test_no_token_may_carry_a_subject_the_system_acts_under(subject: str) -> None:
+    """The seed loader signs as `seed`/`seed-committee` in-process; a token claiming it is refused."""
+    r = ring(NEW)
+    with pytest.raises(Unauthorized):
+        verify_token(_forged(r, sub=subject, roles=["pharmacy_manager"]), r)
+    with pytest.raises(ValueError):
+        issue_token(r, "pharmacy_manager", subject=subject)
+    assert verify_token(issue_token(r, "pharmacy_manager", subject="seedling-wang"), r).subject == "seedling-wang"
