@@ -128,7 +128,8 @@ def manifest(
         "plan_id": plan["id"], "date": plan["date"], "status": plan["status"], "vehicle_id": vehicle_id,
         "vehicle_name": (vehicle or {}).get("name"), "driver": (vehicle or {}).get("driver"),
         "start": legs[0]["start"], "end": legs[-1]["end"], "break": legs[0].get("break"),
-        "break_note": "; ".join(n for n in (leg.get("break_note") for leg in legs) if n),
+        "break_note": "; ".join([n for n in (leg.get("break_note") for leg in legs) if n] + [
+            f"午休与装货在物流中心 {a['end']}–{b['start']} (break and reload at the hub)" for a, b in zip(legs, legs[1:], strict=False)]),
         "distance_km": round(sum(leg["distance_km"] for leg in legs), 2),
         "trips": [{"trip": leg.get("trip", 1), "start": leg["start"], "end": leg["end"], "load_out": leg.get("load_out", {}),
                    "distance_km": leg["distance_km"], "stops": len(leg["stops"])} for leg in legs],

@@ -239,6 +239,8 @@ def test_vehicles_make_several_trips_a_day_shown_on_the_plan_and_the_manifest(se
     assert (morning["trip"], afternoon["trip"]) == (1, 2) and morning["end"] < afternoon["start"]
     sheet = reads.manifest(service_ctx, DISPATCHER, plan["id"], twice[0])
     assert [t["trip"] for t in sheet["trips"]] == [1, 2]
+    # the driver reads when the lunch break and reload at the hub fall: between the two trips
+    assert f"{sheet['trips'][0]['end']}–{sheet['trips'][1]['start']}" in sheet["break_note"]
     assert [s["trip"] for s in sheet["stops"]] == sorted(s["trip"] for s in sheet["stops"])
     published = service.publish_plan(service_ctx, DISPATCHER, PublishPlan(plan["id"]))
     one = next(r for r in published["routes"] if r["vehicle_id"] == twice[0])
