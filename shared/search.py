@@ -202,12 +202,33 @@ class ReferenceIndex:
     """Search over a service's `ref_items` read model, with keys cached per item version.
 
     The cache is refreshed when the table's row count or newest `updated_at` changes, so an
-    approved change is searchable as soon as its event has been consumed.
+    approved change is searchable as soon as its event has been consumed; a refresh re-reads and
+    re-keys only the rows whose (version, updated_at) changed.
     """
 
     def __init__(self) -> None:
         self._fingerprint: Any = None
-        self._rows: list[tuple[dict[str, Any], SearchKeys]] = []
+        self._rows: dict[str, tuple[dict[str, Any], SearchKeys]] = {}  # code -> (snapshot, keys), in code order
+        self._stamps: dict[str, Any] = {}  # code -> (version, updated_at) the cached row was read at
+
+    def _refresh(self, session: Session, table: Table) -> None:
+        """Re-read only the rows written since the last refresh (by version and updated_at) and compute
+        their keys; unchanged items keep theirs (keys of 10,000 names take seconds to compute)."""
+        stamps = {r.code: (r.version, r.updated_at) for r in session.execute(
+            select(table.c.code, table.c.version, table.c.updated_at).order_by(table.c.code))}  # fmt: skip
+        changed = [code for code, stamp in stamps.items() if self._stamps.get(code) != stamp]
+        fresh: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(changed), 500):
+            chunk = changed[start : start + 500]
+            fresh.update((r.code, dict(r.snapshot)) for r in session.execute(
+                select(table.c.code, table.c.snapshot).where(table.c.code.in_(chunk))))  # fmt: skip
+        rows = {}
+        for code in stamps:
+            if code in fresh:
+                rows[code] = (fresh[code], item_keys(fresh[code]))
+            elif code in self._rows:
+                rows[code] = self._rows[code]
+        self._rows, self._stamps = rows, {c: stamps[c] for c in rows}
 
     def search(
         self, session: Session, table: Table, q: str | None, *, limit: int, cursor: str | None,
@@ -217,13 +238,12 @@ class ReferenceIndex:
         after = decode_cursor(cursor)
         fingerprint = tuple(session.execute(select(func.count(), func.max(table.c.updated_at)).select_from(table)).one())
         if fingerprint != self._fingerprint:
-            snapshots = [dict(r[0]) for r in session.execute(select(table.c.snapshot).order_by(table.c.code))]
-            self._rows = [(s, item_keys(s)) for s in snapshots]
+            self._refresh(session, table)
             self._fingerprint = fingerprint
         terms = query_terms(q)
         ranked = (
             (sort_key(s, k.prefixes, terms), s)
-            for s, k in self._rows
+            for s, k in self._rows.values()
             if (include_retired or s.get("status") != "retired")
             and (codes is None or s.get("code") in codes)
             and matches(k.text, terms)
