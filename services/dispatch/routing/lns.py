@@ -65,6 +65,8 @@ class RuinRecreate:
         self.polishes = 0
         self.complete_at: float | None = None
         self._break_vehicles = [v for v in range(self.inst.nv) if self.inst.brk[v] is not None]
+        # vehicles whose routes OR-Tools answers are re-checked for (break, duration, distance, ride)
+        self._checked_vehicles = [v for v in range(self.inst.nv) if self.inst.exact[v] or self.inst.brk[v] is not None]
         self.near_k = config.near_routes if python_path(build.problem, self.inst.n, config) else 0
 
     # --- conversions ----------------------------------------------------------------------------
@@ -113,22 +115,25 @@ class RuinRecreate:
         return inc
 
     def _accepted(self, solved: pywrapcp.Assignment, best_so_far: int | None) -> Incumbent | None:
-        """An OR-Tools plan as an incumbent. Without break intervals in the model, routes whose
-        break does not fit are cut back from their end and their stops re-inserted (route_ok holds
-        every rule), and schedules come from timing.schedule."""
+        """An OR-Tools plan as an incumbent. Every route of a vehicle with a break, a duration,
+        distance or specimen ride limit is re-checked by route_ok (the rule as timing.py and the
+        checker hold it: latest-start schedule) -- an OR-Tools answer is never trusted alone (issue 8:
+        a plan cut short under load once carried specimen rides over the limit). Failing routes are
+        cut back from their end and their stops re-inserted; schedules then come from timing.schedule.
+        Without break intervals in the model, break vehicles are always timed by timing.schedule."""
         routes = self.routes_of(solved)
-        if self.build.settings.model_breaks or not self._break_vehicles:
-            objective = int(solved.ObjectiveValue())
-            plan = self.build.read(solved) if best_so_far is None or objective < best_so_far else None
-            return Incumbent(routes, objective, plan)
         inst = self.inst
         loose: list[int] = []
-        for v in self._break_vehicles:
+        for v in self._checked_vehicles:
             route = routes[v]
             while len(route) > inst.prefix[v] and not route_ok(inst, v, route):
                 loose.append(route.pop())
             if route and not route_ok(inst, v, route):
                 return None  # even the locked prefix fails: not a usable plan
+        if not loose and (self.build.settings.model_breaks or not self._break_vehicles):
+            objective = int(solved.ObjectiveValue())
+            plan = self.build.read(solved) if best_so_far is None or objective < best_so_far else None
+            return Incumbent(routes, objective, plan)
         if loose:
             insert_all(inst, routes, loose, self.rng, blink=0.0)
         objective = self.cost(routes)

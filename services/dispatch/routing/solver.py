@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from .guard import enforce_checked
 from .model import RawPlan, RawRoute
 from .prepare import Prepared, prepare
 from .problem import LOCKED_WEIGHT, Priority, Problem, owed_break
@@ -36,6 +37,7 @@ def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solutio
     work = prepared.problem
     left_out_penalty = _left_out_penalty(problem, work, prepared)
     solution = _solve_prepared(work, progress, started, left_out_penalty)
+    solution = enforce_checked(work, solution)  # never a plan the checker refuses (issue 8)
     solution = replace(solution, routes=tuple(_with_break_note(problem, r) for r in solution.routes))
     if not prepared.stops_out and not prepared.vehicles_out:
         return solution
