@@ -28,7 +28,10 @@ class LockProblem:
 
 
 def _clock(t: int) -> str:
-    return f"{t // 3600:02d}:{t % 3600 // 60:02d}"
+    """Seconds from midnight as HH:MM; a time past midnight reads as the next day's (never "29:16")."""
+    day, rest = divmod(t, 24 * 3600)
+    hhmm = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}"
+    return hhmm if day == 0 else f"次日 {hhmm} (+{day} d)"
 
 
 def _fits(vehicle: Vehicle, stops: Sequence[Stop]) -> str | None:

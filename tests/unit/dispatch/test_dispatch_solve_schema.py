@@ -63,3 +63,19 @@ def test_any_accepted_request_builds_a_problem(locks: dict[str, str], initial: d
     problem = to_problem(request)  # raises ValueError for a problem the core refuses
     with contextlib.suppress(InvalidInput):  # the lock screen answers a 4xx or nothing, never a crash
         service._screen(request, problem)
+
+
+def test_a_lock_refusal_never_prints_a_clock_time_past_24_00() -> None:
+    """Found trying locks: "cannot get there after S3 before 29:16"."""
+    from services.dispatch.locks import _clock
+
+    assert _clock(8 * 3600 + 5 * 60) == "08:05"
+    assert _clock(29 * 3600 + 16 * 60) == "次日 05:16 (+1 d)"
+    body = _body(initial_routes={"V1": ["A", "B"]}, locked_routes=["V1"])
+    body["vehicles"][0]["shift"] = ["07:30", "23:59"]
+    body["stops"][1] = {**body["stops"][1], "lat": 38.5, "window": ["08:00", "09:00"]}  # ~400 km away, closes at 09:00
+    request = SolveIn().load(body)
+    with pytest.raises(InvalidInput) as refused:
+        service._screen(request)
+    text = " ".join(refused.value.fields.values())
+    assert not any(f"{h}:" in text for h in range(24, 72))
