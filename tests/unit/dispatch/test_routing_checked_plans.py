@@ -91,3 +91,31 @@ def test_small_zero_cost_days_never_get_a_plan_the_checker_refuses(
     assert report.ok, report.messages()
     served = {sid for r in solution.routes for sid in r.stop_ids}
     assert served | {u.stop_id for u in solution.unassigned} == {s.id for s in problem.stops}
+
+
+def test_an_or_tools_answer_over_the_ride_limit_is_cut_back_for_a_vehicle_without_a_break(plane: Any, van: Any) -> None:
+    # the search used to trust OR-Tools' routes for vehicles owing no break; an answer that breaks
+    # the ride rule (as one cut short under load did) is now re-checked and cut back like the others
+    from services.dispatch.routing.lns import RuinRecreate
+    from services.dispatch.routing.model import BuildSettings, RoutingBuild
+    from services.dispatch.routing.screen import screen
+    from services.dispatch.routing.search import config_named
+
+    stops = [(Stop("lab", pickup={SPECIMEN: 2}, windows=(TimeWindow(8 * H, 9 * H),)), (600, 0)),
+             (Stop("late", deliver={"ambient": 1}, windows=(AFTERNOON,)), (1200, 0))]
+    odd = van("ODD", capacity={"ambient": 100, SPECIMEN: 10}, shift_start=7 * H, shift_end=19 * H)
+    problem = plane((0, 0), stops, [odd], Options(time_limit_s=0.3, workers=1, specimen_max_ride_s=4 * H))
+    config = config_named("tuned")
+    build = RoutingBuild(problem, screen(problem), BuildSettings(vehicles=(0,), droppable=True,
+                                                                 python_callbacks=config.python_callbacks,
+                                                                 model_breaks=False))
+    rr = RuinRecreate(build, config, random.Random(0))
+    build.close(rr.params)
+    answer = build.routing.solver().Assignment()
+    order = [build.manager.NodeToIndex(build.model_node_of[n]) for n in (1, 2)]
+    assert build.routing.RoutesToAssignment([order], True, True, answer)
+    accepted = rr._accepted(answer, None)
+    assert accepted is not None and accepted.plan is not None
+    route_ids = {r.vehicle: [problem.stops[n - 1].id for n in r.nodes] for r in accepted.plan.routes}
+    assert route_ids == {0: ["lab"]}
+    assert not check(problem, {"ODD": route_ids[0]}).violations
