@@ -21,6 +21,7 @@ import pytest
 
 from hub.registry import SERVICES
 from shared.auth import ROLES
+from tests.service.prescription_review.review_support import flagged
 
 OTHER_ROLES = [r for r in ROLES if r != "storekeeper"]
 
@@ -33,6 +34,18 @@ def wait_for(predicate: Any, timeout: float = 60.0, what: str = "") -> Any:
             return value
         time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def post_until(client: Any, path: str, body: Any, headers: dict[str, str], status: int, timeout: float = 60.0) -> Any:
+    """POST until the answer is `status` (a service learns the catalogue from events); its JSON."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.post(path, json=body, headers=headers)
+        if r.status_code == status:
+            return r.get_json()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"POST {path}: {r.status_code} {r.get_json()}")
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +91,24 @@ def county(running_hub: Any, hub_token: Any) -> dict[str, Any]:
         timeout=120, what="the day's plan",
     )  # fmt: skip
     plan = dispatch.get(f"/api/v1/plans/{plan_id}", headers=dispatcher).get_json()
+    # Procurement and prescription review hold site rows too: a requisition and a review per township.
+    procurement = running_hub.services["procurement"].app.test_client()
+    review = running_hub.services["prescription_review"].app.test_client()
+    his = hub_token("his")
+    requisitions, reviews = {}, {}
+    listed = {own: items[0], other: items[2]}  # each site's stocking list above
+    for site in (own, other):
+        line = {"item_code": listed[site]["code"], "quantity": listed[site]["package_size"]}
+        body = {"site_code": site, "lines": [line], "submit": True}
+        requisitions[site] = post_until(procurement, "/api/v1/requisitions", body, manager, 201)["id"]
+        reviews[site] = post_until(review, "/api/v1/screenings", flagged(no=f"R-SCOPE-{site}", site=site), his, 200)["id"]
     vehicle = (plan.get("result") or {}).get("routes", [{}])[0].get("vehicle", "V1") if plan.get("result") else "V1"
     return {
         "own": own, "other": other, "hubs": hubs, "all_sites": {s["code"] for s in sites},
         "item": codes[0], "change_other": change_ids[1], "shipments": shipments, "plan_id": plan_id,
-        "vehicle": vehicle, "day": tomorrow,
+        "vehicle": vehicle, "day": tomorrow, "requisitions": requisitions, "reviews": reviews,
+        "other_lower": other.lower(), "other_wide": "".join(chr(ord(ch) + 0xFEE0) for ch in other),
+        "month": date.today().strftime("%Y-%m"),
     }  # fmt: skip
 
 
@@ -102,6 +128,8 @@ def path_variants(rule: str, args: list[str], c: dict[str, Any]) -> list[str]:
             "change_id": [c["change_other"]],
             "vehicle_id": [c["vehicle"]],
             "stop_id": [c["other"]],
+            "req_id": [c["requisitions"][c["other"]], c["requisitions"][c["own"]]],
+            "review_id": [c["reviews"][c["other"]], c["reviews"][c["own"]]],
         }.get(name, ["X1"])
     paths = []
     for combo in itertools.product(*(options[a] for a in args)):
@@ -112,7 +140,9 @@ def path_variants(rule: str, args: list[str], c: dict[str, Any]) -> list[str]:
     return paths
 
 
-QUERIES = ["", "?status=all", "?site={other}", "?site={own}", "?level=township", "?limit=1000", "?status=all&limit=1000"]
+QUERIES = ["", "?status=all", "?site={other}", "?site={own}", "?level=township", "?limit=1000", "?status=all&limit=1000",
+           "?site={own}&site={other}", "?site={other}&site={own}", "?site={other_lower}", "?site={other_wide}",
+           "?site=%20{other}", "?month={month}", "?month={month}&site={other}"]  # fmt: skip
 
 
 def foreign_sites(body: str, c: dict[str, Any]) -> set[str]:
@@ -165,3 +195,16 @@ def test_the_county_wide_roles_do_see_both_sites(running_hub: Any, hub_token: An
         prefix = "/api/v1/reference" if name != "formulary" else "/api/v1"
         r = client.get(f"{prefix}/stocklists/site/{county['other']}", headers=hub_token("pharmacist"))
         assert r.status_code == 200, (name, r.status_code)
+
+
+def test_the_county_wide_roles_see_both_sites_requisitions_and_reviews(running_hub: Any, hub_token: Any, county: dict[str, Any]) -> None:
+    """The walk can fail on procurement and review data too: a county-wide role sees the other site's rows."""
+    procurement = running_hub.services["procurement"].app.test_client()
+    review = running_hub.services["prescription_review"].app.test_client()
+    body = json.dumps(procurement.get("/api/v1/requisitions", headers=hub_token("pharmacy_manager")).get_json())
+    assert county["other"] in body and county["own"] in body
+    body = json.dumps(review.get("/api/v1/reviews", headers=hub_token("pharmacist")).get_json())
+    assert county["other"] in body and county["own"] in body
+    other_req = county["requisitions"][county["other"]]
+    r = procurement.get(f"/api/v1/requisitions/{other_req}", headers=hub_token("pharmacy_manager"))
+    assert r.status_code == 200 and r.get_json()["site_code"] == county["other"]
