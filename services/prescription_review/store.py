@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -141,11 +142,19 @@ review_settings = Table(
 # -- reviews ---------------------------------------------------------------------------------
 
 
+# Statements on the screening hot path are built once: building a construct and its cache key per
+# call cost more CPU than running it (issue 11, cProfile of POST /api/v1/screenings).
+_REVIEW_BY_NUMBER = select(reviews).where(
+    reviews.c.prescription_no == bindparam("prescription_no"), reviews.c.site_code == bindparam("site_code")
+)
+_INSERT_REVIEW = insert(reviews)
+_INSERT_SCREENING = insert(screenings)
+_INSERT_AUDIT = insert(audit_events)
+
+
 def review_by_number(session: Session, prescription_no: str, site_code: str) -> dict[str, Any] | None:
     """The review of a prescription number at a site, or None."""
-    row = session.execute(
-        select(reviews).where(reviews.c.prescription_no == prescription_no, reviews.c.site_code == site_code)
-    ).mappings().first()
+    row = session.execute(_REVIEW_BY_NUMBER, {"prescription_no": prescription_no, "site_code": site_code}).mappings().first()
     return dict(row) if row else None
 
 
@@ -157,7 +166,7 @@ def review_by_id(session: Session, review_id: str) -> dict[str, Any] | None:
 
 def insert_review(session: Session, values: dict[str, Any]) -> None:
     """A new review row (version 1)."""
-    session.execute(insert(reviews).values(version=1, **values))
+    session.execute(_INSERT_REVIEW, {"version": 1, **values})
 
 
 def move_review(session: Session, review_id: str, expect_status: Sequence[str], expect_version: int | None = None,
@@ -222,7 +231,7 @@ def list_reviews(session: Session, status: str | None, site: str | None, limit: 
 
 def insert_screening(session: Session, values: dict[str, Any]) -> None:
     """Keep one screening run."""
-    session.execute(insert(screenings).values(**values))
+    session.execute(_INSERT_SCREENING, values)
 
 
 def screening_by_id(session: Session, screening_id: str) -> dict[str, Any] | None:
@@ -249,12 +258,12 @@ def screenings_between(session: Session, start: datetime, end: datetime, site_id
 def append_audit(session: Session, values: dict[str, Any]) -> None:
     """Add one entry to the audit trail (the only write this table ever sees)."""
     values.setdefault("detail", {})
-    session.execute(insert(audit_events).values(**values))
+    session.execute(_INSERT_AUDIT, values)
 
 
 def append_audits(session: Session, rows: list[dict[str, Any]]) -> None:
     """Add entries to the audit trail in one statement (rows with the same keys)."""
-    session.execute(insert(audit_events), rows)
+    session.execute(_INSERT_AUDIT, rows)
 
 
 def audit_of(session: Session, review_id: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared import correlation
 from shared.access import policy_for, rule_key
-from shared.auth import Principal, Unauthorized, verify_token
+from shared.auth import Principal, Unauthorized, verify_token_cached
 from shared.db import is_lock_timeout
 from shared.errors import DomainError, Forbidden
 from shared.runtime import ServiceContext
@@ -118,7 +118,7 @@ def create_service_app(
         if not header.startswith("Bearer "):
             return problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         try:
-            g.principal = verify_token(header[7:].strip(), ctx.settings.keyring)
+            g.principal = verify_token_cached(header[7:].strip(), ctx.settings.keyring)
         except Unauthorized as exc:
             return problem(401, "Unauthorized", f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"})
         if rule is not None:

@@ -50,12 +50,17 @@ def _is_json(mimetype: str) -> bool:
 
 def json_depth(value: Any) -> int:
     """How deeply lists and objects nest (iterative: never recurses)."""
+    if not isinstance(value, (list, dict)):
+        return 0
     deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, (list, dict)):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    pop, push = stack.pop, stack.append
+    while stack:  # only containers are pushed: scalars add no depth (a hot path on every JSON request)
+        node, depth = pop()
+        if depth > deepest:
+            deepest = depth
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (list, dict)):
+                push((child, depth + 1))
     return deepest
 
 
