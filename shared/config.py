@@ -7,7 +7,8 @@ Secrets and tokens (README, "Security"):
   default generates one per data directory (`<HUB_DATA_DIR>/jwt_secret`).
 - JWT_SECRET_FILE: a file holding it instead (a mounted Secret); setting both is refused. Outer
   blanks and the trailing newline of a file are not part of a secret (they are removed before the
-  checks, so padding never makes a short secret long enough).
+  checks, so padding never makes a short secret long enough). An embedded hub listening on a
+  network address holds a secret someone set to the production rules too.
 - JWT_KEY_ID: the signing key's id (`kid` header); default: derived from the secret.
 - JWT_PREVIOUS_SECRETS: keys still accepted during a change-over, comma-separated, each either
   `secret` (id derived) or `kid:secret`.
@@ -216,15 +217,17 @@ def load_settings(service: str, *, bind_host: str | None = None) -> Settings:
     embedded = db is None
     if db is None:
         db = f"sqlite:///{data_dir() / (service + '.sqlite3')}"
-    if db.startswith("sqlite"):
+    host = bind_host or os.environ.get("HUB_BIND_HOST", "127.0.0.1")
+    on_network = host.strip().lower() not in LOOPBACK_HOSTS
+    if db.startswith("sqlite") and not (on_network and _configured_secret(service) is not None):
         secret, previous = _jwt_secret(service), _previous_keys(os.environ.get("JWT_PREVIOUS_SECRETS", ""))
     else:
+        # PostgreSQL, or a SQLite hub serving the network with a secret someone chose: held to the same rules
         secret, previous = _production_secrets(service)
     kid = os.environ.get("JWT_KEY_ID", "").strip() or key_id(secret)
     if previous.get(kid, secret) != secret:
         # the old key would be silently replaced by the new one under the same id: its tokens fail
         raise ConfigError(f"{service}: JWT_PREVIOUS_SECRETS names key id {kid!r}, the signing key's own id; give the new key another JWT_KEY_ID")
-    host = bind_host or os.environ.get("HUB_BIND_HOST", "127.0.0.1")
     broker = os.environ.get("BROKER_URL", EMBEDDED_BROKER_URL)
     return Settings(
         service=service,

@@ -245,3 +245,13 @@ def test_a_blank_key_id_in_the_previous_keys_is_not_a_key_named_blank(env: pytes
     env.setenv("JWT_PREVIOUS_SECRETS", f" :{old}")
     with pytest.raises(ConfigError):  # " :secret" is one malformed entry, refused like any weak key
         load_settings("formulary")
+
+
+def test_an_embedded_hub_serving_the_network_refuses_a_weak_chosen_secret(env: pytest.MonkeyPatch) -> None:
+    """`countyhub run --host 0.0.0.0` with JWT_SECRET=x would sign a township LAN's tokens with one byte."""
+    env.setenv("JWT_SECRET", "x")
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        load_settings("formulary", bind_host="0.0.0.0")
+    assert load_settings("formulary", bind_host="127.0.0.1").jwt_secret == "x"  # this machine only: a developer's choice
+    env.delenv("JWT_SECRET")
+    assert len(load_settings("formulary", bind_host="0.0.0.0").jwt_secret) >= 32  # the generated one is fit
