@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.formulary import store
+from services.formulary import store, store_changes
 from services.formulary.codes import DEFAULT_NHSA_CONSUMABLE_PATTERN, DEFAULT_NHSA_DRUG_PATTERN
 from services.formulary.commands import (
     ProposeItem,
@@ -200,7 +200,7 @@ def parent_level(session: Session, parent_code: str | None, *, drafts_count: boo
     parent = store.site_row(session, parent_code)
     if parent is not None:
         return str(parent["level"])
-    level = store.draft_site_level(session, parent_code) if drafts_count else None
+    level = store_changes.draft_site_level(session, parent_code) if drafts_count else None
     if level is None:
         raise InvalidInput(
             f"no site {parent_code}", {"parent_code": f"没有机构 {parent_code} (no site {parent_code})"}
@@ -247,7 +247,7 @@ def check_stocklist(
     if (
         scope == "site"
         and store.site_row(session, value) is None
-        and not (drafts_count and store.draft_site_level(session, value))
+        and not (drafts_count and store_changes.draft_site_level(session, value))
     ):
         raise InvalidInput(f"no site {value}", {"value": f"没有机构 {value} (no site {value})"})
     if len(codes) > MAX_LIST_CODES:
@@ -256,7 +256,7 @@ def check_stocklist(
         )
     unknown = sorted(set(codes) - store.existing_item_codes(session, codes))
     if unknown and drafts_count:
-        unknown = sorted(set(unknown) - store.drafted_item_codes(session, unknown))
+        unknown = sorted(set(unknown) - store_changes.drafted_item_codes(session, unknown))
     if unknown:
         problems["item_codes"] = (
             f"{len(unknown)} 个编码不在目录中：{'、'.join(unknown[:10])} (unknown item codes)"

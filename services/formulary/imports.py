@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.formulary import drafting, store
+from services.formulary import drafting, store_changes
 from services.formulary.commands import ProposeItem, ProposeItemEdit, Why
 from services.formulary.drafting import Draft
 from services.formulary.model import ImportReport, duplicate_key, new_item
@@ -104,7 +104,7 @@ def import_items(
         why = Why(note=why.note or "批量导入", reason=why.reason, meeting_ref=why.meeting_ref)
         now = utcnow()
         rows = [change_row_values(d, actor, why, now, position, batch_id) for position, d in enumerate(drafts)]
-        store.insert_changes(session, rows)
+        store_changes.insert_changes(session, rows)
         report.written = len(rows)
         report.batch_id = batch_id
     return report

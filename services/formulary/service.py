@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.formulary import approval, drafting, queries, store
+from services.formulary import approval, drafting, queries, store_changes
 from services.formulary.commands import (
     ApproveChanges,
     ProposeItem,
@@ -93,7 +93,7 @@ def propose(ctx: ServiceContext, actor: Principal, cmd: ProposeCommand) -> Chang
     actor.require(*PROPOSERS)
     with unit_of_work(ctx.factory) as session:
         values = change_row_values(draft_for(session, cmd), actor, cmd.why, utcnow())
-        store.insert_changes(session, [values])
+        store_changes.insert_changes(session, [values])
         return view_in(session, values["id"])
 
 
@@ -105,14 +105,14 @@ def propose_many(ctx: ServiceContext, actor: Principal, cmds: Iterable[ProposeCo
     with unit_of_work(ctx.factory) as session:
         for position, cmd in enumerate(cmds):
             values = change_row_values(draft_for(session, cmd), actor, cmd.why, now, position, batch_id)
-            store.insert_changes(session, [values])  # later drafts may refer to earlier ones (parent sites)
+            store_changes.insert_changes(session, [values])  # later drafts may refer to earlier ones (parent sites)
             rows.append(values)
     return [r["id"] for r in rows]
 
 
 def view_in(session: Session, change_id: str) -> ChangeView:
     """One change with its diff, read inside an open session."""
-    row = store.change_row(session, change_id)
+    row = store_changes.change_row(session, change_id)
     if row is None:
         raise NotFound(f"no change {change_id}")
     return views(session, [row])[0]
@@ -157,12 +157,12 @@ def reject(ctx: ServiceContext, actor: Principal, cmd: RejectChange) -> ChangeVi
     """The committee turns a draft down, with a reason."""
     actor.require(*MANAGERS)
     with unit_of_work(ctx.factory) as session:
-        row = store.change_row(session, cmd.change_id)
+        row = store_changes.change_row(session, cmd.change_id)
         if row is None:
             raise NotFound(f"no change {cmd.change_id}")
         if row.status != ChangeStatus.DRAFT.value:
             raise Conflict(f"change {cmd.change_id} is {row.status}, not a draft")
-        store.mark_decided(
+        store_changes.mark_decided(
             session, [cmd.change_id], ChangeStatus.REJECTED.value, decided_by=actor.subject, decided_at=utcnow(),
             decision_note=cmd.reason,
         )  # fmt: skip
@@ -213,7 +213,7 @@ def _approve_once(ctx: ServiceContext, actor: Principal, cmd: ApproveChanges) ->
         )
     now = utcnow()
     with unit_of_work(ctx.factory) as session:
-        rows = store.lock_changes(session, cmd.change_ids, cmd.batch_id)
+        rows = store_changes.lock_changes(session, cmd.change_ids, cmd.batch_id)
         found = {r.id for r in rows}
         missing = [c for c in cmd.change_ids if c not in found]
         if missing:
@@ -227,8 +227,8 @@ def _approve_once(ctx: ServiceContext, actor: Principal, cmd: ApproveChanges) ->
                 f"first {own[0]}; another committee member must approve them)",
                 {"change_ids": f"proposed by you: {own[0]}"},
             )
-        version = store.current_catalogue_version(session) + 1
-        store.insert_catalogue_version(
+        version = store_changes.current_catalogue_version(session) + 1
+        store_changes.insert_catalogue_version(
             session, version=version, approved_by=actor.subject, approved_at=now, note=cmd.note,
             change_count=len(rows), meeting_ref=cmd.meeting_ref,
         )  # fmt: skip
@@ -253,7 +253,7 @@ def _approve_once(ctx: ServiceContext, actor: Principal, cmd: ApproveChanges) ->
         items_changed = bool(item_changes)
         if items_changed:
             approval.republish_category_lists(ctx, session, version, lists_set)
-        store.mark_decided(
+        store_changes.mark_decided(
             session, [r.id for r in rows], ChangeStatus.APPROVED.value, decided_by=actor.subject, decided_at=now,
             decision_note=cmd.note, catalogue_version=version,
         )  # fmt: skip

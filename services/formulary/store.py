@@ -18,7 +18,6 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    func,
     insert,
     select,
     update,
@@ -368,75 +367,3 @@ def touch_stocklist(session: Session, scope_key: str, version: int) -> None:
     session.execute(
         update(stocklists).where(stocklists.c.scope_key == scope_key).values(catalogue_version=version)
     )
-
-
-# --- changes and versions ----------------------------------------------------------------------
-
-
-def current_catalogue_version(session: Session) -> int:
-    """The newest approved catalogue version (0 before the first approval)."""
-    return int(session.execute(select(func.coalesce(func.max(catalogue_versions.c.version), 0))).scalar_one())
-
-
-def insert_changes(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write drafts (one statement per 500 rows)."""
-    for start in range(0, len(rows), 500):
-        session.execute(insert(changes), rows[start : start + 500])
-
-
-def change_row(session: Session, change_id: str) -> Any:
-    """One change row, or None."""
-    return session.execute(select(changes).where(changes.c.id == change_id)).first()
-
-
-def lock_changes(session: Session, change_ids: Sequence[str], batch_id: str | None) -> list[Any]:
-    """The named changes and/or a batch's drafts, in proposal order, locked for the approval."""
-    rows: dict[str, Any] = {}
-    for start in range(0, len(change_ids), 900):
-        query = select(changes).where(changes.c.id.in_(list(change_ids[start : start + 900])))
-        rows.update({r.id: r for r in session.execute(lock_for_update(query, session))})
-    if batch_id:
-        query = select(changes).where(changes.c.batch_id == batch_id, changes.c.status == "draft")
-        rows.update({r.id: r for r in session.execute(lock_for_update(query, session))})
-    return sorted(rows.values(), key=lambda r: (r.proposed_at, r.position, r.id))
-
-
-def draft_site_level(session: Session, code: str) -> str | None:
-    """The level a draft proposes for a site not yet approved (a new township and its villages)."""
-    row = session.execute(
-        select(changes.c.payload).where(
-            changes.c.kind == "site_upsert", changes.c.target == code, changes.c.status == "draft"
-        )
-    ).first()
-    return str(row.payload["level"]) if row else None
-
-
-def drafted_item_codes(session: Session, codes: Iterable[str]) -> set[str]:
-    """Those of `codes` that a pending draft creates (a list proposed together with its new items)."""
-    codes = list(codes)
-    found: set[str] = set()
-    for start in range(0, len(codes), 900):
-        chunk = codes[start : start + 900]
-        found |= set(
-            session.execute(
-                select(changes.c.target).where(
-                    changes.c.kind == "item_create", changes.c.status == "draft", changes.c.target.in_(chunk)
-                )
-            ).scalars()
-        )
-    return found
-
-
-def mark_decided(session: Session, change_ids: Sequence[str], status: str, **values: Any) -> None:
-    """Record the committee's decision on drafts."""
-    for start in range(0, len(change_ids), 900):
-        session.execute(
-            update(changes)
-            .where(changes.c.id.in_(list(change_ids[start : start + 900])))
-            .values(status=status, **values)
-        )
-
-
-def insert_catalogue_version(session: Session, **values: Any) -> None:
-    """A new approved catalogue version."""
-    session.execute(insert(catalogue_versions).values(**values))

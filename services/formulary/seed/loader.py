@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from services.formulary import service, store
+from services.formulary import service, store_changes
 from services.formulary.commands import ApproveChanges, ProposeItem, ProposeSite, ProposeStocklist, Why
 from services.formulary.seed.catalogue import load_catalogue
 from services.formulary.seed.county import County, Site, generate_county
@@ -60,6 +60,6 @@ def seed_county(ctx: ServiceContext, county: County) -> dict[str, int]:
 def seed_if_empty(ctx: ServiceContext, profile: str = "chengwu", seed: int = 2026) -> dict[str, int] | None:
     """Seed the sample county unless the catalogue already has a version; returns what was seeded."""
     with read_only(ctx.factory) as session:
-        if store.current_catalogue_version(session):
+        if store_changes.current_catalogue_version(session):
             return None
     return seed_county(ctx, generate_county(profile, seed=seed))
