@@ -62,7 +62,11 @@ def cmd_token(args: argparse.Namespace) -> int:
         print("a storekeeper token needs --site CODE", file=sys.stderr)
         return 2
     keyring = load_settings("formulary").keyring  # signing key, key id, audience and lifetime as the hub has them
-    print(issue_token(keyring, args.role, site=args.site, subject=args.subject, name=args.name))
+    try:
+        print(issue_token(keyring, args.role, site=args.site, subject=args.subject, name=args.name))
+    except ValueError as exc:  # a subject the system reserves (seed, system-…)
+        print(f"countyhub token: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -214,3 +214,15 @@ def test_no_token_may_carry_a_subject_the_system_acts_under(subject: str) -> Non
     with pytest.raises(ValueError):
         issue_token(r, "pharmacy_manager", subject=subject)
     assert verify_token(issue_token(r, "pharmacy_manager", subject="seedling-wang"), r).subject == "seedling-wang"
+
+
+def test_the_token_command_refuses_a_system_subject_with_a_message(tmp_path: object, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from hub.cli import main
+
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    for key in ("DATABASE_URL", "FORMULARY_DATABASE_URL", "JWT_SECRET", "JWT_SECRET_FILE", "JWT_PREVIOUS_SECRETS"):
+        monkeypatch.delenv(key, raising=False)
+    assert main(["token", "--role", "pharmacy_manager", "--subject", "seed"]) == 2
+    assert "reserved for the system" in capsys.readouterr().err
+    assert main(["token", "--role", "pharmacy_manager", "--subject", "wang"]) == 0
