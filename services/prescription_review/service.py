@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +28,7 @@ from services.prescription_review.model.engine import ScreeningRefused, screen
 from services.prescription_review.model.prescription import Prescription
 from shared.auth import Principal
 from shared.clock import utcnow
-from shared.db import lock_for_update, unit_of_work
+from shared.db import unit_of_work
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.runtime import ServiceContext
 
@@ -219,11 +218,7 @@ def claim_next(ctx: ServiceContext, actor: Principal, site: str | None = None) -
     actor.require("pharmacist")
     now = utcnow()
     with unit_of_work(ctx.factory) as session:
-        query = select(store.reviews.c.id).where(store.reviews.c.status == "pending")
-        if site is not None:
-            query = query.where(store.reviews.c.site_code == site)
-        query = lock_for_update(query.order_by(store.reviews.c.queued_at, store.reviews.c.id).limit(1), session, skip_locked=True)
-        review_id = session.execute(query).scalar_one_or_none()
+        review_id = store.oldest_pending_review_locked(session, site)
         if review_id is None:
             return None
         review = _review(session, review_id)

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from shared.db import UtcDateTime, new_metadata
+from shared.db import UtcDateTime, lock_for_update, new_metadata
 from shared.migrate import add_common_tables
 
 metadata = add_common_tables(new_metadata())
@@ -167,6 +167,16 @@ def review_by_id(session: Session, review_id: str) -> dict[str, Any] | None:
 def insert_review(session: Session, values: dict[str, Any]) -> None:
     """A new review row (version 1)."""
     session.execute(_INSERT_REVIEW, {"version": 1, **values})
+
+
+def oldest_pending_review_locked(session: Session, site: str | None) -> str | None:
+    """Id of the oldest pending review (of `site` when given), locked and skipping rows another
+    pharmacist is claiming at this moment; None when there is none."""
+    query = select(reviews.c.id).where(reviews.c.status == "pending")
+    if site is not None:
+        query = query.where(reviews.c.site_code == site)
+    query = query.order_by(reviews.c.queued_at, reviews.c.id).limit(1)
+    return session.execute(lock_for_update(query, session, skip_locked=True)).scalar_one_or_none()
 
 
 def move_review(session: Session, review_id: str, expect_status: Sequence[str], expect_version: int | None = None,
