@@ -26,7 +26,7 @@ from services.procurement.store import requisitions as rq
 from services.procurement.store import stock
 from shared.auth import Principal
 from shared.clock import isoformat
-from shared.db import unit_of_work
+from shared.db import read_only, unit_of_work
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.runtime import ServiceContext
 
@@ -74,12 +74,8 @@ def create_requisition(
 
 
 def _by_key(ctx: ServiceContext, actor: Principal, key: str) -> dict[str, Any] | None:
-    from sqlalchemy import select
-
-    with ctx.factory() as session:
-        found = session.execute(
-            select(rq.REQ.c.id).where(rq.REQ.c.created_by == actor.subject, rq.REQ.c.idempotency_key == key)
-        ).scalar_one_or_none()
+    with read_only(ctx.factory) as session:
+        found = rq.requisition_id_by_key(session, actor.subject, key)
         return _detail(session, found) if found else None
 
 

@@ -31,6 +31,13 @@ def lock_requisition(session: Session, requisition_id: str) -> dict[str, Any] | 
     return dict(row) if row else None
 
 
+def requisition_id_by_key(session: Session, created_by: str, idempotency_key: str) -> str | None:
+    """Id of the requisition `created_by` already made with this Idempotency-Key, or None."""
+    return session.execute(
+        select(REQ.c.id).where(REQ.c.created_by == created_by, REQ.c.idempotency_key == idempotency_key)
+    ).scalar_one_or_none()
+
+
 def requisition(session: Session, requisition_id: str) -> dict[str, Any] | None:
     """The requisition with its lines and allocations; None if unknown."""
     row = session.execute(select(REQ).where(REQ.c.id == requisition_id)).mappings().first()
