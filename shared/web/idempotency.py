@@ -8,28 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, g, make_response, request
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.clock import utcnow
-from shared.db import UtcDateTime
+from shared.web.idempotency_store import add_idempotency_table as add_idempotency_table
+from shared.web.idempotency_store import remember_response, remembered_response
 from shared.web.problems import problem
-
-
-def add_idempotency_table(metadata: MetaData) -> Table:
-    """The remembered responses, keyed by the caller and their key."""
-    return Table(
-        "idempotency_keys",
-        metadata,
-        Column("principal", String(120), primary_key=True),
-        Column("key", String(200), primary_key=True),
-        Column("fingerprint", String(64), nullable=False),
-        Column("status", Integer, nullable=False),
-        Column("body", Text, nullable=False),
-        Column("location", String(500), nullable=True),
-        Column("etag", String(200), nullable=True),
-        Column("created_at", UtcDateTime(), nullable=False),
-    )
 
 
 def _caller(principal: Any) -> str:
@@ -60,7 +44,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             request.method.encode() + request.full_path.encode() + (request.get_data() or b"")
         ).hexdigest()
         with ctx.factory() as session:
-            row = session.execute(select(table).where(table.c.principal == who, table.c.key == key)).first()
+            row = remembered_response(session, table, who, key)
         if row is not None:
             if row.fingerprint != fingerprint:
                 return problem(
@@ -80,17 +64,17 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         if 200 <= response.status_code < 300:
             try:
                 with ctx.factory.begin() as session:
-                    session.execute(
-                        insert(table).values(
-                            principal=who,
-                            key=key,
-                            fingerprint=fingerprint,
-                            status=response.status_code,
-                            body=response.get_data(as_text=True),
-                            location=response.headers.get("Location"),
-                            etag=response.headers.get("ETag"),
-                            created_at=utcnow(),
-                        )
+                    remember_response(
+                        session,
+                        table,
+                        principal=who,
+                        key=key,
+                        fingerprint=fingerprint,
+                        status=response.status_code,
+                        body=response.get_data(as_text=True),
+                        location=response.headers.get("Location"),
+                        etag=response.headers.get("ETag"),
+                        created_at=utcnow(),
                     )
             except IntegrityError:
                 pass  # a concurrent twin stored it first; both answers are the same change's
