@@ -6,10 +6,11 @@ database. Snapshots carry versions, so a late, older event never overwrites a ne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, bindparam, select
+from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from shared.db import UtcDateTime
@@ -105,3 +106,27 @@ def replace_stocklist(session: Session, stocklists: Table, key: str, catalogue_v
         session.execute(update_q, {"_key": key, **values})
         return True
     return False
+
+
+# --- item search (shared.search.ReferenceIndex) ------------------------------------------------
+
+
+def items_fingerprint(session: Session, items: Table) -> tuple[Any, ...]:
+    """(row count, newest updated_at) of ref_items: changes whenever an item is written."""
+    return tuple(session.execute(select(func.count(), func.max(items.c.updated_at)).select_from(items)).one())
+
+
+def item_stamps(session: Session, items: Table) -> dict[str, tuple[Any, Any]]:
+    """code -> (version, updated_at) of every item, in code order."""
+    return {r.code: (r.version, r.updated_at) for r in session.execute(
+        select(items.c.code, items.c.version, items.c.updated_at).order_by(items.c.code))}  # fmt: skip
+
+
+def item_snapshots_of(session: Session, items: Table, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """code -> snapshot for those of `codes` that exist (read 500 codes per statement)."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(codes), 500):
+        chunk = list(codes[start : start + 500])
+        found.update((r.code, dict(r.snapshot)) for r in session.execute(
+            select(items.c.code, items.c.snapshot).where(items.c.code.in_(chunk))))  # fmt: skip
+    return found

@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Table
 
 from shared.errors import InvalidInput
 from shared.pinyin_readings import name_readings
+from shared.reference_store import item_snapshots_of, item_stamps, items_fingerprint
 from shared.text import search_form
 
 # How NMPA product names spell each dosage form (中国药典 2020 通则 0100 制剂通则; 化学药品通用名称命名原则).
@@ -214,14 +215,9 @@ class ReferenceIndex:
     def _refresh(self, session: Session, table: Table) -> None:
         """Re-read only the rows written since the last refresh (by version and updated_at) and compute
         their keys; unchanged items keep theirs (keys of 10,000 names take seconds to compute)."""
-        stamps = {r.code: (r.version, r.updated_at) for r in session.execute(
-            select(table.c.code, table.c.version, table.c.updated_at).order_by(table.c.code))}  # fmt: skip
+        stamps = item_stamps(session, table)
         changed = [code for code, stamp in stamps.items() if self._stamps.get(code) != stamp]
-        fresh: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(changed), 500):
-            chunk = changed[start : start + 500]
-            fresh.update((r.code, dict(r.snapshot)) for r in session.execute(
-                select(table.c.code, table.c.snapshot).where(table.c.code.in_(chunk))))  # fmt: skip
+        fresh = item_snapshots_of(session, table, changed)
         rows = {}
         for code in stamps:
             if code in fresh:
@@ -236,7 +232,7 @@ class ReferenceIndex:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Snapshots matching q, best first; `codes` narrows to a stocking list."""
         after = decode_cursor(cursor)
-        fingerprint = tuple(session.execute(select(func.count(), func.max(table.c.updated_at)).select_from(table)).one())
+        fingerprint = items_fingerprint(session, table)
         if fingerprint != self._fingerprint:
             self._refresh(session, table)
             self._fingerprint = fingerprint
