@@ -39,10 +39,20 @@ SCENARIOS: list[tuple[int, list[tuple[str, str]], list[dict[str, Any]], dict[str
 ]  # fmt: skip
 
 
-def morning(sites: list[str], n: int = 200, seed: int = 7, start: datetime | None = None) -> list[dict[str, Any]]:
-    """n screening request bodies issued between 08:00 and 11:30 at the given sites."""
+GAP = timedelta(seconds=63)  # between two prescriptions: 200 fill 08:00-11:30
+
+
+def morning(sites: list[str], n: int = 200, seed: int = 7, start: datetime | None = None,
+            now: datetime | None = None) -> list[dict[str, Any]]:
+    """n screening request bodies at the given sites, one every 63 s from `start`.
+
+    Without `start` they begin at 08:00 local today, or end at `now` (default: the local clock)
+    when that morning has not yet gone by: the schema refuses a prescription issued in the future,
+    so the demo works at any hour (at 06:30, 120 prescriptions run 04:25-06:30)."""
     rng = random.Random(seed)
-    start = start or datetime.now().astimezone().replace(hour=8, minute=0, second=0, microsecond=0)
+    if start is None:
+        now = now or datetime.now().astimezone()
+        start = min(now.replace(hour=8, minute=0, second=0, microsecond=0), now - GAP * max(n - 1, 0))
     weights = [s[0] for s in SCENARIOS]
     bodies = []
     for k in range(n):
@@ -52,7 +62,7 @@ def morning(sites: list[str], n: int = 200, seed: int = 7, start: datetime | Non
         patient.update(extra)
         bodies.append({
             "prescription_no": f"R{start:%Y%m%d}-{k + 1:04d}", "site_code": rng.choice(sites), "type": "outpatient",
-            "issued_at": (start + timedelta(seconds=k * 63)).isoformat(),
+            "issued_at": (start + GAP * k).isoformat(),
             "prescriber": {"id": f"D{rng.randint(1, 40):03d}", "privileges": ["antibiotic_restricted"]},
             "patient": patient, "items": [dict(x) for x in lines],
         })  # fmt: skip
