@@ -34,7 +34,7 @@ def create_app(ctx: ServiceContext) -> Flask:
 SPEC = ServiceSpec(
     name="formulary",
     port=8001,
-    label="统一药品耗材目录 catalogue",
+    label="统一药品耗材目录 County formulary",
     metadata=store.metadata,
     create_app=create_app,
     handlers={},

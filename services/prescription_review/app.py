@@ -28,7 +28,7 @@ def create_app(ctx: ServiceContext) -> Flask:
 SPEC = ServiceSpec(
     name="prescription_review",
     port=8003,
-    label="审方中心 prescription review",
+    label="审方中心 Prescription review",
     metadata=store.metadata,
     create_app=create_app,
     handlers=handlers.HANDLERS,

@@ -29,7 +29,7 @@ def create_app(ctx: ServiceContext) -> Flask:
 SPEC = ServiceSpec(
     name="procurement",
     port=8002,
-    label="采购与库存 procurement",
+    label="采购与库存 Procurement and stock",
     metadata=store.metadata,
     create_app=create_app,
     handlers=handlers.HANDLERS,

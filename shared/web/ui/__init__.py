@@ -33,13 +33,19 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 
-# What the header calls each service when its own pages do not say (zh, en).
-SERVICE_LABELS = {
-    "formulary": ("统一药品耗材目录", "County formulary"),
-    "procurement": ("采购与库存", "Procurement and stock"),
-    "prescription_review": ("审方中心", "Prescription review"),
-    "dispatch": ("物流调度", "Dispatch"),
-}
+
+def service_label(name: str) -> tuple[str, str]:
+    """What the header calls a service when its own pages do not say, (zh, en): its registry
+    ServiceSpec.label ("审方中心 Prescription review": Chinese first, English after the first space);
+    the bare name for a service the registry does not know or that declares no label."""
+    from hub.registry import spec  # lazily: the registry imports every service's app, which imports this
+
+    try:
+        label = spec(name).label.strip()
+    except (KeyError, ImportError, AttributeError):
+        label = ""
+    zh, _, en = label.partition(" ")
+    return (zh, en.strip() or zh) if zh else (name, name)
 
 
 def common_ui_blueprint() -> Blueprint:
@@ -82,7 +88,7 @@ def install_shell(app: Flask, ctx: ServiceContext, pages: Blueprint | None) -> N
             return render_template("shell/no_pages.html")
 
         app.register_blueprint(placeholder)
-    zh, en = SERVICE_LABELS.get(ctx.name, (ctx.name, ctx.name))
+    zh, en = service_label(ctx.name)
 
     @app.context_processor
     def _shell_context() -> dict[str, Any]:
