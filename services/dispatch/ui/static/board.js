@@ -285,6 +285,7 @@
     resultBox.hidden = true;
     solveBox.hidden = true;
     const plans = await fillPlanSelect(null);
+    if (state.day !== day) return; // another day was picked meanwhile
     B.loadPending();
     const latest = plans.find((p) => p.status !== "superseded") || plans[0];
     if (latest) openPlan(latest.id);
@@ -345,8 +346,11 @@
     showDay(state.day);
     const pending = B.loadPending();
     const wanted = new URL(location.href).searchParams.get("plan");
+    const dayAtStart = state.day;
     if (!wanted || !(await openPlan(wanted))) {
       const plans = await fillPlanSelect(null);
+      // The dispatcher may have picked another day while the plans loaded: theirs wins.
+      if (state.day !== dayAtStart) return;
       const latest = plans.find((p) => p.status !== "superseded") || plans[0];
       if (latest) await openPlan(latest.id);
     }
