@@ -61,6 +61,7 @@ class _Run:
         self.offset_s = 0.0
         self.lock = threading.Lock()
         self.cancelled = threading.Event()
+        self.limit_s: float | None = None  # the plan's time limit, known once solve() has read it
 
     def progress(self, elapsed: float, objective: int) -> None:
         if self.cancelled.is_set():
@@ -90,6 +91,7 @@ class _Run:
         kept = request.pop("kept_routes", [])
         request.pop("left_out", None)
         limit = float(request["options"]["time_limit_s"])
+        self.limit_s = limit
         started = time.monotonic()
         draft: dict[str, Any] | None = None
         try:
@@ -145,14 +147,29 @@ class _Run:
         return merge_kept(result, kept)
 
 
+OVERRUN_GRACE_S = 120.0  # beyond the plan's own limit: model building, checking, writing the result
+
+
+def overran(limit_s: float | None, elapsed_s: float) -> bool:
+    """True once a solve has run OVERRUN_GRACE_S (seconds) past its plan's time limit."""
+    return limit_s is not None and elapsed_s > limit_s + OVERRUN_GRACE_S
+
+
 def run_plan(ctx: ServiceContext, plan_id: str, worker: str, stop: threading.Event | None = None) -> str:
     """Solve one claimed plan; returns "done", or "released" when ``stop`` was set first (the plan
     went back to the queue at once and the abandoned search can no longer write)."""
     run = _Run(ctx, plan_id, worker)
     thread = threading.Thread(target=run.solve, name=f"plan-{plan_id[:8]}", daemon=True)
     thread.start()
-    last_beat = time.monotonic()
+    started = last_beat = time.monotonic()
     while thread.is_alive():
+        if overran(run.limit_s, time.monotonic() - started):
+            # A search stuck past its own limit (a native call that never returns): stop beating,
+            # so the liveness probe restarts this process and another worker re-claims the plan
+            # once its heartbeat is STALE_AFTER_S old. Nothing here touches `stop` or the plan.
+            log.error("solve overran its time limit; heartbeats stopped", extra={"plan_id": plan_id})
+            thread.join()
+            return "done"
         if stop is not None and stop.wait(0.2):
             run.cancelled.set()
             release_plan(ctx, plan_id, worker)
