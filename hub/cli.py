@@ -7,7 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hub.registry import SERVICES, spec
+from hub import registry
+from hub.registry import spec
 from shared.auth import ROLES
 
 
@@ -33,7 +34,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """Upgrade service databases to the newest revision."""
     from shared.migrate import upgrade
 
-    for name in args.service or SERVICES:
+    for name in args.service or registry.SERVICES:
         upgrade(spec(name).migrations, _ctx(name).engine)
         print(f"{name}: at head")
     return 0
@@ -183,10 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clinics", type=int, help="... and this many village clinics")
     run.set_defaults(func=cmd_run)
     mig = sub.add_parser("migrate", help=cmd_migrate.__doc__)
-    mig.add_argument("--service", action="append", choices=SERVICES)
+    mig.add_argument("--service", action="append", choices=registry.SERVICES)
     mig.set_defaults(func=cmd_migrate)
     mk = sub.add_parser("makemigrations", help=cmd_makemigrations.__doc__)
-    mk.add_argument("--service", required=True, choices=SERVICES)
+    mk.add_argument("--service", required=True, choices=registry.SERVICES)
     mk.add_argument("-m", "--message", required=True)
     mk.set_defaults(func=cmd_makemigrations)
     tok = sub.add_parser("token", help=cmd_token.__doc__)
@@ -204,11 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     topo.set_defaults(func=cmd_topology)
     for name, func in (("relay", cmd_relay), ("consume", cmd_consume), ("worker", cmd_worker)):
         p = sub.add_parser(name, help=func.__doc__)
-        p.add_argument("--service", required=True, choices=SERVICES)
+        p.add_argument("--service", required=True, choices=registry.SERVICES)
         p.set_defaults(func=func)
     dlq = sub.add_parser("dlq", help=cmd_dlq.__doc__)
     dlq.add_argument("action", choices=("list", "replay"))
-    dlq.add_argument("--service", required=True, choices=SERVICES)
+    dlq.add_argument("--service", required=True, choices=registry.SERVICES)
     dlq.set_defaults(func=cmd_dlq)
     return parser
 
