@@ -63,14 +63,27 @@
     const lines = svg("g", { class: "map-routes" });
     const markers = svg("g", { class: "map-stops" });
     const labels = svg("g", { class: "map-labels", "aria-hidden": "true" });
-    // Stops at the same place (a split load's parts, a site on two trips) fan out around it, so
-    // every number stays readable and clickable.
-    const taken = {};
+    // Numbered markers never cover each other or the hub (a split load's parts, a site on two
+    // trips, county hospitals a few hundred metres apart): a marker whose place is taken moves to
+    // the nearest free spot on rings around it, so every number stays readable and clickable.
+    const MIN_GAP = 21; // two 10 px circles and a pixel between
+    const occupied = hubXY ? [hubXY] : [];
+    const free = (p) => occupied.every(([x, y]) => Math.hypot(x - p[0], y - p[1]) >= MIN_GAP);
     const fan = (xy) => {
       if (!xy) return xy;
-      const key = `${Math.round(xy[0] / 6)},${Math.round(xy[1] / 6)}`;
-      const n = (taken[key] = (taken[key] || 0) + 1) - 1;
-      return n ? [xy[0] + 15 * Math.cos(n * 1.2), xy[1] + 15 * Math.sin(n * 1.2)] : xy;
+      let spot = xy;
+      if (!free(xy)) {
+        search: for (let ring = 1; ring <= 6; ring++) {
+          const steps = 8 * ring;
+          for (let k = 0; k < steps; k++) {
+            const a = (2 * Math.PI * k) / steps;
+            const p = [xy[0] + ring * MIN_GAP * Math.cos(a), xy[1] + ring * MIN_GAP * Math.sin(a)];
+            if (free(p)) { spot = p; break search; }
+          }
+        }
+      }
+      occupied.push(spot);
+      return spot;
     };
     const labelAll = result.routes.reduce((n, r) => n + r.stops.length, 0) <= 60;
     const placed = [];
@@ -147,7 +160,8 @@
       "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en, preserveAspectRatio: "xMidYMid meet",
     },
     svg("rect", { class: "map-bg", x: 0, y: 0, width: proj.width, height: proj.height.toFixed(0) }),
-    background, lines, labels, markers, hubMark, scaleBar, north);
+    // The hub is drawn under the stops: a clinic next door to the hub stays visible and clickable.
+    background, lines, hubMark, labels, markers, scaleBar, north);
     holder.replaceChildren(map);
     map.addEventListener("click", (event) => {
       const hit = event.target.closest("[data-vehicle]");
