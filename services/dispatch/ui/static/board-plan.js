@@ -75,7 +75,8 @@
     };
     const row = (zh, en, before, after, d) => el("div", {}, el("dt", {}, tr(zh, en)), el("dd", {}, `${before} → ${after} `, d));
     const b = diff.before, a = diff.after;
-    box.replaceChildren(
+    // replaceChildren() writes a null child as the text "null": leave absent parts out instead.
+    box.replaceChildren(...[
       el("h3", {}, tr("重新规划前后对比", "Before and after the re-plan")),
       el("dl", {},
         row("成本", "Cost", D.money(b.cost), D.money(a.cost), delta(diff.delta.cost, "", (v) => v.toFixed(2))),
@@ -88,7 +89,7 @@
       el("p", {}, tr(`调整的站点 ${diff.moved.length} 个`, `${diff.moved.length} stops moved`)),
       el("ul", { class: "moved" }, diff.moved.slice(0, 30).map((m) => el("li", { dataset: { stop: m.stop_id } },
         `${m.name || m.stop_id}：${m.before || t("未安排", "left out")} → ${m.after || t("未安排", "left out")}`))),
-    );
+    ].filter(Boolean));
     box.hidden = false;
   }
 
@@ -96,7 +97,7 @@
     const r = plan.result;
     const item = (zh, en, value, cls) => el("div", { class: cls || "" }, el("dt", {}, tr(zh, en)), el("dd", {}, value));
     const activeFleet = state.vehicles.filter((v) => v.active !== false).length;
-    $("totals").replaceChildren(
+    $("totals").replaceChildren(...[
       item("派车", "Vehicles", `${r.totals.vehicles} / ${activeFleet || r.totals.vehicles}`),
       item("服务站点", "Stops served", `${r.totals.stops_served}`),
       item("未安排", "Left out", `${r.unassigned.length}`, r.unassigned.length ? "bad" : ""),
@@ -106,7 +107,7 @@
       r.totals.trips ? item("趟次", "Trips", `${r.totals.trips}`) : null,
       ...((plan.request || {}).left_out || []).map((lo) => el("div", { class: "bad left-out-vehicle", dataset: { vehicle: lo.vehicle } },
         el("dt", {}, tr(`未派 ${lo.vehicle}`, `${lo.vehicle} left out`)), el("dd", {}, lo.reason))),
-    );
+    ].filter(Boolean));
   }
 
   function sameStops(a, b) {
