@@ -98,19 +98,24 @@ class BeatingEvent(threading.Event):
         self._seen: dict[int, float] = {}
         self._parked: set[int] = set()
         self._track = threading.Lock()
+        self._pruned_at = 0.0
+
+    PRUNE_EVERY_S = 1.0  # ended threads are forgotten this often, not on every check of a hot loop
 
     def _touch(self, park: bool | None = None) -> None:
         me, now = threading.get_ident(), time.time()
-        alive = {t.ident for t in threading.enumerate()}
+        alive = {t.ident for t in threading.enumerate()} if now - self._pruned_at >= self.PRUNE_EVERY_S else None
         with self._track:
             self._seen[me] = now
             if park is True:
                 self._parked.add(me)
             elif park is False:
                 self._parked.discard(me)
-            for ident in [i for i in self._seen if i not in alive]:
-                self._seen.pop(ident, None)
-                self._parked.discard(ident)
+            if alive is not None:
+                self._pruned_at = now
+                for ident in [i for i in self._seen if i not in alive]:
+                    self._seen.pop(ident, None)
+                    self._parked.discard(ident)
             active = [t for i, t in self._seen.items() if i not in self._parked]
         self.heartbeat.beat(at=min(active) if active else now)
 
