@@ -7,7 +7,6 @@ in integers (seconds after midnight, decilitres, metres, fen) so OR-Tools' arith
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -86,7 +85,7 @@ def to_problem(request: Mapping[str, Any], matrix: MatrixProvider | None = None)
         distance_scale=1000.0,
         options=Options(
             time_limit_s=options["time_limit_s"],
-            workers=min(options.get("workers", 1), os.cpu_count() or 1),
+            workers=options.get("workers", 1),  # the solver caps it: ROUTING_MAX_WORKERS (routing/solver.py)
             specimen_max_ride_s=options["specimen_max_ride_min"] * 60 if options.get("specimen_max_ride_min") else None,
             minimize_vehicles=options.get("minimize_vehicles", False),
         ),

@@ -6,7 +6,7 @@ import multiprocessing as mp
 import os
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -111,11 +111,29 @@ def _run_guarded(problem: Problem, screening: Screening, config: SearchConfig, d
         return WorkerResult(f"{config.name}#0", None, None, error=traceback.format_exc(limit=6) or repr(exc))
 
 
+MAX_WORKERS_ENV = "ROUTING_MAX_WORKERS"
+
+
+def max_workers(environ: Mapping[str, str] | None = None) -> int:
+    """Most search processes one solve may start: ``ROUTING_MAX_WORKERS`` from the environment
+    (a positive integer; set it to the CPUs the container may use), else ``os.cpu_count()``.
+
+    Inside a pod ``os.cpu_count()`` is the node's CPU count, not the pod's limit (see
+    shared/gunicorn_conf.py), so deployments set it explicitly. A value that is not a positive
+    integer is ignored (the default applies) rather than taking the solve down."""
+    raw = (os.environ if environ is None else environ).get(MAX_WORKERS_ENV, "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return os.cpu_count() or 1
+
+
 def _worker_count(problem: Problem, config: SearchConfig) -> int:
+    """Options.workers (the request's ``options.workers``; 0 = as many as allowed), at most max_workers()."""
     if not config.use_workers or mp.current_process().daemon:
         return 1  # a daemonic process (e.g. a pool worker) may not start children
-    wanted = problem.options.workers if problem.options.workers > 0 else (os.cpu_count() or 1)
-    return max(1, min(wanted, os.cpu_count() or 1))
+    cap = max_workers()
+    wanted = problem.options.workers if problem.options.workers > 0 else cap
+    return max(1, min(wanted, cap))
 
 
 class _Progress:
