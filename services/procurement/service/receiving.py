@@ -117,6 +117,8 @@ def book_receipt(ctx: ServiceContext, actor: Principal, cmd: c.BookReceipt) -> C
         if violations:
             raise ReceiptRefused(violations)
         site = ref.site(session, receipt.site_code) or {}
+        if not site.get("is_hub"):  # the site's stock of these items: one writer at a time (new lots included)
+            stock.lock_site_stock(session, ((receipt.site_code, line.item_code) for line in receipt.lines))
         receipt_id = f"GR{at.strftime('%y%m%d')}-{uuid.uuid4().hex[:8].upper()}"
         total = amount(sum((line.unit_price * line.quantity for line in receipt.lines), Decimal("0")))
         rcv.insert_receipt(session, {

@@ -250,6 +250,8 @@ def receive_requisition(ctx: ServiceContext, actor: Principal, cmd: c.ReceiveReq
         row = _locked(session, actor, cmd.requisition_id)
         check_transition(row["status"], Status.RECEIVED)
         allocations = rq.allocations_of(session, row["id"])
+        # Other requisitions' receipts, transfers and counts may write the same site lots meanwhile.
+        stock.lock_site_stock(session, ((row["site_code"], a["item_code"]) for a in allocations))
         shipped: dict[tuple[str, str], int] = defaultdict(int)
         for a in allocations:
             shipped[(a["item_code"], a["batch_no"])] += a["quantity"]

@@ -128,6 +128,8 @@ def create_transfer(ctx: ServiceContext, actor: Principal, cmd: c.CreateTransfer
                 raise InvalidInput("no such site", {field: "no such site"})
         if cmd.item_code not in ref.item_facts(session, [cmd.item_code]):
             raise InvalidInput("not a formulary item", {"item_code": "not a formulary item"})
+        # Both sites' stock of the item, in one sorted step: A→B and B→A at once cannot deadlock.
+        stock.lock_site_stock(session, [(cmd.from_site, cmd.item_code), (cmd.to_site, cmd.item_code)])
         lots = [x for x in stock.lock_site_lots(session, cmd.from_site, [cmd.item_code]) if x.batch_no != UNLOTTED]
         try:
             taken = allocate_fefo(lots, cmd.item_code, cmd.quantity, today(ctx))
@@ -159,6 +161,7 @@ def prescription_approved(session: Session, payload: dict[str, Any], at: datetim
     """review.prescription.approved: the prescribing site's stock goes down, once per prescription."""
     if stock.prescription_seen(session, payload["prescription_id"], payload["site_code"], at):
         return
+    stock.lock_site_stock(session, ((payload["site_code"], line["item_code"]) for line in payload["lines"]))
     for line in sorted(payload["lines"], key=lambda x: x["item_code"]):
         consume_at_site(session, payload["site_code"], line["item_code"], line["quantity"], "prescription", at,
                         payload["prescription_id"])  # fmt: skip

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.procurement.model.ledger import Allocation, Lot
 from services.procurement.store import T
-from shared.db import lock_for_update
+from shared.db import is_postgres, lock_for_update
 
 CENTRAL, CENTRAL_MOVES = T["central_lots"], T["central_movements"]
 SITE, SITE_MOVES = T["site_lots"], T["site_movements"]
@@ -85,11 +85,31 @@ def central_balance_check(session: Session) -> list[tuple[int, int, int]]:
 # --- site stock ---------------------------------------------------------------------------------
 
 
+def lock_site_stock(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
+    """Hold the stock of each (site code, item code) until commit: one writer per site and item at a time.
+
+    Row locks alone cannot cover a site's stock: a lot that does not exist yet has no row to lock
+    (two receipts of a new batch both insert it; a count of an item the site never held reads
+    nothing), and a transfer locks its giving site's lots but writes the receiving site's. So every
+    transaction that writes site stock takes this lock first for every pair it touches, all at once
+    and in sorted order (no deadlocks). PostgreSQL: transaction-scoped advisory locks keyed by a
+    64-bit hash of the pair (a collision only makes two pairs wait on each other). SQLite: the
+    write transaction already holds the whole database (BEGIN IMMEDIATE), nothing more to take.
+    """
+    if not is_postgres(session):
+        return
+    for site_code, item_code in sorted(set(pairs)):
+        key = func.hashtextextended(f"procurement.site_stock:{site_code}:{item_code}", 0)
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
 def lock_site_lots(session: Session, site_code: str, item_codes: Iterable[str]) -> list[Lot]:
-    """A site's lots of the items (any balance), locked until commit."""
+    """A site's lots of the items (any balance), locked until commit (with lock_site_stock on each item)."""
+    codes = sorted(set(item_codes))
+    lock_site_stock(session, ((site_code, code) for code in codes))
     query = (
         select(SITE.c.id, SITE.c.item_code, SITE.c.batch_no, SITE.c.expiry, SITE.c.balance, SITE.c.unit_cost)
-        .where(SITE.c.site_code == site_code, SITE.c.item_code.in_(sorted(set(item_codes))))
+        .where(SITE.c.site_code == site_code, SITE.c.item_code.in_(codes))
         .order_by(SITE.c.id)
     )
     rows = session.execute(lock_for_update(query, session)).all()
@@ -101,7 +121,10 @@ def move_site_stock(
     at: datetime, ref: str | None = None, reason: str | None = None, actor: str | None = None,
     expiry: date | None = None, unit_cost: Decimal | None = None, trace_codes: Sequence[str] = (),
 ) -> None:
-    """Add `quantity` (negative to take) to a site's lot, creating it if new, and write the movement."""
+    """Add `quantity` (negative to take) to a site's lot, creating it if new, and write the movement.
+
+    The caller holds lock_site_stock for (site_code, item_code), so no one else creates the lot meanwhile.
+    """
     lot = SITE.c
     found = session.execute(
         select(lot.id, lot.trace_codes).where(lot.site_code == site_code, lot.item_code == item_code, lot.batch_no == batch_no)
