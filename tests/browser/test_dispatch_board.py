@@ -147,6 +147,9 @@ def test_dispatcher_adds_an_urgent_order_plans_locks_replans_publishes_and_print
     served = page.locator(f'#routes li[data-stop^="{big_site}~"]').count()
     left_out = page.locator(f'#dropped tr[data-stop^="{big_site}~"]').count()
     assert served + left_out == 3 and served  # 900 L in three parts of 300 L
+    # Every left-out stop's reason is in Chinese (translated by its rule, the English kept as title).
+    reasons = page.locator("#dropped tbody tr td:last-child").evaluate_all("cs => cs.map(c => c.textContent)")
+    assert all(re.search(r"[\u4e00-\u9fff]", text) for text in reasons), reasons
     expect(page.locator("#routes .part-badge", has_text=re.compile(r"分批 [123]/3"))).to_have_count(served)
 
     # --- the routes list and the map select each other

@@ -20,6 +20,7 @@ from .timing import (
     RULE_NO_VEHICLES,
     RULE_RIDE,
     RULE_SERVICE,
+    RULE_TRAVEL,
     RULE_WINDOW,
     Failure,
     schedule,
@@ -42,7 +43,7 @@ class Screening:
         return max(1, self.penalties[k] // self.cost_divisor)
 
 
-RULE_ORDER = (RULE_COMPARTMENT, RULE_CAPACITY, RULE_SERVICE, RULE_WINDOW, RULE_BREAK, RULE_MAX_DURATION,
+RULE_ORDER = (RULE_COMPARTMENT, RULE_CAPACITY, RULE_TRAVEL, RULE_SERVICE, RULE_WINDOW, RULE_BREAK, RULE_MAX_DURATION,
               RULE_MAX_DISTANCE, RULE_RIDE)
 
 
@@ -111,6 +112,9 @@ def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehic
             return Failure(RULE_CAPACITY, f"{comp} demand {need} exceeds capacity {vehicle.cap(comp)}")
     go, back = int(problem.duration[0, node]), int(problem.duration[node, 0])
     lo, hi = vehicle.shift_start, vehicle.shift_end
+    if go + back > hi - lo:
+        return Failure(RULE_TRAVEL, f"too far: the round trip alone ({go + back} s) is longer than the "
+                       f"working time ({hi - lo} s)")
     if go + stop.service + back > hi - lo:
         return Failure(RULE_SERVICE, f"service ({stop.service}) plus the round trip ({go + back}) is longer "
                        f"than the working time ({hi - lo})")

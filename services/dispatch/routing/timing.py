@@ -19,6 +19,7 @@ RULE_COMPARTMENT = "compartment"
 RULE_CAPACITY = "capacity"
 RULE_DEPOT_HOURS = "depot_hours"
 RULE_WINDOW = "window"
+RULE_TRAVEL = "travel_time"  # the round trip alone is longer than the working time (too far)
 RULE_SERVICE = "service_time"
 RULE_BREAK = "break"
 RULE_MAX_DURATION = "max_duration"

@@ -206,6 +206,6 @@ def test_fewest_vehicles_objective_removes_routes(plane: Any, van: Any) -> None:
 def test_shift_too_short_reason_for_stop_without_window(plane: Any, van: Any) -> None:
     p = plane((0, 0), [(Stop("remote"), (5000, 0))], [van("v", shift_end=3000)])
     sol = _solve_checked(p)
-    assert [u.rule for u in sol.unassigned] == ["service_time"]
-    assert sol.unassigned[0].reason == ("service (0) plus the round trip (10000) is longer than the working "
-                                        "time (3000)")
+    assert [u.rule for u in sol.unassigned] == ["travel_time"]  # too far, not a service problem
+    assert sol.unassigned[0].reason == ("too far: the round trip alone (10000 s) is longer than the working "
+                                        "time (3000 s)")

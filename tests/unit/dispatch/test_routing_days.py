@@ -279,3 +279,12 @@ def test_fallback_keeps_the_current_plan_and_inserts_the_urgent_stop() -> None:
     plan = {v: r.stop_ids for v, r in routes.items()}
     assert "urgent" in {s for ids in plan.values() for s in ids}
     assert check(p, plan).ok
+
+
+def test_a_stop_too_far_for_the_day_is_a_travel_problem_not_a_service_one() -> None:
+    """The round trip alone outlasts the working day: `travel_time`, whatever its service time."""
+    for service in (0, 5 * M):
+        far = Stop("far", service=service)
+        sol = solved(day([(far, (200_000, 0)), (Stop("near"), (1000, 0))], [van("v", ("07:30", "17:30"))]))
+        assert [(u.stop_id, u.rule) for u in sol.unassigned] == [("far", "travel_time")]
+        assert "too far" in sol.unassigned[0].reason

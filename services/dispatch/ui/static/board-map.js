@@ -125,13 +125,14 @@
       const name = siteName(u.id, refs);
       const zh = `未安排：${name}（${u.id}）`;
       const en = `Left out: ${name} (${u.id})`;
+      const why = window.dispatch.reasonTexts(u.reason, u.rule);
       markers.append(svg("g", {
         class: "drop-mark", tabindex: 0, role: "img", "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en,
         "data-stop": u.id, transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`,
       },
       svg("circle", { r: 5.5 }),
       svg("path", { d: "M-3,-3L3,3M3,-3L-3,3" }),
-      svgTitle(`${zh} · ${u.reason}`, `${en} · ${u.reason}`)));
+      svgTitle(`${zh} · ${why[0]}`, `${en} · ${why[1]}`)));
     }
     let hubMark = null;
     if (hubXY) {

@@ -240,7 +240,7 @@
         siteCell(u.id, refs),
         el("td", {}, D.volumesNode(ref.deliver_l)),
         el("td", {}, D.volumesNode(ref.pickup_l)),
-        el("td", { title: u.reason }, D.reasonNode(u.reason)));
+        el("td", { title: u.reason }, D.reasonNode(u.reason, u.rule)));
     }));
   }
 

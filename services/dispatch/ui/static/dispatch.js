@@ -140,33 +140,47 @@
 
   // ------------------------------------------------------------------ solver reasons
 
-  const REASONS = [
-    [/^dropped: not enough vehicle time\/capacity for this priority \((\w+)\)$/, (m) =>
-      `车辆时间或容量不足（优先级：${(PRIORITY[["low", "normal", "high", "urgent"].indexOf(m[1])] || [m[1]])[0]}）`],
-    [/^dropped: could not fit on locked vehicle (.+)$/, (m) => `固定的车辆 ${m[1]} 装不下或来不及`],
-    [/^dropped: no suitable vehicle left in its region$/, () => "所在片区没有合适的车辆"],
-    [/^no solution found within the time limit$/, () => "时限内未找到可行方案"],
-    [/^window unreachable from depot within shift$/, () => "班次内无法在收货时间到达"],
-    [/^max route duration shorter than the round trip$/, () => "往返时间超过线路时长上限"],
-    [/^max route distance shorter than the round trip$/, () => "往返里程超过线路里程上限"],
-    [/^specimen ride time limit shorter than the direct trip back$/, () => "标本在途时限短于直接返程时间"],
-    [/^no vehicle has (\w+) compartment$/, (m) => `没有车辆配备${(COMPARTMENT[m[1]] || [m[1]])[0]}车厢`],
-    [/^capacity: (\w+) demand (\d+) exceeds every vehicle \(largest (\d+)\)$/, (m) =>
-      `${(COMPARTMENT[m[1]] || [m[1]])[0]}需 ${m[2] / 10} 升，超过最大车厢 ${m[3] / 10} 升`],
-    [/^no vehicle has the compartments and capacity this stop needs$/, () => "没有车辆具备所需车厢和容量"],
-    [/^no vehicles$/, () => "没有可用车辆"],
-  ];
+  // Chinese for each machine-readable rule (routing/timing.py RULE_*); the solver's English
+  // sentence stays in the title and in English mode, so new wording never loses the translation.
+  const RULES = {
+    compartment: ["没有车辆配备所需车厢", "No vehicle has the compartment"],
+    capacity: ["需求超过最大车厢容量", "Demand exceeds every compartment"],
+    travel_time: ["往返路程超过工作时间（太远）", "Round trip longer than the working time (too far)"],
+    service_time: ["作业时间加往返超过工作时间", "Service plus round trip longer than the working time"],
+    window: ["工作时间内无法在收货时段到达", "No receiving period reachable within working time"],
+    depot_hours: ["物流中心营业时间外", "Outside the hub's hours"],
+    "break": ["与休息时间冲突，无法安排", "Cannot fit around the break"],
+    max_duration: ["往返时间超过线路时长上限", "Longer than the route duration limit"],
+    max_distance: ["往返里程超过线路里程上限", "Longer than the route distance limit"],
+    ride_time: ["标本在途时限短于直接返程时间", "Specimen ride-time limit too short"],
+    lock: ["固定的车辆无法服务该站点", "The locked vehicle cannot serve it"],
+    not_enough_vehicles: ["车辆时间或容量不足", "Not enough vehicle time or capacity"],
+    time_limit: ["时限内未找到方案（延长求解时间可安排）", "Search ran out of time (a longer limit would serve it)"],
+    no_vehicles: ["没有可用车辆", "No vehicles"],
+  };
+  const PRIORITY_NAMES = ["low", "normal", "high", "urgent"];
 
-  /** A reason from the solver, in Chinese when it is one we know (the English stays in the title). */
-  function reasonNode(reason) {
-    for (const [pattern, make] of REASONS) {
-      const m = String(reason).match(pattern);
-      if (m) {
-        const span = el("span", { dataset: { zh: make(m), en: reason } }, hub.lang() === "en" ? reason : make(m));
-        return span;
-      }
+  /**
+   * A dropped stop's reason, translated by its rule (the English sentence as the title).
+   * Not enough vehicles names the priority that lost out.
+   */
+  function reasonNode(reason, rule) {
+    const known = RULES[rule];
+    if (!known) return document.createTextNode(String(reason || ""));
+    let [zh, en] = known;
+    const m = rule === "not_enough_vehicles" && String(reason).match(/\((\w+)\)$|\(([a-z]+)\)/);
+    const level = m ? PRIORITY_NAMES.indexOf(m[1] || m[2]) : -1;
+    if (level >= 0) {
+      zh += `（优先级：${PRIORITY[level][0]}）`;
+      en += ` (priority ${PRIORITY[level][1].toLowerCase()})`;
     }
-    return document.createTextNode(reason);
+    return el("span", { dataset: { zh, en }, title: String(reason || "") }, hub.lang() === "en" ? en : zh);
+  }
+
+  /** [zh, en] plain texts of a reason (map tooltips keep both for the language switch). */
+  function reasonTexts(reason, rule) {
+    const known = RULES[rule];
+    return known ? [known[0], `${known[1]}: ${reason}`] : [String(reason || ""), String(reason || "")];
   }
 
   // ------------------------------------------------------------------ loads
@@ -215,6 +229,6 @@
     model, COMPARTMENT, COMPARTMENT_LONG, PRIORITY, SOURCE, ROUND, LEVEL, PLAN_STATUS, RESULT_STATUS, COLOURS,
     compLabel, priorityLabel, litres, volumesText, volumesNode, money, km,
     countyToday, addDays, tomorrow, weekday, weekdayLabel, crc32, roundsFor,
-    reasonNode, loadBars, badge, planStatusBadge,
+    reasonNode, reasonTexts, loadBars, badge, planStatusBadge,
   };
 })();
