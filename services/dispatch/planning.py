@@ -73,7 +73,7 @@ def to_problem(request: Mapping[str, Any], matrix: MatrixProvider | None = None)
         )
         for s in request["stops"]
     )
-    vehicles = tuple(_vehicle(v, depot_open, depot_close) for v in request["vehicles"])
+    vehicles = tuple(_vehicle(v) for v in request["vehicles"])
     initial = request.get("initial_routes")
     locked_prefixes = {v: tuple((initial or {}).get(v, ())) for v in request.get("locked_routes", [])}
     return Problem(
@@ -93,17 +93,20 @@ def to_problem(request: Mapping[str, Any], matrix: MatrixProvider | None = None)
         locked_prefixes={v: p for v, p in locked_prefixes.items() if p},
         initial_routes={v: tuple(r) for v, r in initial.items()} if initial else None,
         coords=np.array([(p.lon, p.lat) for p in points]),
+        depot_hours=TimeWindow(depot_open, depot_close),  # the core narrows shifts and owes breaks (prepare.py)
         name="county-day",
     )
 
 
-def _vehicle(v: Mapping[str, Any], depot_open: int, depot_close: int) -> Vehicle:
+def _vehicle(v: Mapping[str, Any]) -> Vehicle:
+    """The vehicle as declared: its shift is narrowed to the depot's hours by the routing core
+    (routing/prepare.py), which also decides which break is owed (routing/README.md)."""
     rest = v.get("break_")
     return Vehicle(
         id=v["id"],
         capacity=_decilitres(v["compartments"]),
-        shift_start=max(seconds(v["shift"][0]), depot_open),
-        shift_end=min(seconds(v["shift"][1]), depot_close),
+        shift_start=seconds(v["shift"][0]),
+        shift_end=seconds(v["shift"][1]),
         rest_break=Break(seconds(rest["window"][0]), seconds(rest["window"][1]), rest["minutes"] * 60) if rest else None,
         max_duration=v["max_route_min"] * 60 if v.get("max_route_min") else None,
         max_distance=int(v["max_km"] * 1000) if v.get("max_km") else None,
