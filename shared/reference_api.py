@@ -18,10 +18,12 @@ from marshmallow import Schema, fields, validate
 from shared.db import read_only
 from shared.errors import NotFound
 from shared.reference_queries import item_snapshot, site_snapshots, stocklist
+from shared.reference_schemas import RefItemOut, RefSiteOut, RefStocklistOut
 from shared.search import BadCursor, ReferenceIndex
 from shared.text import Text
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
+from shared.web.responses import problems
 
 LEVELS = ("county_hospital", "township", "village")
 
@@ -71,7 +73,8 @@ def reference_blueprint(service: str) -> Blueprint:
 
     @blp.route("/items")
     @blp.arguments(RefQuery, location="query")
-    @blp.response(200)
+    @blp.response(200, RefItemOut(many=True))
+    @problems(blp, 404)
     def items(args: dict[str, Any]) -> Any:
         """Items as this service knows them, searched and ranked as the formulary does (Link header pages)."""
         with read_only(factory()) as session:
@@ -82,7 +85,8 @@ def reference_blueprint(service: str) -> Blueprint:
         return found, 200, _link(nxt)
 
     @blp.route("/items/<code>")
-    @blp.response(200)
+    @blp.response(200, RefItemOut)
+    @problems(blp, 404)
     def item(code: str) -> Any:
         """One item as this service knows it."""
         with read_only(factory()) as session:
@@ -93,7 +97,7 @@ def reference_blueprint(service: str) -> Blueprint:
 
     @blp.route("/sites")
     @blp.arguments(RefQuery, location="query")
-    @blp.response(200)
+    @blp.response(200, RefSiteOut(many=True))
     def sites(args: dict[str, Any]) -> Any:
         """Sites as this service knows them, by code (Link header pages)."""
         after = None
@@ -110,7 +114,8 @@ def reference_blueprint(service: str) -> Blueprint:
         return rows, 200, _link(nxt)
 
     @blp.route("/stocklists/<scope>/<value>")
-    @blp.response(200)
+    @blp.response(200, RefStocklistOut)
+    @problems(blp, 404)
     def stocklist_view(scope: str, value: str) -> Any:
         """A stocking list as this service knows it; a storekeeper reads only their own site's."""
         if scope == "site":

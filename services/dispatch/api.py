@@ -25,6 +25,7 @@ from shared.runtime import ServiceContext
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.idempotency import idempotent
+from shared.web.responses import problems
 
 blp = Blueprint("dispatch", __name__, url_prefix="/api/v1", description="物流调度 — routes for the county's deliveries")
 
@@ -35,7 +36,8 @@ def _ctx() -> ServiceContext:
 
 @blp.route("/solve", methods=["POST"])
 @blp.arguments(schemas.SolveIn)
-@blp.response(200)
+@blp.response(200, schemas_out.SolvedOut)
+@problems(blp, 409)
 def solve(problem: dict[str, Any]) -> Any:
     """Solve a self-contained problem and return the checked plan (integrations, tests, benchmarks)."""
     return service.solve_now(current_principal(), problem)
@@ -62,6 +64,7 @@ class Shipments(MethodView):
 
 @blp.route("/shipments/<shipment_id>")
 @blp.response(200, schemas_out.ShipmentOut)
+@problems(blp, 404)
 def get_shipment(shipment_id: str) -> Any:
     """One shipment (a storekeeper: of their own site only)."""
     return service.get_shipment(_ctx(), current_principal(), shipment_id)
@@ -69,6 +72,7 @@ def get_shipment(shipment_id: str) -> Any:
 
 @blp.route("/shipments/<shipment_id>/cancel", methods=["POST"])
 @blp.response(200, schemas_out.ShipmentOut)
+@problems(blp, 404, 409)
 def cancel_shipment(shipment_id: str) -> Any:
     """Cancel a shipment while it is pending (409 once a published plan carries it)."""
     return service.cancel_shipment(_ctx(), current_principal(), CancelShipment(shipment_id))
@@ -78,13 +82,13 @@ def cancel_shipment(shipment_id: str) -> Any:
 class Vehicles(MethodView):
     """The fleet."""
 
-    @blp.response(200)
+    @blp.response(200, schemas_out.VehicleOut(many=True))
     def get(self) -> Any:
         """Every vehicle."""
         return service.list_vehicles(_ctx())
 
     @blp.arguments(schemas.VehicleRowIn)
-    @blp.response(200)
+    @blp.response(200, schemas_out.VehicleOut)
     def put(self, cmd: UpsertVehicle) -> Any:
         """Add or replace a vehicle."""
         return service.upsert_vehicle(_ctx(), current_principal(), cmd)
@@ -110,6 +114,7 @@ class Plans(MethodView):
 
 @blp.route("/plans/<plan_id>")
 @blp.response(200, schemas_out.PlanOut)
+@problems(blp, 404)
 def get_plan(plan_id: str) -> Any:
     """A plan: status, objective over time, routes (the best so far while solving)."""
     return reads.plan_for(_ctx(), current_principal(), plan_id)
@@ -117,6 +122,7 @@ def get_plan(plan_id: str) -> Any:
 
 @blp.route("/plans/<plan_id>/progress")
 @blp.response(200, schemas_out.PlanProgressOut)
+@problems(blp, 404)
 def plan_progress(plan_id: str) -> Any:
     """What a progress poll needs (a few KB): status, objective over time, totals of the best plan so far."""
     return service.plan_progress(_ctx(), plan_id)
@@ -125,6 +131,7 @@ def plan_progress(plan_id: str) -> Any:
 @blp.route("/plans/<plan_id>/replan", methods=["POST"])
 @blp.arguments(schemas.ReplanIn)
 @blp.response(202, schemas_out.PlanOut)
+@problems(blp, 404, 409)
 def replan(cmd: Replan, plan_id: str) -> Any:
     """Re-plan from this plan: new pending shipments join, locks hold, vehicles out keep their routes."""
     plan = service.replan(_ctx(), current_principal(), replace(cmd, plan_id=plan_id))
@@ -133,21 +140,24 @@ def replan(cmd: Replan, plan_id: str) -> Any:
 
 @blp.route("/plans/<plan_id>/compare")
 @blp.arguments(schemas.CompareQuery, location="query")
-@blp.response(200)
+@blp.response(200, schemas_out.CompareOut)
+@problems(blp, 404, 409)
 def compare(args: dict[str, Any], plan_id: str) -> Any:
     """Before/after of a re-plan against its base plan (or ?with=<plan id>): cost, km, vehicles, stops moved."""
     return reads.compare_plans(_ctx(), current_principal(), plan_id, args["with_"])
 
 
 @blp.route("/plans/<plan_id>/publish-preview")
-@blp.response(200)
+@blp.response(200, schemas_out.PublishPreviewOut)
+@problems(blp, 404, 409)
 def publish_preview(plan_id: str) -> Any:
     """What publishing would send out, and what changes against the plan now published for the day."""
     return reads.publish_preview(_ctx(), current_principal(), plan_id)
 
 
 @blp.route("/plans/<plan_id>/publish", methods=["POST"])
-@blp.response(200)
+@blp.response(200, schemas_out.PublishedOut)
+@problems(blp, 404, 409)
 def publish(plan_id: str) -> Any:
     """Publish the plan to the drivers (dispatch.plan.published)."""
     return service.publish_plan(_ctx(), current_principal(), PublishPlan(plan_id))
@@ -155,21 +165,24 @@ def publish(plan_id: str) -> Any:
 
 @blp.route("/plans/<plan_id>/stops/<stop_id>/complete", methods=["POST"])
 @blp.arguments(schemas.CompleteIn)
-@blp.response(200)
+@blp.response(200, schemas_out.CompletionOut)
+@problems(blp, 404, 409)
 def complete(cmd: CompleteStop, plan_id: str, stop_id: str) -> Any:
     """A driver confirms a stop (dispatch.stop.completed for procurement's proof of delivery)."""
     return service.complete_stop(_ctx(), current_principal(), replace(cmd, plan_id=plan_id, stop_id=stop_id))
 
 
 @blp.route("/plans/<plan_id>/manifests/<vehicle_id>")
-@blp.response(200)
+@blp.response(200, schemas_out.ManifestOut)
+@problems(blp, 404)
 def manifest(plan_id: str, vehicle_id: str) -> Any:
     """One vehicle's driver manifest: per stop priority, notes, items, site details, times; driver and vehicle."""
     return reads.manifest(_ctx(), current_principal(), plan_id, vehicle_id)
 
 
 @blp.route("/days/<day>/stops")
-@blp.response(200)
+@blp.response(200, schemas_out.DayStopsOut)
+@problems(blp, 422)
 def day_stops(day: str) -> Any:
     """A dry run of a day's plan: which sites would be visited and with what (a storekeeper: their own site)."""
     try:
@@ -180,7 +193,8 @@ def day_stops(day: str) -> Any:
 
 
 @blp.route("/plans/<plan_id>/completions")
-@blp.response(200)
+@blp.response(200, schemas_out.CompletionOut(many=True))
+@problems(blp, 404)
 def plan_completions(plan_id: str) -> Any:
     """Stops confirmed by drivers on this plan."""
     rows = reads.completions_for(_ctx(), current_principal(), plan_id)
@@ -188,7 +202,8 @@ def plan_completions(plan_id: str) -> Any:
 
 
 @blp.route("/plans/<plan_id>/geojson")
-@blp.response(200)
+@blp.response(200, schemas_out.GeoJsonOut)
+@problems(blp, 404)
 def plan_geojson(plan_id: str) -> Any:
     """The routes as GeoJSON."""
     plan = reads.plan_for(_ctx(), current_principal(), plan_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from shared.web.responses import OpenSchema
+
 
 class ShipmentOut(Schema):
     """A shipment."""
@@ -62,3 +64,121 @@ class PlanProgressOut(Schema):
     created_at = fields.AwareDateTime()
     finished_at = fields.AwareDateTime(allow_none=True)
     published_at = fields.AwareDateTime(allow_none=True)
+
+
+class VehicleOut(OpenSchema):
+    """A vehicle of the fleet: volumes per compartment in litres, times HH:MM, cost in yuan."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    compartments_l = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    shift_start = fields.String(required=True)
+    shift_end = fields.String(required=True)
+    break_start = fields.String(allow_none=True)
+    break_end = fields.String(allow_none=True)
+    break_min = fields.Integer(allow_none=True)
+    max_route_min = fields.Integer(allow_none=True)
+    max_km = fields.Float(allow_none=True)
+    fixed_cost = fields.Float()
+    cost_per_km = fields.Float()
+    active = fields.Boolean()
+    driver = fields.String(allow_none=True)
+
+
+class TotalsOut(OpenSchema):
+    """A plan's totals: vehicles used, kilometres, cost (yuan), stops served."""
+
+    vehicles = fields.Integer()
+    distance_km = fields.Float()
+    cost = fields.Float()
+    stops_served = fields.Integer()
+
+
+class SolvedOut(OpenSchema):
+    """A checked plan (planning.to_plan): routes per vehicle, stops left out and why, totals."""
+
+    status = fields.String(required=True, metadata={"description": "solved | partial | infeasible"})
+    routes = fields.List(fields.Dict(), required=True)
+    unassigned = fields.List(fields.Dict(), required=True)
+    objective = fields.Integer(allow_none=True)
+    totals = fields.Nested(TotalsOut, required=True)
+    stats = fields.Dict()
+    checked = fields.Boolean()
+
+
+class CompareOut(OpenSchema):
+    """Before/after of a re-plan (presentation.compare): totals, their delta and the stops that moved."""
+
+    before_plan_id = fields.String(required=True)
+    after_plan_id = fields.String(required=True)
+    before = fields.Dict(required=True)
+    after = fields.Dict(required=True)
+    delta = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    vehicles_added = fields.List(fields.String(), required=True)
+    vehicles_removed = fields.List(fields.String(), required=True)
+    moved = fields.List(fields.Dict(), required=True)
+
+
+class PublishPreviewOut(OpenSchema):
+    """What publishing would send out, and the changes against the plan now published for the day."""
+
+    plan_id = fields.String(required=True)
+    date = fields.String(required=True)
+    replaces = fields.String(allow_none=True)
+    changes = fields.Dict(allow_none=True)
+    totals = fields.Dict(allow_none=True)
+    unassigned = fields.List(fields.Raw())
+    vehicles = fields.List(fields.String())
+    shipments = fields.Integer()
+    stops = fields.Integer()
+
+
+class PublishedOut(OpenSchema):
+    """The published plan as dispatch.plan.published carries it."""
+
+    plan_id = fields.String(required=True)
+    date = fields.String(required=True)
+    routes = fields.List(fields.Dict(), required=True)
+    unassigned = fields.List(fields.String(), required=True)
+
+
+class CompletionOut(OpenSchema):
+    """A driver's confirmation of a stop: volumes in litres, exceptions noted at the door."""
+
+    plan_id = fields.String(required=True)
+    stop_id = fields.String(required=True)
+    site_code = fields.String()
+    completed_at = fields.String(required=True, metadata={"description": "ISO 8601 with offset"})
+    confirmed_by = fields.String()
+    received_by = fields.String(allow_none=True)
+    delivered_l = fields.Dict()
+    collected_l = fields.Dict()
+    shipment_ids = fields.List(fields.String())
+    exceptions = fields.List(fields.Raw())
+
+
+class ManifestOut(OpenSchema):
+    """One vehicle's driver manifest: its stops in order with what to hand over and collect."""
+
+    plan_id = fields.String(required=True)
+    date = fields.String(required=True)
+    status = fields.String(required=True)
+    driver = fields.String(allow_none=True)
+    start = fields.String(allow_none=True)
+    end = fields.String(allow_none=True)
+    stops = fields.List(fields.Dict(), required=True)
+
+
+class DayStopsOut(OpenSchema):
+    """A dry run of a day's plan: the stops it would visit (by stop id) and the sites left out."""
+
+    date = fields.String(required=True)
+    stop_refs = fields.Dict(required=True)
+    left_out = fields.List(fields.Raw(), required=True)
+
+
+class GeoJsonOut(OpenSchema):
+    """The routes as a GeoJSON FeatureCollection (RFC 7946): a LineString per route, a Point per stop."""
+
+    type = fields.String(required=True)
+    features = fields.List(fields.Dict(), required=True)

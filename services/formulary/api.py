@@ -29,6 +29,7 @@ from shared.web.blueprint import Blueprint
 from shared.web.idempotency import idempotent
 from shared.web.problems import flatten_messages, problem
 from shared.web.request_parsing import UPLOAD_MAX_BYTES, accepts_upload, if_match_allows
+from shared.web.responses import problems
 
 blp = Blueprint("formulary", __name__, url_prefix="/api/v1", description="统一药品耗材目录 — the county catalogue")
 UPLOAD_HINT = f"A catalogue file of up to {MAX_ROWS} rows fits ({UPLOAD_MAX_BYTES // MAX_ROWS} bytes per row); split larger files."
@@ -125,6 +126,7 @@ class Items(MethodView):
     @idempotent
     @blp.arguments(schemas.ItemCreateIn)
     @blp.response(201, schemas_out.ChangeOut)
+    @problems(blp, 409)
     def post(self, cmd: Any) -> Any:
         """Propose a new item (a draft until a second committee member approves it)."""
         return _created(service.propose(_ctx(), current_principal(), cmd))
@@ -135,6 +137,7 @@ class Item(MethodView):
     """One item; propose an edit to it."""
 
     @blp.response(200, schemas_out.ItemOut)
+    @problems(blp, 404)
     def get(self, code: str) -> Any:
         """The item's current approved state, with an ETag for edits."""
         code = _path_code(code)
@@ -146,6 +149,7 @@ class Item(MethodView):
 
     @blp.arguments(schemas.ItemPatchIn(partial=True))
     @blp.response(201, schemas_out.ChangeOut)
+    @problems(blp, 404, 409, 412, 428)
     def patch(self, cmd: ProposeItemEdit, code: str) -> Any:
         """Propose changing some fields; requires If-Match (RFC 9110: the ETag, a list of tags, or *)."""
         code = _path_code(code)
@@ -165,6 +169,7 @@ class Item(MethodView):
 @idempotent
 @blp.arguments(schemas.RetireIn)
 @blp.response(201, schemas_out.ChangeOut)
+@problems(blp, 404, 409, 412)
 def retire_item(cmd: Any, code: str) -> Any:
     """Propose taking an item out of the catalogue (an If-Match header is honoured as on PATCH)."""
     code = _path_code(code)
@@ -179,6 +184,7 @@ def retire_item(cmd: Any, code: str) -> Any:
 
 @blp.route("/items/<code>/history")
 @blp.response(200, schemas_out.VersionOut(many=True))
+@problems(blp, 404)
 def item_history(code: str) -> Any:
     """Every approved version of an item, newest first: proposer, reason, meeting, approver."""
     code = _path_code(code)
@@ -256,6 +262,7 @@ class Sites(MethodView):
     @idempotent
     @blp.arguments(schemas.SiteIn)
     @blp.response(201, schemas_out.ChangeOut)
+    @problems(blp, 409, 412)
     def post(self, cmd: Any) -> Any:
         """Propose a new site or new details for an existing one (level, parent and children kept consistent);
         an If-Match header (the site's ETag) is honoured as on items."""
@@ -270,6 +277,7 @@ class Sites(MethodView):
 
 @blp.route("/sites/<code>")
 @blp.response(200, schemas_out.SiteOut)
+@problems(blp, 404)
 def get_site(code: str) -> Any:
     """One site."""
     code = _path_code(code)
@@ -285,6 +293,7 @@ class Stocklist(MethodView):
     """Which items a level (county_hospital, township, village) or one site may stock."""
 
     @blp.response(200, schemas_out.StocklistOut)
+    @problems(blp, 404)
     def get(self, scope: str, value: str) -> Any:
         """The list: codes it names, categories, every member; a storekeeper reads only their own site's."""
         key = _stocklist_key(scope, value)
@@ -296,6 +305,7 @@ class Stocklist(MethodView):
 
     @blp.arguments(schemas.StocklistIn)
     @blp.response(201, schemas_out.ChangeOut)
+    @problems(blp, 404, 409, 412)
     def put(self, cmd: Any, scope: str, value: str) -> Any:
         """Propose a new list (replacing the old one): item codes and categories (essential, atc:J01, …)."""
         key = _stocklist_key(scope, value)
@@ -339,6 +349,7 @@ def list_batches() -> Any:
 
 @blp.route("/changes/<change_id>")
 @blp.response(200, schemas_out.ChangeOut)
+@problems(blp, 404)
 def get_change(change_id: str) -> Any:
     """One change, with its diff against the current state and whether it is stale."""
     return change_out(service.get_change(_ctx(), _path_id(change_id)))
@@ -347,6 +358,7 @@ def get_change(change_id: str) -> Any:
 @blp.route("/changes/approve", methods=["POST"])
 @blp.arguments(schemas.ApproveIn)
 @blp.response(200, schemas_out.ApproveOut)
+@problems(blp, 404, 409)
 def approve_changes(cmd: Any) -> Any:
     """A second committee member approves drafts (or an import batch): one new catalogue version."""
     return service.approve(_ctx(), current_principal(), cmd).__dict__
@@ -355,6 +367,7 @@ def approve_changes(cmd: Any) -> Any:
 @blp.route("/changes/<change_id>/reject", methods=["POST"])
 @blp.arguments(schemas.RejectIn)
 @blp.response(200, schemas_out.ChangeOut)
+@problems(blp, 404, 409)
 def reject_change(cmd: Any, change_id: str) -> Any:
     """The committee turns a draft down."""
     return change_out(service.reject(_ctx(), current_principal(), replace(cmd, change_id=_path_id(change_id))))

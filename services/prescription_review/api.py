@@ -14,6 +14,7 @@ from shared.runtime import ServiceContext
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.idempotency import idempotent
+from shared.web.responses import problems
 
 blp = Blueprint("prescription_review", __name__, url_prefix="/api/v1", description="审方 — screening and the pharmacist's queue")
 
@@ -43,6 +44,7 @@ def reviews(args: dict[str, Any]) -> Any:
 
 @blp.route("/reviews/<review_id>")
 @blp.response(200, schemas_work.ReviewDetailOut)
+@problems(blp, 404)
 def review(review_id: str) -> Any:
     """One prescription: its screenings (findings, knowledge version) and audit trail."""
     return queries.review_detail(_ctx(), current_principal(), review_id)
@@ -59,6 +61,7 @@ def queue(args: dict[str, Any]) -> Any:
 @blp.route("/queue/claim-next", methods=["POST"])
 @blp.arguments(schemas_work.ClaimNextIn)
 @blp.response(200, schemas_work.ReviewOut)
+@problems(blp, 409)
 @blp.alt_response(204, description="the queue is empty")
 def claim_next(args: dict[str, Any]) -> Any:
     """Claim the oldest waiting prescription."""
@@ -68,6 +71,7 @@ def claim_next(args: dict[str, Any]) -> Any:
 
 @blp.route("/reviews/<review_id>/claim", methods=["POST"])
 @blp.response(200, schemas_work.ReviewOut)
+@problems(blp, 404, 409)
 def claim(review_id: str) -> Any:
     """Claim one prescription; 409 if another pharmacist holds or decided it."""
     return service.claim(_ctx(), current_principal(), ClaimReview(review_id))
@@ -75,6 +79,7 @@ def claim(review_id: str) -> Any:
 
 @blp.route("/reviews/<review_id>/release", methods=["POST"])
 @blp.response(200, schemas_work.ReviewOut)
+@problems(blp, 404, 409)
 def release(review_id: str) -> Any:
     """Put a claimed prescription back in the queue."""
     return service.release(_ctx(), current_principal(), ReleaseClaim(review_id))
@@ -83,6 +88,7 @@ def release(review_id: str) -> Any:
 @blp.route("/reviews/<review_id>/decision", methods=["POST"])
 @blp.arguments(schemas_work.DecisionIn)
 @blp.response(200, schemas_work.ReviewOut)
+@problems(blp, 404, 409)
 def decide(args: dict[str, Any], review_id: str) -> Any:
     """Approve, reject, or return to the prescriber with a reason code and comment."""
     return service.decide(_ctx(), current_principal(), schemas_work.DecisionIn().command(review_id, args))
@@ -91,6 +97,7 @@ def decide(args: dict[str, Any], review_id: str) -> Any:
 @blp.route("/reviews/<review_id>/double-sign", methods=["POST"])
 @blp.arguments(schemas_work.DoubleSignIn)
 @blp.response(200, schemas_work.ReviewOut)
+@problems(blp, 404, 409)
 def double_sign(args: dict[str, Any], review_id: str) -> Any:
     """The prescriber insists (双签) on a returned prescription; it goes back to a pharmacist."""
     return service.double_sign(_ctx(), current_principal(), schemas_work.DoubleSignIn.command(review_id, args))

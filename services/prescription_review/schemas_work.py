@@ -25,6 +25,7 @@ from services.prescription_review.model.findings import CODES, SEVERITIES
 from services.prescription_review.model.registry import PRIVILEGES
 from services.prescription_review.schemas import Strict
 from shared.events.contracts import SITE_LEVELS
+from shared.web.responses import OpenSchema
 
 STATUSES = ("pending", "claimed", "approved", "rejected", "returned", "passed", "blocked", "released_unreviewed")
 
@@ -284,6 +285,10 @@ class RulesOut(Schema):
 
     rules = fields.List(fields.Nested(RuleOut))
     overrides = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class SeverityOverridesOut(OpenSchema):
+    """The severity overrides after a change: {site level or "*": {rule code: severity}}."""
 
 
 PrescriberOut = Schema.from_dict({

@@ -21,6 +21,7 @@ from shared.runtime import ServiceContext
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.idempotency import idempotent
+from shared.web.responses import problems
 
 blp = Blueprint("procurement", __name__, url_prefix="/api/v1", description="请领单、库存、调剂与质量 — requisitions, stock, transfers, quality")
 
@@ -68,6 +69,7 @@ class Requisitions(MethodView):
     @idempotent
     @blp.arguments(schemas.RequisitionIn)
     @blp.response(201, out.RequisitionOut)
+    @problems(blp, 404, 409)
     def post(self, cmd: c.CreateRequisition) -> Any:
         """Create a requisition (draft, or submitted with "submit": true); retries with the same Idempotency-Key get the same one."""
         key = request.headers.get("Idempotency-Key")
@@ -79,6 +81,7 @@ class Requisitions(MethodView):
 
 @blp.route("/requisitions/<req_id>")
 @blp.response(200, out.RequisitionOut)
+@problems(blp, 404)
 def get_requisition(req_id: str) -> Any:
     """One requisition with its lines and picked lots (ETag for If-Match on transitions)."""
     return _with_etag(rq.get_requisition(_ctx(), current_principal(), req_id))
@@ -86,6 +89,7 @@ def get_requisition(req_id: str) -> Any:
 
 @blp.route("/requisitions/<req_id>/submit", methods=["POST"])
 @blp.response(200, out.RequisitionOut)
+@problems(blp, 404, 409, 412)
 def submit(req_id: str) -> Any:
     """draft → submitted."""
     _check_if_match(req_id)
@@ -95,6 +99,7 @@ def submit(req_id: str) -> Any:
 @blp.route("/requisitions/<req_id>/approve", methods=["POST"])
 @blp.arguments(schemas.ApproveIn)
 @blp.response(200, out.RequisitionOut)
+@problems(blp, 404, 409, 412)
 def approve(data: dict[str, Any], req_id: str) -> Any:
     """submitted → approved (cuts need a reason), allocating central lots FEFO; 409 when stock is short."""
     _check_if_match(req_id)
@@ -105,6 +110,7 @@ def approve(data: dict[str, Any], req_id: str) -> Any:
 @blp.route("/requisitions/<req_id>/reject", methods=["POST"])
 @blp.arguments(schemas.RejectIn)
 @blp.response(200, out.RequisitionOut)
+@problems(blp, 404, 409, 412)
 def reject(data: dict[str, Any], req_id: str) -> Any:
     """submitted → rejected with a reason."""
     _check_if_match(req_id)
@@ -113,6 +119,7 @@ def reject(data: dict[str, Any], req_id: str) -> Any:
 
 @blp.route("/requisitions/<req_id>/pick", methods=["POST"])
 @blp.response(200, out.RequisitionOut)
+@problems(blp, 404, 409, 412)
 def pick(req_id: str) -> Any:
     """approved → picked: procurement.shipment.ready goes to dispatch (urgent ones as urgent shipments)."""
     _check_if_match(req_id)
@@ -121,6 +128,7 @@ def pick(req_id: str) -> Any:
 
 @blp.route("/requisitions/<req_id>/ship", methods=["POST"])
 @blp.response(200, out.RequisitionOut)
+@problems(blp, 404, 409, 412)
 def ship(req_id: str) -> Any:
     """picked → shipped by hand (the site collects; routed shipments are marked by dispatch's plan)."""
     _check_if_match(req_id)
@@ -130,6 +138,7 @@ def ship(req_id: str) -> Any:
 @blp.route("/requisitions/<req_id>/receive", methods=["POST"])
 @blp.arguments(schemas.ReceiveIn)
 @blp.response(200, out.RequisitionOut)
+@problems(blp, 404, 409, 412)
 def receive(data: dict[str, Any], req_id: str) -> Any:
     """shipped → received: the site's count per lot (short, damaged, wrong batch) booked into its stock."""
     _check_if_match(req_id)
@@ -139,6 +148,7 @@ def receive(data: dict[str, Any], req_id: str) -> Any:
 @blp.route("/stock")
 @blp.arguments(schemas.SiteQuery, location="query")
 @blp.response(200, out.SiteStockOut)
+@problems(blp, 404)
 def site_stock(args: dict[str, Any]) -> Any:
     """A site's stock per item with lots, 30-day consumption and a suggested order (whole packages)."""
     current_principal().require_site(args["site"])
@@ -150,6 +160,7 @@ def site_stock(args: dict[str, Any]) -> Any:
 @blp.route("/stock/history")
 @blp.arguments(schemas.HistoryQuery, location="query")
 @blp.response(200, out.HistoryOut)
+@problems(blp, 404)
 def stock_history(args: dict[str, Any]) -> Any:
     """A site's stock movements, newest first: receipts, prescriptions, dispensing, counts, transfers."""
     current_principal().require_site(args["site"])
@@ -162,10 +173,11 @@ def stock_history(args: dict[str, Any]) -> Any:
 @idempotent
 @blp.arguments(schemas.AdjustmentIn)
 @blp.response(200, out.AdjustmentOut)
+@problems(blp, 404, 409)
 def adjust(data: dict[str, Any], site_code: str) -> Any:
     """Manual dispensing or a stock count (盘点) at a site, with a reason; a retry with the same Idempotency-Key changes nothing."""
     cmd = c.AdjustSiteStock(site_code, data["item_code"], data["kind"], data["quantity"], data["reason"], data["batch_no"])
-    return st.adjust_site_stock(_ctx(), current_principal(), cmd)
+    return st.adjust_site_stock(_ctx(), current_principal(), cmd, request.headers.get("Idempotency-Key"))
 
 
 @blp.route("/central/lots")
@@ -191,9 +203,10 @@ class Transfers(MethodView):
     @idempotent
     @blp.arguments(schemas.TransferIn)
     @blp.response(201, out.TransferOut)
+    @problems(blp, 404, 409)
     def post(self, cmd: c.CreateTransfer) -> Any:
         """Move stock at cost from one site to another (FEFO from the giving site)."""
-        return st.create_transfer(_ctx(), current_principal(), cmd), 201
+        return st.create_transfer(_ctx(), current_principal(), cmd, request.headers.get("Idempotency-Key")), 201
 
 
 @blp.route("/settlements")

@@ -24,6 +24,7 @@ from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.idempotency import idempotent
 from shared.web.problems import problem
+from shared.web.responses import problems
 
 blp = Blueprint("purchasing", __name__, url_prefix="/api/v1", description="采购：配送企业、集采、议价、两票制验收 — purchasing")
 
@@ -89,6 +90,7 @@ class VbpContracts(MethodView):
     @idempotent
     @blp.arguments(sp.VbpContractIn)
     @blp.response(201, out.ContractOut)
+    @problems(blp, 404, 409)
     def post(self, cmd: c.CreateVbpContract) -> Any:
         """A contract year: {"item_code", "price", "agreed_quantity", "start", "end"} (prices are decimal strings)."""
         return pu.create_vbp_contract(_ctx(), current_principal(), cmd), 201
@@ -98,6 +100,7 @@ class VbpContracts(MethodView):
 @idempotent
 @blp.arguments(sp.ListedPriceIn)
 @blp.response(201, out.PriceRecordOut)
+@problems(blp, 404, 409)
 def listed_price(cmd: c.RecordPrice) -> Any:
     """Record a provincial listed price (挂网价); national_negotiated marks 国谈药."""
     return pu.record_price(_ctx(), current_principal(), cmd), 201
@@ -107,6 +110,7 @@ def listed_price(cmd: c.RecordPrice) -> Any:
 @idempotent
 @blp.arguments(sp.NegotiatedPriceIn)
 @blp.response(201, out.PriceRecordOut)
+@problems(blp, 404, 409)
 def negotiated_price(cmd: c.RecordPrice) -> Any:
     """Record a negotiated price (二次议价): below the listed price; refused for VBP and 国谈 drugs."""
     return pu.record_price(_ctx(), current_principal(), cmd), 201
@@ -114,6 +118,7 @@ def negotiated_price(cmd: c.RecordPrice) -> Any:
 
 @blp.route("/prices/<item_code>")
 @blp.response(200, out.PricesOut)
+@problems(blp, 404)
 def prices(item_code: str) -> Any:
     """An item's price history and the price a purchase would be made at today."""
     _county()
@@ -175,6 +180,7 @@ class Receipts(MethodView):
 
 @blp.route("/receipts/<receipt_id>")
 @blp.response(200, out.ReceiptOut)
+@problems(blp, 404)
 def get_receipt(receipt_id: str) -> Any:
     """One receipt with its lines and invoices."""
     with read_only(_ctx().factory) as session:
@@ -188,6 +194,7 @@ def get_receipt(receipt_id: str) -> Any:
 @blp.route("/receipts/<receipt_id>/payment", methods=["POST"])
 @blp.arguments(sp.PaymentIn)
 @blp.response(200, out.ReceiptOut)
+@problems(blp, 404, 409)
 def pay(data: dict[str, Any], receipt_id: str) -> Any:
     """Record the day the receipt's invoice was paid."""
     return rc.record_payment(_ctx(), current_principal(), c.RecordPayment(receipt_id, data["paid_on"]))
@@ -208,6 +215,7 @@ class PurchaseOrders(MethodView):
     @idempotent
     @blp.arguments(sp.PurchaseOrderIn)
     @blp.response(201, out.PurchaseOrderOut)
+    @problems(blp, 404, 409)
     def post(self, cmd: c.CreatePurchaseOrder) -> Any:
         """Order at 中选价 / 二次议价 / 挂网价; non-selected products of an incomplete VBP generic need a justification and approval."""
         return pu.create_purchase_order(_ctx(), current_principal(), cmd), 201
@@ -215,6 +223,7 @@ class PurchaseOrders(MethodView):
 
 @blp.route("/purchase-orders/<po_id>/approve", methods=["POST"])
 @blp.response(200, out.PurchaseOrderOut)
+@problems(blp, 404, 409)
 def approve_po(po_id: str) -> Any:
     """Approve a justified order (four eyes: not its author)."""
     return pu.approve_purchase_order(_ctx(), current_principal(), c.ApprovePurchaseOrder(po_id))

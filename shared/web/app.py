@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -11,12 +12,13 @@ from typing import Any
 import swagger_ui_bundle
 from flask import Blueprint, Flask, Response, g, request, send_from_directory
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
 from shared import correlation
 from shared.access import policy_for, rule_key
 from shared.auth import Principal, Unauthorized, verify_token_cached
-from shared.db import is_lock_timeout
+from shared.db import is_database_unavailable, is_lock_timeout
 from shared.errors import DomainError, Forbidden
 from shared.runtime import ServiceContext
 from shared.web.devsignin import install_dev_signin
@@ -24,6 +26,7 @@ from shared.web.health import install_health
 from shared.web.metrics import bus_gauges, install_metrics
 from shared.web.problems import flatten_messages, problem, strip_location
 from shared.web.request_parsing import install_request_checks, json_body_or_none
+from shared.web.responses import PROBLEM_CONTENT_TYPE, ProblemSchema, StandardProblems
 from shared.web.ui import install_shell
 
 log = logging.getLogger("countyhub.http")
@@ -32,7 +35,23 @@ OPEN_PREFIXES = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/
 
 
 class ProblemApi(Api):
-    """flask-smorest's Api, answering every HTTP error as problem+json."""
+    """flask-smorest's Api, answering every HTTP error as problem+json, and documenting it so.
+
+    The shared response components (NOT_FOUND, UNPROCESSABLE_ENTITY, …) are problem+json with
+    ProblemSchema; there is no catch-all `default` response, so an operation declares each status
+    it can answer (shared/web/responses.py).
+    """
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = ProblemSchema
+            prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         """Render an HTTP error (including webargs' 422) as RFC 9457."""
@@ -89,6 +108,7 @@ def create_service_app(
             "info": {"description": description},
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
             "security": [{"bearer": []}],
+            "extra_plugins": [StandardProblems(access)],
         },
     )
     for blp in blueprints:
@@ -168,6 +188,13 @@ def create_service_app(
             return problem(
                 503, "Database busy", "the change was not made; try again in a moment",
                 slug="database-busy", headers={"Retry-After": "2"},
+            )
+        if is_database_unavailable(exc):
+            # The database is down or restarting (readiness says so too): nothing was written; retry later.
+            log.warning("database unavailable", extra={"request_id": g.get("request_id"), "error": str(exc)[:200]})
+            return problem(
+                503, "Database unavailable", "the service's database cannot be reached; try again in a moment",
+                slug="database-unavailable", headers={"Retry-After": "5"},
             )
         log.exception("unhandled error", extra={"request_id": g.get("request_id")})
         return problem(500, "Internal error", "the error was logged with this request's id")
