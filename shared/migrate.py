@@ -25,11 +25,18 @@ def _writing(engine: Engine) -> Engine:
 
 
 def upgrade(migrations: Path, engine: Engine) -> None:
-    """Bring a service database to the newest revision."""
+    """Bring a service database to the newest revision; on PostgreSQL, then grant the service's
+    application role what it needs and no more (shared/append_only.py)."""
     cfg = alembic_config(migrations, engine.url.render_as_string(hide_password=False))
     with _writing(engine).begin() as connection:  # a write transaction (BEGIN IMMEDIATE on SQLite)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+        if connection.dialect.name == "postgresql":  # the app role's grants (shared/append_only.py)
+            from shared.append_only import app_role, grant_app_role
+
+            role = app_role(connection, migrations.parent.name)
+            if role:
+                grant_app_role(connection, role)
 
 
 def revision(migrations: Path, engine: Engine, message: str) -> None:
