@@ -334,7 +334,9 @@ def solve_now(actor: Principal, request: dict[str, Any]) -> dict[str, Any]:
 def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dict[str, Any]:
     """Hand a solved plan to the drivers: dispatch.plan.published, shipments marked planned.
 
-    Conflict unless the plan is solved; the day's earlier published plan is superseded."""
+    Conflict unless the plan is solved, or when the plan published for the day is newer than this
+    one (going back to an older plan is a re-plan, never a silent swap); the day's earlier
+    published plan is superseded."""
     actor.require(*DISPATCHERS)
     with unit_of_work(ctx.factory) as session:
         plan = store.plan(session, cmd.plan_id, lock=True)
@@ -343,6 +345,11 @@ def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dic
         if plan["status"] != "solved":
             raise Conflict(f"plan {cmd.plan_id} is {plan['status']}; only a solved plan can be published",
                            {"plan_id": plan["status"]})  # fmt: skip
+        current = store.published_plan(session, plan["date"])
+        if current is not None and current["created_at"] > plan["created_at"]:
+            raise Conflict(f"plan {cmd.plan_id} is older than plan {current['id']}, which the drivers have for "
+                           f"{plan['date']}; re-plan from the published plan instead of going back to an older one",
+                           {"plan_id": f"older than the published plan {current['id']}"})  # fmt: skip
         routes, shipment_ids = published_routes(plan)
         closed = sorted(i for i, s in store.shipments_by_id(session, shipment_ids).items() if s["status"] in ("cancelled", "delivered"))
         if closed:  # cancelled or delivered since the plan was made: its routes are out of date
@@ -358,7 +365,8 @@ def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dic
 def complete_stop(ctx: ServiceContext, actor: Principal, cmd: CompleteStop) -> dict[str, Any]:
     """A driver's confirmation: proof of delivery and collection, dispatch.stop.completed for procurement.
 
-    NotFound for an unknown plan or a stop not on it; Conflict unless published or when confirmed already."""
+    NotFound for an unknown plan or a stop not on it; Conflict unless published, when the plan's day
+    is still to come (county time), or when confirmed already."""
     actor.require(*DISPATCHERS)
     with unit_of_work(ctx.factory) as session:
         plan = store.plan(session, cmd.plan_id, lock=True)
@@ -369,6 +377,9 @@ def complete_stop(ctx: ServiceContext, actor: Principal, cmd: CompleteStop) -> d
                            {"plan_id": plan["status"]})  # fmt: skip
         if cmd.stop_id not in {s["id"] for r in plan["result"]["routes"] for s in r["stops"]}:
             raise NotFound(f"stop {cmd.stop_id} is not on plan {cmd.plan_id}")
+        if plan["date"] > today().isoformat():  # proof of delivery cannot come before the day's round
+            raise Conflict(f"plan {cmd.plan_id} is for {plan['date']}; its stops are confirmed on that day, "
+                           f"not before (today is {today().isoformat()})", {"plan_id": f"for {plan['date']}"})
         if store.completion_exists(session, cmd.plan_id, cmd.stop_id):
             raise Conflict(f"stop {cmd.stop_id} was confirmed already", {"stop_id": "already completed"})
         now = utcnow()

@@ -316,6 +316,13 @@ def release_plan(session: Session, plan_id: str, worker: str) -> bool:
     return _changed(done)
 
 
+def published_plan(session: Session, day: str) -> dict[str, Any] | None:
+    """The plan the drivers have for ``day`` (YYYY-MM-DD), locked for update, or None."""
+    query = lock_for_update(select(plans).where(plans.c.date == day, plans.c.status == "published"), session)
+    row = session.execute(query).mappings().first()
+    return dict(row) if row is not None else None
+
+
 def publish_plan(session: Session, plan_id: str, day: str, now: datetime) -> None:
     """Publish a plan; the day's earlier published plan is superseded so drivers see one."""
     session.execute(update(plans).where(plans.c.date == day, plans.c.status == "published").values(status="superseded"))

@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from services.dispatch import service
 from services.dispatch.app import SPEC
 from shared.events.envelope import new_event
 from shared.runtime import ServiceContext, handle_event
@@ -103,7 +104,8 @@ def outbox_types(ctx: ServiceContext) -> list[dict[str, Any]]:
         return [json.loads(r.envelope) for r in session.execute(select(table).order_by(table.c.id))]
 
 
-def test_day_plan_replan_publish_and_proof_of_delivery(client: FlaskClient, ctx: ServiceContext) -> None:
+def test_day_plan_replan_publish_and_proof_of_delivery(client: FlaskClient, ctx: ServiceContext,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     queued = client.post("/api/v1/plans", json={"date": MONDAY.isoformat(), "time_limit_s": 3, "workers": 1}, headers=DISPATCHER)
     assert queued.status_code == 202 and queued.get_json()["status"] == "queued"
     plan_id = queued.get_json()["id"]
@@ -134,7 +136,16 @@ def test_day_plan_replan_publish_and_proof_of_delivery(client: FlaskClient, ctx:
     published = client.post(f"/api/v1/plans/{new['id']}/publish", headers=DISPATCHER)
     assert published.status_code == 200
     assert client.post(f"/api/v1/plans/{new['id']}/publish", headers=DISPATCHER).status_code == 409
+    # Going back to the older plan is never a silent swap of what the drivers have.
+    older = client.post(f"/api/v1/plans/{plan_id}/publish", headers=DISPATCHER)
+    assert older.status_code == 409 and older.get_json()["errors"][0]["field"] == "plan_id", older.get_json()
+    assert new["id"] in older.get_json()["detail"]
     first_stop = new["result"]["routes"][0]["stops"][0]["id"]
+    # Proof of delivery comes on the day of the round, not before it (the plan is for next Monday).
+    early = client.post(f"/api/v1/plans/{new['id']}/stops/{first_stop}/complete", json={}, headers=DISPATCHER)
+    assert early.status_code == 409 and "plan_id" in [e["field"] for e in early.get_json()["errors"]]
+    assert client.get(f"/api/v1/plans/{new['id']}/completions", headers=DISPATCHER).get_json() == []
+    monkeypatch.setattr(service, "today", lambda: MONDAY)  # it is Monday now
     done = client.post(
         f"/api/v1/plans/{new['id']}/stops/{first_stop}/complete", json={"received_by": "王药师"}, headers=DISPATCHER
     )
