@@ -177,7 +177,7 @@ def stock_history(args: dict[str, Any]) -> Any:
 def adjust(data: dict[str, Any], site_code: str) -> Any:
     """Manual dispensing or a stock count (盘点) at a site, with a reason; a retry with the same Idempotency-Key changes nothing."""
     cmd = c.AdjustSiteStock(site_code, data["item_code"], data["kind"], data["quantity"], data["reason"], data["batch_no"])
-    return st.adjust_site_stock(_ctx(), current_principal(), cmd)
+    return st.adjust_site_stock(_ctx(), current_principal(), cmd, request.headers.get("Idempotency-Key"))
 
 
 @blp.route("/central/lots")
@@ -203,9 +203,10 @@ class Transfers(MethodView):
     @idempotent
     @blp.arguments(schemas.TransferIn)
     @blp.response(201, out.TransferOut)
+    @problems(blp, 404, 409)
     def post(self, cmd: c.CreateTransfer) -> Any:
         """Move stock at cost from one site to another (FEFO from the giving site)."""
-        return st.create_transfer(_ctx(), current_principal(), cmd), 201
+        return st.create_transfer(_ctx(), current_principal(), cmd, request.headers.get("Idempotency-Key")), 201
 
 
 @blp.route("/settlements")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.procurement.model import commands as c
@@ -15,11 +16,12 @@ from services.procurement.model.requisition import Status
 from services.procurement.service import SITE_ROLES, now, today
 from services.procurement.store import receiving as rcv
 from services.procurement.store import reference as ref
+from services.procurement.store import request_keys as keys
 from services.procurement.store import requisitions as rq
 from services.procurement.store import stock
 from shared.auth import Principal
 from shared.clock import as_utc
-from shared.db import unit_of_work
+from shared.db import read_only, unit_of_work
 from shared.errors import Conflict, InvalidInput
 from shared.runtime import ServiceContext
 
@@ -44,19 +46,40 @@ def consume_at_site(
         stock.move_site_stock(session, site_code, item_code, UNLOTTED, -rest, kind, at=at, ref=ref_id, reason=reason, actor=actor)
 
 
-def adjust_site_stock(ctx: ServiceContext, actor: Principal, cmd: c.AdjustSiteStock) -> dict[str, Any]:
+def adjust_site_stock(
+    ctx: ServiceContext, actor: Principal, cmd: c.AdjustSiteStock, idempotency_key: str | None = None
+) -> dict[str, Any]:
     """Manual dispensing (take `quantity`) or a count (the item, or one batch, now holds `quantity`).
 
     Raises Conflict naming `quantity` when a manual dispensing exceeds what the site holds (its
     stock never goes negative through this path; dispensing reported by prescription events cannot
-    be refused and goes to the unlotted balance instead, see consume_at_site).
+    be refused and goes to the unlotted balance instead, see consume_at_site). With an
+    idempotency key the change happens once per caller and key, also when twins race, and every
+    twin gets the first answer (store/request_keys.py); InvalidInput naming `Idempotency-Key` when
+    the key was used for another adjustment.
     """
     actor.require(*SITE_ROLES)
     actor.require_site(cmd.site_code)
     if not cmd.reason.strip():
         raise InvalidInput("an adjustment says why", {"reason": "required"})
+    claim = keys.claim_for("adjustment", _caller(actor), idempotency_key, cmd) if idempotency_key else None
+    try:
+        return _adjust(ctx, actor, cmd, claim)
+    except IntegrityError:
+        replay = _replay(ctx, claim)
+        if replay is None:
+            raise
+        return _adjustment_answer(replay)
+
+
+def _adjust(ctx: ServiceContext, actor: Principal, cmd: c.AdjustSiteStock, claim: keys.Claim | None) -> dict[str, Any]:
     at = now(ctx)
     with unit_of_work(ctx.factory) as session:
+        if claim is not None:
+            earlier = _previous(session, claim)
+            if earlier is not None:
+                return _adjustment_answer(earlier)
+            keys.take(session, claim)
         if ref.site(session, cmd.site_code) is None:
             raise InvalidInput(f"no site {cmd.site_code}", {"site_code": "no such site"})
         if cmd.item_code not in ref.item_facts(session, [cmd.item_code]):
@@ -74,7 +97,46 @@ def adjust_site_stock(ctx: ServiceContext, actor: Principal, cmd: c.AdjustSiteSt
             if cmd.quantity < 0:
                 raise InvalidInput("a count is not negative", {"quantity": "must be 0 or more"})
             _count(session, cmd, lots, at, actor.subject)
-        return {"site_code": cmd.site_code, "item_code": cmd.item_code, "lots": stock.site_lots(session, cmd.site_code, cmd.item_code)}
+        result = {"site_code": cmd.site_code, "item_code": cmd.item_code, "lots": stock.site_lots(session, cmd.site_code, cmd.item_code)}
+        if claim is not None:
+            keys.answer(session, claim, 200, {**result, "lots": [_lot_json(x) for x in result["lots"]]})
+        return result
+
+
+def _caller(actor: Principal) -> str:
+    """Whose keys: the subject, and the site for a site-confined token (as the HTTP layer keys them)."""
+    scope = actor.site_scope()
+    return str(actor.subject) if scope is None else f"{actor.subject}@{scope}"
+
+
+def _previous(session: Session, claim: keys.Claim) -> Any:
+    """The answer stored under this claim (None if unclaimed); InvalidInput if the key served another command."""
+    found = keys.claimed(session, claim)
+    if found is None:
+        return None
+    if found[0] != claim.fingerprint:
+        raise InvalidInput("this Idempotency-Key was used for a different request",
+                           {"Idempotency-Key": "already used with another request body"})  # fmt: skip
+    return found[1]
+
+
+def _replay(ctx: ServiceContext, claim: keys.Claim | None) -> Any:
+    """After losing the race to insert the claim: the twin's committed answer, or None (not a claim clash)."""
+    if claim is None:
+        return None
+    with read_only(ctx.factory) as session:
+        return _previous(session, claim)
+
+
+def _lot_json(lot: dict[str, Any]) -> dict[str, Any]:
+    return {**lot, "expiry": lot["expiry"].isoformat() if lot["expiry"] else None, "unit_cost": str(lot["unit_cost"])}
+
+
+def _adjustment_answer(stored: dict[str, Any]) -> dict[str, Any]:
+    """An adjustment's stored answer with dates and money typed again (as site_lots returns them)."""
+    lots = [{**x, "expiry": date.fromisoformat(x["expiry"]) if x["expiry"] else None, "unit_cost": Decimal(x["unit_cost"])}
+            for x in stored["lots"]]  # fmt: skip
+    return {**stored, "lots": lots}
 
 
 def _count(session: Session, cmd: c.AdjustSiteStock, lots: list[Lot], at: datetime, who: str) -> None:
@@ -109,11 +171,15 @@ def _net_unlotted(session: Session, site_code: str, item_code: str, at: datetime
     stock.move_site_stock(session, site_code, item_code, UNLOTTED, k, "count", at=at, reason=reason, actor=who)
 
 
-def create_transfer(ctx: ServiceContext, actor: Principal, cmd: c.CreateTransfer) -> dict[str, Any]:
+def create_transfer(
+    ctx: ServiceContext, actor: Principal, cmd: c.CreateTransfer, idempotency_key: str | None = None
+) -> dict[str, Any]:
     """调剂 between member sites at cost: FEFO from the giving site's unexpired lots, same batches arrive.
 
     The pharmacy manager or the giving site's storekeeper may book it. Conflict naming `quantity`
-    when the giving site holds less; never drives a lot below zero.
+    when the giving site holds less; never drives a lot below zero. With an idempotency key the
+    transfer is booked once per caller and key, also when twins race, and every twin gets the
+    same transfer back; InvalidInput naming `Idempotency-Key` when the key was used for another one.
     """
     actor.require(*SITE_ROLES)
     actor.require_site(cmd.from_site)
@@ -121,8 +187,31 @@ def create_transfer(ctx: ServiceContext, actor: Principal, cmd: c.CreateTransfer
         raise InvalidInput("a transfer goes to another site", {"to_site": "same as from_site"})
     if cmd.quantity <= 0:
         raise InvalidInput("transfer at least one unit", {"quantity": "must be at least 1"})
+    claim = keys.claim_for("transfer", _caller(actor), idempotency_key, cmd) if idempotency_key else None
+    try:
+        return _transfer(ctx, actor, cmd, claim)
+    except IntegrityError:
+        replay = _replay(ctx, claim)
+        if replay is None:
+            raise
+        with read_only(ctx.factory) as session:
+            return _booked(session, replay["transfer_id"])
+
+
+def _booked(session: Session, transfer_id: str) -> dict[str, Any]:
+    found = rcv.transfer(session, transfer_id)
+    assert found is not None, f"claimed transfer {transfer_id} is missing"  # written in the claim's own transaction
+    return found
+
+
+def _transfer(ctx: ServiceContext, actor: Principal, cmd: c.CreateTransfer, claim: keys.Claim | None) -> dict[str, Any]:
     at = now(ctx)
     with unit_of_work(ctx.factory) as session:
+        if claim is not None:
+            earlier = _previous(session, claim)
+            if earlier is not None:
+                return _booked(session, earlier["transfer_id"])
+            keys.take(session, claim)
         for field in ("from_site", "to_site"):
             if ref.site(session, getattr(cmd, field)) is None:
                 raise InvalidInput("no such site", {field: "no such site"})
@@ -151,7 +240,10 @@ def create_transfer(ctx: ServiceContext, actor: Principal, cmd: c.CreateTransfer
             "created_by": actor.subject, "created_at": at,
         }  # fmt: skip
         rcv.insert_transfer(session, row)
-        return row
+        if claim is None:
+            return row
+        keys.answer(session, claim, 201, {"transfer_id": transfer_id})
+        return _booked(session, transfer_id)  # as read back, so a twin's replay is the same answer
 
 
 # --- bus events -----------------------------------------------------------------------------------

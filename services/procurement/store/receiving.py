@@ -102,6 +102,13 @@ def insert_transfer(session: Session, row: dict[str, Any]) -> None:
     session.execute(insert(T["transfers"]).values(**row))
 
 
+def transfer(session: Session, transfer_id: str) -> dict[str, Any] | None:
+    """One booked transfer, or None."""
+    table = T["transfers"]
+    row = session.execute(select(table).where(table.c.id == transfer_id)).mappings().first()
+    return dict(row) if row else None
+
+
 def transfers(session: Session, site_code: str | None, start: date | None, end: date | None) -> list[dict[str, Any]]:
     """Transfers (touching one site; between two days inclusive), newest first."""
     table = T["transfers"]
