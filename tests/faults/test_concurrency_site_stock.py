@@ -42,7 +42,7 @@ from tests.support.web import bearer
 
 __all__ = ["backend"]
 
-KEEPER = {t["code"]: bearer("storekeeper", site=t["code"], name=f"sk-{t['code'].lower()}") for t in TOWNS}
+KEEPER = {str(t["code"]): bearer("storekeeper", site=str(t["code"]), name=f"sk-{str(t['code']).lower()}") for t in TOWNS}
 START = 240  # AMOX batch S1 at T01 and at T02
 
 

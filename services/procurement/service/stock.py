@@ -97,7 +97,7 @@ def _adjust(ctx: ServiceContext, actor: Principal, cmd: c.AdjustSiteStock, claim
             if cmd.quantity < 0:
                 raise InvalidInput("a count is not negative", {"quantity": "must be 0 or more"})
             _count(session, cmd, lots, at, actor.subject)
-        result = {"site_code": cmd.site_code, "item_code": cmd.item_code, "lots": stock.site_lots(session, cmd.site_code, cmd.item_code)}
+        result: dict[str, Any] = {"site_code": cmd.site_code, "item_code": cmd.item_code, "lots": stock.site_lots(session, cmd.site_code, cmd.item_code)}
         if claim is not None:
             keys.answer(session, claim, 200, {**result, "lots": [_lot_json(x) for x in result["lots"]]})
         return result
