@@ -1,7 +1,8 @@
 """The read model of formulary reference data that every other service keeps from events.
 
-Handlers for the formulary.* events, bound to one service's tables (statements in
-shared/reference_store.py). Each gets the payload already loaded through its contract.
+Handlers for the formulary.* events, bound to one service's tables (statements, and the rule that
+keeps a late, older snapshot from overwriting a newer one, in shared/reference_store.py). Each gets
+the payload already loaded through its contract.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from shared.reference_store import (
     add_reference_tables,
     mark_item_retired,
     replace_stocklist,
+    upsert_item,
     upsert_versioned,
 )
 
@@ -37,7 +39,7 @@ def reference_handlers(metadata: MetaData) -> dict[str, Handler]:
     items, sites, stocklists = (metadata.tables[n] for n in ("ref_items", "ref_sites", "ref_stocklists"))
 
     def item_published(session: Session, d: dict[str, Any], event: CloudEvent) -> None:
-        upsert_versioned(
+        upsert_item(
             session,
             items,
             d["code"],
