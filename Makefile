@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo lint typecheck unit integration e2e browser services chromium bench-formulary bench-vrp bench-county bench-procurement clean \
+.PHONY: run test demo lint typecheck unit integration e2e browser services chromium bench-formulary bench-vrp bench-county bench-procurement soak clean \
 	lock lock-check k8s-generate k8s-validate
 
 $(BIN)/python:
@@ -89,6 +89,10 @@ bench-county: $(STAMP)
 
 bench-procurement: $(STAMP) services
 	$(BIN)/python -m bench.procurement
+
+## soak: the four services under gunicorn, a mixed load, faults in turn on private PostgreSQL/RabbitMQ (bench/soak.py; not in `make test`)
+soak: $(STAMP) services
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -193,12 +195,27 @@ class Soak:
             return f"PostgreSQL down {args.pg_down:.0f} s"
 
         def kill(names: tuple[str, ...]) -> str:
-            before = {n: fleet.loops[n].starts for n in names}
-            for n in names:
-                fleet.kill(n)
-            wait(lambda: all(fleet.loops[n].starts > before[n] and fleet.loops[n].alive for n in names), 60,
-                 "the supervisor to restart the killed processes", interval=0.1)
-            return "SIGKILL " + ", ".join(names) + "; restarted by the supervisor"
+            # Mid-handling on purpose: paused (SIGSTOP) while work piles up for it, let go (SIGCONT)
+            # and killed a random fraction of a second into the catch-up, when it is almost surely
+            # inside a batch: between reading and committing, or between committing (publishing,
+            # for a relay) and acking (marking sent).
+            rounds = []
+            for _ in range(args.kill_rounds):
+                before = {n: fleet.loops[n].starts for n in names}
+                for n in names:
+                    fleet.loops[n].signal(signal.SIGSTOP)
+                time.sleep(args.pause)
+                for n in names:
+                    fleet.loops[n].signal(signal.SIGCONT)
+                delay = random.uniform(0.05, 0.6)
+                time.sleep(delay)
+                for n in names:
+                    fleet.kill(n)
+                rounds.append(f"{delay * 1000:.0f} ms")
+                wait(lambda before=before: all(fleet.loops[n].starts > before[n] and fleet.loops[n].alive for n in names), 60,
+                     "the supervisor to restart the killed processes", interval=0.1)
+            return (f"SIGKILL {', '.join(names)}, {len(rounds)} round(s), each {args.pause:.0f} s paused then killed "
+                    f"{' / '.join(rounds)} after SIGCONT; restarted by the supervisor 1 s later")
 
         def poison(w: Window) -> str:
             w.injected = inject_poison(self.broker_url)
@@ -243,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-down", type=float, default=8, help="seconds PostgreSQL stays down")
     parser.add_argument("--plan-time-limit", type=float, default=2, help="the solver's time limit per plan (s)")
     parser.add_argument("--recovery-timeout", type=float, default=180)
+    parser.add_argument("--kill-rounds", type=int, default=2, help="SIGKILLs per process in a kill fault's window")
+    parser.add_argument("--pause", type=float, default=3, help="seconds a process is paused before it is killed")
     parser.add_argument("--logs", type=Path, help="copy every process's log into this folder at the end")
     args = parser.parse_args(argv)
     unknown = set(args.faults.split(",")) - set(FAULTS) - {""}

@@ -63,12 +63,20 @@ class Recorder:
     """Every request's sample, thread-safe."""
 
     samples: list[Sample] = field(default_factory=list)
+    examples: dict[tuple[str, int], str] = field(default_factory=dict)  # (op, status) -> the first answer's detail
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, op: str, cls: str, seconds: float) -> None:
         """Record one request."""
         with self._lock:
             self.samples.append(Sample(time.monotonic(), op, cls, seconds))
+
+    def example(self, op: str, status: int, body: Any) -> None:
+        """Keep the first failed answer of each (operation, status): what the server said."""
+        with self._lock:
+            if (op, status) not in self.examples:
+                detail = body.get("detail") or body.get("title") if isinstance(body, dict) else body
+                self.examples[(op, status)] = str(detail)[:200]
 
     def between(self, start: float, end: float) -> list[Sample]:
         """Samples of requests that ended in [start, end)."""
@@ -173,6 +181,8 @@ class Load:
         started = time.perf_counter()
         cls, status, parsed = call(self.county.ports[service], method, path, token, body, headers)
         self.recorder.add(op, cls, time.perf_counter() - started)
+        if cls != "2xx":
+            self.recorder.example(op, status, parsed)
         return cls, status, parsed
 
     def _client(self, n: int) -> None:

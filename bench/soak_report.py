@@ -101,6 +101,8 @@ def report(args: argparse.Namespace, windows: list[Window], recorder: Recorder, 
     out.append("")
     out.append(f"requests per operation, whole load ({load_s:.0f} s):")
     out += op_table(samples, load_s)
+    out.append("  what the servers said, first answer of each failed (operation, status); 0 = no answer:")
+    out += [f"    {op} {status}: {detail}" for (op, status), detail in sorted(recorder.examples.items())]
     out.append("")
     out.append("per window (requests that ended in it; events created in it):")
     out.append(f"  {'window':<15}{'s':>5}{'req/s':>8}{'p99 ms':>9}   " + " ".join(f"{c:>7}" for c in CLASSES)
