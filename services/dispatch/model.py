@@ -72,6 +72,17 @@ class Shipment:
     priority: int = 1
     source: str = "manual"
     note: str | None = None
+    deliver_by: date | None = None  # the latest day it may arrive (an urgent requisition: the day it was approved)
+
+    def priority_on(self, day: date) -> int:
+        """Its priority when planning ``day``: at least HIGH (2) once its deliver-by day has come, so a
+        shipment due that day never loses its place to routine rounds (it is late tomorrow)."""
+        if self.deliver_by is not None and self.deliver_by <= day:
+            return max(self.priority, DUE_PRIORITY)
+        return self.priority
+
+
+DUE_PRIORITY = 2  # HIGH (problem.Priority): what a shipment due on the planned day is raised to
 
 
 def visit_weekday(site_code: str) -> int:
@@ -163,7 +174,7 @@ def build_day_stops(
         stop.add("deliver", shipment.deliver_l)
         stop.add("pickup", shipment.pickup_l)
         stop.shipment_ids.append(shipment.id)
-        stop.priority = max(stop.priority, shipment.priority)
+        stop.priority = max(stop.priority, shipment.priority_on(day))
     return sorted((s for s in stops.values() if not s.empty), key=lambda s: s.site.code)
 
 

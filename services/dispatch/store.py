@@ -7,7 +7,7 @@ the dispatcher's words and take the caller's session (one unit of work per use c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -212,7 +212,8 @@ def cancel_shipment(session: Session, shipment_id: str) -> bool:
 def pending_shipments(session: Session) -> list[Shipment]:
     """Shipments waiting for a vehicle, oldest first."""
     rows = session.execute(select(shipments).where(shipments.c.status == "pending").order_by(shipments.c.created_at))
-    return [Shipment(r.id, r.site_code, r.deliver_l, r.pickup_l, r.priority, r.source, r.note) for r in rows]
+    return [Shipment(r.id, r.site_code, r.deliver_l, r.pickup_l, r.priority, r.source, r.note,
+                     date.fromisoformat(r.deliver_by) if r.deliver_by else None) for r in rows]
 
 
 def shipments_by_id(session: Session, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

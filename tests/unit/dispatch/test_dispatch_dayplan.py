@@ -81,3 +81,18 @@ def test_annotated_trips_count_vehicles_not_trips() -> None:
     assert [(r["vehicle_id"], r["trip"]) for r in result["routes"]] == [("LC-1", 1), ("LC-1", 2), ("PT-1", 1)]
     assert result["totals"] == {"vehicles": 2, "trips": 3}
     assert result["routes"][1]["stops"][0]["trip"] == 2
+
+
+@given(priority=st.integers(0, 3), offset=st.one_of(st.none(), st.integers(-3, 3)))
+def test_a_shipment_due_on_the_planned_day_is_at_least_high_priority(priority: int, offset: int | None) -> None:
+    """deliver_by ≤ the planned day lifts the stop to HIGH; later or no deadline leaves it as ordered."""
+    from datetime import date, timedelta
+
+    from services.dispatch.model import Shipment, build_day_stops
+
+    day = date(2026, 12, 7)
+    due = None if offset is None else day + timedelta(days=offset)
+    site = SiteInfo("V01", "一号村卫生室", "village", 35.0, 115.9, ())
+    [stop] = build_day_stops(day, [site], [Shipment("S1", "V01", {"cold": 2}, priority=priority, deliver_by=due)])
+    expected = max(priority, 2) if due is not None and due <= day else priority
+    assert stop.priority == max(expected, 1)  # a site's stop is at least NORMAL (its own rounds)
