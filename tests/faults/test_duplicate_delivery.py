@@ -41,7 +41,14 @@ from tests.faults.bus_faults_support import (
     site_payload,
     stocklist_payload,
 )
-from tests.service.procurement.procurement_support import AMOX, KEEPER_T01, MANAGER, line, load_reference, stock_central
+from tests.service.procurement.procurement_support import (
+    AMOX,
+    KEEPER_T01,
+    MANAGER,
+    line,
+    load_reference,
+    stock_central,
+)
 from tests.support.backends import Backend
 
 pytestmark = pytest.mark.integration
