@@ -177,3 +177,26 @@ def is_lock_timeout(exc: BaseException) -> bool:
         return True
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code in {"55P03", "40P01", "40001"}
+
+
+# PostgreSQL SQLSTATEs that mean "the server cannot serve this connection now" (class 08:
+# connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now), from
+# https://www.postgresql.org/docs/current/errcodes-appendix.html
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for a database error that means "the server is down or restarting": retrying later will work.
+
+    A connection the pool found dead (SQLAlchemy's `connection_invalidated`), a PostgreSQL
+    connection failure or shutdown (SQLSTATE class 08, 57P01-57P03), or a psycopg
+    OperationalError without a SQLSTATE (connection refused while the server is down).
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    if code:
+        return str(code).startswith(_UNAVAILABLE_STATES)
+    return type(exc.orig).__module__.startswith("psycopg") and type(exc.orig).__name__ == "OperationalError"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -221,14 +222,33 @@ def _ignore(session: Session, payload: dict[str, Any], event: CloudEvent) -> Non
     """Stands for an event type the service does not handle."""
 
 
+RELAY_PAUSE_ENV = "COUNTYHUB_TEST_RELAY_PAUSE_FILE"
+"""Fault-test hook (tests/faults/): when set to a path, the relay process writes how many events the
+broker confirmed to that file right after its first publish and then sleeps instead of marking
+them sent, so a test can SIGKILL it in exactly that window. Never set in production."""
+
+
+def _pause_after_publish(send_many: Callable[[list[dict[str, Any]]], int], marker: str) -> Callable[[list[dict[str, Any]]], int]:
+    def send_then_pause(envelopes: list[dict[str, Any]]) -> int:
+        taken = send_many(envelopes)
+        Path(marker).write_text(str(taken), encoding="utf-8")
+        threading.Event().wait()  # published, never marked sent: the test kills the process here
+        return taken
+
+    return send_then_pause
+
+
 def relay_loop(ctx: ServiceContext, stop: threading.Event, poll_s: float = 0.2) -> None:
     """Publish the outbox to RabbitMQ until stopped; back off while the broker is away."""
     publisher = EventPublisher(ctx.settings.broker_url)
+    send_many: Callable[[list[dict[str, Any]]], int] = publisher.send_many
+    if marker := os.environ.get(RELAY_PAUSE_ENV):
+        send_many = _pause_after_publish(send_many, marker)
     idle = poll_s
     try:
         while not stop.is_set():
             try:
-                sent = relay_batch(ctx.factory, ctx.metadata, publisher.send, send_many=publisher.send_many)
+                sent = relay_batch(ctx.factory, ctx.metadata, publisher.send, send_many=send_many)
                 idle = poll_s if sent else min(idle * 1.5, 2.0) if idle > poll_s else poll_s
                 if sent:
                     continue

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from shared import correlation
 from shared.access import policy_for, rule_key
 from shared.auth import Principal, Unauthorized, verify_token_cached
-from shared.db import is_lock_timeout
+from shared.db import is_database_unavailable, is_lock_timeout
 from shared.errors import DomainError, Forbidden
 from shared.runtime import ServiceContext
 from shared.web.devsignin import install_dev_signin
@@ -188,6 +188,13 @@ def create_service_app(
             return problem(
                 503, "Database busy", "the change was not made; try again in a moment",
                 slug="database-busy", headers={"Retry-After": "2"},
+            )
+        if is_database_unavailable(exc):
+            # The database is down or restarting (readiness says so too): nothing was written; retry later.
+            log.warning("database unavailable", extra={"request_id": g.get("request_id"), "error": str(exc)[:200]})
+            return problem(
+                503, "Database unavailable", "the service's database cannot be reached; try again in a moment",
+                slug="database-unavailable", headers={"Retry-After": "5"},
             )
         log.exception("unhandled error", extra={"request_id": g.get("request_id")})
         return problem(500, "Internal error", "the error was logged with this request's id")
