@@ -229,13 +229,16 @@ def claim_next(ctx: ServiceContext, actor: Principal, site: str | None = None) -
 
 
 def release(ctx: ServiceContext, actor: Principal, cmd: ReleaseClaim) -> dict[str, Any]:
-    """Put a prescription one holds back in the queue."""
+    """Put a prescription one holds back in the queue; Conflict if it is not (or no longer) held by the caller
+    (a decision or a resubmission that committed first wins: the conditional update then changes nothing)."""
     actor.require("pharmacist")
     with unit_of_work(ctx.factory) as session:
         review = _review(session, cmd.review_id)
         if review["status"] != "claimed" or review["claimed_by"] != actor.subject:
             raise Conflict("you do not hold this prescription", {"review_id": "not claimed by you"})
-        store.move_review(session, review["id"], ("claimed",), review["version"], status="pending", claimed_by=None, claimed_at=None)
+        if not store.move_review(session, review["id"], ("claimed",), review["version"], status="pending", claimed_by=None,
+                                 claimed_at=None):  # fmt: skip
+            raise Conflict("the prescription changed meanwhile", {"review_id": "changed meanwhile"})
         _audit(session, review, actor, "released")
         return _review(session, cmd.review_id)
 
