@@ -18,6 +18,7 @@ from services.prescription_review.model.commands import (
 from shared.runtime import ServiceContext
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
+from shared.web.request_parsing import large_body
 
 blp = Blueprint("prescription_review_config", __name__, url_prefix="/api/v1", description="审方中心 — configuration and quality")
 
@@ -35,6 +36,7 @@ class Knowledge(MethodView):
         """The active version and every imported one with its validation report."""
         return config.knowledge_versions(_ctx(), current_principal())
 
+    @large_body  # tables of up to 5 MB of CSV (schemas_work.TableContent)
     @blp.arguments(schemas_work.KnowledgeIn)
     @blp.response(201, schemas_work.ImportReportOut)
     def post(self, cmd: ImportKnowledge) -> Any:
@@ -67,6 +69,7 @@ class Prescribers(MethodView):
         """Registry entries."""
         return config.prescribers(_ctx(), current_principal(), args["limit"])
 
+    @large_body  # a registry CSV of up to 2 MB, JSON-escaped
     @blp.arguments(schemas_work.PrescribersIn)
     @blp.response(200, schemas_work.ImportedOut)
     def post(self, cmd: ImportPrescribers) -> Any:
