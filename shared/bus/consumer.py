@@ -14,6 +14,8 @@ from kombu.mixins import ConsumerMixin
 from shared.bus.inbox import PoisonMessage
 from shared.bus.publisher import dead_letter_exchange, declare_all, is_amqp, open_connection, service_queues
 from shared.bus.topology import ServiceQueues
+from shared.clock import isoformat, utcnow
+from shared.events.contracts import CONTRACTS
 from shared.events.envelope import CloudEvent, EnvelopeError
 from shared.heartbeat import Heartbeat
 
@@ -39,8 +41,9 @@ class EventConsumer(ConsumerMixin):
     for the batch; if that fails, one by one so a failing message is isolated). Each message is
     acked only after its effects have committed, or after it has been handed on (to the retry
     queue or the dead-letter queue) with a confirmed publish, so nothing is lost; a crash in
-    between redelivers it and the inbox makes that harmless. A poison message (bad envelope,
-    payload its contract rejects) goes to the dead-letter queue at once.
+    between redelivers it and the inbox makes that harmless. A poison message (bad envelope, an
+    event type no contract names, payload its contract rejects) goes to the dead-letter queue at
+    once, with headers x-dead-letter-reason, x-original-queue and x-dead-lettered-at (ISO 8601 UTC).
 
     `handle(event)` alone (one event at a time, raising on failure) is still accepted.
     """
@@ -97,6 +100,10 @@ class EventConsumer(ConsumerMixin):
             event = CloudEvent.from_dict(message.body)
         except EnvelopeError as exc:
             self._dead_letter(message, f"invalid envelope: {exc}")
+            message.ack()
+            return
+        if event.type not in CONTRACTS:  # no producer may send it: retrying cannot help
+            self._dead_letter(message, f"unknown event type: {event.type}")
             message.ack()
             return
         self._pending.append((message, event))
@@ -183,7 +190,11 @@ class EventConsumer(ConsumerMixin):
             message,
             exchange=dead_letter_exchange,
             routing_key=self.spec.dead_letter_queue,
-            headers={"x-dead-letter-reason": reason[:1000], "x-original-queue": self.spec.queue},
+            headers={
+                "x-dead-letter-reason": reason[:1000],
+                "x-original-queue": self.spec.queue,
+                "x-dead-lettered-at": isoformat(utcnow()),
+            },
         )
 
     def on_iteration(self) -> None:

@@ -78,6 +78,8 @@ class DeadLetter:
     event_type: str | None
     reason: str | None
     body: str
+    consumer: str = ""  # the service whose queue dead-lettered it
+    at: str | None = None  # when (x-dead-lettered-at, ISO 8601 UTC); None for letters from older consumers
 
 
 def list_dead_letters(url: str, service: str, limit: int = 100) -> list[DeadLetter]:
@@ -91,7 +93,7 @@ def list_dead_letters(url: str, service: str, limit: int = 100) -> list[DeadLett
             if method is None:
                 break
             seen.append(method.delivery_tag)
-            out.append(_describe(props, body))
+            out.append(_describe(service, props, body))
         for tag in seen:
             ch.basic_nack(tag, requeue=True)
     return out
@@ -121,7 +123,7 @@ def replay_dead_letters(url: str, service: str, limit: int = 1000) -> int:
     return moved
 
 
-def _describe(props: Any, body: bytes) -> DeadLetter:
+def _describe(service: str, props: Any, body: bytes) -> DeadLetter:
     text = body.decode("utf-8", errors="replace")
     event_id = event_type = None
     try:
@@ -129,5 +131,8 @@ def _describe(props: Any, body: bytes) -> DeadLetter:
         event_id, event_type = parsed.get("id"), parsed.get("type")
     except (ValueError, AttributeError):
         pass
-    reason = (props.headers or {}).get("x-dead-letter-reason")
-    return DeadLetter(event_id, event_type, str(reason) if reason is not None else None, text)
+    headers = props.headers or {}
+    reason, at = headers.get("x-dead-letter-reason"), headers.get("x-dead-lettered-at")
+    return DeadLetter(
+        event_id, event_type, str(reason) if reason is not None else None, text, service, str(at) if at is not None else None
+    )

@@ -3,13 +3,18 @@ payloads that satisfy their contracts, the registry's consumers, and a whole-dat
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hub.registry import specs
+from shared.events.envelope import CloudEvent
 from shared.reference import REFERENCE_EVENTS
 from shared.runtime import ServiceContext, ServiceSpec
+from tests.support.bus import Broker, rabbitmqctl
 
 SOURCE = "/countyhub/formulary"
 
@@ -72,3 +77,26 @@ def dump(ctx: ServiceContext) -> dict[str, list[tuple[Any, ...]]]:
 def changed_tables(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> set[str]:
     """Names of the tables whose rows differ."""
     return {name for name in after if before.get(name) != after[name]}
+
+
+@contextmanager
+def private_vhost(prefix: str) -> Iterator[Broker]:
+    """A RabbitMQ vhost of its own on the machine's broker (127.0.0.1:5672), deleted afterwards."""
+    vhost = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    rabbitmqctl("add_vhost", vhost)
+    try:
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield Broker(vhost)
+    finally:
+        rabbitmqctl("delete_vhost", vhost, check=False)
+
+
+def envelope(event_type: str, data: dict[str, Any]) -> bytes:
+    """A well-formed CloudEvent of any type and data, as a foreign or broken producer could send it."""
+    return CloudEvent(type=event_type, source="/elsewhere", data=data).to_json().encode()
+
+
+def rename_table(ctx: ServiceContext, old: str, new: str) -> None:
+    """Rename a table of the service's database: its handlers then fail as on a schema gone wrong."""
+    with ctx.engine.begin() as conn:
+        conn.execute(text(f'ALTER TABLE "{old}" RENAME TO "{new}"'))
