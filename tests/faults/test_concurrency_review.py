@@ -24,7 +24,7 @@ from shared.bus.tables import bus_tables
 from shared.clock import utcnow
 from shared.runtime import ServiceContext
 from tests.faults.concurrency_support import LiveService, Reply, backend, no_server_errors, race, serve
-from tests.service.prescription_review.review_support import MANAGER, flagged, load_reference
+from tests.service.prescription_review.review_support import MANAGER, body, flagged, load_reference
 from tests.support.backends import Backend
 from tests.support.web import bearer
 
@@ -184,3 +184,23 @@ def test_waiting_limit_worker_against_claims_and_double_signatures(backend: Back
         losers_name(replies)
         assert sum(r.status == 200 for r in replies) == 1
         assert audit(live.ctx, rid).count("double_signed") == 1 and status(live.ctx, rid)["status"] == "pending"
+
+
+def test_first_sends_of_one_prescription_at_once(backend: Backend) -> None:
+    """The HIS sends a new prescription four times at once (a retry storm): one review, one
+    screening, the same answer to every send, and for a passing one exactly one approval event."""
+    with serve(SPEC, backend, load_reference) as live:
+        for i in range(3):
+            clean, review = body(prescription_no=f"RX-STORM-{i}"), flagged(f"RX-STORM-F{i}")
+            replies = race([partial(live.call, "POST", "/api/v1/screenings", HIS, clean)] * 4
+                           + [partial(live.call, "POST", "/api/v1/screenings", HIS, review)] * 4)  # fmt: skip
+            no_server_errors(replies)
+            assert {r.status for r in replies} == {200}, [r.body for r in replies]
+            for part in (replies[:4], replies[4:]):
+                assert len({json.dumps(r.body, sort_keys=True) for r in part}) == 1, [r.body for r in part]
+                rid = part[0].body["id"]
+                with live.ctx.factory() as session:
+                    assert len(store.screenings_of(session, rid)) == 1
+                assert audit(live.ctx, rid).count("screened") == 1
+            assert replies[0].body["outcome"] == "pass" and approved_events(live.ctx)[replies[0].body["id"]] == 1
+            assert replies[4].body["outcome"] == "review" and approved_events(live.ctx)[replies[4].body["id"]] == 0
