@@ -162,10 +162,11 @@ def reject(ctx: ServiceContext, actor: Principal, cmd: RejectChange) -> ChangeVi
             raise NotFound(f"no change {cmd.change_id}")
         if row.status != ChangeStatus.DRAFT.value:
             raise Conflict(f"change {cmd.change_id} is {row.status}, not a draft")
-        store_changes.mark_decided(
+        if not store_changes.mark_decided(
             session, [cmd.change_id], ChangeStatus.REJECTED.value, decided_by=actor.subject, decided_at=utcnow(),
             decision_note=cmd.reason,
-        )  # fmt: skip
+        ):  # fmt: skip
+            raise Conflict(f"change {cmd.change_id} was decided meanwhile, not a draft")
         return view_in(session, cmd.change_id)
 
 

@@ -67,14 +67,18 @@ def drafted_item_codes(session: Session, codes: Iterable[str]) -> set[str]:
     return found
 
 
-def mark_decided(session: Session, change_ids: Sequence[str], status: str, **values: Any) -> None:
-    """Record the committee's decision on drafts."""
+def mark_decided(session: Session, change_ids: Sequence[str], status: str, **values: Any) -> int:
+    """Record the committee's decision on drafts; returns how many were still drafts (a change is
+    decided once: the database refuses any later update, see the append-only migration)."""
+    decided = 0
     for start in range(0, len(change_ids), 900):
-        session.execute(
+        result = session.execute(
             update(changes)
-            .where(changes.c.id.in_(list(change_ids[start : start + 900])))
+            .where(changes.c.id.in_(list(change_ids[start : start + 900])), changes.c.status == "draft")
             .values(status=status, **values)
         )
+        decided += int(result.rowcount)  # type: ignore[attr-defined]
+    return decided
 
 
 def insert_catalogue_version(session: Session, **values: Any) -> None:

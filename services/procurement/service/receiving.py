@@ -23,7 +23,7 @@ from services.procurement.store import reference as ref
 from services.procurement.store import stock
 from shared.auth import Principal
 from shared.db import read_only, unit_of_work
-from shared.errors import DomainError, InvalidInput, NotFound
+from shared.errors import Conflict, DomainError, InvalidInput, NotFound
 from shared.runtime import ServiceContext
 
 
@@ -158,6 +158,8 @@ def record_payment(ctx: ServiceContext, actor: Principal, cmd: c.RecordPayment) 
         found = rcv.receipt(session, cmd.receipt_id)
         if found is None:
             raise NotFound(f"no receipt {cmd.receipt_id}")
+        if found["paid_on"] is not None:  # a receipt is an audit record: its payment is recorded once
+            raise Conflict("the payment of this receipt is already recorded", {"paid_on": f"recorded as {found['paid_on']}"})
         if cmd.paid_on > today(ctx):
             raise InvalidInput("a payment is recorded once made", {"paid_on": "in the future"})
         if cmd.paid_on < found["received_on"]:
