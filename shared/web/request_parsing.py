@@ -164,6 +164,16 @@ def _view() -> Any:
     return view
 
 
+def _check_url() -> Response | None:
+    """A path segment or query parameter holding NUL is 400 naming it (PostgreSQL cannot compare text with NUL)."""
+    for where, values in (("path", request.view_args or {}), ("query", request.args)):
+        for name, value in values.items(multi=True) if where == "query" else values.items():  # type: ignore[call-arg]
+            if isinstance(value, str) and "\x00" in value:
+                message = "含有控制字符 U+0000 (contains the control character U+0000)"
+                return problem(400, "Bad request", f"the {where} parameter {name} {message}", errors=[{"field": name, "message": message}])
+    return None
+
+
 def _set_limit() -> None:
     """The body limit of this request's view: imports take more than MAX_CONTENT_LENGTH (before anything reads the body)."""
     if request.method not in BODY_METHODS:
@@ -258,6 +268,7 @@ def install_request_checks(app: Flask) -> None:
     """Set the view's body limit before anything else reads the body; run the body checks before every view
     (after authentication)."""
     app.before_request_funcs.setdefault(None, []).insert(0, _set_limit)
+    app.before_request_funcs[None].insert(0, _check_url)
     app.before_request(_check_body)
 
 
