@@ -149,26 +149,71 @@ def _foreground(name: str, *, relay: bool, consume: bool, workers: bool) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    """List or replay a service's dead-lettered messages (RabbitMQ; embedded: list the outbox's)."""
+    """List or replay dead-lettered events of a consuming service (all of them without --service)."""
+    from shared.bus.publisher import is_amqp
+    from shared.bus.topology import topology
+
+    consumers = list(topology())
+    if args.service and args.service not in consumers:
+        print(f"{args.service} consumes no events, so nothing is dead-lettered for it; one of: "
+              f"{', '.join(consumers)} (or no --service: all)", file=sys.stderr)  # fmt: skip
+        return 2
+    services = [args.service] if args.service else consumers
+    url = os.environ.get("BROKER_URL", "")
+    if is_amqp(url):
+        return _dlq_rabbitmq(args.action, url, services)
+    return _dlq_embedded(args.action, services)
+
+
+DLQ_COLUMNS = "consumer\tevent_id\ttype\tdead_lettered_at\treason"
+
+
+def _dlq_line(consumer: str, event_id: object, event_type: object, at: object, reason: object) -> str:
+    cells = [consumer, event_id, event_type, at, reason]
+    return "\t".join(" ".join(str("-" if c is None else c).split()) for c in cells)  # one line, tab-separated
+
+
+def _dlq_rabbitmq(action: str, url: str, services: list[str]) -> int:
+    """Each service's dead-letter queue: list peeks (nothing removed); replay moves all back to its queue."""
     from shared.bus.rabbit_admin import list_dead_letters, replay_dead_letters
 
-    url = os.environ.get("BROKER_URL", "")
-    if not url.startswith(("amqp://", "amqps://", "pyamqp://")):
-        # The embedded default dead-letters on the producer's outbox row (shared/bus/local.py).
-        if args.action == "replay":
-            print("replay needs RabbitMQ; on the embedded default fix the cause and re-propose the change", file=sys.stderr)
-            return 2
-        from shared.bus.local import dead_letters
-
-        ctx = _ctx(args.service)
-        for row in dead_letters(ctx.factory, ctx.metadata):
-            print(f"{row['event_id']}\t{row['event_type']}\t{row['reason']}")
+    if action == "list":
+        print(DLQ_COLUMNS)
+        for name in services:
+            for letter in list_dead_letters(url, name):
+                print(_dlq_line(name, letter.event_id, letter.event_type, letter.at, letter.reason))
         return 0
-    if args.action == "list":
-        for letter in list_dead_letters(url, args.service):
-            print(f"{letter.event_id}\t{letter.event_type}\t{letter.reason}")
-    else:
-        print(f"replayed {replay_dead_letters(url, args.service)}")
+    for name in services:
+        print(f"{name}: replayed {replay_dead_letters(url, name)}")
+    return 0
+
+
+def _dlq_embedded(action: str, services: list[str]) -> int:
+    """The embedded relay dead-letters on the producer's outbox row (shared/bus/local.py): every
+    service's outbox is read; replay makes the rows unsent again for the running (or next) relay."""
+    from shared.bus.local import dead_letters, replay_local_dead_letters
+    from shared.config import load_settings
+
+    producers = []
+    for name in registry.SERVICES:
+        settings = load_settings(name)
+        path = settings.database_url.removeprefix("sqlite:///")
+        if settings.database_url.startswith("sqlite:///") and not os.path.exists(path):
+            continue  # never started: no outbox, no dead letters (and no empty file made here)
+        producers.append(_ctx(name))
+    if action == "list":
+        print(DLQ_COLUMNS)
+        for ctx in producers:
+            for row in dead_letters(ctx.factory, ctx.metadata, limit=1000):
+                at = row["at"].isoformat() if row["at"] is not None else None
+                named = row["consumers"].split(",")  # "*": every subscriber of its type, shown once
+                for name in [n for n in named if n == "*" or n in services]:
+                    print(_dlq_line(name, row["event_id"], row["event_type"], at, row["reason"]))
+        return 0
+    for name in services:
+        moved = sum(replay_local_dead_letters(ctx.factory, ctx.metadata, name) for ctx in producers)
+        print(f"{name}: replayed {moved}")
+    print("the hub's relay offers them again within a second (a stopped hub: when it starts)")
     return 0
 
 
@@ -209,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     dlq = sub.add_parser("dlq", help=cmd_dlq.__doc__)
     dlq.add_argument("action", choices=("list", "replay"))
-    dlq.add_argument("--service", required=True, choices=registry.SERVICES)
+    dlq.add_argument("--service", choices=registry.SERVICES, help="a consuming service; all of them if left out")
     dlq.set_defaults(func=cmd_dlq)
     return parser
 

@@ -100,12 +100,17 @@ def list_dead_letters(url: str, service: str, limit: int = 100) -> list[DeadLett
 
 
 def replay_dead_letters(url: str, service: str, limit: int = 1000) -> int:
-    """Move dead letters back onto the service queue with a fresh retry count; return how many."""
+    """Move dead letters back onto the service queue with a fresh retry count; return how many.
+
+    Only the messages in the queue when the replay starts are moved: one that a running consumer
+    dead-letters again meanwhile stays there (it would otherwise go round until `limit`).
+    """
     spec = topology()[service]
     moved = 0
     with channel(url) as ch:
         ch.confirm_delivery()
-        for _ in range(limit):
+        waiting = int(ch.queue_declare(spec.dead_letter_queue, passive=True).method.message_count)
+        for _ in range(min(limit, waiting)):
             method, props, body = ch.basic_get(spec.dead_letter_queue, auto_ack=False)
             if method is None:
                 break
