@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from hub.registry import specs
-from shared.bus.local import DEAD_LETTERED, dead_letters, relay_local
+from shared.bus.local import DEAD_LETTERED, dead_letters, relay_local, replay_local_dead_letters
 from shared.clock import utcnow
 from shared.db import unit_of_work
 from shared.events.envelope import CloudEvent
@@ -123,3 +123,46 @@ def test_poison_is_dead_lettered_at_once_and_a_failing_consumer_after_its_retrie
     assert newest["event_id"] == third.id and newest["consumers"] == "procurement"
     assert [r["event_id"] for r in dead_letters(formulary.factory, formulary.metadata, consumer="dispatch")] == [
         rejected.id, unknown["id"], "junk-1"]  # fmt: skip
+
+
+def _row(ctx: ServiceContext, event_id: str) -> Any:
+    outbox = ctx.metadata.tables["outbox"]
+    with ctx.factory() as session:
+        return session.execute(select(outbox).where(outbox.c.event_id == event_id)).one()
+
+
+def _stamps(ctx: ServiceContext) -> dict[str, Any]:
+    t = ctx.metadata.tables["ref_items"]
+    with ctx.factory() as session:
+        return {r.code: (r.version, r.updated_at) for r in session.execute(select(t.c.code, t.c.version, t.c.updated_at))}
+
+
+def test_a_replayed_dead_letter_goes_to_the_consumers_that_dead_lettered_it_only(hub: dict[str, ServiceContext]) -> None:
+    """replay_local_dead_letters (what `countyhub dlq replay` runs on the embedded hub): still broken,
+    the row is retried for procurement alone and dead-lettered again; fixed, it is applied there; the
+    other consumers, which applied it the first time, are never offered it again."""
+    formulary = hub["formulary"]
+    rename_table(hub["procurement"], "ref_items", "ref_items_away")
+    event = _publish(formulary, "EP000007")
+    _drain(hub)
+    assert _row(formulary, event.id).last_error.startswith(f"{DEAD_LETTERED} for procurement (")
+    others = {name: _stamps(hub[name]) for name in ("dispatch", "prescription_review")}
+    assert all("EP000007" in stamps for stamps in others.values())
+
+    assert replay_local_dead_letters(formulary.factory, formulary.metadata, "dispatch") == 0  # not dispatch's
+    assert replay_local_dead_letters(formulary.factory, formulary.metadata, "procurement") == 1
+    row = _row(formulary, event.id)
+    assert (row.sent_at, row.attempts, row.last_error) == (None, 0, "replay for procurement")
+    consumers = local_consumers({spec.name: (spec, hub[spec.name]) for spec in specs()})
+    relay_local(formulary.factory, formulary.metadata, consumers, max_retries=MAX_RETRIES)  # still broken: fails
+    row = _row(formulary, event.id)
+    assert row.sent_at is None and row.attempts == 1 and row.last_error.startswith("replay for procurement: procurement: ")
+    _drain(hub)
+    assert _row(formulary, event.id).last_error.startswith(f"{DEAD_LETTERED} for procurement (")
+
+    rename_table(hub["procurement"], "ref_items_away", "ref_items")
+    assert replay_local_dead_letters(formulary.factory, formulary.metadata) == 1  # all consumers
+    _drain(hub)
+    assert "EP000007" in _codes(hub["procurement"]) and _row(formulary, event.id).last_error == "replay for procurement"
+    assert dead_letters(formulary.factory, formulary.metadata) == []
+    assert {name: _stamps(hub[name]) for name in others} == others  # offered to procurement alone
