@@ -238,14 +238,21 @@ class Soak:
                 self.window(name, per_fault, self.fault(name))
         finally:
             load.stop()
-        drained = wait(lambda: self.ledger.backlog(now_utc()) == 0, 300, "the last events to drain")
-        say(f"drained {drained:.1f} s after the load stopped; auditing")
+        try:
+            drained = wait(lambda: self.ledger.backlog(now_utc()) == 0, self.args.recovery_timeout, "the last events to drain")
+            say(f"drained {drained:.1f} s after the load stopped; auditing")
+        except RuntimeError as exc:  # what never arrived is counted as lost below
+            say(f"{exc}; auditing what is there")
         time.sleep(1.0)
         codes = self.fleet.stop()
         events, inboxes, effects = self.ledger.events(), self.ledger.inboxes(), self.ledger.effects()
         logs = [p.log for n, p in self.fleet.loops.items() if n.endswith("consumer")]
         return report(self.args, self.windows, load.recorder, self.ledger, events, inboxes, effects,
                       dead_letters(self.broker_url), inbox_hits(logs), self.fleet.restarts(), codes)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mq-down", type=float, default=10, help="seconds the broker stays down")
     parser.add_argument("--pg-down", type=float, default=8, help="seconds PostgreSQL stays down")
     parser.add_argument("--plan-time-limit", type=float, default=2, help="the solver's time limit per plan (s)")
-    parser.add_argument("--recovery-timeout", type=float, default=180)
+    parser.add_argument("--recovery-timeout", type=float, default=120,
+                        help="seconds after a fault (and after the load) to wait for every event to arrive")
     parser.add_argument("--kill-rounds", type=int, default=2, help="SIGKILLs per process in a kill fault's window")
     parser.add_argument("--pause", type=float, default=3, help="seconds a process is paused before it is killed")
     parser.add_argument("--logs", type=Path, help="copy every process's log into this folder at the end")
@@ -268,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown faults: {', '.join(sorted(unknown))}")
     from tests.support.servers import private_servers
+
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped from outside: still stop the fleet and the servers
 
     with tempfile.TemporaryDirectory(prefix="countyhub-soak-") as folder, private_servers() as servers:
         say(f"private PostgreSQL on {servers.postgres.port}, RabbitMQ on {servers.rabbit.port}; work in {folder}")

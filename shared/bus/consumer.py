@@ -15,6 +15,7 @@ from shared.bus.inbox import PoisonMessage
 from shared.bus.publisher import dead_letter_exchange, declare_all, is_amqp, open_connection, service_queues
 from shared.bus.topology import ServiceQueues
 from shared.clock import isoformat, utcnow
+from shared.db import is_database_unavailable
 from shared.events.contracts import CONTRACTS
 from shared.events.envelope import CloudEvent, EnvelopeError
 from shared.heartbeat import Heartbeat
@@ -130,7 +131,12 @@ class EventConsumer(ConsumerMixin):
                 "event handler failed",
                 extra={"event_id": event.id, "event_type": event.type, "attempt": attempt, "error": str(outcome)},
             )
-            if attempt > self.max_retries:
+            if is_database_unavailable(outcome):
+                # Our database is down or restarting, no fault of the message: it waits in the retry
+                # queue and comes back as often as it takes, without spending one of its retries
+                # (a PostgreSQL restart longer than the retry budget used to dead-letter good events).
+                self._retry(message, attempt - 1, delay=backoff_seconds(3, self.backoff_base))
+            elif attempt > self.max_retries:
                 self._dead_letter(message, f"{type(outcome).__name__}: {outcome}")
             else:
                 self._retry(message, attempt)
@@ -170,8 +176,8 @@ class EventConsumer(ConsumerMixin):
             **extra,
         )
 
-    def _retry(self, message: Message, attempt: int) -> None:
-        delay = backoff_seconds(attempt, self.backoff_base)
+    def _retry(self, message: Message, attempt: int, delay: float | None = None) -> None:
+        delay = backoff_seconds(attempt, self.backoff_base) if delay is None else delay
         headers = {RETRY_HEADER: attempt}
         if is_amqp(self.url):
             # The retry queue holds the copy for `delay` and dead-letters it back to our queue.
