@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test demo lint typecheck unit integration e2e browser services chromium bench-formulary bench-vrp bench-county bench-procurement soak clean \
-	lock lock-check k8s-generate k8s-validate
+	lock lock-check k8s-generate k8s-validate audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -44,9 +44,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared services hub bench
 
-## test: lock in step, lint, types, manifests, and every test (unit, integration on real PostgreSQL/RabbitMQ, e2e, browser)
+## test: lock in step, lint, types, manifests, every test (unit, integration on real PostgreSQL/RabbitMQ, e2e, browser), then the dependency audit
 test: lock-check $(STAMP) chromium services lint typecheck k8s-validate
 	$(BIN)/pytest -q
+	$(MAKE) audit
+
+## audit: the locked dependencies (requirements-dev.lock, a superset of the image's requirements.lock) against
+## PyPI's vulnerability data, installing nothing; needs pypi.org, says so plainly when it cannot reach it (.ci/audit.py)
+audit: $(STAMP)
+	$(BIN)/python .ci/audit.py requirements-dev.lock
 
 ## lock: re-resolve requirements.lock and requirements-dev.lock (with hashes) from pyproject.toml
 lock: | $(BIN)/python
