@@ -248,7 +248,7 @@ class Soak:
         events, inboxes, effects = self.ledger.events(), self.ledger.inboxes(), self.ledger.effects()
         logs = [p.log for n, p in self.fleet.loops.items() if n.endswith("consumer")]
         return report(self.args, self.windows, load.recorder, self.ledger, events, inboxes, effects,
-                      dead_letters(self.broker_url), inbox_hits(logs), self.fleet.restarts(), codes)
+                      dead_letters(self.broker_url), inbox_hits(logs), self.fleet.restarts(), codes, load.plan_day)
 
 
 def _interrupt(signum: int, _frame: object) -> None:

@@ -150,6 +150,7 @@ class Load:
     clients: int
     recorder: Recorder = field(default_factory=Recorder)
     plan_time_limit_s: float = 2.0
+    plan_day: str = "tomorrow"
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _submitted: deque[str] = field(default_factory=deque)
@@ -256,9 +257,14 @@ class Load:
 
     def _dispatcher(self) -> None:
         token = self.county.token("dispatcher")
+        # Stops are confirmed only on the plan's own day: today's plan while the hub is open today,
+        # else tomorrow's (no confirmations then; `plan_day` says which).
+        today = {"date": date.today().isoformat(), "time_limit_s": self.plan_time_limit_s, "workers": 1}
+        cls, _, _ = call(self.county.ports["dispatch"], "POST", "/api/v1/plans", token, today)
+        self.plan_day = "today" if cls == "2xx" else "tomorrow"
+        ask = today if cls == "2xx" else {k: v for k, v in today.items() if k != "date"}
         while not self._stop.is_set():
-            cls, _, plan = self._timed("plan", "dispatch", "POST", "/api/v1/plans", token,
-                                       {"time_limit_s": self.plan_time_limit_s, "workers": 1})
+            cls, _, plan = self._timed("plan", "dispatch", "POST", "/api/v1/plans", token, ask)
             if cls != "2xx" or not isinstance(plan, dict):
                 self._stop.wait(1.0)
                 continue
@@ -268,7 +274,7 @@ class Load:
             cls, _, _ = self._timed("publish", "dispatch", "POST", f"/api/v1/plans/{plan['id']}/publish", token, {})
             if cls != "2xx":
                 continue
-            stops = [s["id"] for r in solved["result"]["routes"] for s in r["stops"]][:5]
+            stops = [s["id"] for r in solved["result"]["routes"] for s in r["stops"]][:5] if self.plan_day == "today" else []
             for stop in stops:
                 if self._stop.is_set():
                     return

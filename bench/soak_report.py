@@ -74,7 +74,7 @@ def window_books(ledger: Ledger, events: list[Event], inboxes: dict[str, set[str
 
 def report(args: argparse.Namespace, windows: list[Window], recorder: Recorder, ledger: Ledger, events: list[Event],
            inboxes: dict[str, set[str]], effects: dict[str, Any], dlq: dict[str, int], hits: int,
-           restarts: dict[str, int], codes: dict[str, int | None]) -> int:
+           restarts: dict[str, int], codes: dict[str, int | None], plan_day: str = "tomorrow") -> int:
     """Print everything; 1 when an event was lost or applied twice, else 0."""
     out: list[str] = []
     total = ledger.books(events, inboxes, effects)
@@ -84,6 +84,8 @@ def report(args: argparse.Namespace, windows: list[Window], recorder: Recorder, 
                f"1-min load average {os.getloadavg()[0]:.1f} at the end")
     out.append(f"  {args.clients} clients + 1 dispatcher on loopback; gunicorn {args.api_workers} worker(s) per API; "
                f"private PostgreSQL and RabbitMQ; load {load_s:.0f} s")
+    out.append(f"  the dispatcher plans {plan_day}" + ("" if plan_day == "today" else
+               " (the hub has closed for today, so no stop can be confirmed: no dispatch.stop.completed)"))
     out.append("")
     out.append(f"events (whole run, the seed's reference events included): sent {total.sent}, delivered {total.delivered}, "
                f"lost {total.lost}, duplicated effects {total.duplicated}, left unsent in an outbox {total.unsent}")
