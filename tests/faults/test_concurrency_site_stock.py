@@ -20,21 +20,26 @@ from sqlalchemy import func, select
 
 from services.procurement.app import SPEC
 from services.procurement.model import commands as c
+from services.procurement.model.requisition import OrderLine
 from services.procurement.service import receiving
+from services.procurement.service import requisitions as rq
 from services.procurement.store import T
-from shared.runtime import ServiceContext
+from shared.events.envelope import new_event
+from shared.runtime import ServiceContext, handle_event
 from tests.faults.concurrency_support import LiveService, Reply, backend, no_server_errors, race, serve
 from tests.service.procurement.procurement_support import (
     AMLO,
     AMOX,
     DIST,
     INSULIN,
+    KEEPER_T01,
     MAKER,
     MANAGER,
     TOWNS,
     clean_receipt,
     line,
     load_reference,
+    stock_central,
     today,
 )
 from tests.support.backends import Backend
@@ -208,3 +213,55 @@ def test_any_mix_of_transfers_and_dispensing_keeps_the_ledger(backend: Backend) 
             assert total == sum(v for (_s, item), v in before.items() if item == AMOX) - dispensed
 
         burst()
+
+
+def _shipped(ctx: ServiceContext) -> str:
+    """_county, and a requisition of 48 AMOX for T01 approved, picked and shipped from central stock; its id."""
+    _county(ctx)
+    stock_central(ctx, line(batch="C1", qty=480))
+    made = rq.create_requisition(ctx, KEEPER_T01, c.CreateRequisition("T01", (OrderLine(AMOX, 48),), submit=True))
+    for step in (rq.approve_requisition, rq.pick_requisition, rq.ship_requisition):
+        step(ctx, MANAGER, (c.ApproveRequisition if step is rq.approve_requisition else
+                            c.PickRequisition if step is rq.pick_requisition else c.ShipRequisition)(made["id"]))  # fmt: skip
+    return str(made["id"])
+
+
+def approval_event(live: LiveService, prescription_id: str, quantity: int) -> Reply:
+    """review.prescription.approved delivered to procurement's handler as the bus would (a new event id each time)."""
+    payload = {"prescription_id": prescription_id, "prescription_no": prescription_id, "site_code": "T01",
+               "pharmacist": "ph-1", "approved_at": "2026-12-06T08:00:00+00:00", "approved_how": "pharmacist",
+               "knowledge_version": "k1", "lines": [{"item_code": AMOX, "quantity": quantity}]}  # fmt: skip
+    assert handle_event(SPEC, live.ctx, new_event("review.prescription.approved", payload, source="/countyhub/test"))
+    return Reply(200, "application/json", None, {})
+
+
+def test_receiving_an_issue_while_the_site_transfers_dispenses_and_fills_prescriptions(backend: Backend) -> None:
+    """A site books a shipped requisition (twice at once) while it transfers, dispenses by hand and
+    the review centre's approvals arrive (each prescription twice, as two events at once): the
+    requisition is booked once, each prescription takes its stock once, the ledger holds."""
+    holder: dict[str, str] = {}
+
+    def prepare(ctx: ServiceContext) -> None:
+        holder["rid"] = _shipped(ctx)
+
+    with serve(SPEC, backend, prepare) as live:
+        rid = holder["rid"]
+        receive = partial(live.call, "POST", f"/api/v1/requisitions/{rid}/receive", KEEPER["T01"],
+                          {"lines": [{"item_code": AMOX, "received_quantity": 48}]})  # fmt: skip
+        calls: list[Callable[[], Reply]] = [receive, receive]
+        calls += [partial(transfer, live, "T01", "T02", 40)] * 3 + [partial(adjust, live, "T01", "dispense", 25)] * 3
+        calls += [partial(approval_event, live, f"RX-{i}", 10) for i in range(4) for _twice in range(2)]
+        replies = race(calls)
+        no_server_errors(replies)
+        assert sorted(r.status for r in replies[:2]) == [200, 409] and any(r.is_conflict("status") for r in replies[:2])
+        assert all(r.status == 201 or r.is_conflict("quantity") for r in replies[2:5])
+        assert all(r.status == 200 or r.is_conflict("quantity") for r in replies[5:8])
+        assert all(r.status == 200 for r in replies[8:])  # two events per prescription, each consumed without error
+        dispensed = sum(25 for r in replies[5:8] if r.status == 200)
+        totals = site_totals(live.ctx)
+        assert totals[("T01", AMOX)] + totals[("T02", AMOX)] == 2 * START + 48 - dispensed - 4 * 10
+        moves = T["site_movements"]
+        with live.ctx.factory() as session:
+            taken = dict(session.execute(select(moves.c.ref, func.sum(moves.c.quantity)).where(moves.c.kind == "prescription")
+                                         .group_by(moves.c.ref)).all())  # fmt: skip
+        assert taken == {f"RX-{i}": -10 for i in range(4)}

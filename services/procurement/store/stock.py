@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.procurement.model.ledger import Allocation, Lot
@@ -175,12 +177,17 @@ def site_history(session: Session, site_code: str, item_code: str | None, limit:
 
 
 def prescription_seen(session: Session, prescription_id: str, site_code: str, at: datetime) -> bool:
-    """Record a consumed prescription; True if it had been consumed already (a re-published approval)."""
+    """Record a consumed prescription; True if it had been consumed already (a re-published approval).
+
+    One INSERT … ON CONFLICT DO NOTHING: two deliveries of the same approval at once (two events,
+    two consumers) cannot both take the stock, and the second is a no-op rather than an error.
+    On PostgreSQL the second waits for the first transaction and then inserts nothing.
+    """
     table = T["consumed_prescriptions"]
-    if session.execute(select(table.c.prescription_id).where(table.c.prescription_id == prescription_id)).first():
-        return True
-    session.execute(insert(table).values(prescription_id=prescription_id, site_code=site_code, at=at))
-    return False
+    dialect = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = dialect(table).values(prescription_id=prescription_id, site_code=site_code, at=at).on_conflict_do_nothing()
+    # RETURNING, not rowcount: psycopg reports -1 for this statement; a skipped insert returns no row.
+    return session.execute(stmt.returning(table.c.prescription_id)).first() is None
 
 
 def central_lots_by_id(session: Session, lot_ids: Sequence[int]) -> list[dict[str, Any]]:
