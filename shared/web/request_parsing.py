@@ -165,12 +165,12 @@ def _view() -> Any:
 
 
 def _check_url() -> Response | None:
-    """A path segment or query parameter holding NUL is 400 naming it (PostgreSQL cannot compare text with NUL)."""
+    """A path segment or query parameter holding NUL is 422 naming it (PostgreSQL cannot compare text with NUL)."""
     for where, values in (("path", request.view_args or {}), ("query", request.args)):
         for name, value in values.items(multi=True) if where == "query" else values.items():  # type: ignore[call-arg]
             if isinstance(value, str) and "\x00" in value:
                 message = "含有控制字符 U+0000 (contains the control character U+0000)"
-                return problem(400, "Bad request", f"the {where} parameter {name} {message}", errors=[{"field": name, "message": message}])
+                return problem(422, "Invalid input", f"the {where} parameter {name} {message}", errors=[{"field": name, "message": message}])
     return None
 
 
