@@ -105,6 +105,7 @@ class Items(MethodView):
 
     @blp.arguments(schemas.ItemQuery, location="query")
     @blp.response(200, schemas_out.ItemPage)
+    @problems(blp, 404)
     def get(self, args: dict[str, Any]) -> Any:
         """Search by code, name (with form or strength), trade or English name, pinyin in any reading (amxl, ssyxjn)."""
         principal = current_principal()

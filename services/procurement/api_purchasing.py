@@ -52,6 +52,7 @@ class Distributors(MethodView):
 
     @blp.arguments(sp.DistributorIn)
     @blp.response(201, out.DistributorOut)
+    @problems(blp, 404, 409)
     def post(self, cmd: c.RegisterDistributor) -> Any:
         """Register (or replace) a distributor: {"name", "tax_id", "items": [codes] or "all"}."""
         return pu.register_distributor(_ctx(), current_principal(), cmd), 201
@@ -70,6 +71,7 @@ class Manufacturers(MethodView):
 
     @blp.arguments(sp.ManufacturerIn)
     @blp.response(201, out.ManufacturerOut)
+    @problems(blp, 409)
     def post(self, cmd: c.RegisterManufacturer) -> Any:
         """Register (or replace) a manufacturer: {"name", "tax_id", "agents": [{"name", "tax_id", "kind"}]}."""
         return pu.register_manufacturer(_ctx(), current_principal(), cmd), 201

@@ -26,7 +26,7 @@ from shared.web.health import install_health
 from shared.web.metrics import bus_gauges, install_metrics
 from shared.web.problems import flatten_messages, problem, strip_location
 from shared.web.request_parsing import install_request_checks, json_body_or_none
-from shared.web.responses import PROBLEM_CONTENT_TYPE, ProblemSchema, StandardProblems
+from shared.web.responses import PROBLEM_CONTENT_TYPE, ProblemSchema, StandardProblems, decimal_strings
 from shared.web.ui import install_shell
 
 log = logging.getLogger("countyhub.http")
@@ -111,6 +111,7 @@ def create_service_app(
             "extra_plugins": [StandardProblems(access)],
         },
     )
+    api.ma_plugin.converter.add_attribute_function(decimal_strings)  # type: ignore[union-attr]
     for blp in blueprints:
         api.register_blueprint(blp)
     install_shell(app, ctx, ui)

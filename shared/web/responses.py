@@ -12,7 +12,8 @@ body:
   to every documented operation, derived from the service's access table (shared/access.py) and the
   request checks (shared/web/request_parsing.py):
   401 and 403 when the route needs a token; 400, 413 and 415 when the method carries a body;
-  422 when the operation parses arguments (flask-smorest adds it); 503 (database busy, with
+  400 and 422 when it reads query parameters (a cursor it did not give out is 400; flask-smorest
+  adds 422); 422 when it reads a body; 503 (database busy, with
   Retry-After) on every operation.
 - `problems(blp, *codes)`: the operation's own problems (404 for an id that does not exist, 409
   for a state clash, 412/428 for If-Match), as references to the shared problem responses.
@@ -79,6 +80,13 @@ class OpenSchema(Schema):
         return data
 
 
+def decimal_strings(converter: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
+    """apispec attribute function: a Decimal dumped as a string ("0.3000") is documented as one."""
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal"}
+    return {}
+
+
 def response_name(status: int) -> str:
     """The name of the shared response component for a status ("NOT_FOUND" for 404)."""
     return http.HTTPStatus(status).name
@@ -91,7 +99,9 @@ def standard_codes(method: str, rule: Rule | None, operation: Mapping[str, Any])
         codes |= {401, 403}
     if method in BODY_METHODS:
         codes |= {400, 413, 415}
-    if operation.get("parameters") or operation.get("requestBody"):
+    if operation.get("parameters"):
+        codes |= {400, 422}  # 400: a paging cursor this API did not give out (shared/search.BadCursor)
+    if operation.get("requestBody"):
         codes.add(422)
     return codes
 

@@ -69,7 +69,9 @@ def _problems(spec: ServiceSpec, document: dict[str, Any]) -> list[str]:
             expected |= {"401", "403"}
         if method in ("post", "put", "patch"):
             expected |= {"400", "413", "415"}
-        if op.get("parameters") or op.get("requestBody"):
+        if op.get("parameters"):
+            expected |= {"400", "422"}
+        if op.get("requestBody"):
             expected.add("422")
         if "{" in path and not {"404", "422"} & set(responses):
             faults.append(f"{name}: names something in its path but declares neither 404 nor 422")
