@@ -174,3 +174,27 @@ def test_one_requisition_hammered_by_every_transition_at_once(backend: Backend) 
             assert (final == "rejected") == any(r.status == 200 for r in replies[2:4])
         allocated = _central_is_consistent(live.ctx)
         assert allocated == 24 * sum(s != "rejected" and s != "submitted" for s in _statuses(live.ctx).values())
+
+
+def test_twin_creates_with_one_idempotency_key(backend: Backend) -> None:
+    """Four identical creates with one key at once: one requisition, four 201s with the same body.
+    Two creates with one key but different bodies at once: one requisition, the other a 422 naming the header."""
+    with serve(SPEC, backend, _county) as live:
+        order = {"site_code": "T01", "lines": [{"item_code": AMOX, "quantity": 24}], "submit": True}
+        other = {**order, "lines": [{"item_code": AMOX, "quantity": 48}]}
+        for round_no in range(3):
+            same = {**SITE_TOKEN["T01"], "Idempotency-Key": f"twin-{round_no}"}
+            replies = race([partial(_post, live, "/api/v1/requisitions", same, order)] * 4)
+            no_server_errors(replies)
+            assert {r.status for r in replies} == {201} and len({r.body["id"] for r in replies}) == 1, [r.body for r in replies]
+            mixed = {**SITE_TOKEN["T01"], "Idempotency-Key": f"mixed-{round_no}"}
+            replies = race([partial(_post, live, "/api/v1/requisitions", mixed, order),
+                            partial(_post, live, "/api/v1/requisitions", mixed, other)])  # fmt: skip
+            no_server_errors(replies)
+            assert sorted(r.status for r in replies) == [201, 422], [r.body for r in replies]
+            refused = next(r for r in replies if r.status == 422)
+            assert any(e["field"] == "Idempotency-Key" for e in refused.body["errors"])
+        req = T["requisitions"]
+        with live.ctx.factory() as session:
+            keys = [r[0] for r in session.execute(select(req.c.idempotency_key))]
+        assert sorted(keys) == sorted([f"twin-{i}" for i in range(3)] + [f"mixed-{i}" for i in range(3)])

@@ -39,13 +39,14 @@ def create_requisition(
     """A new requisition for the actor's site (draft, or submitted when cmd.submit).
 
     With an idempotency key the same caller gets the same requisition however often it retries,
-    also when two retries race (a unique key on the row). Raises Forbidden for another site,
+    also when two retries race (a unique key on the row); InvalidInput naming `Idempotency-Key`
+    when the key already made a different requisition. Raises Forbidden for another site,
     InvalidInput naming the field for unknown sites, off-list items or part packages.
     """
     actor.require(*SITE_ROLES)
     actor.require_site(cmd.site_code)
     if idempotency_key:
-        existing = _by_key(ctx, actor, idempotency_key)
+        existing = _by_key(ctx, actor, idempotency_key, cmd)
         if existing:
             return existing
     at = now(ctx)
@@ -67,16 +68,25 @@ def create_requisition(
             return _detail(session, req_id)
     except IntegrityError:
         if idempotency_key:
-            existing = _by_key(ctx, actor, idempotency_key)
+            existing = _by_key(ctx, actor, idempotency_key, cmd)
             if existing:
                 return existing
         raise
 
 
-def _by_key(ctx: ServiceContext, actor: Principal, key: str) -> dict[str, Any] | None:
+def _by_key(ctx: ServiceContext, actor: Principal, key: str, cmd: c.CreateRequisition) -> dict[str, Any] | None:
+    """The requisition this caller's key already made (None if none); InvalidInput if it was made from another request."""
     with read_only(ctx.factory) as session:
         found = rq.requisition_id_by_key(session, actor.subject, key)
-        return _detail(session, found) if found else None
+        existing = _detail(session, found) if found else None
+    if existing is None:
+        return None
+    asked = (cmd.site_code, [(x.item_code, x.quantity) for x in cmd.lines], cmd.urgent, cmd.note)
+    made = (existing["site_code"], [(x["item_code"], x["quantity"]) for x in existing["lines"]], existing["urgent"], existing["note"])
+    if asked != made:  # a twin with the same key but another body raced this one (the HTTP layer's 422, when it cannot see it yet)
+        raise InvalidInput("this Idempotency-Key was used for a different request",
+                           {"Idempotency-Key": "already used with another request body"})  # fmt: skip
+    return existing
 
 
 def _site(session: Session, code: str) -> dict[str, Any]:
