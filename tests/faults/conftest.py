@@ -18,8 +18,11 @@ from tests.support.servers import PrivateServers, private_servers
 
 @pytest.fixture(scope="session")
 def private() -> Iterator[PrivateServers]:
-    """A private PostgreSQL and RabbitMQ for the session; both removed at its end."""
-    with private_servers() as servers:
+    """A private PostgreSQL and RabbitMQ for the session; both removed at its end.
+
+    The RabbitMQ node may still be booting when this is handed out: use private.rabbit.wait_started().
+    """
+    with private_servers(wait=False) as servers:
         yield servers
 
 
@@ -38,3 +41,11 @@ def fault_hub(private: PrivateServers, tmp_path_factory: pytest.TempPathFactory)
             private.postgres.start()
         if not private.rabbit.running:
             private.rabbit.start()
+            private.rabbit.wait_started()
+
+
+@pytest.fixture
+def hub_alive(fault_hub: object) -> object:
+    """The module's hub with every process running (one a failed test left dead is started again)."""
+    fault_hub.revive()  # type: ignore[attr-defined]
+    return fault_hub

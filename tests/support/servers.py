@@ -24,6 +24,7 @@ API (every method blocks until the server is really up or down, or raises Server
 
     mq = PrivateRabbit()
     mq.start(); mq.url                # amqp://guest:guest@127.0.0.1:<port>/%2F
+    mq.start(wait=False); ...; mq.wait_started()   # boot the node while doing something else
     mq.stop(); mq.start()             # rabbitmqctl stop, then a new rabbitmq-server process
     with mq.stopped(): ...
     mq.ctl("list_queues")             # rabbitmqctl -n <node> ... against this node
@@ -31,6 +32,8 @@ API (every method blocks until the server is really up or down, or raises Server
 
     with private_servers() as servers:  # both started (in parallel), both closed at the end
         servers.postgres.url("x"); servers.rabbit.url
+    with private_servers(wait=False) as servers:  # PostgreSQL up, the node still booting
+        ...; servers.rabbit.wait_started()
 
 Instances still alive when the interpreter exits are closed by an atexit hook, so an aborted run
 leaves no server behind. Start-up costs: PostgreSQL ~1 s (initdb + start), RabbitMQ ~5 s.
@@ -276,15 +279,24 @@ class PrivateRabbit:
             raise ServerError(f"rabbitmqctl {' '.join(args)} failed: {done.stdout}\n{done.stderr}")
         return done
 
-    def start(self) -> PrivateRabbit:
-        """A new rabbitmq-server process (foreground, own session); returns once AMQP answers."""
+    def start(self, wait: bool = True) -> PrivateRabbit:
+        """A new rabbitmq-server process (foreground, own session); returns once AMQP answers.
+
+        wait=False returns at once (the node boots in ~5 s meanwhile); call wait_started() before use.
+        """
         if self.proc is not None and self.proc.poll() is None:
-            return self
+            return self.wait_started() if wait else self
         _register(self)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([str(RABBIT_BIN / "rabbitmq-server")], env=self.env, cwd=self.base,
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return self.wait_started() if wait else self
+
+    def wait_started(self) -> PrivateRabbit:
+        """Block until the node started by start() accepts AMQP connections; ServerError if it died."""
         proc = self.proc
+        if proc is None:
+            raise ServerError("the node was never started")
 
         def up() -> bool:
             if proc.poll() is not None:
@@ -358,26 +370,18 @@ class PrivateServers:
 
 
 @contextlib.contextmanager
-def private_servers() -> Iterator[PrivateServers]:
-    """Start a private PostgreSQL and a private RabbitMQ (in parallel); close both when the block ends."""
+def private_servers(wait: bool = True) -> Iterator[PrivateServers]:
+    """Start a private PostgreSQL and RabbitMQ (the node boots while PostgreSQL starts); close both at the end.
+
+    wait=False yields as soon as PostgreSQL is up: call servers.rabbit.wait_started() before using
+    the broker (work on the databases meanwhile).
+    """
     servers = PrivateServers(PrivatePostgres(), PrivateRabbit())
-    errors: list[BaseException] = []
-
-    def start_rabbit() -> None:
-        try:
-            servers.rabbit.start()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=start_rabbit, name="private-rabbit-start")
-    thread.start()
     try:
-        try:
-            servers.postgres.start()
-        finally:
-            thread.join(START_TIMEOUT_S + 30)
-        if errors:
-            raise errors[0]
+        servers.rabbit.start(wait=False)
+        servers.postgres.start()
+        if wait:
+            servers.rabbit.wait_started()
         yield servers
     finally:
         servers.rabbit.close()
