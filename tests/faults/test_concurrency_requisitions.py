@@ -28,8 +28,11 @@ from shared.runtime import ServiceContext
 from tests.faults.concurrency_support import LiveService, Reply, backend, no_server_errors, race, serve
 from tests.service.procurement.procurement_support import (
     AMOX,
+    BUYER,
+    DIST,
     KEEPER_T01,
     KEEPER_T02,
+    MAKER,
     line,
     load_reference,
     outbox_payloads,
@@ -78,13 +81,29 @@ def _sums(rows: Iterable[Any]) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-def _central_is_consistent(ctx: ServiceContext) -> int:
-    """Assert the central ledger holds; the units allocated to requisitions."""
+def _central_receipt(batch: str, qty: int) -> dict[str, Any]:
+    """A clean delivery of AMOX into central stock (both invoices of 两票制)."""
+    ln = {"item_code": AMOX, "batch_no": batch, "quantity": qty, "unit_price": "1.2300"}
+    day = today().isoformat()
+    return {
+        "site_code": "H001", "supplier_tax_id": DIST.tax_id, "remote_area": False,
+        "lines": [{**ln, "expiry": (today() + timedelta(days=900)).isoformat(), "temperature_record": None}],
+        "invoices": [
+            {"number": f"F2-{batch}", "issuer": {"name": DIST.name, "tax_id": DIST.tax_id},
+             "recipient": {"name": BUYER.name, "tax_id": BUYER.tax_id}, "issued_at": day, "lines": [ln]},
+            {"number": f"F1-{batch}", "issuer": {"name": MAKER.name, "tax_id": MAKER.tax_id},
+             "recipient": {"name": DIST.name, "tax_id": DIST.tax_id}, "issued_at": day, "lines": [{**ln, "unit_price": "0.9000"}]},
+        ],
+    }  # fmt: skip
+
+
+def _central_is_consistent(ctx: ServiceContext, received: int = 0) -> int:
+    """Assert the central ledger holds (`received` units delivered since the start); the units allocated to requisitions."""
     with ctx.factory() as session:
         assert central_balance_check(session) == [], "a central lot is negative or differs from its movements"
         left = session.execute(select(func.sum(T["central_lots"].c.balance))).scalar() or 0
         allocated = session.execute(select(func.sum(T["allocations"].c.quantity))).scalar() or 0
-    assert left + allocated == STOCK, (left, allocated)
+    assert left + allocated == STOCK + received, (left, allocated)
     return int(allocated)
 
 
@@ -100,8 +119,11 @@ def test_approvals_and_rejections_race_on_the_same_requisitions_and_lots(backend
             if i % 3 == 0:
                 calls.append(partial(_post, live, f"/api/v1/requisitions/{rid}/reject", MGR2, {"reason": "重复请领"}))
                 who.append((rid, "reject"))
-        replies = race(calls)
+        deliveries = [partial(_post, live, "/api/v1/receipts", MGR, _central_receipt(f"R{i}", 24)) for i in range(3)]
+        replies = race(calls + deliveries)
         no_server_errors(replies)
+        assert [r.status for r in replies[len(calls):]] == [201] * 3, [r.body for r in replies[len(calls):]]
+        replies = replies[: len(calls)]
         won = Counter((rid, action) for (rid, action), r in zip(who, replies, strict=True) if r.status == 200)
         for (_rid, action), r in zip(who, replies, strict=True):
             if r.status != 200:
@@ -112,10 +134,10 @@ def test_approvals_and_rejections_race_on_the_same_requisitions_and_lots(backend
             assert (statuses[rid] == "approved") == (won[(rid, "approve")] == 1)
             assert (statuses[rid] == "rejected") == (won[(rid, "reject")] == 1)
         approved = [rid for rid, _ in reqs if statuses[rid] == "approved"]
-        allocated = _central_is_consistent(live.ctx)
-        assert allocated == 24 * len(approved) and len(approved) <= STOCK // 24
-        if any(statuses[rid] == "submitted" for rid, _ in reqs):  # refused for stock only when it truly ran out
-            assert STOCK - allocated < 24
+        allocated = _central_is_consistent(live.ctx, received=3 * 24)
+        assert allocated == 24 * len(approved) and len(approved) <= STOCK // 24 + 3
+        if any(statuses[rid] == "submitted" for rid, _ in reqs):  # refused for stock only when it truly ran out …
+            assert len(approved) >= STOCK // 24  # … which it did not before the first 240 units were gone
         with live.ctx.factory() as session:
             alloc = T["allocations"]
             per_req = _sums(session.execute(select(alloc.c.requisition_id, func.sum(alloc.c.quantity)).group_by(alloc.c.requisition_id)))
