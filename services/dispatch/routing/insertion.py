@@ -184,11 +184,16 @@ def _schedule_ok(inst: Instance, v: int, route: list[int], gap: int | None) -> b
                 s = open_until(inst.periods[here], s)
         latest[k] = s
         nxt, nxt_start = here, s
-    if limit is not None and t - max(depart, latest[0]) > limit:
+    # as timing.schedule does: the latest-start schedule when it is consistent with the earliest
+    # one, else the earliest schedule throughout (mixing the two per stop was optimistic: the search
+    # then kept specimen rides that timing.schedule and the checker refuse)
+    if latest[0] < depart or any(latest[k] < starts[k - 1] for k in range(1, len(route) + 1)):
+        latest = [depart, *starts]
+    if limit is not None and t - latest[0] > limit:
         return False
     if ride is not None:
         for k, x in enumerate(route, start=1):
-            if inst.specimen[x] and t - max(latest[k], starts[k - 1]) > ride:
+            if inst.specimen[x] and t - latest[k] > ride:
                 return False
     return True
 
@@ -232,7 +237,7 @@ def insert_all(
         t_from_u = travel[u]
         comps = inst.comps_of[u]
         options: list[tuple[int, int, int]] = []  # (delta, vehicle, position)
-        empty_seen: set[tuple[object, ...]] = set()
+        empty_seen: set[int] = set()
         if near_k:
             close = {where[x] for x in inst.near[u][:near_k] if x in where}
             order = sorted(close) + [v for v in range(inst.nv) if not routes[v]]
@@ -280,7 +285,7 @@ def _place(inst: Instance, routes: list[list[int]], caches: list[RouteCache | No
 
 def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | None], u: int, vehicles: list[int],
              allowed: frozenset[int] | None, disabled: frozenset[int],
-             empty_seen: set[tuple[object, ...]],
+             empty_seen: set[int],
              options: list[tuple[int, int, int]], blink: float, rand: Callable[[], float],
              travel: list[list[int]], t_from_u: list[int], per_u: tuple[tuple[int, int], ...] | None,
              comps: list[int]) -> None:
@@ -293,7 +298,7 @@ def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | 
         r = routes[v]
         if not r:
             # identical empty vehicles give identical options: try one per class
-            key = (id(inst.cost[v]), inst.scale[v], tuple(inst.cap[v]), inst.shift[v], inst.fixed[v])
+            key = inst.vclass[v]
             if key in empty_seen:
                 continue
             empty_seen.add(key)

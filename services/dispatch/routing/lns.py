@@ -145,17 +145,24 @@ class RuinRecreate:
         build = self.build
         problem = build.problem
         raws: list[RawRoute] = []
+        kept: Routes = []
         for v, route in enumerate(routes):
-            if not route:
-                continue
             p = build.vehicles[v]
-            nodes = [build.nodes[x] for x in route]
-            timed = schedule(problem, problem.vehicles[p], nodes)
+            route = list(route)
+            timed = schedule(problem, problem.vehicles[p], [build.nodes[x] for x in route]) if route else None
+            while isinstance(timed, Failure) and len(route) > self.inst.prefix[v]:
+                # the search's checks are meant to be at least as strict as timing.schedule; should a
+                # route still fail it, its last stops are left out (the plan stays valid) rather than
+                # the whole search failing
+                route.pop()
+                timed = schedule(problem, problem.vehicles[p], [build.nodes[x] for x in route]) if route else None
             if isinstance(timed, Failure):
-                raise RuntimeError(f"route of {problem.vehicles[p].id} passed the search's checks but "
-                                   f"not its schedule: {timed.message}")
-            raws.append(RawRoute(p, tuple(nodes), timed.starts, timed.depart, timed.end, timed.break_start))
-        return RawPlan(tuple(raws), self.cost(routes))
+                raise RuntimeError(f"locked prefix of {problem.vehicles[p].id} fails its schedule: {timed.message}")
+            kept.append(route)
+            if timed is not None:
+                raws.append(RawRoute(p, tuple(build.nodes[x] for x in route), timed.starts, timed.depart,
+                                     timed.end, timed.break_start))
+        return RawPlan(tuple(raws), self.cost(kept))
 
     # --- moves ----------------------------------------------------------------------------------
 
@@ -295,13 +302,17 @@ class RuinRecreate:
             best = Incumbent(best.routes, best.objective, self.plan_of(best.routes))
         return best
 
-    def empty_one_route(self, start: Incumbent, deadline: float) -> Routes | None:
-        """Try to serve every stop without the shortest route (absence-guided); plan or None."""
+    def empty_one_route(self, start: Incumbent, deadline: float,
+                        skip: frozenset[int] = frozenset()) -> tuple[Routes | None, int | None]:
+        """Try to serve every stop without the shortest route not in ``skip`` (absence-guided).
+
+        Returns (plan or None, the route tried), or (None, None) when no route may be tried."""
         inst, rng = self.inst, self.rng
         used = [v for v, r in enumerate(start.routes) if len(r) > inst.prefix[v] and inst.prefix[v] == 0]
-        if len(used) <= 1:
-            return None
-        victim = min(used, key=lambda v: (len(start.routes[v]), rng.random()))
+        candidates = [v for v in used if v not in skip]
+        if len(used) <= 1 or not candidates:
+            return None, None
+        victim = min(candidates, key=lambda v: (len(start.routes[v]), rng.random()))
         # neither the victim nor a vehicle that is idle now may take the victim's stops
         disabled = frozenset([victim] + [v for v, r in enumerate(start.routes) if not r])
         routes = [list(r) if v != victim else [] for v, r in enumerate(start.routes)]
@@ -322,7 +333,7 @@ class RuinRecreate:
                 absences[u] += 1
             if len(left) < len(missing) or sum(absences[u] for u in left) < sum(absences[u] for u in missing):
                 routes, missing = cand, left
-        return routes if not missing else None
+        return (routes if not missing else None), victim
 
     def mark(self, best: Incumbent) -> None:
         """Remember when the search first held a plan serving every stop in the model."""

@@ -190,10 +190,10 @@ def _first_plan(build: RoutingBuild, config: SearchConfig, strategies: tuple[str
     """First strategy that yields a plan, taken to a local optimum (capped at 30% of the time left)."""
     if build.problem.locked_prefixes or len(build.nodes) > config.construct_above:
         return _bare_start(build, config, deadline)
-    for strategy in strategies:
+    for tried, strategy in enumerate(strategies):
         left = deadline - time.monotonic()
-        if left <= 0:
-            return None
+        if left <= 0 and tried:
+            break  # out of time: the first strategy always gets its try (a late plan beats none)
         params = first_solution_params(strategy, max(0.05, 0.3 * left), config)
         solved = build.solve(params)
         if solved is not None:
@@ -253,17 +253,27 @@ def _metaheuristic_only(build: RoutingBuild, config: SearchConfig, strategies: t
 
 
 def _eliminate_routes(rr: RuinRecreate, best: Incumbent, deadline: float, config: SearchConfig) -> Incumbent:
-    """Remove one route at a time while every stop still fits (fewest-vehicles objective)."""
+    """Remove one route at a time while every stop still fits (fewest-vehicles objective), within
+    ``config.elimination_share`` of the time left. When a route cannot be emptied, the next
+    shortest is tried (until every route has failed once since the last success); big days keep
+    the plan the search's own checks accept, smaller ones have it polished by OR-Tools."""
     stop_at = time.monotonic() + config.elimination_share * max(0.0, deadline - time.monotonic())
+    failed: set[int] = set()
     while time.monotonic() < stop_at:
-        routes = rr.empty_one_route(best, stop_at)
+        routes, victim = rr.empty_one_route(best, stop_at, skip=frozenset(failed))
+        if victim is None:
+            break  # one route left, or every route has failed
         if routes is None:
-            break
-        polished = rr.polish(routes)
+            failed.add(victim)
+            continue
         used = sum(1 for r in best.routes if r)
-        if polished is None or sum(1 for r in polished.routes if r) >= used or rr.missing(polished.routes):
-            break
-        best = polished
+        found = None if rr.near_k else rr.polish(routes)
+        if found is None:  # big day, or OR-Tools could not restore it: the search's own checks hold
+            found = Incumbent(routes, rr.cost(routes), None)
+        if sum(1 for r in found.routes if r) >= used or rr.missing(found.routes):
+            failed.add(victim)
+            continue
+        best, failed = found, set()
         rr.mark(best)
         if rr.on_best is not None:
             rr.on_best(best.objective)
