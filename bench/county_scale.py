@@ -9,7 +9,8 @@ one route locked) warm-started from the current plan; then each figure against i
 
 * re-plan of 350 stops + 1 urgent, one route locked: a complete checked plan in <= 5 s wall
 * 1,000 stops: every stop served within 30 s
-* 2,000 stops (5 regions): every stop served within 60 s, first plan serving every stop within 10 s
+* 2,000 stops: every stop served within 60 s, first plan serving every stop within 10 s (one search
+  of the whole day since 2026-12-06; sectors only above Options.region_max_stops)
 
 The machine is shared: wall times include waiting for the CPU. The generator is deterministic per
 seed; nothing here is a timed assertion.

@@ -20,7 +20,7 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from services.dispatch.routing.checker import check
@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vehicle-bks", type=Path, default=None,
                     help="CSV whose vehicles count as best-known fleet size (default: bks.csv beside --bks)")
     ap.add_argument("--json", type=Path, default=None, help="write all outcomes here")
+    ap.add_argument("--region-max-stops", type=int, default=None,
+                    help="Options.region_max_stops (default: the service's); smaller splits instances into sectors")
     args = ap.parse_args(argv)
 
     bks = read_bks(args.bks)
@@ -194,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         for solver in solvers:
             opts = Options(time_limit_s=args.time_limit, workers=args.workers,
                            config=solver if solver in CONFIGS else "tuned")
+            if args.region_max_stops is not None:
+                opts = replace(opts, region_max_stops=args.region_max_stops)
             problem = read_instance(path, convention=convention, objective=objective, options=opts)
             if solver == "pyvrp":
                 out = run_pyvrp(problem, args.time_limit)

@@ -43,6 +43,7 @@ class Instance:
     prefix: list[int]  # locked leading stops per vehicle
     exact: list[bool]  # vehicle needs the whole-route check
     near: list[list[int]]  # customers by increasing distance, per node
+    vclass: list[int]  # per vehicle, a class number: idle vehicles of one class offer identical insertions
 
     @staticmethod
     def from_build(build: RoutingBuild, exact_costs_up_to: int = 1 << 30) -> Instance:
@@ -108,6 +109,12 @@ class Instance:
             for v in vehicles
         ]
         near = _nearest(build.dist, 100)
+        classes: dict[tuple[object, ...], int] = {}
+        vclass = [
+            classes.setdefault((id(cost[v]), scale[v], tuple(sorted(v_.capacity.items())), v_.shift_start, v_.shift_end, v_.rest_break,
+                                v_.max_duration, v_.max_distance, v_.fixed_cost), len(classes))
+            for v, v_ in enumerate(vehicles)
+        ]
         return Instance(
             n=n, travel=build.travel.tolist() if has_time else [[0] * n for _ in range(n)],
             service=build.service.tolist() if has_time else [0] * n,
@@ -122,7 +129,7 @@ class Instance:
                  for v in vehicles],
             max_dur=[v.max_duration if has_time else None for v in vehicles],
             max_dist=[v.max_distance for v in vehicles],
-            ride_limit=ride if has_time else None, prefix=prefix_len, exact=exact, near=near,
+            ride_limit=ride if has_time else None, prefix=prefix_len, exact=exact, near=near, vclass=vclass,
         )
 
 

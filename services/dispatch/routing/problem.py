@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import numpy.typing as npt
@@ -186,7 +187,16 @@ class Options:
     minimize_vehicles: bool = False  # hierarchical objective: fewest vehicles first, then cost
     seed: int = 0
     drop_penalty_base: int | None = None  # None: derived from costs so serving always pays
-    region_max_stops: int = 450  # above this, solve angular sectors around the depot separately
+    # above this, solve angular sectors around the depot separately, then re-optimise the merged day
+    # (regions.py). Up to it one search plans the whole day: its steps cost the same at any size
+    # (nearby routes only) and it serves every stop sooner and cheaper than sectors do (2,000 stops,
+    # bench/results/county_scale_2026-12-06.txt); above it, memory (matrices as lists) grows too much.
+    region_max_stops: int = 2500
+
+
+# per-problem lookups computed once (kept outside the instance: Problem's __dict__ holds its fields only)
+_COMPARTMENTS: WeakKeyDictionary[Problem, tuple[str, ...]] = WeakKeyDictionary()
+_STOP_NODES: WeakKeyDictionary[Problem, dict[str, int]] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,18 +267,26 @@ class Problem:
 
     @property
     def compartments(self) -> tuple[str, ...]:
-        """Every compartment named by a stop or a vehicle, in a stable order."""
+        """Every compartment named by a stop or a vehicle, in a stable order (computed once per
+        problem: the checker and the route builder ask for it per route, ~180 routes on 2,000 stops)."""
+        cached = _COMPARTMENTS.get(self)
+        if cached is not None:
+            return cached
         names: set[str] = set()
         for s in self.stops:
             names |= set(s.deliver) | set(s.pickup)
         for v in self.vehicles:
             names |= set(v.capacity)
         ordered = [c for c in COUNTY_COMPARTMENTS if c in names]
-        return tuple(ordered + sorted(names - set(ordered)))
+        _COMPARTMENTS[self] = out = tuple(ordered + sorted(names - set(ordered)))
+        return out
 
     def stop_node(self) -> dict[str, int]:
-        """Map stop id -> node index in the matrices."""
-        return {s.id: k + 1 for k, s in enumerate(self.stops)}
+        """Map stop id -> node index in the matrices (a fresh copy; built once per problem)."""
+        cached = _STOP_NODES.get(self)
+        if cached is None:
+            _STOP_NODES[self] = cached = {s.id: k + 1 for k, s in enumerate(self.stops)}
+        return dict(cached)
 
     def vehicle_index(self) -> dict[str, int]:
         """Map vehicle id -> position in ``vehicles``."""

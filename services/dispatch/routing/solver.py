@@ -24,6 +24,11 @@ from .worker import WorkerResult, run_search
 ProgressCallback = Callable[[float, int], None]  # (seconds since start, best objective so far)
 
 _GRACE_S = 5.0  # how long past the deadline to wait for a worker that is still writing its answer
+# while no search has reported any plan yet (an overloaded machine can make the first plan of a big
+# day late), wait this much longer: a late plan beats none, as with a single worker, which is
+# always waited for. Well inside the day-plan worker's stuck-search limit (time limit + 120 s).
+_FIRST_PLAN_PATIENCE_S = 60.0
+_SEND_S = 2.0  # once a search has reported a plan, how long it may take to finish and send it
 
 
 def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solution:
@@ -146,10 +151,13 @@ class _Progress:
         self.offset = offset
         self.divisor = divisor
         self.best: int | None = None
+        self.first_at: float | None = None  # monotonic time the first plan was reported
         self.samples: list[tuple[float, int]] = []
 
     def report(self, at: float, objective: int) -> None:
         objective = objective * self.divisor + self.offset  # model units back to cost units
+        if self.first_at is None:
+            self.first_at = time.monotonic()
         if self.best is not None and objective >= self.best:
             return
         self.best = objective
@@ -182,7 +190,14 @@ def _run_parallel(problem: Problem, screening: Screening, config: SearchConfig, 
         p.start()
     results: dict[int, WorkerResult] = {}
     while len(results) < workers:
-        wait = deadline + _GRACE_S - time.monotonic()
+        if any(r.plan is not None for r in results.values()):
+            until = deadline + _GRACE_S
+        elif tracker.first_at is not None:  # a plan exists: give its search the grace to send it
+            until = min(max(deadline + _GRACE_S, tracker.first_at + _SEND_S),
+                        deadline + _GRACE_S + _FIRST_PLAN_PATIENCE_S)
+        else:
+            until = deadline + _GRACE_S + _FIRST_PLAN_PATIENCE_S
+        wait = until - time.monotonic()
         if wait <= 0:
             break
         try:
