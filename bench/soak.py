@@ -21,6 +21,9 @@ quiet baseline, these faults happen in turn, each in its own window of the load:
 - postgres        PostgreSQL stopped (fast: every connection cut) for --pg-down seconds, then started
 - poison          bad JSON, an unknown event type and a payload its contract rejects published
                   onto every consuming service's queue
+- duplicates      --duplicates already delivered events of each producer published again, as
+                  a relay killed between publishing and marking sent would (recovered once the
+                  consumers' inboxes have suppressed every copy)
 
 After the load the bench waits until everything has drained, then checks the databases
 (bench/soak_audit.py): every event sent is in each consumer's inbox and its effect is there
@@ -50,12 +53,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.soak_audit import Ledger, dead_letters, inbox_hits, inject_poison
+from bench.soak_audit import Ledger, dead_letters, inbox_hits, inject_poison, publish_again
 from bench.soak_load import County, Load, call, receipt_body
 from bench.soak_procs import Fleet, hub_env
 from bench.soak_report import Window, report
 
-FAULTS = ("rabbitmq", "consumer_kill", "relay_kill", "postgres", "poison")
+FAULTS = ("rabbitmq", "consumer_kill", "relay_kill", "postgres", "poison", "duplicates")
 SCREENING_SITES = ["CW-H01", "CW-T01", "CW-T02", "CW-T03", "CW-T01-V01", "CW-T02-V01"]
 
 
@@ -161,7 +164,7 @@ class Soak:
             w.restored, w.restored_utc = time.monotonic(), now_utc()
             try:
                 wait(lambda: self.fleet.ready() and self.ledger.backlog(w.restored_utc) == 0
-                     and (name != "poison" or self._poisoned(dlq_before, w)), self.args.recovery_timeout,
+                     and (name != "poison" or self._poisoned(dlq_before, w)) and w.extra(), self.args.recovery_timeout,
                      f"recovery from {name}", interval=0.25)
                 w.recovered_s = time.monotonic() - w.restored
             except RuntimeError:
@@ -217,11 +220,20 @@ class Soak:
             return (f"SIGKILL {', '.join(names)}, {len(rounds)} round(s), each {args.pause:.0f} s paused then killed "
                     f"{' / '.join(rounds)} after SIGCONT; restarted by the supervisor 1 s later")
 
+        def duplicates(w: Window) -> str:
+            logs = [p.log for n, p in fleet.loops.items() if n.endswith("consumer")]
+            before = inbox_hits(logs)
+            envelopes = self.ledger.sent_envelopes(args.duplicates)
+            due = publish_again(self.broker_url, envelopes)
+            w.extra = lambda: inbox_hits(logs) - before >= due
+            return (f"{len(envelopes)} delivered events (up to {args.duplicates} per producer) published again ({due} deliveries to "
+                    "consumers that already have them)")
+
         def poison(w: Window) -> str:
             w.injected = inject_poison(self.broker_url)
             return f"{sum(w.injected.values())} poison messages published onto {len(w.injected)} queues"
 
-        return {"rabbitmq": rabbitmq, "postgres": postgres, "poison": poison,
+        return {"rabbitmq": rabbitmq, "postgres": postgres, "poison": poison, "duplicates": duplicates,
                 "consumer_kill": lambda w: kill(("procurement-consumer", "dispatch-consumer")),
                 "relay_kill": lambda w: kill(("procurement-relay", "prescription_review-relay"))}[name]
 
@@ -269,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recovery-timeout", type=float, default=120,
                         help="seconds after a fault (and after the load) to wait for every event to arrive")
     parser.add_argument("--kill-rounds", type=int, default=2, help="SIGKILLs per process in a kill fault's window")
+    parser.add_argument("--duplicates", type=int, default=40, help="events per producer published again")
     parser.add_argument("--pause", type=float, default=3, help="seconds a process is paused before it is killed")
     parser.add_argument("--logs", type=Path, help="copy every process's log into this folder at the end")
     args = parser.parse_args(argv)

@@ -130,6 +130,17 @@ class Ledger:
         inboxes = self.inboxes()
         return sum(not all(e.event_id in inboxes[c] for c in self.consumers(e.type)) for e in events)
 
+    def sent_envelopes(self, per_producer: int) -> list[tuple[str, str, int]]:
+        """(event type, envelope JSON, consumers) of up to `per_producer` newest sent, consumed events per producer."""
+        out: list[tuple[str, str, int]] = []
+        for engine in self.engines.values():
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT event_type, envelope FROM outbox WHERE sent_at IS NOT NULL "
+                                         "ORDER BY id DESC LIMIT :n"), {"n": per_producer * 4})
+                mine = [(t, env, len(self.consumers(t))) for t, env in rows if self.consumers(t)]
+            out += mine[:per_producer]
+        return out
+
     def dispose(self) -> None:
         """Close every pool."""
         for engine in self.engines.values():
@@ -180,6 +191,24 @@ def dead_letters(url: str) -> dict[str, int]:
                 for s in topology().values()}
     finally:
         connection.close()
+
+
+def publish_again(url: str, envelopes: Iterable[tuple[str, str, int]]) -> int:
+    """Publish already delivered events once more, as the relay does (by type, confirmed); deliveries due."""
+    from shared.bus.topology import EVENTS_EXCHANGE
+
+    due = 0
+    connection = _channel(url)
+    try:
+        ch = connection.channel()
+        ch.confirm_delivery()
+        for event_type, envelope, consumers in envelopes:
+            ch.basic_publish(EVENTS_EXCHANGE, event_type, envelope.encode(), pika.BasicProperties(
+                content_type="application/json", delivery_mode=2, message_id=json.loads(envelope)["id"]), mandatory=True)
+            due += consumers
+    finally:
+        connection.close()
+    return due
 
 
 POISON_KINDS = ("bad JSON", "unknown event type", "payload its schema rejects")

@@ -10,6 +10,7 @@ import argparse
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ class Window:
     detail: str = ""
     injected: dict[str, int] = field(default_factory=dict)
     dead_lettered: dict[str, int] = field(default_factory=dict)
+    extra: Callable[[], bool] = lambda: True  # a fault's own condition for "recovered"
 
 
 def percentile(values: list[float], p: float) -> float:
