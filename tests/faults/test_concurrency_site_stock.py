@@ -196,7 +196,7 @@ def test_any_mix_of_transfers_and_dispensing_keeps_the_ledger(backend: Backend) 
     and each lot equals its movements; a refusal is always a 409 naming `quantity`."""
     with serve(SPEC, backend, _county) as live:
 
-        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(ops=OPS)
         def burst(ops: list[tuple[str, str, str, int]]) -> None:
             before = site_totals(live.ctx)
