@@ -22,7 +22,7 @@ from shared.bus.consumer import RETRY_HEADER
 from shared.bus.rabbit_admin import declare_topology, list_dead_letters
 from shared.events.envelope import new_event
 from shared.runtime import ServiceContext, consumer_loop
-from tests.faults.bus_faults_support import SOURCE, envelope, item_payload, private_vhost
+from tests.faults.bus_faults_support import SOURCE, envelope, item_payload, private_vhost, retired_payload
 from tests.support.backends import Backend
 from tests.support.bus import Broker
 from tests.support.waiting import wait_until
@@ -46,7 +46,7 @@ def procurement(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     backend = Backend("postgresql", tmp_path_factory.mktemp("poison"))
     try:
-        yield backend.context(SPEC, broker_url=broker.url, max_retries=2)
+        yield backend.context(SPEC, broker_url=broker.url, max_retries=5)  # back-offs 0.5 s to 8 s
     finally:
         backend.close()
 
@@ -134,3 +134,22 @@ def test_poison_goes_to_the_dead_letter_queue_with_its_reason_and_the_consumer_g
     assert set(listed) == {(None, None), (unknown_id, "formulary.item.recalled"), (rejected_id, PUBLISHED)}
     assert all(d.consumer == "procurement" and d.at and d.reason for d in listed.values())
     assert broker.depth("procurement.dlq") == 3
+
+
+def test_a_retirement_that_overtakes_its_item_is_retried_until_the_item_is_there(
+    broker: Broker, procurement: ServiceContext, consuming: None
+) -> None:
+    """Out of order on the real bus: the retirement comes first, is refused (NotYetKnown) and waits
+    in procurement.retry; the item's snapshot arrives; the retry applies the retirement."""
+    retire = new_event("formulary.item.retired", retired_payload("PZ000010", 2, 2), source=SOURCE)
+    publish = new_event(PUBLISHED, item_payload("PZ000010", 1, 1), source=SOURCE)
+    broker.publish_raw(retire.type, retire.to_json().encode(), message_id=retire.id)
+    wait_until(lambda: broker.depth("procurement.retry") == 1, timeout=15, what="the retirement refused, waiting to be retried")
+    assert retire.id not in _inbox(procurement)
+    broker.publish_raw(PUBLISHED, publish.to_json().encode(), message_id=publish.id)
+    wait_until(lambda: {retire.id, publish.id} <= _inbox(procurement), timeout=30, what="both applied")
+    items = procurement.metadata.tables["ref_items"]
+    with procurement.factory() as session:
+        row = session.execute(select(items).where(items.c.code == "PZ000010")).one()
+    assert (row.version, row.status, row.snapshot["generic_name"]) == (2, "retired", "阿莫西林1")
+    assert all(mid != retire.id for mid, _, _ in _peek(broker, "procurement.dlq"))
