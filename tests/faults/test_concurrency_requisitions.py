@@ -119,7 +119,9 @@ def test_approvals_and_rejections_race_on_the_same_requisitions_and_lots(backend
             if i % 3 == 0:
                 calls.append(partial(_post, live, f"/api/v1/requisitions/{rid}/reject", MGR2, {"reason": "重复请领"}))
                 who.append((rid, "reject"))
-        deliveries = [partial(_post, live, "/api/v1/receipts", MGR, _central_receipt(f"R{i}", 24)) for i in range(3)]
+        deliveries: list[Callable[[], Reply]] = [
+            partial(_post, live, "/api/v1/receipts", MGR, _central_receipt(f"R{i}", 24)) for i in range(3)
+        ]
         replies = race(calls + deliveries)
         no_server_errors(replies)
         assert [r.status for r in replies[len(calls):]] == [201] * 3, [r.body for r in replies[len(calls):]]
