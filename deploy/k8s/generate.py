@@ -267,7 +267,14 @@ def migrate_job(unit: Unit) -> Obj:
         "imagePullPolicy": "IfNotPresent",
         "args": ["countyhub", "migrate", "--service", unit.name],
         "envFrom": [{"configMapRef": {"name": CONFIG}}],
-        "env": secret_env(f"{unit.env_prefix}_DATABASE_URL", "JWT_SECRET"),
+        # Migrations run as the database's owner; the pods connect as <service>_app, which
+        # `countyhub migrate` grants only what it needs (audit tables: SELECT, INSERT; issue 13).
+        "env": [
+            {"name": f"{unit.env_prefix}_DATABASE_URL",
+             "valueFrom": {"secretKeyRef": {"name": SECRET, "key": f"{unit.env_prefix}_OWNER_DATABASE_URL"}}},
+            *plain_env({f"{unit.env_prefix}_DATABASE_APP_ROLE": f"{unit.name}_app"}),
+            *secret_env("JWT_SECRET"),
+        ],
         "resources": resources(("100m", "128Mi"), ("500m", "384Mi")),
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
