@@ -101,7 +101,8 @@ def _publish_reference(broker: Broker) -> None:
         publisher.close()
 
 
-def test_requisition_to_receipt_over_rabbitmq(broker: Broker, two_services: dict[str, ServiceContext]) -> None:
+def test_requisition_to_receipt_over_rabbitmq(broker: Broker, two_services: dict[str, ServiceContext],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     proc, disp = two_services["procurement"], two_services["dispatch"]
     _publish_reference(broker)
 
@@ -153,6 +154,7 @@ def test_requisition_to_receipt_over_rabbitmq(broker: Broker, two_services: dict
     shipped = wait_until(expected, timeout=30, what="procurement to learn the expected arrival")
     assert shipped["status"] == "shipped" and shipped["plan_id"] == plan["id"]
 
+    monkeypatch.setattr(dispatch, "today", lambda: day)  # the round's day: stops are confirmed on it, not before
     dispatch.complete_stop(disp, DISPATCHER, CompleteStop(plan["id"], stop["stop_id"], received_by="苟村库管"))
 
     def delivered() -> dict | None:  # type: ignore[type-arg]
