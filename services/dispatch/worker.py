@@ -24,7 +24,7 @@ from services.dispatch import store
 from services.dispatch.dayplan import merge_kept
 from services.dispatch.planning import PlanCheckFailed, solve_request
 from shared.clock import utcnow
-from shared.db import unit_of_work
+from shared.db import is_database_unavailable, unit_of_work
 from shared.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ FIRST_SHARE = 0.12  # share of the time limit the first (draft) search gets, wit
 FIRST_MIN_S = 5.0  # a 680-stop county day has its first plan after 3-6 s on two busy cores
 FIRST_MAX_S = 8.0
 TWO_PHASE_FROM_S = 12.0  # shorter solves (re-plans) run as one search
+FINISH_RETRY_S = 1.0  # a finished solve whose database is away tries to record its outcome again this often
 
 
 def claim_plan(ctx: ServiceContext, worker: str) -> str | None:
@@ -120,9 +121,24 @@ class _Run:
             return
         if result is not None and draft is not None and result["objective"] > draft["objective"]:
             result = draft  # the warm-started search never returns worse than its start; keep the better anyway
-        with unit_of_work(self.ctx.factory) as session:
-            store.finish_plan(session, self.plan_id, self.worker, utcnow(), status=status, result=result, error=error,
-                              progress=self.samples or (result or {}).get("stats", {}).get("progress", []))  # fmt: skip
+        self._finish(status=status, result=result, error=error,
+                     progress=self.samples or (result or {}).get("stats", {}).get("progress", []))
+
+    def _finish(self, **values: Any) -> None:
+        """Record the outcome. While the database is down or restarting, try again every FINISH_RETRY_S
+        (up to STALE_AFTER_S): the finished plan would otherwise stay "solving" until it went stale and
+        was solved again (bench.soak: a PostgreSQL restart mid-solve held the dispatcher's plan > 60 s)."""
+        deadline = time.monotonic() + STALE_AFTER_S
+        while True:
+            try:
+                with unit_of_work(self.ctx.factory) as session:
+                    store.finish_plan(session, self.plan_id, self.worker, utcnow(), **values)
+                return
+            except Exception as exc:
+                if not is_database_unavailable(exc) or self.cancelled.is_set() or time.monotonic() > deadline:
+                    raise
+                log.warning("the plan's outcome waits for the database", extra={"plan_id": self.plan_id})
+                time.sleep(FINISH_RETRY_S)
 
     def _phase(
         self, request: dict[str, Any], seconds: float, kept: list[dict[str, Any]], raise_errors: bool = False
