@@ -11,6 +11,11 @@ What Excel's "save as" offers a Chinese user, detected rather than assumed:
   without its computed value is refused naming the cells. The header row is the first of the first 30 rows that names `code` and at least one
   more known column; rows above it (titles, notes) are skipped.
 - Empty rows (Excel appends `,,,,,,,,`) are skipped; every row keeps the sheet's own row number.
+- Hostile files (issue 13) are refused as UnreadableFile, never read without bound: a workbook whose
+  parts unzip to more than MAX_UNZIPPED_BYTES (a decompression bomb) or hold more than MAX_ZIP_MEMBERS
+  parts, XML that is broken or expands entities past expat's amplification limit, more than
+  MAX_READ_ROWS non-empty rows (reading stops there: millions of rows are not held in memory to be
+  counted) or more than MAX_LINES lines, a row wider than MAX_COLUMNS cells. The number of rows is checked before any row is.
 - Every cell comes back as text (numbers Excel stored for codes, 86900001000011, become
   "86900001000011"; 24.0 becomes "24") or None when blank. Types are checked by the row schema.
 """
@@ -32,6 +37,11 @@ from services.formulary.ui.fields import ITEM_FIELDS as FIELD_LABELS
 
 MAX_ROWS = 20000
 HEADER_SCAN_ROWS = 30
+MAX_READ_ROWS = 2 * MAX_ROWS  # non-empty rows read before giving up counting (the answer says "more than")
+MAX_LINES = 1_048_576  # rows of an Excel sheet: a longer "CSV" was not saved by Excel
+MAX_COLUMNS = 512  # the template has 25 columns; hospital exports a few dozen
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # a 20,000-row sheet unzips to about 25 MB
+MAX_ZIP_MEMBERS = 2000
 ZH_CN_ENCODINGS = ["utf_8", "gb18030", "utf_16", "utf_16_le", "utf_16_be", "big5"]
 BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -80,6 +90,7 @@ class Table:
     sheet: str | None = None
     header_row: int = 1
     columns: list[str] = field(default_factory=list)
+    cut_short: bool = False  # reading stopped at MAX_READ_ROWS non-empty rows
 
 
 def read_table(filename: str, content: bytes) -> Table:
@@ -96,6 +107,8 @@ def read_table(filename: str, content: bytes) -> Table:
     if not table.rows:
         raise UnreadableFile(f"表头行（第 {table.header_row} 行）下没有数据 (no data rows under the header row {table.header_row})")
     if len(table.rows) > MAX_ROWS:
+        if table.cut_short:
+            raise UnreadableFile(f"文件超过 {MAX_READ_ROWS} 行数据，每个文件最多 {MAX_ROWS} 行，请拆分 (more than {MAX_READ_ROWS} rows; at most {MAX_ROWS} rows per file: split it)")
         parts = -(-len(table.rows) // MAX_ROWS)
         raise UnreadableFile(f"文件有 {len(table.rows)} 行数据，每个文件最多 {MAX_ROWS} 行，请拆分为 {parts} 个文件 (at most {MAX_ROWS} rows per file: split it into {parts} files)")
     return table
@@ -133,15 +146,26 @@ def decode(content: bytes) -> tuple[str, str]:
             break
     else:
         if not decoded:
-            raise UnreadableFile("无法识别文件编码，请在 Excel 中另存为“CSV UTF-8” (encoding not recognised: save as CSV UTF-8)")
+            raise UnreadableFile(f"无法识别文件编码{_first_bad_utf8(content)}，请在 Excel 中另存为“CSV UTF-8” (encoding not recognised: save as CSV UTF-8)")
         text, encoding = decoded[0]
     return text, {"gb18030": "GB18030/GBK", "utf_16": "UTF-16", "utf_16_le": "UTF-16LE", "utf_16_be": "UTF-16BE"}.get(
         encoding, encoding.upper().replace("_", "-")
     )
 
 
+def _first_bad_utf8(content: bytes) -> str:
+    """Where a mostly-UTF-8 file stops being UTF-8 (a line pasted from a GBK file), as "（第 N 行…）", or ""."""
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        column = exc.start - content.rfind(b"\n", 0, exc.start)
+        return f"（第 {line} 行第 {column} 字节起不是 UTF-8 (line {line} is not UTF-8 from byte {column})）"
+    return ""
+
+
 def _has_header(text: str) -> bool:
-    for line in text.splitlines()[:HEADER_SCAN_ROWS]:
+    for line in text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]:  # maxsplit: never a list of every line
         known = [HEADERS.get(header_key(c)) for c in line.replace("\t", ",").replace(";", ",").split(",")]
         if "code" in known and sum(1 for k in known if k) >= 2:
             return True
@@ -149,7 +173,7 @@ def _has_header(text: str) -> bool:
 
 
 def _delimiter(text: str) -> str:
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in text[:65536].splitlines() if line.strip()), "")  # not a list of every line
     counts = {d: first.count(d) for d in (",", "\t", ";")}
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
@@ -158,29 +182,67 @@ def _read_text(content: bytes) -> Table:
     text, encoding = decode(content)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     numbered: list[tuple[int, list[Any]]] = []
+    cut_short = False
+    started = 1  # the line the record being read began on (an unbalanced quote runs on to the end of the file)
     try:
         for cells in reader:
+            started = reader.line_num + 1
+            if not "".join(cells).strip():
+                if reader.line_num > MAX_LINES:
+                    raise UnreadableFile(f"文件超过 {MAX_LINES} 行 (more than {MAX_LINES} lines: no Excel sheet holds that many)")
+                continue  # an empty row (Excel appends ",,,,"): skipped here as everywhere
+            _check_width(cells, f"第 {reader.line_num} 行", f"line {reader.line_num}")
             numbered.append((reader.line_num, cells))
+            if len(numbered) > MAX_READ_ROWS + 1:
+                cut_short = True
+                break
     except csv.Error as exc:
-        raise UnreadableFile(f"第 {reader.line_num} 行不是有效的 CSV (line {reader.line_num} is not valid CSV: {exc})") from exc
+        raise UnreadableFile(
+            f"从第 {started} 行起不是有效的 CSV（引号未闭合？） (line {started} on is not valid CSV, an unclosed quote?: {exc})"
+        ) from exc
     table = _from_rows(numbered)
+    table.cut_short = cut_short
     table.encoding = encoding
     return table
+
+
+def _check_width(cells: list[Any], where_zh: str, where_en: str) -> None:
+    if len(cells) > MAX_COLUMNS and any(c not in (None, "") for c in cells[MAX_COLUMNS:]):
+        raise UnreadableFile(f"{where_zh}超过 {MAX_COLUMNS} 列 ({where_en} has more than {MAX_COLUMNS} columns)")
+
+
+def _check_archive(content: bytes) -> zipfile.ZipFile:
+    """The workbook's zip, refused before any part is unzipped if it is a decompression bomb."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+        raise UnreadableFile(f"无法读取的 Excel 工作簿 (not a readable Excel workbook: {exc.__class__.__name__})") from exc
+    unzipped = sum(m.file_size for m in members)  # zipfile never inflates a member past its declared size
+    if len(members) > MAX_ZIP_MEMBERS or unzipped > MAX_UNZIPPED_BYTES:
+        raise UnreadableFile(
+            f"工作簿解压后有 {unzipped // (1024 * 1024)} MB、{len(members)} 个部件，超过上限 "
+            f"{MAX_UNZIPPED_BYTES // (1024 * 1024)} MB / {MAX_ZIP_MEMBERS} 个 (the workbook unzips to {unzipped} bytes in "
+            f"{len(members)} parts; at most {MAX_UNZIPPED_BYTES} bytes and {MAX_ZIP_MEMBERS} parts)"
+        )
+    return archive
 
 
 def _read_xlsx(content: bytes) -> Table:
     from openpyxl import load_workbook
 
+    archive = _check_archive(content)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        archive = zipfile.ZipFile(io.BytesIO(content))
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
         raise UnreadableFile(f"无法读取的 Excel 工作簿 (not a readable Excel workbook: {exc.__class__.__name__})") from exc
+    title = ""
     try:
         # Visible sheets first: a hidden sheet is often an old copy or a lookup list, not the data.
         sheets = sorted(workbook.worksheets, key=lambda ws: ws.sheet_state != "visible")
         for sheet in sheets:
-            numbered = [(n, [_xlsx_cell(c) for c in cells]) for n, cells in enumerate(sheet.iter_rows(min_row=1), start=1)]
+            title = sheet.title
+            numbered, cut_short = _sheet_rows(sheet)
             xml = _sheet_xml(archive, sheet)
             _fill_merged(numbered, xml)
             try:
@@ -189,7 +251,15 @@ def _read_xlsx(content: bytes) -> Table:
                 continue  # an instructions sheet: try the next one
             _refuse_uncomputed_formulas(xml, sheet.title)
             table.sheet = sheet.title
+            table.cut_short = cut_short
             return table
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # noqa: BLE001 - broken XML, an entity bomb (expat's limit), a damaged part all raise here
+        raise UnreadableFile(
+            f"工作表“{title}”无法读取，文件可能已损坏 (sheet {title!r} cannot be read, the file may be damaged: "
+            f"{exc.__class__.__name__}: {str(exc)[:120]})"
+        ) from exc
     finally:
         workbook.close()
     raise UnreadableFile("没有哪个工作表有包含“编码”等列名的表头行 (no sheet has a header row naming 编码 and other columns)")
@@ -206,6 +276,20 @@ def _xlsx_cell(cell: Any) -> Any:
         if shown:
             return (shown.group(1) or "") + str(int(value)).zfill(len(shown.group(2)))
     return value
+
+
+def _sheet_rows(sheet: Any) -> tuple[list[tuple[int, list[Any]]], bool]:
+    """(sheet row number, cells) of the non-empty rows, at most MAX_READ_ROWS + 1 of them; whether reading stopped there."""
+    numbered: list[tuple[int, list[Any]]] = []
+    for n, cells in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS + 1), start=1):
+        values = [_xlsx_cell(c) for c in cells]
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue  # an empty row: skipped here as everywhere (a sheet may declare a million of them)
+        _check_width(values, f"第 {n} 行", f"row {n}")
+        numbered.append((n, values))
+        if len(numbered) > MAX_READ_ROWS + 1:
+            return numbered, True
+    return numbered, False
 
 
 def _sheet_xml(archive: zipfile.ZipFile, sheet: Any) -> str:

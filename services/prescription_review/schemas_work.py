@@ -128,7 +128,11 @@ class PrescribersIn(Strict):
         text = data.get("csv")
         if not isinstance(text, str) or len(text) > 2_000_000:
             raise ValidationError("CSV text up to 2 MB", "csv")
-        rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        try:
+            rows = list(reader)
+        except csv.Error as exc:  # an unbalanced quote runs past the field size limit
+            raise ValidationError(f"第 {reader.line_num} 行不是有效的 CSV (line {reader.line_num} is not valid CSV: {exc})", "csv") from exc
         entries = []
         for row in rows:
             entry: dict[str, Any] = {k: (v or "").strip() for k, v in row.items() if k}

@@ -215,9 +215,21 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any]], object]] = {
 }
 
 
+class CsvError(ValueError):
+    """CSV text the csv module cannot read (an unbalanced quote running past the field size limit)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line} is not valid CSV: {message}")
+        self.line = line
+
+
 def read_csv(text: str) -> list[dict[str, str]]:
-    """Rows of a CSV text (UTF-8, header row; a BOM is tolerated)."""
-    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    """Rows of a CSV text (UTF-8, header row; a BOM is tolerated). Raises CsvError naming the line."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise CsvError(reader.line_num, str(exc)) from exc
 
 
 def parse_tables(
@@ -239,7 +251,11 @@ def parse_tables(
         if name not in BUILDERS:
             report.errors.append({"table": name, "row": None, "field": "tables", "message": f"unknown table; one of {', '.join(TABLES)}"})
             continue
-        rows = read_csv(content) if isinstance(content, str) else list(content)
+        try:
+            rows = read_csv(content) if isinstance(content, str) else list(content)
+        except CsvError as exc:
+            report.errors.append({"table": name, "row": exc.line, "field": "csv", "message": str(exc)})
+            continue
         built: list[object] = []
         for n, row in enumerate(rows, start=1):
             if not isinstance(row, Mapping):
