@@ -185,17 +185,23 @@ class Soak:
         """The action (given its window) that makes one fault happen and ends it; returns a note of what was done."""
         servers, fleet, args = self.servers, self.fleet, self.args
 
+        def outage(what: str, stop: Any, start: Any, down: float) -> str:
+            began = time.monotonic()
+            stop()
+            stopped = time.monotonic()
+            time.sleep(down)
+            restarting = time.monotonic()
+            start()
+            done = time.monotonic()
+            return (f"{what}: stopping took {stopped - began:.1f} s, down {down:.0f} s, starting took "
+                    f"{done - restarting:.1f} s (unreachable ~{done - began:.0f} s in all)")
+
         def rabbitmq(w: Window) -> str:
-            servers.rabbit.stop()
-            time.sleep(args.mq_down)
-            servers.rabbit.start()
-            return f"broker down {args.mq_down:.0f} s"
+            return outage("rabbitmqctl stop, rabbitmq-server", servers.rabbit.stop, servers.rabbit.start, args.mq_down)
 
         def postgres(w: Window) -> str:
-            servers.postgres.stop("fast")
-            time.sleep(args.pg_down)
-            servers.postgres.start()
-            return f"PostgreSQL down {args.pg_down:.0f} s"
+            return outage("pg_ctl stop -m fast, pg_ctl start", lambda: servers.postgres.stop("fast"),
+                          servers.postgres.start, args.pg_down)
 
         def kill(names: tuple[str, ...]) -> str:
             # Mid-handling on purpose: paused (SIGSTOP) while work piles up for it, let go (SIGCONT)
