@@ -32,9 +32,10 @@ from typing import Any
 
 import pytest
 
+from hub.registry import spec
 from tests.service.prescription_review.review_support import body as clean_rx
 from tests.service.prescription_review.review_support import flagged
-from tests.support.hubprocess import COUNTYHUB, ROOT, SERVICES, HubProcess
+from tests.support.hubprocess import CONSUMERS, COUNTYHUB, ROOT, SERVICES, HubProcess
 
 DELAYS_S = (0.3, 1.0, 2.2)  # from the start of the clients' work to SIGKILL
 TOWNS = ("CW-T01", "CW-T02")
@@ -228,6 +229,17 @@ def _drained(hub: SeededHub) -> bool:
     return all(hub.rows(s, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0] == 0 for s in SERVICES)
 
 
+def _undelivered(hub: SeededHub) -> dict[str, int]:
+    """Per consumer, how many events it subscribes to (from every outbox) its inbox does not hold."""
+    published = [row for name in SERVICES for row in hub.rows(name, "SELECT event_id, event_type FROM outbox")]
+    missing = {}
+    for name in CONSUMERS:
+        handled = spec(name).handlers
+        inbox = {r[0] for r in hub.rows(name, "SELECT event_id FROM inbox")}
+        missing[name] = sum(1 for event_id, kind in published if kind in handled and event_id not in inbox)
+    return {k: v for k, v in missing.items() if v}
+
+
 def _effects_once(hub: SeededHub, ledger: Ledger) -> dict[str, Any]:
     """Every effect, counted from the databases; asserts each happened exactly once."""
     by_key = hub.rows("procurement", "SELECT idempotency_key, count(*), max(id), max(status) FROM requisitions "
@@ -275,6 +287,7 @@ def test_killed_with_requisitions_and_screenings_in_flight_loses_nothing_and_rep
         hub.start()
         _finish(hub, ledger, tokens)
         _wait(lambda: _drained(hub), 60, f"every outbox to drain after kill {trial + 1}")
+        assert not _undelivered(hub), f"sent but never applied after kill {trial + 1}: {_undelivered(hub)}"
 
         def applied() -> dict[str, Any] | None:
             found = _effects_once(hub, ledger)
