@@ -217,5 +217,6 @@ def approve_purchase_order(ctx: ServiceContext, actor: Principal, cmd: c.Approve
             raise Conflict(f"the order is {po['status']}", {"status": po["status"]})
         if po["created_by"] == actor.subject:
             raise Forbidden("the author of an order cannot approve it", {"approved_by": "same person as the author"})
-        rcv.approve_purchase_order(session, po["id"], actor.subject, now(ctx))
+        if not rcv.approve_purchase_order(session, po["id"], actor.subject, now(ctx)):  # approved meanwhile
+            raise Conflict("the order was approved meanwhile", {"status": "approved meanwhile"})
         return rcv.purchase_order(session, po["id"]) or {}

@@ -164,5 +164,6 @@ def record_payment(ctx: ServiceContext, actor: Principal, cmd: c.RecordPayment) 
             raise InvalidInput("a payment is recorded once made", {"paid_on": "in the future"})
         if cmd.paid_on < found["received_on"]:
             raise InvalidInput("paid before the goods arrived", {"paid_on": f"before the receipt day {found['received_on']}"})
-        rcv.set_paid(session, cmd.receipt_id, cmd.paid_on)
+        if not rcv.set_paid(session, cmd.receipt_id, cmd.paid_on):  # another payment record won the race
+            raise Conflict("the payment of this receipt is already recorded", {"paid_on": "recorded meanwhile"})
         return {**found, "paid_on": cmd.paid_on}

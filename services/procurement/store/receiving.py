@@ -39,9 +39,11 @@ def receipts(session: Session, site_code: str | None, limit: int, offset: int) -
     return [dict(r) for r in session.execute(query.limit(limit).offset(offset)).mappings()]
 
 
-def set_paid(session: Session, receipt_id: str, paid_on: date) -> None:
-    """Record the invoice's payment day."""
-    session.execute(update(RECEIPTS).where(RECEIPTS.c.id == receipt_id).values(paid_on=paid_on))
+def set_paid(session: Session, receipt_id: str, paid_on: date) -> bool:
+    """Record the invoice's payment day, once: False when it was recorded already (a receipt is an
+    audit record; the database refuses a second update, see the append-only migration)."""
+    query = update(RECEIPTS).where(RECEIPTS.c.id == receipt_id, RECEIPTS.c.paid_on.is_(None)).values(paid_on=paid_on)
+    return bool(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
 
 def purchases(session: Session, item_codes: Sequence[str]) -> list[dict[str, Any]]:
@@ -91,10 +93,11 @@ def purchase_orders(session: Session, limit: int, offset: int) -> list[dict[str,
     return [dict(r) for r in session.execute(select(table).order_by(table.c.created_at.desc()).limit(limit).offset(offset)).mappings()]
 
 
-def approve_purchase_order(session: Session, po_id: str, by: str, at: Any) -> None:
-    """Mark a purchase order approved and placed."""
+def approve_purchase_order(session: Session, po_id: str, by: str, at: Any) -> bool:
+    """Mark a purchase order approved and placed, once: False when it no longer awaits approval."""
     table = T["purchase_orders"]
-    session.execute(update(table).where(table.c.id == po_id).values(status="placed", approved_by=by, approved_at=at))
+    query = update(table).where(table.c.id == po_id, table.c.status == "pending_approval")
+    return bool(session.execute(query.values(status="placed", approved_by=by, approved_at=at)).rowcount)  # type: ignore[attr-defined]
 
 
 def insert_transfer(session: Session, row: dict[str, Any]) -> None:
