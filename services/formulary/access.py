@@ -20,6 +20,7 @@ ACCESS: dict[str, Rule] = {
     "GET /api/v1/items": roles(*ANY_ROLE, site=Site.query("site"), note="search; ?site= is that site's list"),
     "POST /api/v1/items": roles(*PROPOSERS),
     "GET /api/v1/items/<code>": roles(*ANY_ROLE),
+    "GET /api/v1/items/export": roles(*ANY_ROLE, note="the catalogue as CSV/xlsx (export.py)"),
     "PATCH /api/v1/items/<code>": roles(*PROPOSERS),
     "POST /api/v1/items/<code>/retire": roles(*PROPOSERS),
     "GET /api/v1/items/<code>/history": roles(*ANY_ROLE),

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from services.formulary import api, store
+from services.formulary.export import export_blueprint
 from services.formulary.seed.loader import seed_if_empty
 from services.formulary.ui import ui_blueprint
 from shared.bus.outbox import pending_count
@@ -21,7 +22,7 @@ def create_app(ctx: ServiceContext) -> Flask:
         with ctx.factory() as session:
             return {"formulary": float(pending_count(session, store.metadata))}
 
-    return create_service_app(
+    app = create_service_app(
         ctx,
         title="Formulary 统一药品耗材目录",
         description="The county's master data: items, sites, stocking lists, approved as catalogue versions.",
@@ -29,6 +30,8 @@ def create_app(ctx: ServiceContext) -> Flask:
         ui=ui_blueprint(),
         gauges={"countyhub_outbox_pending": ("events waiting in the outbox", "service", outbox)},
     )
+    app.register_blueprint(export_blueprint)  # a file, not JSON: outside the OpenAPI document (export.py)
+    return app
 
 
 SPEC = ServiceSpec(

@@ -34,6 +34,7 @@ from typing import Any
 from charset_normalizer import from_bytes
 
 from services.formulary.ui.fields import ITEM_FIELDS as FIELD_LABELS
+from shared.sheets import restore
 
 MAX_ROWS = 20000
 HEADER_SCAN_ROWS = 30
@@ -335,7 +336,8 @@ def _refuse_uncomputed_formulas(xml: str, title: str) -> None:
 
 
 def cell_text(value: Any) -> str | None:
-    """A cell as text (None when blank); whole-number floats lose their '.0'; a date at midnight is a date."""
+    """A cell as text (None when blank); whole-number floats lose their '.0'; a date at midnight is a date;
+    text the export neutralised ('=…) has its apostrophe dropped."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -346,7 +348,7 @@ def cell_text(value: Any) -> str | None:
         return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
+    text = restore(str(value))  # a cell the hub's own export put behind an apostrophe (shared/sheets.py)
     return None if text.strip() == "" else text
 
 

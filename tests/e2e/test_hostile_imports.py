@@ -9,6 +9,7 @@ schemas_work.PrescribersIn). Procurement and dispatch import no files.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import zipfile
@@ -20,7 +21,7 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from services.formulary.app import SPEC as FORMULARY
 from services.formulary.importing import (
@@ -35,7 +36,7 @@ from services.prescription_review.app import SPEC as REVIEW
 from shared.runtime import ServiceContext
 from tests.service.prescription_review.review_support import load_reference as review_reference
 from tests.support.backends import BACKENDS, Backend
-from tests.support.formulary import sample_item
+from tests.support.formulary import approve_all, sample_item
 from tests.support.web import bearer, table_dump
 
 MANAGER = bearer("pharmacy_manager", name="import-mgr")
@@ -317,3 +318,63 @@ def test_prescriber_csv_that_cannot_be_read_is_422_naming_the_field(review: tupl
     before = table_dump(ctx)
     refused(client.post("/api/v1/prescribers", json={"csv": text}, headers=MANAGER), *words)
     assert table_dump(ctx) == before
+
+
+# --- the catalogue export: formula injection neutralised, and the file imports again unchanged ---------
+
+HOSTILE_NAMES = {
+    "generic_name": "=HYPERLINK(\"http://evil.example\",\"点击\")",
+    "trade_name": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "manufacturer": "-2+3 制药",
+    "strength": "+0.25g",
+    "dosage_form": "＝胶囊",  # NFKC stores "=胶囊"
+    "category": "-",
+    "vbp_batch": "@第三批",
+}
+
+
+def test_the_export_neutralises_every_formula_and_imports_again_unchanged(backend: Backend) -> None:
+    ctx = backend.context(FORMULARY)
+    client = FORMULARY.create_app(ctx).test_client()
+    admin = bearer("formulary_admin", name="目录管理员")
+    hostile = sample_item("YP990001", **HOSTILE_NAMES)
+    plain = sample_item("YP990002", generic_name="头孢呋辛", approval_no="国药准字H10000002", package_size=10, volume_cm3=12.5)
+    for item in (hostile, plain):
+        assert client.post("/api/v1/items", json=item, headers=admin).status_code == 201
+    approve_all(client)
+    from tests.unit.test_export_neutralise import evaluated
+
+    exported = client.get("/api/v1/items/export?format=csv", headers=bearer("storekeeper", site="T01"))
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert "attachment" in exported.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(exported.get_data().decode("utf-8-sig"), newline="")))
+    assert len(rows) == 3 and rows[0][0] == "编码"
+    cells = [c for row in rows for c in row]
+    assert not [c for c in cells if evaluated(c)]
+    assert "'=HYPERLINK(\"http://evil.example\",\"点击\")" in cells and "'=胶囊" in cells and "'-" in cells
+    assert "24" in rows[1] and "12.5" in rows[2]  # numbers stay numbers
+
+    book = client.get("/api/v1/items/export?format=xlsx", headers=MANAGER)
+    assert book.status_code == 200 and book.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(book.get_data())).worksheets[0]
+    assert not [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert not [v for row in values for v in row if evaluated(v)]
+    assert 24 in values[1] and 12.5 in values[2]
+
+    before = table_dump(ctx)
+    for content, name in ((exported.get_data(), "目录.csv"), (book.get_data(), "目录.xlsx")):
+        report = upload(client, content, name, confirm=True)
+        assert report.status_code == 200, report.get_json()
+        assert [r["status"] for r in report.get_json()["rows"]] == ["unchanged", "unchanged"], report.get_json()["rows"]
+    assert table_dump(ctx) == before
+
+
+def test_the_export_refuses_what_it_cannot_write(formulary: tuple[ServiceContext, FlaskClient]) -> None:
+    _, client = formulary
+    r = client.get("/api/v1/items/export?format=pdf&status=gone", headers=MANAGER)
+    assert r.status_code == 422 and r.mimetype == PROBLEM
+    assert {e["field"] for e in r.get_json()["errors"]} == {"format", "status"}
+    assert client.get("/api/v1/items/export").status_code == 401
+    empty = client.get("/api/v1/items/export?status=all", headers=MANAGER)
+    assert empty.status_code == 200 and len(empty.get_data().decode("utf-8-sig").splitlines()) == 1
