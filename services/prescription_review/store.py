@@ -7,7 +7,13 @@
 - `audit_events`: the append-only audit trail (who, when, what, why, knowledge version). A
   database trigger refuses UPDATE and DELETE on both SQLite and PostgreSQL.
 - `knowledge_versions`, `severity_overrides`, `prescribers`, `review_settings`: configuration.
-Patient data: only the clinical facts screening needs, under a keyed hash of the patient id.
+Patient data: only the clinical facts screening needs, under a keyed hash of the patient id
+(issue 13). `screenings.prescription.patient` keeps key (HMAC-SHA256 of the id with the service
+secret, 16 hex), age_years, age_days, sex, weight_kg, pregnant, lactating, allergies and the coded
+diagnoses (code, name) the checks and the reviewing pharmacist read; `screenings.patient_key` the
+same key. No name or ID number is accepted (the schema refuses unknown fields), none is logged
+(shared/web/logging.py masks SQL values), and events carry no patient field
+(tests/faults/test_patient_data.py).
 """
 
 from __future__ import annotations
