@@ -560,3 +560,63 @@ def test_nul_in_a_path_segment_or_query_parameter_is_422_on_both_databases(backe
                 _assert_problem(response, (422,), name, "U+0000")
                 sent += 1
     assert sent >= 10
+
+
+def _receipt(n: int) -> dict[str, Any]:
+    from tests.e2e.test_procurement_api import receipt_body
+
+    return receipt_body()
+
+
+# Valid bodies of the writes that store text (each answers 2xx as it is): every string in them is replaced in turn.
+SWEEP: list[tuple[str, tuple[str, str | None], str, Any]] = [
+    ("formulary", ("pharmacy_manager", None), "/api/v1/items", lambda n: sample_item(f"YP97{n:04d}")),
+    ("procurement", ("storekeeper", "T01"), "/api/v1/requisitions",
+     lambda n: {"site_code": "T01", "lines": [{"item_code": AMOX, "quantity": 48}], "urgent": True, "urgent_reason": "x"}),
+    ("procurement", ("pharmacy_manager", None), "/api/v1/distributors",
+     lambda n: {"name": "x", "tax_id": f"9137000076280{n:05d}", "items": "all"}),
+    ("procurement", ("pharmacy_manager", None), "/api/v1/manufacturers",
+     lambda n: {"name": "石药集团", "tax_id": f"9113010010430{n:05d}",
+                "agents": [{"name": "石药销售", "tax_id": f"9113010010439{n:05d}", "kind": "sales_subsidiary"}]}),
+    ("procurement", ("pharmacy_manager", None), "/api/v1/receipts", _receipt),
+    ("prescription_review", ("his", None), "/api/v1/screenings", lambda n: rx_body(prescription_no=f"R-SW-{n}")),
+    ("prescription_review", ("pharmacy_manager", None), "/api/v1/prescribers",
+     lambda n: {"entries": [{"id": f"D{n:04d}", "name": "x", "sites": ["CW-H01"], "title": "主治医师"}]}),
+    ("dispatch", ("dispatcher", None), "/api/v1/shipments", lambda n: {"site_code": "CW-T02", "deliver": {"cold": 1}, "note": "x"}),
+]  # fmt: skip
+SWEEP_VALUES = ("药" * 300, "a" * 100_000, "💊" * 70, "=1+1\u202e", "e\u0301" * 50)
+
+
+def _string_paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _string_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _string_paths(value, (*path, index))
+    elif isinstance(node, str):
+        yield path
+
+
+@pytest.mark.parametrize("service", sorted({s[0] for s in SWEEP}))
+def test_every_string_of_a_valid_body_too_long_or_odd_is_never_a_server_error(backend: Backend, service: str) -> None:
+    """Each string in a valid body replaced by 300 Han characters, 100,000 letters, emoji, RTL override or
+    combining marks: stored or refused as problem+json naming the field, never a 5xx (varchar columns on PostgreSQL)."""
+    ctx, client = _client(backend, service)
+    n = 0
+    for _, (role, site), url, make in [s for s in SWEEP if s[0] == service]:
+        headers = bearer(role, site=site, name="sweep")
+        assert client.post(url, json=make(0), headers=headers).status_code in (200, 201), url
+        for path in _string_paths(make(0)):
+            for value in SWEEP_VALUES:
+                n += 1
+                body = make(n)
+                node = body
+                for key in path[:-1]:
+                    node = node[key]
+                node[path[-1]] = value
+                response = client.post(url, json=body, headers=headers)
+                assert response.status_code < 500, (url, path, len(value), response.get_data()[:300])
+                if response.status_code >= 400:
+                    assert response.mimetype == PROBLEM and response.get_json()["errors"], (url, path)
+    assert n >= 2 * len(SWEEP_VALUES)  # at least two strings of each body were replaced
