@@ -3,9 +3,9 @@
 Every part runs as in production, as its own process (tests/faults/server_faults_support.py): the
 four APIs under gunicorn, a relay per service, the three consumers, on a private PostgreSQL
 cluster and a private RabbitMQ node (tests/support/servers.py) that these tests stop and start;
-the machine's shared servers are never touched. A flow is 4 waves of catalogue approvals (fanned
+the machine's shared servers are never touched. A flow is 3 waves of catalogue approvals (fanned
 out to three consumers), screenings (stock taken in procurement) and requisitions (shipments in
-dispatch): 700 events, 1,900 deliveries. After each fault every event ever written must be
+dispatch): 675 events, 1,875 deliveries. After each fault every event ever written must be
 delivered, each effect must have happened exactly once (Hub.check_exactly_once: inbox rows, read
 model rows, ledger rows and units, shipments), every outbox must be empty and no message may be
 left on the broker, dead-lettered or not.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,14 +28,14 @@ from tests.support.servers import port_open
 pytestmark = pytest.mark.integration
 
 
-def test_rabbitmq_stopped_and_started_mid_flow(hub_alive: Hub) -> None:
+def test_rabbitmq_stopped_and_started_mid_flow(hub_alive: Hub, record_property: Callable[[str, object], None]) -> None:
     hub, rabbit = hub_alive, hub_alive.servers.rabbit
     before = hub.inbox_count("dispatch")
     flow = Flow(hub, "A")
     flow.start()
     try:
-        flow.wait_waves(1)
-        wait(lambda: hub.inbox_count("dispatch") > before, 30, "the first events of the flow to arrive")
+        flow.wait_approved()
+        wait(lambda: hub.inbox_count("dispatch") > before, 30, "the first events of the flow to arrive", interval=0.05)
         with rabbit.stopped():
             # The APIs keep accepting work with the broker away: the flow goes on into the outboxes.
             sent_when_stopped = flow.waves_done
@@ -43,14 +44,18 @@ def test_rabbitmq_stopped_and_started_mid_flow(hub_alive: Hub) -> None:
             assert sum(waiting.values()) > 0, waiting
             assert not rabbit.running
             assert port_open(5672), "the machine's shared RabbitMQ must stay up"
+        started = time.monotonic()
     finally:
         flow.finish()
+    record_property("flow_done_after_start_s", round(time.monotonic() - started, 2))
     assert sent_when_stopped < flow.chunks, "the broker was stopped after the flow had ended"
     hub.wait_drained()
-    hub.check_exactly_once()
+    record_property("drained_after_start_s", round(time.monotonic() - started, 2))
+    record_property("flow_timeline", flow.timeline)
+    record_property("checked", hub.check_exactly_once())
 
 
-def test_consumers_killed_mid_handling(hub_alive: Hub) -> None:
+def test_consumers_killed_mid_handling(hub_alive: Hub, record_property: Callable[[str, object], None]) -> None:
     hub = hub_alive
     flow = Flow(hub, "B")
     last = {c: hub.inbox_count(c) for c in CONSUMERS}
@@ -62,10 +67,12 @@ def test_consumers_killed_mid_handling(hub_alive: Hub) -> None:
         last.update(counts)
         return growing and not hub.drained()
 
+    began = time.monotonic()
     flow.start()
     try:
-        flow.wait_waves(1)
+        flow.wait_approved()
         wait(handling, 60, "the consumers to be in the middle of a backlog", interval=0.02)
+        record_property("killed_at_s", round(time.monotonic() - began, 2))
         for name in CONSUMERS:
             hub.loops[f"{name}-consume"].kill()  # SIGKILL: no clean-up, no acks for what it held
         assert flow.is_alive(), "the flow ended before the consumers were killed"
@@ -73,9 +80,13 @@ def test_consumers_killed_mid_handling(hub_alive: Hub) -> None:
     finally:
         for name in CONSUMERS:
             hub.loops[f"{name}-consume"].start()
+        restarted = time.monotonic()
         flow.finish()
+    record_property("flow_done_after_restart_s", round(time.monotonic() - restarted, 2))
     hub.wait_drained()
-    hub.check_exactly_once()
+    record_property("drained_after_restart_s", round(time.monotonic() - restarted, 2))
+    record_property("flow_timeline", flow.timeline)
+    record_property("checked", hub.check_exactly_once())
 
 
 def test_relays_killed_between_publishing_and_marking_sent(hub_alive: Hub, tmp_path: Path) -> None:
@@ -129,7 +140,7 @@ def _publish_then_die(hub: Hub, markers: dict[str, Path], types: dict[str, str],
         assert hub.scalar(name, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") >= count  # still unsent
 
 
-def test_postgresql_restarted_under_load(hub_alive: Hub) -> None:
+def test_postgresql_restarted_under_load(hub_alive: Hub, record_property: Callable[[str, object], None]) -> None:
     """With the database down the APIs answer 503 problem+json at once, readiness goes false, and
     everything (APIs, relays, consumers) recovers without a process restart."""
     hub, pg = hub_alive, hub_alive.servers.postgres
@@ -194,11 +205,13 @@ def test_postgresql_restarted_under_load(hub_alive: Hub) -> None:
         restarted = time.monotonic()
         wait(lambda: all(ready(s) == 200 for s in SERVICES), 30, "every API to be ready again")
         recovered_s = time.monotonic() - restarted
+        record_property("ready_again_s", round(recovered_s, 2))
         time.sleep(1.5)  # and the load is served again
     finally:
         stop.set()
         for thread in threads:
             thread.join(30)
+    record_property("answers", dict(outcomes))
     assert not bad, f"{len(bad)} bad answers, e.g. {bad[:5]}; all: {dict(outcomes)}"
     assert slowest[0] < 10, f"a request took {slowest[0]:.1f} s"
     assert sum(n for k, n in during.items() if k.endswith(" 503")) > 0, f"no 503 while down: {dict(during)}"

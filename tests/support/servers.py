@@ -28,7 +28,7 @@ API (every method blocks until the server is really up or down, or raises Server
     mq.stop(); mq.start()             # rabbitmqctl stop, then a new rabbitmq-server process
     with mq.stopped(): ...
     mq.ctl("list_queues")             # rabbitmqctl -n <node> ... against this node
-    mq.close()
+    mq.close()                        # killed, directory removed
 
     with private_servers() as servers:  # both started (in parallel), both closed at the end
         servers.postgres.url("x"); servers.rabbit.url
@@ -336,9 +336,7 @@ class PrivateRabbit:
             self.start()
 
     def close(self) -> None:
-        """Stop the node (killed if it will not stop) and remove its directory."""
-        with contextlib.suppress(Exception):
-            self.stop()
+        """Kill the node (it is thrown away: no graceful stop needed) and remove its directory."""
         self._kill()
         _unregister(self)
         shutil.rmtree(self.base, ignore_errors=True)
