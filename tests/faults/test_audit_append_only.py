@@ -430,3 +430,119 @@ def test_a_receipt_is_paid_once_a_draft_decided_once(roles: Roles) -> None:
         assert "permission denied" in _refused(d.ctx.engine, f"UPDATE receipts SET total = 0 WHERE id = '{rid}'")
     finally:
         d.close()
+
+
+def test_the_app_role_named_by_the_environment_is_granted_and_a_missing_one_fails_the_migration(
+    roles: Roles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kubernetes names the role (<SERVICE>_DATABASE_APP_ROLE): the migration Job fails, and is
+    retried, while the role does not exist yet, rather than leave the service without grants."""
+    monkeypatch.setenv("DISPATCH_DATABASE_APP_ROLE", f"{roles.owner}_nobody")
+    owner_url, _ = roles.database("dispatch")
+    owner = make_engine(owner_url)
+    try:
+        with pytest.raises(ValueError, match=f"no database role '{roles.owner}_nobody'"):
+            upgrade(DISPATCH.migrations, owner)
+        monkeypatch.setenv("DISPATCH_DATABASE_APP_ROLE", roles.app)
+        upgrade(DISPATCH.migrations, owner)
+        with owner.connect() as conn:
+            granted = conn.execute(text(
+                "SELECT privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = :r AND table_name = 'stop_completions' ORDER BY 1"), {"r": roles.app}).scalars()
+            assert list(granted) == ["INSERT", "SELECT"]
+    finally:
+        owner.dispose()
+
+
+# --- the API: every mutating route, on a hub that has run a working day ---------------------------
+
+_UPDATE = re.compile(r"^\s*UPDATE\s+\"?(\w+)\"?\s+SET\s+(.*?)(?:\s+WHERE\s|\s+RETURNING\s|$)", re.I | re.S)
+_DELETE = re.compile(r"^\s*(?:DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+\"?(\w+)", re.I)
+
+
+def _snapshot(ctx: ServiceContext, service: str) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    with ctx.engine.connect() as conn:
+        out = {}
+        for table in PROTECTED[service]:
+            result = conn.execute(text(f'SELECT * FROM "{table}"'))
+            out[table] = (list(result.keys()), [tuple(r) for r in result])
+        return out
+
+
+def test_no_api_route_changes_or_removes_an_audit_row(tmp_path: Path) -> None:
+    """Every POST/PUT/PATCH/DELETE route of the four services, called on ids that exist (with an
+    empty body, and the closing ones twice with a valid one): no 5xx, no UPDATE/DELETE statement
+    on an audit table but a closing update, and every audit row written before is still there,
+    unchanged but for a closing update's columns."""
+    from sqlalchemy import event
+
+    from shared.clock import LOCAL_TZ, utcnow
+    from tests.e2e.fuzz_support import seeded_hub
+
+    with seeded_hub(tmp_path) as fh:
+        running = fh.hub.services
+        before = {name: _snapshot(svc.ctx, name) for name, svc in running.items()}
+        assert before["procurement"]["receipts"][1] and before["prescription_review"]["audit_events"][1]
+        assert before["formulary"]["catalogue_versions"][1]  # (a stop is confirmed only while today's routes last)
+        statements: list[tuple[str, str]] = []
+
+        def recorder(name: str) -> Callable[..., None]:
+            def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+                statements.append((name, statement))
+            return record
+
+        listeners = [(svc.ctx.engine, recorder(name)) for name, svc in running.items()]
+        for engine, fn in listeners:
+            event.listen(engine, "before_cursor_execute", fn)
+        answers: list[tuple[str, str, int]] = []
+        try:
+            for name, svc in running.items():
+                client = svc.app.test_client()
+                for rule in svc.app.url_map.iter_rules():
+                    for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
+                        ids = {arg: (fh.ids[name].get(arg) or ["x"])[0] for arg in rule.arguments}
+                        path = rule.rule
+                        for arg, value in ids.items():
+                            path = re.sub(rf"<(?:\w+:)?{arg}>", str(value), path)
+                        reply = client.open(path, method=method, json={}, headers=fh.bearer(name, method, rule.rule))
+                        answers.append((name, f"{method} {path}", reply.status_code))
+            # The closing updates, each twice: the second is refused (409) and changes nothing.
+            today = utcnow().astimezone(LOCAL_TZ).date().isoformat()
+            procurement = running["procurement"].app.test_client()
+            receipt = fh.ids["procurement"]["receipt_id"][0]
+            pay = f"/api/v1/receipts/{receipt}/payment"
+            headers = fh.bearer("procurement", "POST", "/api/v1/receipts/<receipt_id>/payment")
+            first = procurement.post(pay, json={"paid_on": today}, headers=headers).status_code
+            assert procurement.post(pay, json={"paid_on": today}, headers=headers).status_code == 409
+            assert first in (200, 409)  # 409: the working day had paid it already
+            review = running["prescription_review"].app.test_client()
+            decided = next(r for r in fh.ids["prescription_review"]["review_id"]
+                           if review.get(f"/api/v1/reviews/{r}", headers=fh.bearer("prescription_review", "GET",
+                                         "/api/v1/reviews/<review_id>")).get_json()["status"] in ("approved", "passed"))  # fmt: skip
+            again = review.post(f"/api/v1/reviews/{decided}/decision", json={"decision": "reject", "reason_code": "DOSE"},
+                                headers=fh.bearer("prescription_review", "POST", "/api/v1/reviews/<review_id>/decision"))
+            assert again.status_code == 409, again.get_json()
+        finally:
+            for engine, fn in listeners:
+                event.remove(engine, "before_cursor_execute", fn)
+        after = {name: _snapshot(svc.ctx, name) for name, svc in running.items()}
+
+    assert not [a for a in answers if a[2] >= 500], [a for a in answers if a[2] >= 500]
+    assert len(answers) > 40, "every mutating route was called"
+    assert any(_UPDATE.match(s) for _, s in statements), "the recorder saw the routes' statements"
+    for name, statement in statements:
+        if (m := _DELETE.match(statement)) and m.group(1) in PROTECTED[name]:
+            raise AssertionError(f"{name}: {statement}")
+        if (m := _UPDATE.match(statement)) and m.group(1) in PROTECTED[name]:
+            assigned = set(re.findall(r"\"?(\w+)\"?\s*=", m.group(2)))
+            assert assigned <= set(PROTECTED[name][m.group(1)]), f"{name}: {statement}"
+    for name in PROTECTED:
+        for table, closes in PROTECTED[name].items():
+            columns, old = before[name][table]
+            _, new = after[name][table]
+            keep = [i for i, c in enumerate(columns) if c not in closes]
+            guard = columns.index(closes[0]) if closes else None
+            closed_then = [r for r in old if guard is not None and r[guard] is not None]
+            assert all(r in new for r in closed_then), f"{name}.{table}: a closed row changed"
+            project = [tuple(r[i] for i in keep) for r in new]
+            assert all(tuple(r[i] for i in keep) in project for r in old), f"{name}.{table}: a row changed or went"
