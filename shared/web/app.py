@@ -62,6 +62,10 @@ class ProblemApi(Api):
         if status == 413:
             hint = g.get("upload_hint") or f"at most {request.max_content_length} bytes"
             errors = [{"field": "body", "message": f"larger than {request.max_content_length} bytes: {hint}"}]
+            length, limit = request.content_length, request.max_content_length
+            if length is not None and limit is not None and length <= limit:  # Werkzeug's form limits, not the size
+                errors = [{"field": "body", "message": f"a form field over {request.max_form_memory_size} bytes or more than "
+                                                      f"{request.max_form_parts} parts: send the file as the one multipart field 'file'"}]
         if status == 400 and errors and any(e["message"] == "Invalid JSON body." for e in errors):
             errors = [{"field": "body", "message": "not valid JSON"}]
         title = error.name if status != 422 else "Invalid input"

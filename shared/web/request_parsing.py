@@ -11,7 +11,8 @@
   than MAX_NUMBER_DIGITS digits are 400, an object naming a key twice is 400 naming the key (parsers
   disagree on which value wins), a leading byte-order mark is 400 saying so, and a string holding
   NUL (PostgreSQL text cannot) or a lone surrogate (not Unicode text) is 422 naming the field
-  (`items[0].name`). The checks cover /api/ and /cds-services/ (the CDS Hooks root mount).
+  (`items[0].name`). The checks cover /api/, /cds-services/ (the CDS Hooks root mount) and the
+  demonstration sign-in (/ui/dev-token): every route that reads a body.
 - Bodies are at most MAX_CONTENT_LENGTH bytes (Settings.max_body_bytes, MAX_BODY_BYTES, 2 MiB by
   default), with or without a Content-Length (a chunked body is cut off at the limit): 413
   problem+json. Uploads have their own size limit (UPLOAD_MAX_BYTES, streamed to disk by Werkzeug);
@@ -38,7 +39,7 @@ MAX_NUMBER_DIGITS = 400  # far beyond any quantity or price; Python itself refus
 UPLOAD_MAX_BYTES = 32 * 1024 * 1024
 LARGE_JSON_MAX_BYTES = 8 * 1024 * 1024
 BODY_METHODS = ("POST", "PUT", "PATCH")
-CHECKED_PREFIXES = ("/api/", "/cds-services/")
+CHECKED_PREFIXES = ("/api/", "/cds-services/", "/ui/dev-token")  # every route that reads a body (devsignin.PATH)
 # NUL and UTF-16 surrogates can only reach a str through a \u escape (raw ones are not valid JSON / UTF-8).
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

@@ -620,3 +620,26 @@ def test_every_string_of_a_valid_body_too_long_or_odd_is_never_a_server_error(ba
                 if response.status_code >= 400:
                     assert response.mimetype == PROBLEM and response.get_json()["errors"], (url, path)
     assert n >= 2 * len(SWEEP_VALUES)  # at least two strings of each body were replaced
+
+
+def test_the_demonstration_sign_in_checks_its_body_like_the_api(tmp_path: Path) -> None:
+    """/ui/dev-token reads a JSON body too: 100,000 levels of nesting were a RecursionError (500) there."""
+    ctx = build_context(FORMULARY, make_settings("formulary", f"sqlite:///{tmp_path}/f.sqlite3", dev_login=True))
+    upgrade(FORMULARY.migrations, ctx.engine)
+    client = FORMULARY.create_app(ctx).test_client()
+    for data, status, says in [(DEEP_ARRAY, 400, "deeper than"), (b'{"role": NaN}', 400, "NaN"),
+                               (b'{"role": "pharmacist", "name": "a\\u0000b"}', 422, "U+0000")]:  # fmt: skip
+        response = client.post("/ui/dev-token", data=data, headers={"Content-Type": "application/json"})
+        _assert_problem(response, (status,), None, says)
+    _assert_problem(client.post("/ui/dev-token", data=b"role=pharmacist"), (415,), "Content-Type")
+    assert client.post("/ui/dev-token", json={"role": "pharmacist"}).status_code == 200
+    ctx.engine.dispose()
+
+
+def test_werkzeug_form_limits_are_413_saying_which_limit() -> None:
+    """A multipart body under the upload limit but with too many parts or a large plain field is not 'larger than 32 MiB'."""
+    parts = b"".join(b'--x\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(2000)) + b"--x--\r\n"
+    field = b'--x\r\nContent-Disposition: form-data; name="note"\r\n\r\n' + b"a" * 600_000 + b"\r\n--x--\r\n"
+    for data in (parts, field):
+        response = _send("formulary", "POST", "/api/v1/imports/items", data, "multipart/form-data; boundary=x")
+        _assert_problem(response, (413,), "body", "parts")
