@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -80,17 +81,27 @@ def seeded_hub(data_dir: Path) -> Iterator[FuzzHub]:
 
 
 def _dispatch_day(day: DemoDay) -> None:
-    """An urgent shipment, tomorrow's plan solved in a second and published, one stop confirmed."""
+    """An urgent shipment; today's and tomorrow's plans solved in a second each and published, a
+    stop of today's confirmed by its driver (when today's plan has routes left at this hour), a
+    re-plan of tomorrow's solved; a last plan left queued."""
     dispatcher = day.client("dispatch", "dispatcher", name="fuzz-dispatcher")
     dispatcher.post("/api/v1/shipments", {"site_code": "CW-T05", "deliver": {"cold": 6, "ambient": 20}, "priority": 3})
-    queued = dispatcher.post("/api/v1/plans", {"time_limit_s": 1, "workers": 1}).body
-    plan = day.wait_for("the plan to be solved", lambda: _finished(dispatcher, queued["id"]), timeout=120)
-    if plan["status"] != "solved":
-        raise RuntimeError(f"the seeding plan was not solved: {plan['error']}")
-    dispatcher.post(f"/api/v1/plans/{plan['id']}/publish", {})
-    stop = plan["result"]["routes"][0]["stops"][0]["id"]
-    dispatcher.post(f"/api/v1/plans/{plan['id']}/stops/{stop}/complete", {})
-    dispatcher.post("/api/v1/plans", {"time_limit_s": 1, "workers": 1})  # a second plan left queued
+    for when in (date.today(), date.today() + timedelta(days=1)):
+        reply = dispatcher.post("/api/v1/plans", {"date": when.isoformat(), "time_limit_s": 1, "workers": 1})
+        if reply.status != 202 and when == date.today():
+            continue  # today's rounds are over (county time): no plan for today at this hour
+        queued = reply.body
+        plan = day.wait_for("a plan to be solved", partial(_finished, dispatcher, queued["id"]), timeout=120)
+        if plan["status"] != "solved":
+            raise RuntimeError(f"a seeding plan was not solved: {plan['error']}")
+        if when != date.today():  # a re-plan of tomorrow's, so compare has a base plan to compare with
+            replan = dispatcher.post(f"/api/v1/plans/{plan['id']}/replan", {"time_limit_s": 1}).body
+            day.wait_for("the re-plan to be solved", partial(_finished, dispatcher, replan["id"]), timeout=120)
+        dispatcher.post(f"/api/v1/plans/{plan['id']}/publish", {})
+        stops = [s["id"] for r in plan["result"]["routes"] for s in r["stops"]]
+        if when == date.today() and stops:
+            dispatcher.post(f"/api/v1/plans/{plan['id']}/stops/{stops[0]}/complete", {})
+    dispatcher.post("/api/v1/plans", {"time_limit_s": 1, "workers": 1})
 
 
 def _finished(client: HubClient, plan_id: str) -> Any:
@@ -114,7 +125,7 @@ def _read_ids(day: DemoDay) -> dict[str, dict[str, list[str]]]:
     reviews = [r["id"] for r in pharmacist.get("/api/v1/reviews?limit=10").body]
     shipments = [s["id"] for s in dispatcher.get("/api/v1/shipments?status=all").body][:8]
     plans = dispatcher.get("/api/v1/plans").body
-    solved = next(p for p in plans if p["result"])
+    solved = max((p for p in plans if p["result"]), key=lambda p: sum(len(r["stops"]) for r in p["result"]["routes"]))
     stops = [s["id"] for r in solved["result"]["routes"] for s in r["stops"]][:8]
     vehicles = [r["vehicle"] for r in solved["result"]["routes"]]
     tomorrow = date.today() + timedelta(days=1)

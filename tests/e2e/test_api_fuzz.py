@@ -20,6 +20,7 @@ module is reported by pytest (`--durations`), not asserted.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -100,7 +101,8 @@ def _merge(generated: Any, chosen: dict[str, str]) -> Any:
 def check(case: schemathesis.Case, fuzz: FuzzHub, service: str) -> None:
     """Call the operation as a role its rule allows; run every conformance check on the answer."""
     rule = case.operation.path.replace("{", "<").replace("}", ">")
-    case.call_and_validate(headers=fuzz.bearer(service, case.method.upper(), rule), checks=CHECKS)
+    response = case.call_and_validate(headers=fuzz.bearer(service, case.method.upper(), rule), checks=CHECKS)
+    ANSWERS.setdefault((service, case.method.upper(), case.operation.path), Counter())[response.status_code] += 1
 
 
 def documented_operations() -> list[tuple[str, str, str]]:
@@ -117,6 +119,7 @@ def documented_operations() -> list[tuple[str, str, str]]:
 
 
 OPERATIONS = documented_operations()
+ANSWERS: dict[tuple[str, str, str], Counter[int]] = {}  # (service, METHOD, path) -> statuses seen
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +165,11 @@ def test_seeded_ids_exist(fuzz_hub: FuzzHub) -> None:
         assert not empty, f"{service}: no seeded {empty}"
 
 
+
+
+def test_seeded_ids_reach_the_use_cases() -> None:
+    """Every read of something by id that was fuzzed above found it at least once (a 2xx answer):
+    the seeded ids reach the use cases, not only the 404 path. Runs after the fuzz (file order)."""
+    reads = [(s, m, p) for (s, m, p) in ANSWERS if m == "GET" and "{" in p]
+    missed = {f"{s} {m} {p}": dict(ANSWERS[(s, m, p)]) for s, m, p in reads if not any(200 <= c < 300 for c in ANSWERS[(s, m, p)])}
+    assert not missed, missed
