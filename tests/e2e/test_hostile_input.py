@@ -559,6 +559,12 @@ def test_nul_in_a_path_segment_or_query_parameter_is_422_on_both_databases(backe
                 response = client.open(re.sub(r"\{[^}]+\}", "X1", path) + f"?{name}=a%00b", method=method.upper(), headers=headers)
                 _assert_problem(response, (422,), name, "U+0000")
                 sent += 1
+            for odd in ("%ED%A0%80", "%E2%80%AE%E8%8D%AF", "%F0%9F%92%8A" * 50, "e%CC%81" * 40, "%E8%8D%AF" * 3000, "%FF%FE"):
+                # a surrogate as UTF-8 bytes, RTL override, emoji, combining marks, 3,000 Han characters, bytes not UTF-8
+                concrete = re.sub(r"\{[^}]+\}", odd, path) + "?" + "&".join(f"{q}={odd}" for q in queries)
+                response = client.open(concrete, method=method.upper(), headers=headers)
+                assert response.status_code < 500, (concrete[:120], response.get_data()[:300])
+                sent += 1
     assert sent >= 10
 
 
