@@ -31,7 +31,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    """Upgrade service databases to the newest revision."""
+    """Upgrade service databases to the newest revision; on PostgreSQL, then grant the application role
+    (<SERVICE>_DATABASE_APP_ROLE, else <owner>_app if it exists) only what the service needs."""
     from shared.migrate import upgrade
 
     for name in args.service or registry.SERVICES:
