@@ -177,6 +177,16 @@ def _ref(stop: DayStop) -> dict[str, Any]:
             "receiving_hours": [list(h) for h in site.receiving_hours]}  # fmt: skip
 
 
+def usable_compartments(trips: Iterable[Mapping[str, Any]], largest: Mapping[str, float]) -> dict[str, float]:
+    """The biggest compartment of each kind among the trips that plan the day (litres), never more
+    than ``largest`` (the active fleet's); a kind none of them has is left out."""
+    usable: dict[str, float] = {}
+    for trip in trips:
+        for compartment, litres in trip["compartments"].items():
+            usable[compartment] = max(usable.get(compartment, 0.0), float(litres))
+    return {c: min(v, largest.get(c, v)) for c, v in usable.items()}
+
+
 def day_request(
     day: date,
     sites: Iterable[SiteInfo],
@@ -193,7 +203,8 @@ def day_request(
     same-day plan never sends a van out in the past; HubClosed when the hub has already closed.
 
     One stop per site with anything to move (shipments + rounds due); a site's order larger than
-    any vehicle's compartment becomes several stops at that site (``split_oversized``). Trips (or
+    the compartment of every vehicle that can work that day becomes several stops at that site
+    (``split_oversized`` against ``usable_compartments``). Trips (or
     vehicles) named in ``exclude`` are already out and take no part. Vehicles
     whose shift lies outside the depot's hours are left out (``request["left_out"]``); the others
     run as trips (``trip_vehicles``).
@@ -208,11 +219,14 @@ def day_request(
         if minutes(not_before) >= minutes(closes):
             raise HubClosed(closes)
         opens = not_before
-    stops = [part for stop in build_day_stops(day, all_sites, shipments) for part in split_oversized(stop, largest)]
     left_out = [lo for lo in (screen_vehicle(v, opens, closes) for v in vehicles) if lo is not None]
     out_ids = {lo.vehicle_id for lo in left_out}
     trips = [t for v in vehicles if v["id"] not in out_ids and v["id"] not in exclude for t in trip_vehicles(v)
              if t["id"] not in exclude and screen_vehicle(t, opens, closes) is None]  # fmt: skip
+    # Split to what the vehicles planning this day can carry: a bigger compartment on a vehicle left
+    # out (shift outside the depot's hours) or already out on a re-plan carries nothing today.
+    usable = usable_compartments(trips, largest)
+    stops = [part for stop in build_day_stops(day, all_sites, shipments) for part in split_oversized(stop, usable)]
     request = {
         "depot": {"id": hub.code, "lat": hub.lat, "lon": hub.lon, "open": opens, "close": closes},
         "vehicles": trips,

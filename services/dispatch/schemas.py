@@ -199,6 +199,13 @@ class SolveIn(Strict):
                 errors.setdefault("locked_routes", []).append(f"no vehicle {vehicle_id}")
             elif vehicle_id in data["locked_routes"][:i]:
                 errors.setdefault("locked_routes", []).append(f"vehicle {vehicle_id} is named twice")
+        locked_on = {s: v for v in reversed(data["locked_routes"]) for s in (data.get("initial_routes") or {}).get(v, ())}
+        for stop_id, vehicle_id in data["locks"].items():
+            on = locked_on.get(stop_id)
+            if on is not None and on != vehicle_id and vehicle_id in vehicle_ids:
+                errors.setdefault("locks", {})[stop_id] = [
+                    f"stop {stop_id} is on {on}'s locked route; it cannot also be locked to {vehicle_id}"
+                ]
         placed: dict[str, str] = {}  # a stop rides on one route at most once
         for vehicle_id, route in (data.get("initial_routes") or {}).items():
             if vehicle_id not in vehicle_ids:

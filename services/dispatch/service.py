@@ -298,7 +298,10 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
         request["locks"] = locks
         for vehicle in locked:
             for stop in request["initial_routes"].get(vehicle, []):
-                request["locks"].setdefault(stop, vehicle)
+                if request["locks"].setdefault(stop, vehicle) != vehicle:  # pinned elsewhere by the caller
+                    raise InvalidInput(f"stop {stop} is on {vehicle}'s locked route",
+                                       {f"locks.{stop}": f"on {vehicle}'s locked route; it cannot also be locked to "
+                                                         f"{cmd.locks[stop]}"})  # fmt: skip
         request["locked_routes"] = locked
         _screen(request)
         request["kept_routes"] = [r for r in base["result"]["routes"] if r["vehicle"] in out]

@@ -1,0 +1,114 @@
+"""Issue 8, tried with fresh eyes: new cases of each kind of fault the issue names, over HTTP.
+
+Each test failed before its fix (or is marked xfail, strict, when the fix belongs to the routing core).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from shared.runtime import ServiceContext
+from tests.e2e.dispatch_support import DISPATCHER, MONDAY, client, ctx, run_queued
+from tests.support.web import table_dump
+
+__all__ = ["client", "ctx"]  # fixtures
+
+HUB = {"id": "HUB", "lat": 34.95, "lon": 115.89, "open": "07:00", "close": "19:00"}
+VAN = {"compartments": {"ambient": 3000, "cold": 400, "specimen": 50}, "shift": ["07:30", "17:30"]}
+
+
+def _van(vid: str, **extra: Any) -> dict[str, Any]:
+    return {"id": vid, **VAN, **extra}
+
+
+def _stop(sid: str, lat: float, lon: float, **extra: Any) -> dict[str, Any]:
+    return {"id": sid, "lat": lat, "lon": lon, "deliver": {"ambient": 10}, "service_min": 5, **extra}
+
+
+def _fields(response: Any) -> list[str]:
+    return [e["field"] for e in response.get_json().get("errors") or []]
+
+
+def _plan(client: FlaskClient, ctx: ServiceContext) -> dict[str, Any]:
+    queued = client.post("/api/v1/plans", json={"date": MONDAY.isoformat(), "time_limit_s": 1, "workers": 1},
+                         headers=DISPATCHER)  # fmt: skip
+    assert queued.status_code == 202, queued.get_json()
+    run_queued(ctx)
+    plan = client.get(f"/api/v1/plans/{queued.get_json()['id']}", headers=DISPATCHER).get_json()
+    assert plan["status"] == "solved", plan["error"]
+    return plan  # type: ignore[no-any-return]
+
+
+# --- §2: an impossible lock never takes the solve down -----------------------------------------
+
+
+@pytest.mark.parametrize("locked", [["V1"], ["V1", "V2"]])
+def test_a_stop_on_one_locked_route_pinned_to_another_vehicle_is_a_4xx_naming_the_lock(
+    client: FlaskClient, locked: list[str]
+) -> None:
+    """Before: 409 "the solver's plan failed the feasibility check: stop A is locked to vehicle V2
+    but served by V1" -- no plan at all for two contradictory locks."""
+    problem = {
+        "depot": HUB, "vehicles": [_van("V1"), _van("V2")],
+        "stops": [_stop("A", 34.97, 115.91), _stop("B", 34.93, 115.93), _stop("C", 34.98, 115.87), _stop("D", 34.92, 115.86)],
+        "initial_routes": {"V1": ["A", "B"], "V2": ["C"]}, "locked_routes": locked, "locks": {"A": "V2"},
+        "options": {"time_limit_s": 0.5},
+    }  # fmt: skip
+    response = client.post("/api/v1/solve", json=problem, headers=DISPATCHER)
+    assert response.status_code == 422, response.get_json()
+    assert _fields(response) == ["locks.A"]
+
+
+def test_a_replan_pinning_a_stop_of_a_locked_route_to_another_vehicle_is_a_4xx(client: FlaskClient, ctx: ServiceContext) -> None:
+    """Before: 202, and the re-plan carried two locks no plan can keep."""
+    plan = _plan(client, ctx)
+    routes = [r for r in plan["result"]["routes"] if r["stops"]]
+    assert len(routes) >= 2
+    stop, other = routes[0]["stops"][0]["id"], routes[1]["vehicle"]
+    before = table_dump(ctx)
+    response = client.post(f"/api/v1/plans/{plan['id']}/replan",
+                           json={"locked_routes": [routes[0]["vehicle"]], "locks": {stop: other}, "time_limit_s": 1},
+                           headers=DISPATCHER)  # fmt: skip
+    assert response.status_code == 422, response.get_json()
+    assert _fields(response) == [f"locks.{stop}"]
+    assert table_dump(ctx) == before
+
+
+# --- §4: split loads ------------------------------------------------------------------------------
+
+
+def test_a_split_load_is_sized_to_the_vehicles_that_can_work_that_day(client: FlaskClient, ctx: ServiceContext) -> None:
+    """A night truck with a 2,000 L cold compartment cannot work the hub's hours (07:30-18:00), so an
+    urgent 600 L cold order must be split for the 400 L refrigerated vans. Before: it stayed one
+    stop, sized to the night truck, and was dropped ("capacity") although two vans could carry it."""
+    night = {"id": "NIGHT", "name": "夜班冷藏车", "compartments_l": {"cold": 2000, "ambient": 100},
+             "shift_start": "19:00", "shift_end": "23:00"}  # fmt: skip
+    assert client.put("/api/v1/vehicles", json=night, headers=DISPATCHER).status_code == 200
+    order = {"site_code": "CW-T05", "deliver": {"cold": 600}, "priority": 3, "note": "疫苗"}
+    assert client.post("/api/v1/shipments", json=order, headers=DISPATCHER).status_code == 201
+    plan = _plan(client, ctx)
+    assert [lo["vehicle"] for lo in plan["request"]["left_out"]] == ["NIGHT"]
+    parts = {s["id"]: s["deliver"].get("cold", 0) for s in plan["request"]["stops"] if s["id"].startswith("CW-T05~")}
+    assert len(parts) == 2 and math.isclose(sum(parts.values()), 600) and max(parts.values()) <= 400, parts
+    served = {s["id"] for r in plan["result"]["routes"] for s in r["stops"]}
+    assert set(parts) <= served, plan["result"]["unassigned"]
+
+
+def test_a_replan_splits_for_the_vehicles_still_at_the_hub(client: FlaskClient, ctx: ServiceContext) -> None:
+    """Vehicles already out carry nothing more: a big compartment on one of them does not size the
+    parts of an order added after the plan."""
+    big = {"id": "BIG", "name": "大冷藏车", "compartments_l": {"cold": 1200, "ambient": 2000}}
+    assert client.put("/api/v1/vehicles", json=big, headers=DISPATCHER).status_code == 200
+    plan = _plan(client, ctx)
+    order = {"site_code": "CW-T05", "deliver": {"cold": 700}, "priority": 3}
+    assert client.post("/api/v1/shipments", json=order, headers=DISPATCHER).status_code == 201
+    queued = client.post(f"/api/v1/plans/{plan['id']}/replan", json={"vehicles_out": ["BIG"], "time_limit_s": 1},
+                         headers=DISPATCHER)  # fmt: skip
+    assert queued.status_code == 202, queued.get_json()
+    parts = {s["id"]: s["deliver"].get("cold", 0) for s in queued.get_json()["request"]["stops"]
+             if s["id"].split("~")[0] == "CW-T05"}
+    assert max(parts.values()) <= 400 and math.isclose(sum(parts.values()), 700), parts
