@@ -112,3 +112,41 @@ def test_a_replan_splits_for_the_vehicles_still_at_the_hub(client: FlaskClient, 
     parts = {s["id"]: s["deliver"].get("cold", 0) for s in queued.get_json()["request"]["stops"]
              if s["id"].split("~")[0] == "CW-T05"}
     assert max(parts.values()) <= 400 and math.isclose(sum(parts.values()), 700), parts
+
+
+# --- §3: a dropped stop's reason is its true cause ----------------------------------------------
+
+
+def _clusters(vans: int, per: int, service_min: float) -> dict[str, Any]:
+    """``vans`` tight clusters of ``per`` stops, one cluster per van, each a van's full day: about
+    17 km out, ``per`` x ``service_min`` minutes of service, under 1 km between stops, 17 km back.
+    With 15 stops of 32 min: 480 min service + ~52 min driving out and back + ~11 min inside the
+    cluster = ~543 min, within 600 min of shift less a 45-minute break (555 min) -- every stop fits
+    when each van takes its own cluster, so the fleet is not short of vehicles."""
+    stops = []
+    for i in range(vans):
+        angle = 2 * math.pi * i / vans
+        for j in range(per):
+            dlat, dlon = 0.004 * math.cos(j), 0.004 * math.sin(j)  # within ~0.5 km of the cluster's centre
+            stops.append(_stop(f"C{i}_{j}", 34.95 + 0.12 * math.cos(angle) + dlat, 115.89 + 0.12 * math.sin(angle) + dlon,
+                               service_min=service_min))  # fmt: skip
+    vehicles = [_van(f"V{i}", **{"break": {"window": ["11:30", "13:30"], "minutes": 45}}) for i in range(vans)]
+    return {"depot": HUB, "vehicles": vehicles, "stops": stops, "options": {"time_limit_s": 0.2}}
+
+
+@pytest.mark.xfail(strict=True, reason="routing core (issue 8 §3): stops left out by a search that ran out of time "
+                   "are reported as not_enough_vehicles although the fleet can serve every stop")  # fmt: skip
+def test_a_short_search_does_not_call_its_left_out_stops_a_vehicle_shortage(client: FlaskClient) -> None:
+    """240 stops, 16 vans, each van's own cluster fits its day (see _clusters): the fleet is not short.
+    Measured on a busy machine: 0.2 s served all 240 (three runs), 1 s left 13 out, 5 s left 5 and
+    15 s left 4 -- every one named "not_enough_vehicles: fits a vehicle on its own, but not together
+    with the other stops", so the dispatcher cannot tell a short search from a real shortage.
+    A stop a search left out here must say time_limit (or any rule but a shortage)."""
+    shortages = []
+    for limit in (0.2, 1, 2):
+        problem = _clusters(16, 15, 32)
+        problem["options"]["time_limit_s"] = limit
+        response = client.post("/api/v1/solve", json=problem, headers=DISPATCHER)
+        assert response.status_code == 200, response.get_json()
+        shortages += [(limit, u["id"]) for u in response.get_json()["unassigned"] if u["rule"] == "not_enough_vehicles"]
+    assert not shortages, shortages[:5]
