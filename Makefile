@@ -45,9 +45,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy shared services hub bench
 
 ## test: lock in step, lint, types, manifests, every test (unit, integration on real PostgreSQL/RabbitMQ, e2e, browser), then the dependency audit
+# In `make test` a known vulnerability fails the run; an audit that could not be made (pypi.org's
+# per-release API unreachable, as behind a registry mirror) is printed as NOT AUDITED and does not.
 test: lock-check $(STAMP) chromium services lint typecheck k8s-validate
 	$(BIN)/pytest -q
-	$(MAKE) audit
+	$(BIN)/python .ci/audit.py --not-audited-is-a-warning requirements-dev.lock
 
 ## audit: the locked dependencies (requirements-dev.lock, a superset of the image's requirements.lock) against
 ## PyPI's vulnerability data, installing nothing; needs pypi.org, says so plainly when it cannot reach it (.ci/audit.py)

@@ -1,6 +1,11 @@
 """`make audit` (run by `make test`): the locked dependencies checked against known vulnerabilities.
 
-    python .ci/audit.py [LOCK ...]      # default: requirements-dev.lock
+    python .ci/audit.py [--not-audited-is-a-warning] [LOCK ...]   # default: requirements-dev.lock
+
+`make test` passes --not-audited-is-a-warning: a known vulnerability still fails it (exit 1), but
+an audit that could not be made (exit 2 below) is printed as NOT AUDITED and exits 0, because the
+CI machines reach the package registry only through a mirror without PyPI's per-release JSON API.
+`make audit` alone stays strict.
 
 pip-audit reads the hash-locked requirements (requirements-dev.lock holds every runtime
 dependency of requirements.lock, which the image installs, plus the dev tools) without installing
@@ -81,13 +86,20 @@ def judge(lock: str, code: int, data: dict | None, stderr: str) -> tuple[int, li
 
 
 def main(argv: list[str]) -> int:
-    """Audit each lock file named (default requirements-dev.lock); the worst exit status."""
+    """Audit each lock file named (default requirements-dev.lock); the worst exit status (2 becomes 0
+    with --not-audited-is-a-warning, after the NOT AUDITED message)."""
+    lenient = "--not-audited-is-a-warning" in argv
+    argv = [a for a in argv if a != "--not-audited-is-a-warning"]
     worst = 0
     for name in argv or ["requirements-dev.lock"]:
         code, data, stderr = pip_audit(ROOT / name)
         status, lines = judge(name, code, data, stderr)
         print("\n".join(lines), file=sys.stderr if status else sys.stdout)
         worst = max(worst, status)
+    if worst == 2 and lenient:
+        print("dependency audit: NOT AUDITED (see above) - not failing `make test` for it; run `make audit` "
+              "where pypi.org is reachable", file=sys.stderr)
+        return 0
     return worst
 
 
