@@ -131,6 +131,8 @@ class PublishPreviewOut(OpenSchema):
     vehicles = fields.List(fields.String())
     shipments = fields.Integer()
     stops = fields.Integer()
+    closed_shipments = fields.List(fields.String(), metadata={"description": "cancelled or delivered since the plan "
+                                   "was made: publishing is refused until a re-plan"})  # fmt: skip
 
 
 class PublishedOut(OpenSchema):

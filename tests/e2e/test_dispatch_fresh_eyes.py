@@ -150,3 +150,22 @@ def test_a_short_search_does_not_call_its_left_out_stops_a_vehicle_shortage(clie
         assert response.status_code == 200, response.get_json()
         shortages += [(limit, u["id"]) for u in response.get_json()["unassigned"] if u["rule"] == "not_enough_vehicles"]
     assert not shortages, shortages[:5]
+
+
+# --- §5/§6: the publish summary names what publishing would refuse -----------------------------
+
+
+def test_the_publish_preview_names_shipments_cancelled_since_the_plan_was_made(client: FlaskClient, ctx: ServiceContext) -> None:
+    """Before: the preview said "1 shipment goes to the drivers" for a shipment cancelled after
+    planning, the dispatcher confirmed, and publishing answered 409 "re-plan first"."""
+    order = {"site_code": "CW-T07", "deliver": {"cold": 6}, "priority": 3, "note": "胰岛素",
+             "items": [{"name": "胰岛素注射液", "quantity": 20, "unit": "支"}]}  # fmt: skip
+    shipment = client.post("/api/v1/shipments", json=order, headers=DISPATCHER).get_json()["id"]
+    plan = _plan(client, ctx)
+    preview = client.get(f"/api/v1/plans/{plan['id']}/publish-preview", headers=DISPATCHER).get_json()
+    assert preview["closed_shipments"] == [] and preview["shipments"] == 1
+    assert client.post(f"/api/v1/shipments/{shipment}/cancel", headers=DISPATCHER).status_code == 200
+    preview = client.get(f"/api/v1/plans/{plan['id']}/publish-preview", headers=DISPATCHER).get_json()
+    assert preview["closed_shipments"] == [shipment]
+    refused = client.post(f"/api/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and shipment in refused.get_json()["detail"]

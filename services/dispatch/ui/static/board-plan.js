@@ -284,6 +284,12 @@
       reportError(err);
       return;
     }
+    const closed = preview.closed_shipments || [];
+    if (closed.length) {  // publishing would be refused (409): say why before asking to confirm
+      toast(t(`请先重新规划：方案中的货单 ${closed.join("、")} 已取消或已送达`,
+        `Re-plan first: shipments ${closed.join(", ")} on this plan were cancelled or delivered`), "error");
+      return;
+    }
     const left = preview.unassigned.length;
     const summary = [
       [`${preview.vehicles.length} 辆车、${preview.stops} 个站点、${preview.shipments} 个货单发给司机`,
