@@ -114,6 +114,21 @@ def strict_json(text: str) -> Any:
     return value
 
 
+def _request_json(text: str) -> Any:
+    """strict_json of this request's body, parsed once (the access check and the body check both ask)."""
+    done = g.get("_strict_json")
+    if done is None:
+        try:
+            done = (True, strict_json(text))
+        except (RecursionError, ValueError) as exc:
+            done = (False, exc)
+        g._strict_json = done
+    ok, result = done
+    if not ok:
+        raise result
+    return result
+
+
 def _refuse_unstorable(value: Any) -> None:
     """Raise BadJson naming the first string (key or value) that holds NUL or a lone surrogate."""
     stack: list[tuple[Any, str]] = [(value, "")]
@@ -246,7 +261,7 @@ def _check_body() -> Response | None:
         return problem(400, "Bad request", "the body is not UTF-8 text (JSON is sent in UTF-8)",
                        errors=[{"field": "body", "message": "not UTF-8"}])  # fmt: skip
     try:
-        parsed = strict_json(text)
+        parsed = _request_json(text)
     except RecursionError:
         return _too_deep()
     except BadJson as exc:
@@ -301,7 +316,7 @@ def json_body_or_none() -> Any:
     if not request.is_json:
         return None
     try:
-        body = strict_json(request.get_data(cache=True).decode("utf-8"))
+        body = _request_json(request.get_data(cache=True).decode("utf-8"))
     except (RecursionError, UnicodeDecodeError, ValueError):
         return None
     return body if json_depth(body) <= MAX_JSON_DEPTH else None
