@@ -1,10 +1,11 @@
-"""The soak machinery works: a very short `python -m bench.soak` with two faults loses nothing.
+"""The soak machinery works: a very short `python -m bench.soak` with three faults loses nothing.
 
 The real bench as a subprocess (private PostgreSQL and RabbitMQ, the four APIs under gunicorn,
-every relay, consumer and worker process, the mixed load): 40 s of load, a consumer SIGKILLed and
-a relay SIGKILLed in turn. Its FAULT lines are parsed and must say that every event sent was
-delivered, none lost, none applied twice, and that it recovered; the bench checks those numbers
-in the services' databases, so a lost or doubled event fails this test.
+every relay, consumer and worker process, the mixed load): 40 s of load, a consumer SIGKILLed,
+a relay SIGKILLed and delivered events published again, in turn. Its FAULT lines are parsed and
+must say that every event sent was delivered, none lost, none applied twice, and that it
+recovered; the bench checks those numbers in the services' databases, so a lost or doubled event
+fails this test (an inbox that stops recognising event ids does: its events count as lost).
 """
 
 from __future__ import annotations
@@ -42,15 +43,17 @@ def test_the_parser_reads_a_bad_line_as_bad() -> None:
 def test_a_short_soak_with_faults_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--duration", "40", "--baseline", "10", "--clients", "4",
-         "--faults", "consumer_kill,relay_kill", "--logs", str(tmp_path / "logs")],
+         "--faults", "consumer_kill,relay_kill,duplicates", "--logs", str(tmp_path / "logs")],
         cwd=ROOT, capture_output=True, text=True, timeout=840,
     )
     output = run.stdout
     faults = parse_faults(output)
-    assert set(faults) == {"consumer_kill", "relay_kill"}, f"{output}\n{run.stderr[-3000:]}"
+    assert set(faults) == {"consumer_kill", "relay_kill", "duplicates"}, f"{output}\n{run.stderr[-3000:]}"
     for name, f in faults.items():
         assert f["sent"] > 0, f"{name}: no event was sent during the fault, it proved nothing\n{output}"
         assert f["lost"] == 0 and f["delivered"] == f["sent"], f"{name} lost events\n{output}"
         assert f["duplicated"] == 0, f"{name} applied events twice\n{output}"
     assert "lost 0, duplicated effects 0" in output.split("events (whole run", 1)[1].splitlines()[0]
+    hits = int(output.split("duplicates suppressed (inbox hits, from the consumers' logs): ", 1)[1].split()[0])
+    assert hits > 0, "the re-published events were not suppressed by the inboxes (or not counted)"
     assert run.returncode == 0, f"{output}\n{run.stderr[-3000:]}"
