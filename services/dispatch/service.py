@@ -177,7 +177,11 @@ def build_day_request(
     except ValueError as exc:
         raise Conflict("dispatch has not heard of the hub site yet (formulary.site.upserted)", {"date": "no hub"}) from exc
     if not request["vehicles"]:
-        raise Conflict("no vehicle can work at the depot's hours", {"vehicles": request["left_out"][0]["reason"]})
+        if exclude_vehicles:  # a re-plan with every vehicle that could work already out
+            raise Conflict("no vehicle is left at the hub to re-plan with: the others are out or cannot work "
+                           "at the depot's hours", {"vehicles_out": "every vehicle that can work is out"})  # fmt: skip
+        reason = request["left_out"][0]["reason"] if request["left_out"] else "no trip fits the depot's hours left today"
+        raise Conflict("no vehicle can work at the depot's hours", {"vehicles": reason})
     return request, refs
 
 

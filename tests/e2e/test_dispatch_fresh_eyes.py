@@ -190,3 +190,15 @@ def test_a_capacity_reason_does_not_contradict_itself(client: FlaskClient) -> No
     (out,) = response.get_json()["unassigned"]
     assert out["id"] == "C" and out["rule"] in ("capacity", "compartment")
     assert "exceeds every vehicle" not in out["reason"], out["reason"]
+
+
+def test_a_replan_with_every_vehicle_out_is_a_409_naming_vehicles_out(client: FlaskClient, ctx: ServiceContext) -> None:
+    """Before: 500 (IndexError: build_day_request read the reason of a vehicle left out for its
+    hours, and none was -- every vehicle was out)."""
+    plan = _plan(client, ctx)
+    fleet = [v["id"] for v in client.get("/api/v1/vehicles", headers=DISPATCHER).get_json()]
+    before = table_dump(ctx)
+    response = client.post(f"/api/v1/plans/{plan['id']}/replan", json={"vehicles_out": fleet, "time_limit_s": 0.5},
+                           headers=DISPATCHER)  # fmt: skip
+    assert response.status_code == 409, response.get_json()
+    assert _fields(response) == ["vehicles_out"] and table_dump(ctx) == before
