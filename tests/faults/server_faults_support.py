@@ -51,7 +51,7 @@ from shared.bus.rabbit_admin import declare_topology
 from shared.bus.topology import topology
 from shared.migrate import upgrade
 from shared.runtime import RELAY_PAUSE_ENV
-from tests.support.hubprocess import csv_of
+from tests.support.formulary import sample_item
 from tests.support.processes import manifest_env
 from tests.support.servers import PrivateServers, free_port
 
@@ -162,6 +162,19 @@ def multipart(csv: bytes) -> tuple[bytes, str]:
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="items.csv"\r\n'
             f"Content-Type: text/csv\r\n\r\n").encode() + csv + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def items_csv(codes: list[str]) -> bytes:
+    """A UTF-8 CSV of valid, distinct items (own name and approval number: no likely-duplicate flags)."""
+    rows = []
+    for code in codes:
+        letter, chunk, index = code[2], int(code[3:-4]), int(code[-4:])  # YP<letter><chunk><index>: distinct
+        serial = (ord(letter) - 64) * 10**6 + chunk * 10**4 + index
+        rows.append(sample_item(code, generic_name=f"故障测试药{code}", trade_name=None, nhsa_code=None,
+                                approval_no=f"国药准字H{serial:08d}"))
+    header = list(rows[0])
+    lines = [",".join(header)] + [",".join("" if r[h] is None else str(r[h]) for h in header) for r in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8-sig")
 
 
 def prescription(number: str) -> dict[str, Any]:
@@ -329,7 +342,7 @@ class Hub:
     def approve_items(self, wave: Wave) -> None:
         """Import ITEMS_PER_WAVE items over HTTP and approve the batch (a second manager)."""
         codes = [f"YP{wave.tag}{i:04d}" for i in range(ITEMS_PER_WAVE)]
-        body, ctype = multipart(csv_of(codes))
+        body, ctype = multipart(items_csv(codes))
         port = self.ports["formulary"]
         imported = call(port, "POST", "/api/v1/imports/items?confirm=true", self.token("formulary_admin", "admin-1"),
                         raw=body, content_type=ctype, timeout=120)
@@ -489,11 +502,19 @@ class Hub:
 
 
 class Flow(threading.Thread):
-    """CHUNKS waves sent one after the other in the background; `waves_done` counts the finished ones."""
+    """CHUNKS waves sent one after the other in the background; `waves_done` counts the finished ones.
 
-    def __init__(self, hub: Hub, tag: str, chunks: int = CHUNKS) -> None:
+    held=True: after the first wave's approval the flow waits for release() (at most 120 s), so a
+    test can inject its fault while that approval's events are on their way and let the rest of the
+    flow run into it, however fast the machine.
+    """
+
+    def __init__(self, hub: Hub, tag: str, chunks: int = CHUNKS, held: bool = False) -> None:
         super().__init__(name=f"flow-{tag}", daemon=True)
         self.hub, self.tag, self.chunks = hub, tag, chunks
+        self.gate = threading.Event()
+        if not held:
+            self.gate.set()
         self.waves_done = 0
         self.approved = threading.Event()  # set when the first wave's catalogue approval has committed
         self.error: BaseException | None = None
@@ -510,6 +531,8 @@ class Flow(threading.Thread):
                 self.hub.approve_items(wave)
                 self._mark(f"{k}:approved")
                 self.approved.set()
+                if not self.gate.wait(120):
+                    raise AssertionError(f"{self.name} was never released")
                 self.hub.screen(wave)
                 self._mark(f"{k}:screened")
                 self.hub.requisitions(wave)
@@ -517,6 +540,10 @@ class Flow(threading.Thread):
                 self.waves_done = k + 1
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread by finish()
             self.error = exc
+
+    def release(self) -> None:
+        """Let a held flow go on."""
+        self.gate.set()
 
     def _mark(self, step: str) -> None:
         self.timeline.append((step, round(time.monotonic() - self.began, 2)))

@@ -25,30 +25,31 @@ from shared.runtime import RELAY_PAUSE_ENV
 from tests.faults.server_faults_support import CONSUMERS, SERVICES, Flow, Hub, Proc, call, wait
 from tests.support.servers import port_open
 
-pytestmark = pytest.mark.integration
+# Each test is bounded: its own waits time out well within this (the module's hub starts in the first).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 
 def test_rabbitmq_stopped_and_started_mid_flow(hub_alive: Hub, record_property: Callable[[str, object], None]) -> None:
     hub, rabbit = hub_alive, hub_alive.servers.rabbit
     before = hub.inbox_count("dispatch")
-    flow = Flow(hub, "A")
+    flow = Flow(hub, "A", held=True)
     flow.start()
     try:
         flow.wait_approved()
         wait(lambda: hub.inbox_count("dispatch") > before, 30, "the first events of the flow to arrive", interval=0.05)
         with rabbit.stopped():
             # The APIs keep accepting work with the broker away: the flow goes on into the outboxes.
-            sent_when_stopped = flow.waves_done
-            flow.wait_waves(sent_when_stopped + 1)
+            flow.release()
+            flow.wait_waves(2)
             waiting = hub.unsent()
-            assert sum(waiting.values()) > 0, waiting
+            assert all(waiting[s] > 0 for s in ("formulary", "procurement", "prescription_review")), waiting
             assert not rabbit.running
             assert port_open(5672), "the machine's shared RabbitMQ must stay up"
         started = time.monotonic()
     finally:
+        flow.release()
         flow.finish()
     record_property("flow_done_after_start_s", round(time.monotonic() - started, 2))
-    assert sent_when_stopped < flow.chunks, "the broker was stopped after the flow had ended"
     hub.wait_drained()
     record_property("drained_after_start_s", round(time.monotonic() - started, 2))
     record_property("flow_timeline", flow.timeline)
@@ -57,14 +58,16 @@ def test_rabbitmq_stopped_and_started_mid_flow(hub_alive: Hub, record_property: 
 
 def test_consumers_killed_mid_handling(hub_alive: Hub, record_property: Callable[[str, object], None]) -> None:
     hub = hub_alive
-    flow = Flow(hub, "B")
     last = {c: hub.inbox_count(c) for c in CONSUMERS}
+    flow = Flow(hub, "B", held=True)
 
     def handling() -> bool:
         """The consumers are applying events right now and have more waiting."""
         counts = {c: hub.inbox_count(c) for c in CONSUMERS}
         growing = any(counts[c] > last[c] for c in CONSUMERS)
         last.update(counts)
+        if not growing and flow.approved.is_set() and hub.drained():
+            flow.release()  # this backlog was gone before we looked: catch the next wave's
         return growing and not hub.drained()
 
     began = time.monotonic()
@@ -75,12 +78,13 @@ def test_consumers_killed_mid_handling(hub_alive: Hub, record_property: Callable
         record_property("killed_at_s", round(time.monotonic() - began, 2))
         for name in CONSUMERS:
             hub.loops[f"{name}-consume"].kill()  # SIGKILL: no clean-up, no acks for what it held
-        assert flow.is_alive(), "the flow ended before the consumers were killed"
+        flow.release()  # the rest of the flow runs while the consumers are down and coming back
         time.sleep(0.5)
     finally:
         for name in CONSUMERS:
             hub.loops[f"{name}-consume"].start()
         restarted = time.monotonic()
+        flow.release()
         flow.finish()
     record_property("flow_done_after_restart_s", round(time.monotonic() - restarted, 2))
     hub.wait_drained()
@@ -201,12 +205,19 @@ def test_postgresql_restarted_under_load(hub_alive: Hub, record_property: Callab
                 assert reply.status == 503 and reply.json()["status"] == "not ready", (service, reply.body)
             assert port_open(5432), "the machine's shared PostgreSQL must stay up"
             time.sleep(2.0)  # the load goes on against a missing database
-            during = Counter(outcomes)
+            with lock:
+                during = Counter(outcomes)
         restarted = time.monotonic()
         wait(lambda: all(ready(s) == 200 for s in SERVICES), 30, "every API to be ready again")
         recovered_s = time.monotonic() - restarted
         record_property("ready_again_s", round(recovered_s, 2))
-        time.sleep(1.5)  # and the load is served again
+
+        def served_again() -> bool:
+            with lock:
+                after = outcomes - during
+            return all(after[f"{s} 200"] > 0 for s in SERVICES)
+
+        wait(served_again, 30, "every API to serve the load again")
     finally:
         stop.set()
         for thread in threads:
@@ -215,8 +226,6 @@ def test_postgresql_restarted_under_load(hub_alive: Hub, record_property: Callab
     assert not bad, f"{len(bad)} bad answers, e.g. {bad[:5]}; all: {dict(outcomes)}"
     assert slowest[0] < 10, f"a request took {slowest[0]:.1f} s"
     assert sum(n for k, n in during.items() if k.endswith(" 503")) > 0, f"no 503 while down: {dict(during)}"
-    after = outcomes - during
-    assert all(after[f"{s} 200"] > 0 for s in SERVICES), f"not every API served again: {dict(after)}"
     assert recovered_s < 30
     # Nothing was restarted, and the event loops work again: a wave arrives exactly once.
     assert {name: proc.pid for name, proc in [*hub.apis.items(), *hub.loops.items()]} == pids

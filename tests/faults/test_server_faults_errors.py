@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from shared.db import is_database_unavailable, is_lock_timeout
 from tests.support.servers import PrivateServers, free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
 def error_of(url: str, *statements: str) -> DBAPIError:
