@@ -26,11 +26,10 @@ def create_app(ctx: ServiceContext) -> Flask:
         ctx,
         title="Formulary 统一药品耗材目录",
         description="The county's master data: items, sites, stocking lists, approved as catalogue versions.",
-        blueprints=[api.blp],
+        blueprints=[api.blp, export_blueprint],
         ui=ui_blueprint(),
         gauges={"countyhub_outbox_pending": ("events waiting in the outbox", "service", outbox)},
     )
-    app.register_blueprint(export_blueprint)  # a file, not JSON: outside the OpenAPI document (export.py)
     return app
 
 

@@ -7,7 +7,8 @@ shared/sheets.py: text a spreadsheet would evaluate (=, +, -, @, full-width ＝�
 is written behind an apostrophe (OWASP CSV injection), which the importer drops again
 (importing.cell_text → sheets.restore), so the round trip changes nothing.
 
-A plain Flask blueprint (the body is a file, not JSON): every role may read the approved catalogue
+The body is a file, not JSON: the view answers it itself, and the OpenAPI document describes it
+(both media types, the query parameters, the 422); every role may read the approved catalogue
 (access.py), as GET /api/v1/items.
 """
 
@@ -15,14 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
 
 from services.formulary import queries
 from services.formulary.ui.fields import ITEM_FIELDS
 from shared.db import read_only
 from shared.runtime import ServiceContext
 from shared.sheets import write_csv, write_xlsx
+from shared.web.blueprint import Blueprint
 from shared.web.problems import problem
+from shared.web.responses import problems
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv", write_csv),
@@ -31,7 +34,20 @@ FORMATS = {
 STATUSES = ("active", "retired", "all")
 PAGE = 1000
 
-export_blueprint = Blueprint("formulary_export", __name__, url_prefix="/api/v1")
+export_blueprint = Blueprint("formulary_export", __name__, url_prefix="/api/v1", description="the catalogue as a spreadsheet")
+_SHEET = {"type": "string", "format": "binary"}
+EXPORT_DOC = {
+    "parameters": [
+        {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(FORMATS), "default": "csv"}},
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES), "default": "active"}},
+    ],
+    "responses": {
+        "200": {
+            "description": "the sheet, as an attachment (CSV: UTF-8 with BOM)",
+            "content": {FORMATS[f][0].split(";")[0]: {"schema": {"type": "string"} if f == "csv" else _SHEET} for f in FORMATS},
+        }
+    },
+}
 
 
 def catalogue_rows(ctx: ServiceContext, status: str) -> list[list[Any]]:
@@ -48,7 +64,9 @@ def catalogue_rows(ctx: ServiceContext, status: str) -> list[list[Any]]:
                 return rows
 
 
-@export_blueprint.get("/items/export")
+@export_blueprint.route("/items/export", methods=["GET"])
+@export_blueprint.doc(**EXPORT_DOC)
+@problems(export_blueprint, 422)
 def export_items() -> Response:
     """The catalogue as CSV (UTF-8 with BOM) or xlsx; 422 naming `format` or `status` when it is not one we write."""
     fmt = request.args.get("format", "csv").strip().lower()
