@@ -17,6 +17,7 @@ dispenseRequest.quantity.value and expectedSupplyDuration.value (days).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from datetime import date
@@ -115,8 +116,8 @@ def _from_repeat(repeat: dict[str, Any]) -> str | None:
     period = _number(repeat.get("period"))
     unit = repeat.get("periodUnit")
     days = PERIOD_DAYS.get(unit) if isinstance(unit, str) else None
-    if count is None or period is None or days is None or count <= 0 or period <= 0:
-        return None
+    if count is None or period is None or days is None or count <= 0 or period <= 0 or period * days == 0:
+        return None  # period * days is 0 for a subnormal period (5e-324 h): no rate, not a division by zero
     if unit == "h" and count == 1 and f"q{period:g}h" in ("q6h", "q8h", "q12h"):
         return f"q{period:g}h"
     per_day = count / (period * days)
@@ -137,6 +138,9 @@ def _days(duration: Any, where: str) -> Any:
         raise InvalidInput("expectedSupplyDuration has a unit that is not a time",
                            {f"{where}.dispenseRequest.expectedSupplyDuration": "unit d, wk, mo, h or a"})
     whole = number * days
+    if not math.isfinite(whole):  # 1e308 years: no whole number of days (round() would overflow)
+        raise InvalidInput("expectedSupplyDuration is too long",
+                           {f"{where}.dispenseRequest.expectedSupplyDuration.value": "a finite number of days"})
     return int(whole) if abs(whole - round(whole)) < 1e-9 else int(whole) + 1
 
 
