@@ -204,7 +204,7 @@ def day_request(
 
     One stop per site with anything to move (shipments + rounds due); a site's order larger than
     the compartment of every vehicle that can work that day becomes several stops at that site
-    (``split_oversized`` against ``usable_compartments``). Trips (or
+    (``split_oversized`` against ``usable_compartments``, each part carried by one of those vehicles). Trips (or
     vehicles) named in ``exclude`` are already out and take no part. Vehicles
     whose shift lies outside the depot's hours are left out (``request["left_out"]``); the others
     run as trips (``trip_vehicles``).
@@ -225,8 +225,9 @@ def day_request(
              if t["id"] not in exclude and screen_vehicle(t, opens, closes) is None]  # fmt: skip
     # Split to what the vehicles planning this day can carry: a bigger compartment on a vehicle left
     # out (shift outside the depot's hours) or already out on a re-plan carries nothing today.
-    usable = usable_compartments(trips, largest)
-    stops = [part for stop in build_day_stops(day, all_sites, shipments) for part in split_oversized(stop, usable)]
+    usable, loads = usable_compartments(trips, largest), [t["compartments"] for t in trips]
+    stops = [part for stop in build_day_stops(day, all_sites, shipments)
+             for part in split_oversized(stop, usable, vehicles=loads)]  # fmt: skip
     request = {
         "depot": {"id": hub.code, "lat": hub.lat, "lon": hub.lon, "open": opens, "close": closes},
         "vehicles": trips,

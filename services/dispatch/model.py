@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -193,7 +193,12 @@ def shipment_volumes(lines: Iterable[Mapping[str, object]]) -> dict[str, float]:
     return out
 
 
-def split_oversized(stop: DayStop, largest: Mapping[str, float], min_split_l: float = MIN_SPLIT_L) -> list[DayStop]:
+def split_oversized(
+    stop: DayStop,
+    largest: Mapping[str, float],
+    min_split_l: float = MIN_SPLIT_L,
+    vehicles: Sequence[Mapping[str, float]] | None = None,
+) -> list[DayStop]:
     """Split a site's order larger than any vehicle's compartment into several stops at that site.
 
     ``largest`` is the biggest compartment of each kind in the fleet (litres). A compartment whose
@@ -202,7 +207,53 @@ def split_oversized(stop: DayStop, largest: Mapping[str, float], min_split_l: fl
     needs a compartment of at least twice that). Everything that fits rides with the first part.
     A compartment no vehicle has, or one under ``2 * min_split_l``, is left whole: the solver then
     names that stop and compartment as the reason it is left out.
+
+    ``vehicles`` (each vehicle's compartments in litres) lets the split check that one vehicle can
+    carry each part: the largest compartments of each kind may be on different vehicles (a 600 L
+    cold and 6,000 L ambient order for refrigerated vans of 400 L cold / 2,500 L ambient and plain
+    vans of 3,500 L ambient). When a part fits no single vehicle, every compartment of at least
+    ``2 * min_split_l`` is cut into the fewest equal parts (up to MAX_PARTS) that one vehicle can
+    each carry; the rest rides with the first part. Left as it was when no such split exists.
     """
+    parts = _split_by_compartment(stop, largest, min_split_l)
+    if vehicles is None or all(_carried(p, vehicles) for p in parts):
+        return parts
+    for n in range(2, MAX_PARTS + 1):
+        pieces = _split_evenly(stop, n, min_split_l)
+        if all(_carried(p, vehicles) for p in pieces):
+            return pieces
+    return parts
+
+
+def _carried(stop: DayStop, vehicles: Sequence[Mapping[str, float]]) -> bool:
+    """One of the vehicles holds all of the stop's load at once (deliveries and pickups per compartment)."""
+    need = {c: max(stop.deliver_l.get(c, 0.0), stop.pickup_l.get(c, 0.0)) for c in {*stop.deliver_l, *stop.pickup_l}}
+    return any(all(v <= float(vehicle.get(c, 0.0)) + 1e-9 for c, v in need.items() if v > 0) for vehicle in vehicles)
+
+
+def _split_evenly(stop: DayStop, n: int, min_split_l: float) -> list[DayStop]:
+    """``n`` parts: each compartment of at least ``2 * min_split_l`` cut into n equal parts in whole
+    decilitres (the first total-mod-n parts one more), smaller ones whole with the first part."""
+    parts = [
+        DayStop(stop.site, {}, {}, list(stop.shipment_ids), list(stop.rounds), stop.priority, part=k, parts=n)
+        for k in range(1, n + 1)
+    ]
+    for side, volumes in (("deliver", stop.deliver_l), ("pickup", stop.pickup_l)):
+        for compartment, litres in volumes.items():
+            if litres < 2 * min_split_l:
+                parts[0].add(side, {compartment: litres})
+                continue
+            base, extra = divmod(round(litres * 10), n)
+            for k in range(n):
+                parts[k].add(side, {compartment: (base + (1 if k < extra else 0)) / 10})
+    kept = [p for p in parts if not p.empty]
+    for p in kept:
+        p.parts = len(kept)
+    return kept
+
+
+def _split_by_compartment(stop: DayStop, largest: Mapping[str, float], min_split_l: float) -> list[DayStop]:
+    """The compartment-by-compartment split ``split_oversized`` describes first."""
     counts: dict[tuple[str, str], int] = {}
     for side, volumes in (("deliver", stop.deliver_l), ("pickup", stop.pickup_l)):
         for compartment, litres in volumes.items():

@@ -202,3 +202,21 @@ def test_a_replan_with_every_vehicle_out_is_a_409_naming_vehicles_out(client: Fl
                            headers=DISPATCHER)  # fmt: skip
     assert response.status_code == 409, response.get_json()
     assert _fields(response) == ["vehicles_out"] and table_dump(ctx) == before
+
+
+def test_a_mixed_order_is_split_into_parts_one_vehicle_can_each_carry(client: FlaskClient, ctx: ServiceContext) -> None:
+    """600 L cold and 6,000 L ambient for one township: the refrigerated vans hold 400 L cold but
+    2,500 L ambient, the plain vans 3,500 L ambient but no cold. Before: two parts of 300 L cold +
+    3,000 L ambient, which no vehicle can carry, both dropped ("capacity") -- although three parts
+    of 200 L cold + 2,000 L ambient ride on three refrigerated vans."""
+    order = {"site_code": "CW-T05", "deliver": {"cold": 600, "ambient": 6000}, "priority": 3}
+    assert client.post("/api/v1/shipments", json=order, headers=DISPATCHER).status_code == 201
+    plan = _plan(client, ctx)
+    parts = [s for s in plan["request"]["stops"] if s["id"].startswith("CW-T05~")]
+    fleet = [v["compartments_l"] for v in client.get("/api/v1/vehicles", headers=DISPATCHER).get_json()]
+    assert len(parts) >= 2 and math.isclose(sum(p["deliver"].get("cold", 0) for p in parts), 600)
+    assert math.isclose(sum(p["deliver"].get("ambient", 0) for p in parts), 6000)
+    for part in parts:  # one vehicle carries each part whole
+        assert any(all(litres <= van.get(c, 0) for c, litres in part["deliver"].items()) for van in fleet), part
+    served = {s["id"] for r in plan["result"]["routes"] for s in r["stops"]}
+    assert {p["id"] for p in parts} <= served, plan["result"]["unassigned"]
