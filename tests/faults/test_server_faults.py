@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from shared.runtime import RELAY_PAUSE_ENV
-from tests.faults.server_faults_support import CONSUMERS, SERVICES, Flow, Hub, Proc, call, wait
+from tests.faults.server_faults_parts import Proc, call, prescription, wait
+from tests.faults.server_faults_support import CONSUMERS, SERVICES, Flow, Hub
 from tests.support.servers import port_open
 
 # Each test is bounded: its own waits time out well within this (the module's hub starts in the first).
@@ -164,8 +165,6 @@ def test_postgresql_restarted_under_load(hub_alive: Hub, record_property: Callab
     ]
 
     def client(n: int) -> None:
-        from tests.faults.server_faults_support import prescription
-
         i = 0
         while not stop.is_set():
             service, method, path, token, _ = requests[(n + i) % len(requests)]

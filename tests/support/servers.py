@@ -5,8 +5,10 @@ tests and are never stopped. A fault test runs its services against servers of i
 
 - ``PrivatePostgres``: a throw-away cluster (``initdb`` + ``pg_ctl`` from
   /usr/lib/postgresql/<newest>/bin, run as the ``postgres`` user when we are root) in a temporary
-  directory, trust authentication, listening on 127.0.0.1:<port> only; fsync off (the cluster is
-  thrown away, and a restart with ``pg_ctl stop -m fast`` still keeps every committed row).
+  directory, trust authentication, listening on 127.0.0.1:<port> only; fsync and synchronous
+  commit off for speed (the cluster is thrown away). A ``stop()`` (``pg_ctl stop -m fast``) still
+  keeps every committed row: the shutdown checkpoint writes it; ``stop("immediate")`` is a crash
+  and may lose the last commits.
 - ``PrivateRabbit``: a RabbitMQ node of its own (``rabbitmq-server`` in the foreground with its own
   RABBITMQ_NODENAME, RABBITMQ_NODE_PORT, RABBITMQ_DIST_PORT, mnesia and log directories, config
   file, an empty env file and no plugins), sharing only the machine's epmd; stopped with
