@@ -295,9 +295,15 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
         planned = {x["id"] for x in request["vehicles"]}
         request["initial_routes"] = {v: [s for s in stops if s in stop_ids] for v, stops in current.items() if v in planned}
         on = {s: v for v, stops in current.items() for s in stops}
-        # A lock naming a vehicle (not one of its trips) keeps the stop's current trip on it, else its first trip.
-        locks = {s: (on[s] if on.get(s) in trips_of[v] else next(t for t in trips_of[v] if t not in out))
-                 for s, v in cmd.locks.items()}  # fmt: skip
+        # A lock naming a vehicle (not one of its trips) keeps the stop's current trip on it, else its first
+        # trip still to plan (a same-day re-plan after the morning trip has only the afternoon one left).
+        locks: dict[str, str] = {}
+        for s, v in cmd.locks.items():
+            left = [t for t in trips_of[v] if t in planned]
+            if not left:
+                raise InvalidInput(f"vehicle {v} has no trip left to plan", {f"locks.{s}": f"vehicle {v} has no trip "
+                                   "left in the hours still to plan; lock to a vehicle that has"})  # fmt: skip
+            locks[s] = on[s] if on.get(s) in left else left[0]
         locked = [t for v in cmd.locked_routes for t in trips_of[v] if t in planned]
         request["locks"] = locks
         for vehicle in locked:

@@ -6,11 +6,14 @@ Each test failed before its fix (or is marked xfail, strict, when the fix belong
 from __future__ import annotations
 
 import math
+from datetime import datetime, time
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
+from services.dispatch import service
+from shared.clock import LOCAL_TZ
 from shared.runtime import ServiceContext
 from tests.e2e.dispatch_support import DISPATCHER, MONDAY, client, ctx, run_queued
 from tests.support.web import table_dump
@@ -220,3 +223,35 @@ def test_a_mixed_order_is_split_into_parts_one_vehicle_can_each_carry(client: Fl
         assert any(all(litres <= van.get(c, 0) for c, litres in part["deliver"].items()) for van in fleet), part
     served = {s["id"] for r in plan["result"]["routes"] for s in r["stops"]}
     assert {p["id"] for p in parts} <= served, plan["result"]["unassigned"]
+
+
+def test_a_same_day_replan_locks_a_stop_to_a_vehicles_trip_still_to_come(
+    client: FlaskClient, ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planned today at 07:00 (every van has a morning trip ~1 and an afternoon trip ~2); re-planned at
+    13:40, when only the afternoon trips are left, with a stop pinned to vehicle LC-1. Before: 500
+    (ValueError: the lock went to LC-1~1, a trip no longer in the problem)."""
+    today = service.today()
+    monkeypatch.setattr(service, "local_now", lambda: datetime.combine(today, time(7, 0), LOCAL_TZ))
+    morning = {"id": "AM", "name": "上午车", "compartments_l": {"ambient": 1000}, "shift_start": "07:30", "shift_end": "12:00"}
+    assert client.put("/api/v1/vehicles", json=morning, headers=DISPATCHER).status_code == 200
+    for code in ("CW-T02", "CW-T03", "CW-T05", "CW-T07"):
+        assert client.post("/api/v1/shipments", json={"site_code": code, "deliver": {"ambient": 50}},
+                           headers=DISPATCHER).status_code == 201  # fmt: skip
+    queued = client.post("/api/v1/plans", json={"date": today.isoformat(), "time_limit_s": 1, "workers": 1}, headers=DISPATCHER)
+    assert queued.status_code == 202, queued.get_json()
+    run_queued(ctx)
+    plan = client.get(f"/api/v1/plans/{queued.get_json()['id']}", headers=DISPATCHER).get_json()
+    stop = plan["result"]["routes"][0]["stops"][0]["id"]
+    monkeypatch.setattr(service, "local_now", lambda: datetime.combine(today, time(13, 40), LOCAL_TZ))
+    before = table_dump(ctx)
+    gone = client.post(f"/api/v1/plans/{plan['id']}/replan", json={"locks": {stop: "AM"}}, headers=DISPATCHER)
+    assert gone.status_code == 422 and _fields(gone) == [f"locks.{stop}"] and table_dump(ctx) == before
+    replan = client.post(f"/api/v1/plans/{plan['id']}/replan", json={"locks": {stop: "LC-1"}, "time_limit_s": 1},
+                         headers=DISPATCHER)  # fmt: skip
+    assert replan.status_code == 202, replan.get_json()
+    assert replan.get_json()["request"]["locks"] == {stop: "LC-1~2"}
+    run_queued(ctx)
+    after = client.get(f"/api/v1/plans/{replan.get_json()['id']}", headers=DISPATCHER).get_json()
+    assert after["status"] == "solved", after["error"]
+    assert {s["id"]: r["vehicle"] for r in after["result"]["routes"] for s in r["stops"]}.get(stop) == "LC-1~2"
