@@ -106,6 +106,7 @@ class Plans(MethodView):
 
     @blp.arguments(schemas.PlanIn)
     @blp.response(202, schemas_out.PlanOut)
+    @problems(blp, 409)
     def post(self, cmd: PlanDay) -> Any:
         """Queue the solve of a day's plan (any day from today; tomorrow by default); poll its progress."""
         plan = service.queue_plan(_ctx(), current_principal(), cmd)

@@ -13,8 +13,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from services.dispatch import service
+from services.dispatch.app import SPEC
+from services.formulary.seed.county import generate_county
+from services.formulary.seed.loader import site_payload
 from shared.clock import LOCAL_TZ
-from shared.runtime import ServiceContext
+from shared.events.envelope import new_event
+from shared.runtime import ServiceContext, handle_event
 from tests.e2e.dispatch_support import DISPATCHER, MONDAY, client, ctx, run_queued
 from tests.support.web import table_dump
 
@@ -255,3 +259,22 @@ def test_a_same_day_replan_locks_a_stop_to_a_vehicles_trip_still_to_come(
     after = client.get(f"/api/v1/plans/{replan.get_json()['id']}", headers=DISPATCHER).get_json()
     assert after["status"] == "solved", after["error"]
     assert {s["id"]: r["vehicle"] for r in after["result"]["routes"] for s in r["stops"]}.get(stop) == "LC-1~2"
+
+
+def test_a_same_day_plan_when_no_trip_fits_the_hours_left_is_a_409_naming_vehicles(
+    client: FlaskClient, ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub closes at 13:15 today; at 12:50 every van's morning trip (to 12:45) is over and its
+    afternoon trip (from 13:30) starts after closing, though each van's shift overlaps the hours left.
+    Before: 500 (IndexError: no vehicle was "left out", so there was no reason to read)."""
+    hub = next(s for s in generate_county("chengwu").sites if s.is_hub)
+    data = {**site_payload(hub), "receiving_hours": [{"start": "07:30", "end": "13:15"}], "version": 2, "catalogue_version": 2}
+    handle_event(SPEC, ctx, new_event("formulary.site.upserted", data, source="/countyhub/formulary"))
+    today = service.today()
+    monkeypatch.setattr(service, "local_now", lambda: datetime.combine(today, time(12, 50), LOCAL_TZ))
+    assert client.post("/api/v1/shipments", json={"site_code": "CW-T02", "deliver": {"ambient": 50}},
+                       headers=DISPATCHER).status_code == 201  # fmt: skip
+    before = table_dump(ctx)
+    response = client.post("/api/v1/plans", json={"date": today.isoformat(), "time_limit_s": 1}, headers=DISPATCHER)
+    assert response.status_code == 409, response.get_json()
+    assert _fields(response) == ["vehicles"] and table_dump(ctx) == before
