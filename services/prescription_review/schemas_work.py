@@ -3,13 +3,11 @@ the typed commands of model/commands.py. Response schemas declare what each endp
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from services.prescription_review.knowledge.importer import TABLES, VERSION
+from services.prescription_review.knowledge.importer import TABLES, VERSION, CsvError, read_csv
 from services.prescription_review.model.commands import (
     DECISIONS,
     REASON_CODES,
@@ -128,18 +126,20 @@ class PrescribersIn(Strict):
         text = data.get("csv")
         if not isinstance(text, str) or len(text) > 2_000_000:
             raise ValidationError("CSV text up to 2 MB", "csv")
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
         try:
-            rows = list(reader)
-        except csv.Error as exc:  # an unbalanced quote runs past the field size limit
-            raise ValidationError(f"第 {reader.line_num} 行不是有效的 CSV (line {reader.line_num} is not valid CSV: {exc})", "csv") from exc
+            rows = read_csv(text)  # strict: a quote left open is refused, never swallows the rows after it
+        except CsvError as exc:
+            raise ValidationError(f"第 {exc.line} 行不是有效的 CSV ({exc})", "csv") from exc
         entries = []
         for row in rows:
             entry: dict[str, Any] = {k: (v or "").strip() for k, v in row.items() if k}
             for key in ("sites", "privileges"):
                 entry[key] = [x.strip() for x in entry.get(key, "").split(";") if x.strip()]
             entry["title"] = entry.get("title") or None
-            entry["active"] = entry.get("active", "true").lower() not in ("false", "0", "no", "否")
+            # 是/否 or what fields.Boolean reads (true/false, yes/no, y/n, 1/0, on/off); anything else is
+            # left for it to refuse naming entries[N].active (it was read as active: a doctor marked 停用 kept prescribing)
+            active = entry.get("active") or "true"
+            entry["active"] = {"是": "true", "否": "false"}.get(active, active)
             entries.append(entry)
         return {"entries": entries, **{k: v for k, v in data.items() if k not in ("csv", "entries")}}
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.e2e.test_review_api import HIS, client, review_ctx, template_db  # noqa: F401  (fixtures)
+from tests.e2e.test_review_api import HIS, MGR, client, review_ctx, template_db  # noqa: F401  (fixtures)
 from tests.e2e.test_review_cds import HOOK, call, order
 
 ENTRY = "context.draftOrders.entry[0].resource"
@@ -46,3 +46,67 @@ def test_a_timing_repeat_that_underflows_is_never_a_server_error(client: FlaskCl
     if r.status_code == 422:
         assert r.content_type == "application/problem+json"
         assert r.get_json()["errors"][0]["field"].startswith(f"{ENTRY}.dosageInstruction")
+
+
+# --- prescriber registry and knowledge CSV: a quote left open swallows the rows after it ------------------
+
+PRESCRIBERS = "id,name,sites,title,privileges,active\n"
+
+
+def _problem(r: Any) -> dict[str, Any]:
+    assert r.status_code == 422, (r.status_code, r.get_json())
+    assert r.content_type == "application/problem+json"
+    problem: dict[str, Any] = r.get_json()
+    return problem
+
+
+@pytest.mark.parametrize("text", [
+    PRESCRIBERS + 'D1,"张三,CW-H01,主治医师,prescribe,true\nD2,李四,CW-H01,主治医师,prescribe,true\n',  # D2 vanished into D1's name
+    PRESCRIBERS + 'D1,张三,"CW-H01,主治医师,prescribe,true\n',                                        # the quote closes at the end of the file
+    PRESCRIBERS + 'D1,"张三"x,CW-H01,主治医师,prescribe,true\n',                                       # text after a closing quote
+])  # fmt: skip
+def test_a_prescriber_csv_with_a_quote_left_open_is_a_422_and_writes_nothing(client: FlaskClient, review_ctx: Any, text: str) -> None:
+    from tests.support.web import table_dump
+
+    before = table_dump(review_ctx)
+    problem = _problem(client.post("/api/v1/prescribers", json={"csv": text}, headers=MGR))
+    assert problem["errors"][0]["field"] == "csv" and "line 2" in problem["errors"][0]["message"], problem
+    assert table_dump(review_ctx) == before
+
+
+def test_a_prescriber_csv_error_never_names_line_0(client: FlaskClient) -> None:
+    text = PRESCRIBERS.replace("\n", "\r") + "D1,张三,CW-H01,主治医师,prescribe,true\r"  # old Mac line ends
+    problem = _problem(client.post("/api/v1/prescribers", json={"csv": text}, headers=MGR))
+    assert problem["errors"][0]["field"] == "csv" and "line 0" not in problem["errors"][0]["message"], problem
+
+
+@pytest.mark.parametrize("active", ["maybe", "停用", "inactive"])
+def test_a_prescriber_active_flag_that_is_not_yes_or_no_is_refused_naming_it(client: FlaskClient, review_ctx: Any, active: str) -> None:
+    """Before, anything but false/0/no/否 read as active: a doctor the office marked 停用 (or N) kept prescribing."""
+    from tests.support.web import table_dump
+
+    before = table_dump(review_ctx)
+    text = PRESCRIBERS + f"D1,张三,CW-H01,主治医师,prescribe,{active}\n"
+    problem = _problem(client.post("/api/v1/prescribers", json={"csv": text}, headers=MGR))
+    assert [e["field"] for e in problem["errors"]] == ["entries[0].active"], problem
+    assert table_dump(review_ctx) == before
+
+
+@pytest.mark.parametrize(("active", "expected"), [("true", True), ("", True), ("是", True), ("否", False), ("FALSE", False), ("0", False), ("N", False)])
+def test_prescriber_active_flags_the_office_writes_still_read(client: FlaskClient, active: str, expected: bool) -> None:
+    text = PRESCRIBERS + f"D7,张三,CW-H01,主治医师,prescribe,{active}\n"
+    assert client.post("/api/v1/prescribers", json={"csv": text}, headers=MGR).status_code == 200
+    listed = client.get("/api/v1/prescribers?limit=500", headers=MGR).get_json()
+    rows = listed if isinstance(listed, list) else listed["prescribers"]
+    assert [p["active"] for p in rows if p["id"] == "D7"] == [expected]
+
+
+def test_a_knowledge_csv_with_a_quote_left_open_is_a_422_and_writes_nothing(client: FlaskClient, review_ctx: Any) -> None:
+    from tests.support.web import table_dump
+
+    before = table_dump(review_ctx)
+    chronic = 'icd_prefix,source,name\nI10,卫健委指南,"高血压\nE11,卫健委指南,糖尿病\n'  # E11 vanished into I10's name
+    r = client.post("/api/v1/knowledge", json={"version": "fresh-1", "tables": {"chronic": chronic}}, headers=MGR)
+    problem = _problem(r)
+    assert any(e["field"].startswith("tables.chronic[") and e["field"].endswith("].csv") for e in problem["errors"]), problem
+    assert table_dump(review_ctx) == before

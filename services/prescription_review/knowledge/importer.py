@@ -224,12 +224,25 @@ class CsvError(ValueError):
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
-    """Rows of a CSV text (UTF-8, header row; a BOM is tolerated). Raises CsvError naming the line."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    """Rows of a CSV text (UTF-8, header row; a BOM is tolerated). Raises CsvError naming the line
+    the unreadable record began on (counted from 1).
+
+    Strict (RFC 4180 §2 rules 5-7): a quote left open at the end of the text, or text after a
+    closing quote, is an error; the csv module's lenient default reads the rest of the file into one
+    field, so the rows after an unclosed quote silently became part of one cell.
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), strict=True)
+    rows: list[dict[str, str]] = []
+    started = 1  # the line the record being read began on
     try:
-        return list(reader)
+        if reader.fieldnames is not None:  # the header row
+            started = reader.line_num + 1
+        for row in reader:
+            rows.append(row)
+            started = reader.line_num + 1
     except csv.Error as exc:
-        raise CsvError(reader.line_num, str(exc)) from exc
+        raise CsvError(started, str(exc)) from exc
+    return rows
 
 
 def parse_tables(
