@@ -181,7 +181,9 @@ def _delimiter(text: str) -> str:
 
 def _read_text(content: bytes) -> Table:
     text, encoding = decode(content)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    # strict (RFC 4180 §2 rules 5-7): a quote left open at the end of the file is an error; the lenient
+    # default read the rest of the file into one cell (an update took "maker,approval no,...,500.0" as its maker)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
     numbered: list[tuple[int, list[Any]]] = []
     cut_short = False
     started = 1  # the line the record being read began on (an unbalanced quote runs on to the end of the file)

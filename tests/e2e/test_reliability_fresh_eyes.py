@@ -110,3 +110,30 @@ def test_a_knowledge_csv_with_a_quote_left_open_is_a_422_and_writes_nothing(clie
     problem = _problem(r)
     assert any(e["field"].startswith("tables.chronic[") and e["field"].endswith("].csv") for e in problem["errors"]), problem
     assert table_dump(review_ctx) == before
+
+
+def test_a_catalogue_csv_with_a_quote_left_open_is_refused_not_read_as_an_update(tmp_path: Any) -> None:
+    """An unclosed quote before the maker of the last row: the lenient reader took the rest of the line
+    ("maker,approval no,...,30") as the maker and every later column as absent (kept): a clean-looking update."""
+    from services.formulary.app import SPEC as FORMULARY
+    from tests.e2e.test_hostile_imports import COLUMNS, GOOD, csv_of, refused, upload
+    from tests.support.backends import Backend
+    from tests.support.formulary import approve_all
+    from tests.support.web import table_dump
+
+    made = Backend("sqlite", tmp_path)
+    try:
+        ctx = made.context(FORMULARY)
+        client = FORMULARY.create_app(ctx).test_client()
+        assert upload(client, csv_of(GOOD), "目录.csv", confirm=True).status_code == 200
+        approve_all(client)
+        lines = csv_of(GOOD).decode().split("\r\n")
+        cells = lines[2].split(",")
+        cells[COLUMNS.index("manufacturer")] = '"' + cells[COLUMNS.index("manufacturer")]
+        lines[2] = ",".join(cells)
+        before = table_dump(ctx)
+        refused(upload(client, "\r\n".join(lines).encode(), "目录.csv"), "line 3", "not valid CSV")
+        refused(upload(client, "\r\n".join(lines).encode(), "目录.csv", confirm=True), "line 3", "not valid CSV")
+        assert table_dump(ctx) == before
+    finally:
+        made.close()
