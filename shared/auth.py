@@ -7,7 +7,8 @@ Token shape (HS256)::
              "site": "<site code>"?, "name": "<display name>"?, "iat": <s>, "exp": <s>}
 
 Verification (`verify_token`) accepts a token only when its `kid` names a key of the keyring, the
-HMAC verifies with that key, the issuer and audience match, `exp`, `iat` and `sub` are present, it
+HMAC verifies with that key, the issuer and audience match, `exp`, `iat` and `sub` are present (`sub`
+at most 120 characters without control characters or lone surrogates: the audit columns hold it), it
 has not expired, it lives no longer than the configured maximum (a working shift, 10 h by
 default) and it carries at least one known role. Key rotation: the keyring holds one signing key
 and any number of keys that are still accepted (README, "Security").
@@ -191,6 +192,9 @@ def issue_token(
     return jwt.encode(claims, ring.signing_secret, algorithm=ALGORITHM, headers={"kid": ring.signing_kid})
 
 
+MAX_SUBJECT = 120  # the audit columns (created_by, approved_by, decided_by …) are String(120)
+
+
 def verify_token(token: str, secret: str | Keyring) -> Principal:
     """Check key id, signature, issuer, audience, expiry and lifetime; raise Unauthorized otherwise."""
     ring = secret if isinstance(secret, Keyring) else Keyring.single(secret)
@@ -217,6 +221,10 @@ def verify_token(token: str, secret: str | Keyring) -> Principal:
         raise Unauthorized("exp and iat must be whole seconds")
     if not isinstance(claims["sub"], str) or not claims["sub"].strip():
         raise Unauthorized("the token names no subject (sub)")
+    odd = next((ch for ch in claims["sub"] if unicodedata.category(ch) in ("Cc", "Cs")), None)
+    if len(claims["sub"]) > MAX_SUBJECT or odd is not None:  # it is written to every *_by column (String(120))
+        why = f"U+{ord(odd):04X}" if odd is not None else f"more than {MAX_SUBJECT} characters"
+        raise Unauthorized(f"the token's subject (sub) has {why}: the audit trail cannot record it")
     if is_system_subject(claims["sub"]):
         raise Unauthorized("the token's subject is one the system reserves for itself")
     if claims["exp"] - claims["iat"] > ring.max_ttl.total_seconds() + LEEWAY_S:

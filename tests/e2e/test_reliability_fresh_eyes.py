@@ -137,3 +137,55 @@ def test_a_catalogue_csv_with_a_quote_left_open_is_refused_not_read_as_an_update
         assert table_dump(ctx) == before
     finally:
         made.close()
+
+
+# --- a signed token whose subject the audit columns cannot hold --------------------------------------------
+
+ODD_SUBJECTS = {"200 characters": "u" * 200, "NUL": "nurse\x00one", "lone surrogate": "nurse\ud800one"}
+
+
+def _signed(token: str, subject: str) -> str:
+    """`token` with its `sub` replaced and signed again (JSON escapes a lone surrogate as \\ud800, as an IdP may)."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from shared.auth import Keyring
+    from tests.support.web import SECRET
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head, body, _ = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["sub"] = subject
+    signing = f"{head}.{b64(json.dumps(claims).encode())}"
+    key = Keyring.single(SECRET).signing_secret.encode()
+    return f"{signing}.{b64(hmac.new(key, signing.encode(), hashlib.sha256).digest())}"
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("case", list(ODD_SUBJECTS))
+def test_a_token_subject_no_audit_column_can_hold_is_a_401_not_a_500(tmp_path: Any, backend_name: str, case: str) -> None:
+    """The identity provider signs `sub`; every *_by column is 120 characters of text. A longer subject,
+    or one with U+0000 (PostgreSQL text cannot hold it), failed the first write with a 500 on PostgreSQL."""
+    from services.formulary.app import SPEC as FORMULARY
+    from shared.auth import issue_token
+    from tests.support.backends import Backend
+    from tests.support.formulary import sample_item
+    from tests.support.web import SECRET, table_dump
+
+    made = Backend(backend_name, tmp_path)
+    try:
+        ctx = made.context(FORMULARY)
+        client = FORMULARY.create_app(ctx).test_client()
+        token = _signed(issue_token(SECRET, "pharmacy_manager", subject="placeholder"), ODD_SUBJECTS[case])
+        before = table_dump(ctx)
+        r = client.post("/api/v1/items", json=sample_item("YP960001"), headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401, (r.status_code, r.get_data()[:300])
+        assert r.content_type == "application/problem+json"
+        assert "sub" in r.get_json()["detail"]
+        assert table_dump(ctx) == before
+    finally:
+        made.close()
