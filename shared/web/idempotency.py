@@ -36,6 +36,9 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         if len(key) > 200:
             return problem(400, "Invalid header", errors=[{"field": "Idempotency-Key", "message": "at most 200 characters"}])
+        odd = next((ch for ch in key if ord(ch) < 0x20 or ord(ch) == 0x7F), None)
+        if odd is not None:  # RFC 9110 §5.5: no control characters in a field value (U+0000 was a 500 on PostgreSQL)
+            return problem(400, "Invalid header", errors=[{"field": "Idempotency-Key", "message": f"contains the control character U+{ord(odd):04X}"}])
         ctx = current_app.extensions["countyhub"]
         table = ctx.metadata.tables["idempotency_keys"]
         principal = getattr(g, "principal", None)

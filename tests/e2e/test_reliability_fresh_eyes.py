@@ -189,3 +189,26 @@ def test_a_token_subject_no_audit_column_can_hold_is_a_401_not_a_500(tmp_path: A
         assert table_dump(ctx) == before
     finally:
         made.close()
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("key", ["a\x00b", "key\x1b[31m", "\x7f"])
+def test_an_idempotency_key_with_a_control_character_is_a_400_naming_it(tmp_path: Any, backend_name: str, key: str) -> None:
+    from services.formulary.app import SPEC as FORMULARY
+    from tests.support.backends import Backend
+    from tests.support.formulary import sample_item
+    from tests.support.web import bearer, table_dump
+
+    made = Backend(backend_name, tmp_path)
+    try:
+        ctx = made.context(FORMULARY)
+        client = FORMULARY.create_app(ctx).test_client()
+        before = table_dump(ctx)
+        headers = {**bearer("pharmacy_manager", name="idem-mgr"), "Idempotency-Key": key}
+        r = client.post("/api/v1/items", json=sample_item("YP960002"), headers=headers)
+        assert r.status_code == 400, (r.status_code, r.get_data()[:300])
+        assert r.content_type == "application/problem+json"
+        assert r.get_json()["errors"][0]["field"] == "Idempotency-Key"
+        assert table_dump(ctx) == before
+    finally:
+        made.close()
