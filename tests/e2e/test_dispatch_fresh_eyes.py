@@ -141,8 +141,6 @@ def _clusters(vans: int, per: int, service_min: float) -> dict[str, Any]:
     return {"depot": HUB, "vehicles": vehicles, "stops": stops, "options": {"time_limit_s": 0.2}}
 
 
-@pytest.mark.xfail(strict=True, reason="routing core (issue 8 §3): stops left out by a search that ran out of time "
-                   "are reported as not_enough_vehicles although the fleet can serve every stop")  # fmt: skip
 def test_a_short_search_does_not_call_its_left_out_stops_a_vehicle_shortage(client: FlaskClient) -> None:
     """240 stops, 16 vans, each van's own cluster fits its day (see _clusters): the fleet is not short.
     Measured on a busy machine: 0.2 s served all 240 (three runs), 1 s left 13 out, 5 s left 5 and
@@ -178,8 +176,6 @@ def test_the_publish_preview_names_shipments_cancelled_since_the_plan_was_made(c
     assert refused.status_code == 409 and shipment in refused.get_json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="routing core (issue 8 §3, screen._summarise): the capacity reason names the "
-                   "largest compartment of the whole fleet, in decilitres, so it contradicts itself")  # fmt: skip
 def test_a_capacity_reason_does_not_contradict_itself(client: FlaskClient) -> None:
     """V1 has the cold compartment but only 100 L ambient; V2 holds 1,000 L ambient but has no cold
     compartment. A stop needing 500 L ambient and 50 L cold fits neither. The reason read

@@ -16,6 +16,7 @@ import numpy as np
 
 from .problem import PRIORITY_WEIGHT, Problem, Vehicle
 from .screen import drop_penalty_base, screen
+from .shortage import proven_shortage
 from .solution import Route, Solution, SolveStats, Unassigned
 from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
 
@@ -240,15 +241,24 @@ def _mop_up(problem: Problem, routes: list[Route], unassigned: list[Unassigned],
         served = {sid for r in extra.routes for sid in r.stop_ids}
         routes = routes + list(extra.routes)
     final: list[Unassigned] = []
+    by_id = {stop.id: stop for stop in problem.stops}
+    proofs: dict[int, str | None] = {}
     for u in unassigned:
         if u.stop_id in served:
             continue
         if u.stop_id in excluded:
             final.append(Unassigned(u.stop_id, excluded[u.stop_id], scr.rules.get(u.stop_id, "")))
-        elif u.rule in (RULE_SHORTAGE, RULE_TIME_LIMIT, RULE_LOCK):
+        elif u.rule in (RULE_TIME_LIMIT, RULE_LOCK):
             final.append(u)
         else:
-            # a sector-level reason (e.g. no cold van in this sector) would misdescribe the fleet
-            final.append(Unassigned(u.stop_id, "not enough vehicles: no suitable vehicle left in its region",
-                                    RULE_SHORTAGE))
+            # A sector's shortage (or a sector-level reason such as no cold van in this sector) is no
+            # proof for the whole fleet: claim a shortage only when the whole day proves one.
+            priority = by_id[u.stop_id].priority
+            if priority not in proofs:
+                proofs[priority] = proven_shortage(problem, scr.active, priority)
+            proof = proofs[priority]
+            final.append(Unassigned(u.stop_id, f"{proof}; the sector split left it out" if proof else
+                                    "left out by the search within its time limit (split by sectors), with no "
+                                    "proof that the fleet is short: a longer time limit may serve it",
+                                    RULE_SHORTAGE if proof else RULE_TIME_LIMIT))
     return routes, final

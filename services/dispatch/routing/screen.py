@@ -82,7 +82,7 @@ def screen(problem: Problem) -> Screening:
                 continue
             candidates = [lock_v]
         if not candidates:
-            rule, reason = _summarise(problem, failures)
+            rule, reason = _summarise(problem, stop, failures)
             excluded[stop.id], rules[stop.id] = reason, rule
             continue
         active.append(k)
@@ -130,7 +130,7 @@ def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehic
     return None
 
 
-def _summarise(problem: Problem, failures: list[Failure]) -> tuple[str, str]:
+def _summarise(problem: Problem, stop: Stop, failures: list[Failure]) -> tuple[str, str]:
     """One rule and reason for the whole fleet: the failure of the vehicle type that came closest
     (passed the most rules in RULE_ORDER), so a cold stop whose only cold van cannot fit the break is
     reported as a break problem, not as a missing compartment on the dry vans."""
@@ -139,11 +139,22 @@ def _summarise(problem: Problem, failures: list[Failure]) -> tuple[str, str]:
     rank = {r: i for i, r in enumerate(RULE_ORDER)}
     best = max(failures, key=lambda f: rank.get(f.rule, -1))
     if best.rule == RULE_COMPARTMENT:
+        if any(f.rule != RULE_COMPARTMENT or f.message != best.message for f in failures):
+            # each vehicle lacks a different one: no single vehicle has them all
+            return best.rule, (f"no vehicle has all the compartments this stop needs "
+                               f"({', '.join(sorted(stop.compartments()))})")
         return best.rule, f"no vehicle has {best.message.removeprefix('no ')}"
     if best.rule == RULE_CAPACITY:
         comp, need = best.message.split(" demand ")[0], int(best.message.split(" demand ")[1].split()[0])
-        largest = max(v.cap(comp) for v in problem.vehicles)
-        return best.rule, f"capacity: {comp} demand {need} exceeds every vehicle (largest {largest})"
+        # Only vehicles with every compartment the stop needs count: a bigger compartment on a vehicle
+        # lacking another one the stop needs does not make "exceeds every vehicle" false.
+        fitting = [v for v in problem.vehicles if all(v.cap(c) > 0 for c in stop.compartments())]
+        largest = max(v.cap(comp) for v in fitting) if fitting else 0
+        if len(fitting) == len(problem.vehicles):
+            return best.rule, f"capacity: {comp} demand {need} exceeds every vehicle (largest {largest})"
+        return best.rule, (f"capacity: {comp} demand {need} is more than any vehicle with all the compartments "
+                           f"this stop needs can carry ({', '.join(sorted(stop.compartments()))}; largest {comp} "
+                           f"{largest})")
     everyone = all(f.rule == best.rule for f in failures)
     return best.rule, best.message if everyone else f"{best.message} (the closest-fitting vehicles)"
 

@@ -17,6 +17,7 @@ from .problem import LOCKED_WEIGHT, Priority, Problem, owed_break
 from .replan import fallback_plan
 from .screen import Screening, drop_penalty_base, screen
 from .search import SearchConfig, config_named
+from .shortage import proven_shortage
 from .solution import Route, Solution, SolveStats, Unassigned, Visit
 from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
 from .worker import WorkerResult, run_search
@@ -241,6 +242,7 @@ def assemble(
     locked = problem.locked_vehicle_of()
     insertable = {problem.stops[n - 1].id for n in (best.insertable if best else ())}
     unassigned: list[Unassigned] = []
+    proofs: dict[int, str | None] = {}  # priority -> a proven shortage (shortage.py), per solve
     for stop in problem.stops:
         if stop.id in served:
             continue
@@ -254,10 +256,14 @@ def assemble(
         elif stop.id in locked:
             unassigned.append(Unassigned(stop.id, f"could not fit on locked vehicle {locked[stop.id]} together "
                                          "with its other stops", RULE_LOCK))
+        elif (proof := _proof(proofs, problem, screening, stop.priority)):
+            unassigned.append(Unassigned(
+                stop.id, f"{proof}; it fits a vehicle on its own ({Priority(stop.priority).name.lower()})", RULE_SHORTAGE))
         else:
             unassigned.append(Unassigned(
-                stop.id, f"not enough vehicles: fits a vehicle on its own, but not together with the "
-                f"other stops of equal or higher priority ({Priority(stop.priority).name.lower()})", RULE_SHORTAGE))
+                stop.id, "left out by the search within its time limit, with no proof that the fleet is short "
+                "(its capacity and working time could hold every stop of this priority and above): a longer "
+                f"time limit may serve it ({Priority(stop.priority).name.lower()})", RULE_TIME_LIMIT))
     dropped_penalty = sum(screening.penalties.get(k, 0) for k, s in enumerate(problem.stops) if s.id not in served)
     objective = sum(r.cost for r in routes) + dropped_penalty
     firsts = [r.first_solution_at for r in results if r.first_solution_at is not None]
@@ -277,6 +283,12 @@ def assemble(
     )
     return Solution(tuple(routes), tuple(unassigned), objective, stats, problem.distance_scale,
                     {"iterations": float(sum(r.iterations for r in results))})
+
+
+def _proof(cache: dict[int, str | None], problem: Problem, screening: Screening, priority: int) -> str | None:
+    if priority not in cache:
+        cache[priority] = proven_shortage(problem, screening.active, priority)
+    return cache[priority]
 
 
 def build_route(problem: Problem, raw: RawRoute) -> Route:

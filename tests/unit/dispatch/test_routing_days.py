@@ -288,3 +288,30 @@ def test_a_stop_too_far_for_the_day_is_a_travel_problem_not_a_service_one() -> N
         sol = solved(day([(far, (200_000, 0)), (Stop("near"), (1000, 0))], [van("v", ("07:30", "17:30"))]))
         assert [(u.stop_id, u.rule) for u in sol.unassigned] == [("far", "travel_time")]
         assert "too far" in sol.unassigned[0].reason
+
+
+def test_a_day_longer_than_the_fleet_s_working_time_is_a_proven_shortage() -> None:
+    """Three 4-hour services for one 10-hour van: the time bound (shortage.py) proves the shortage."""
+    stops = [(Stop(c, service=4 * H), xy) for c, xy in zip("abc", [(3000, 0), (0, 3000), (-3000, 0)], strict=True)]
+    sol = solved(day(stops, [van("v", ("07:30", "17:30"))]))
+    assert [u.rule for u in sol.unassigned] == ["not_enough_vehicles"]
+    assert "working time together" in sol.unassigned[0].reason
+
+
+def test_without_a_proof_a_left_out_stop_is_a_short_search_not_a_shortage() -> None:
+    """The bound finds room for every stop: whatever the search leaves out is not called a shortage."""
+    from services.dispatch.routing.shortage import proven_shortage
+
+    stops = [(Stop(f"s{k}", service=10 * M), (1000 * k, 500)) for k in range(6)]
+    problem = day(stops, [van("v", ("07:30", "17:30"))])
+    assert proven_shortage(problem, range(6), 0) is None
+    tight = day(stops, [van("v", ("07:30", "08:00"))])
+    assert proven_shortage(tight, range(6), 0) is not None
+
+
+def test_a_stop_needing_compartments_no_single_vehicle_has_says_so() -> None:
+    stop = Stop("mixed", deliver={"ambient": 5, "cold": 5})
+    vans = [van("dry", ("07:30", "17:30")), van("fridge", ("07:30", "17:30"), capacity={"cold": 10})]
+    sol = solved(day([(stop, (3000, 0))], vans))
+    assert sol.unassigned[0].rule == "compartment"
+    assert sol.unassigned[0].reason == "no vehicle has all the compartments this stop needs (ambient, cold)"
