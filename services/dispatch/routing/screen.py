@@ -116,8 +116,8 @@ def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehic
         return Failure(RULE_TRAVEL, f"too far: the round trip alone ({go + back} s) is longer than the "
                        f"working time ({hi - lo} s)")
     if go + stop.service + back > hi - lo:
-        return Failure(RULE_SERVICE, f"service ({stop.service}) plus the round trip ({go + back}) is longer "
-                       f"than the working time ({hi - lo})")
+        return Failure(RULE_SERVICE, f"service ({stop.service} s) plus the round trip ({go + back} s) is longer "
+                       f"than the working time ({hi - lo} s)")
     begin = stop.open_from(lo + go)
     if begin is None or begin + stop.service + back > hi:
         return Failure(RULE_WINDOW, "no receiving period can be reached and the service finished within the "

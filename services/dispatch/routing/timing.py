@@ -160,14 +160,14 @@ def _latest_starts(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], gap
 
 def _limits(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], timed: Timed, gap: int | None) -> Failure | None:
     if vehicle.max_duration is not None and timed.end - timed.depart > vehicle.max_duration:
-        return Failure(RULE_MAX_DURATION, f"the route takes {timed.end - timed.depart}, longer than the "
-                       f"vehicle's maximum {vehicle.max_duration}")
+        return Failure(RULE_MAX_DURATION, f"the route takes {timed.end - timed.depart} s, longer than the "
+                       f"vehicle's maximum {vehicle.max_duration} s")
     limit = problem.options.specimen_max_ride_s
     if limit is not None:
         for n, start in zip(nodes, timed.starts, strict=True):
             stop = problem.stops[n - 1]
             if stop.pickup.get(SPECIMEN, 0) > 0 and timed.end - start > limit:
-                return Failure(RULE_RIDE, f"specimens from {stop.id} would ride {timed.end - start}, limit {limit}")
+                return Failure(RULE_RIDE, f"specimens from {stop.id} would ride {timed.end - start} s, limit {limit} s")
     return None
 
 
