@@ -244,3 +244,45 @@ def test_finding_change_ids_named_twice_is_linear_not_quadratic(formulary_ctx: A
         service.approve(formulary_ctx, Principal("mgr-fresh", ("pharmacy_manager",)), ApproveChanges(change_ids=ids))
     assert "change_ids" in refused.value.fields
     assert _Compared.calls < 10 * n, _Compared.calls
+
+
+# --- dispatch: locked routes and vehicles out, named without bound ------------------------------------------
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/api/v1/solve", "locked_routes"),
+    ("/api/v1/plans/P-unknown/replan", "locked_routes"),
+    ("/api/v1/plans/P-unknown/replan", "vehicles_out"),
+])  # fmt: skip
+def test_locked_routes_and_vehicles_out_are_bounded_by_the_fleet(tmp_path: Any, path: str, field: str) -> None:
+    """A fleet has at most 300 vehicles (SolveIn.vehicles), but these lists had no bound: one vehicle named
+    30,000 times took 2.3 s on /solve (each name compared with a copy of every earlier one: quadratic;
+    ~350,000 fit in the 2 MiB body) and a re-plan stored a request naming it 100,000 times (7 s)."""
+    from services.dispatch.app import SPEC as DISPATCH
+    from tests.e2e.dispatch_support import small_problem
+    from tests.support.backends import Backend
+    from tests.support.web import bearer, table_dump
+
+    made = Backend("sqlite", tmp_path)
+    try:
+        ctx = made.context(DISPATCH)
+        client = DISPATCH.create_app(ctx).test_client()
+        body: dict[str, Any] = small_problem() if path == "/api/v1/solve" else {}
+        body[field] = ["V1"] * 301
+        before = table_dump(ctx)
+        r = client.post(path, json=body, headers=bearer("dispatcher", name="fresh-dispatcher"))
+        problem = _problem(r)
+        assert [e["field"] for e in problem["errors"]] == [field], problem
+        assert table_dump(ctx) == before
+    finally:
+        made.close()
+
+
+def test_a_vehicle_locked_twice_on_solve_is_named_once_per_repeat() -> None:
+    """The repeat check stays as it was (one message per repeated name), now with a set of the names seen."""
+    from services.dispatch.schemas import SolveIn
+    from tests.e2e.dispatch_support import small_problem
+
+    body = small_problem()
+    body["locked_routes"] = ["V1", "V2", "V1", "V1"]
+    errors = SolveIn().validate(body)
+    assert errors.get("locked_routes") == ["vehicle V1 is named twice", "vehicle V1 is named twice"], errors
