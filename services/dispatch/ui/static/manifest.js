@@ -44,7 +44,13 @@
     const lines = stop.shipments.flatMap((s) => s.items.map((i) =>
       el("li", {}, `${i.name} × ${i.quantity}${i.unit ? " " + i.unit : ""}`)));
     const ids = stop.shipments.map((s) => s.id);
+    // A split load's parts share the order's item list: say it is the whole order, not this part's.
+    const whole = stop.parts > 1 && lines.length
+      ? el("div", { class: "sub split-note" }, tr(`整单明细，分 ${stop.parts} 批送达（本批为第 ${stop.part} 批，按升数分装）：`,
+        `Whole order, delivered in ${stop.parts} parts (this is part ${stop.part}, split by litres):`))
+      : null;
     return el("td", {},
+      whole,
       lines.length ? el("ul", { class: "items" }, lines) : null,
       ids.length ? el("div", { class: "ids" }, ids.join(", ")) : null,
       stop.rounds && stop.rounds.length ? el("span", { class: "sub" }, tr("例行收送：", "Rounds: "),
