@@ -195,6 +195,12 @@ def issue_token(
 MAX_SUBJECT = 120  # the audit columns (created_by, approved_by, decided_by …) are String(120)
 
 
+def _odd_character(text: str) -> str | None:
+    """The first control character or lone surrogate in `text` (no database column can hold U+0000 on
+    PostgreSQL, nor a surrogate anywhere), or None."""
+    return next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Cs")), None)
+
+
 def verify_token(token: str, secret: str | Keyring) -> Principal:
     """Check key id, signature, issuer, audience, expiry and lifetime; raise Unauthorized otherwise."""
     ring = secret if isinstance(secret, Keyring) else Keyring.single(secret)
@@ -221,7 +227,7 @@ def verify_token(token: str, secret: str | Keyring) -> Principal:
         raise Unauthorized("exp and iat must be whole seconds")
     if not isinstance(claims["sub"], str) or not claims["sub"].strip():
         raise Unauthorized("the token names no subject (sub)")
-    odd = next((ch for ch in claims["sub"] if unicodedata.category(ch) in ("Cc", "Cs")), None)
+    odd = _odd_character(claims["sub"])
     if len(claims["sub"]) > MAX_SUBJECT or odd is not None:  # it is written to every *_by column (String(120))
         why = f"U+{ord(odd):04X}" if odd is not None else f"more than {MAX_SUBJECT} characters"
         raise Unauthorized(f"the token's subject (sub) has {why}: the audit trail cannot record it")
@@ -237,8 +243,8 @@ def verify_token(token: str, secret: str | Keyring) -> Principal:
         raise Unauthorized(f"token carries an unknown role {unknown[0]!r}")
     roles = tuple(dict.fromkeys(raw_roles))
     site = claims.get("site")
-    if site is not None and (not isinstance(site, str) or not site_key(site)):
-        raise Unauthorized("the site claim must be one site code")
+    if site is not None and (not isinstance(site, str) or not site_key(site) or _odd_character(site) is not None):
+        raise Unauthorized("the site claim must be one site code")  # U+0000 in it was a 500 on PostgreSQL
     name = claims.get("name")
     return Principal(
         subject=claims["sub"],

@@ -286,3 +286,35 @@ def test_a_vehicle_locked_twice_on_solve_is_named_once_per_repeat() -> None:
     body["locked_routes"] = ["V1", "V2", "V1", "V1"]
     errors = SolveIn().validate(body)
     assert errors.get("locked_routes") == ["vehicle V1 is named twice", "vehicle V1 is named twice"], errors
+
+
+@pytest.mark.parametrize("site", ["T01\x00", "T01\ud800", "\x1bT01"])
+def test_a_token_site_claim_with_a_control_character_is_a_401_not_a_500(tmp_path: Any, site: str) -> None:
+    """A storekeeper's token whose signed `site` held U+0000 or a lone surrogate: listing requisitions
+    (filtered by that site) was a 500 on PostgreSQL."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    import tests.e2e.test_hostile_input as hostile
+    from shared.auth import Keyring, issue_token
+    from tests.support.backends import Backend
+    from tests.support.web import SECRET
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head, body, _ = issue_token(SECRET, "storekeeper", site="T01", subject="sk-fresh").split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["site"] = site
+    signing = f"{head}.{b64(json.dumps(claims).encode())}"
+    token = f"{signing}.{b64(hmac.new(Keyring.single(SECRET).signing_secret.encode(), signing.encode(), hashlib.sha256).digest())}"
+    made = Backend("postgresql", tmp_path)
+    try:
+        _, client = hostile._client(made, "procurement")
+        r = client.get("/api/v1/requisitions", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401, (r.status_code, r.get_data()[:300])
+        assert r.content_type == "application/problem+json" and "site" in r.get_json()["detail"]
+    finally:
+        made.close()
