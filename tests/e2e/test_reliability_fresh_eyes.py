@@ -318,3 +318,13 @@ def test_a_token_site_claim_with_a_control_character_is_a_401_not_a_500(tmp_path
         assert r.content_type == "application/problem+json" and "site" in r.get_json()["detail"]
     finally:
         made.close()
+
+
+def test_a_prescriber_csv_naming_a_column_twice_is_a_422_naming_it(client: FlaskClient, review_ctx: Any) -> None:
+    """`id,id,name,sites` read the second id (D2) and dropped the first (D1) without a word."""
+    from tests.support.web import table_dump
+
+    before = table_dump(review_ctx)
+    problem = _problem(client.post("/api/v1/prescribers", json={"csv": "id,id,name,sites\nD1,D2,张三,CW-H01\n"}, headers=MGR))
+    assert problem["errors"][0]["field"] == "csv" and "id appears twice" in problem["errors"][0]["message"], problem
+    assert table_dump(review_ctx) == before

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +238,9 @@ def read_csv(text: str) -> list[dict[str, str]]:
     try:
         if reader.fieldnames is not None:  # the header row
             started = reader.line_num + 1
+            twice = sorted(n for n, k in Counter(reader.fieldnames).items() if n and k > 1)  # linear: a header may be wide
+            if twice:  # the reader kept the last column of that name: the first one's values were lost unseen
+                raise CsvError(1, f"column {twice[0]} appears twice in the header")
         for row in reader:
             rows.append(row)
             started = reader.line_num + 1
