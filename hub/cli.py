@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hub import registry
 from hub.registry import spec
@@ -195,6 +196,11 @@ def _dlq_embedded(action: str, services: list[str]) -> int:
     from shared.bus.local import dead_letters, replay_local_dead_letters
     from shared.config import load_settings
 
+    where = Path(os.environ.get("HUB_DATA_DIR", "var")).resolve()
+    on_sqlite = not any(k.endswith("DATABASE_URL") for k in os.environ)
+    if on_sqlite and not where.is_dir():  # a mistyped HUB_DATA_DIR must not read as "no dead letters"
+        print(f"no hub data directory at {where} (HUB_DATA_DIR): nothing to {action}", file=sys.stderr)
+        return 2
     producers = []
     for name in registry.SERVICES:
         settings = load_settings(name)

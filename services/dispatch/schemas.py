@@ -317,7 +317,8 @@ class CompleteIn(Strict):
     """A driver's confirmation at a stop."""
 
     received_by = Text(load_default=None, allow_none=True, validate=validate.Length(max=120))
-    exceptions = fields.List(Text(required=True, multiline=True, validate=validate.Length(max=300)), load_default=list)
+    exceptions = fields.List(Text(required=True, multiline=True, validate=validate.Length(max=300)), load_default=list,
+                             validate=validate.Length(max=50))  # a driver notes a few, not thousands
 
     @post_load
     def _command(self, data: dict[str, Any], **_: Any) -> commands.CompleteStop:

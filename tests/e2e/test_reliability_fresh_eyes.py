@@ -9,6 +9,8 @@ did not send. Each case failed before its fix.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -328,3 +330,28 @@ def test_a_prescriber_csv_naming_a_column_twice_is_a_422_naming_it(client: Flask
     problem = _problem(client.post("/api/v1/prescribers", json={"csv": "id,id,name,sites\nD1,D2,张三,CW-H01\n"}, headers=MGR))
     assert problem["errors"][0]["field"] == "csv" and "id appears twice" in problem["errors"][0]["message"], problem
     assert table_dump(review_ctx) == before
+
+
+def test_dlq_on_a_data_directory_that_does_not_exist_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    """A mistyped HUB_DATA_DIR read as "no dead letters" (and made a jwt_secret there)."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-such-hub"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL") and k != "BROKER_URL"}
+    env["HUB_DATA_DIR"] = str(missing)
+    done = subprocess.run([sys.executable, "-m", "hub.cli", "dlq", "list"], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parents[2], timeout=120)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no hub data directory" in done.stderr and not missing.exists()
+
+
+def test_a_drivers_confirmation_notes_a_few_exceptions_not_thousands() -> None:
+    from marshmallow import ValidationError
+
+    from services.dispatch.schemas import CompleteIn
+
+    assert CompleteIn().load({"exceptions": ["破损一箱"] * 50}).exceptions == ("破损一箱",) * 50
+    with pytest.raises(ValidationError) as refused:
+        CompleteIn().load({"exceptions": ["破损一箱"] * 51})
+    assert "exceptions" in refused.value.messages
