@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from services.dispatch import presentation, reads, schemas, schemas_out, service
+from services.dispatch import presentation, reads, schemas, schemas_out, service, shipments
 from services.dispatch.commands import (
     AddShipment,
     CancelShipment,
@@ -51,14 +51,14 @@ class Shipments(MethodView):
     @blp.response(200, schemas_out.ShipmentOut(many=True))
     def get(self, flt: ShipmentFilter) -> Any:
         """Shipments (pending by default); a storekeeper sees only their own site's."""
-        return service.list_shipments(_ctx(), current_principal(), flt)
+        return shipments.list_shipments(_ctx(), current_principal(), flt)
 
     @idempotent
     @blp.arguments(schemas.ShipmentIn)
     @blp.response(201, schemas_out.ShipmentOut)
     def post(self, cmd: AddShipment) -> Any:
         """Add an urgent delivery or an extra pickup by hand."""
-        row = service.add_shipment(_ctx(), current_principal(), cmd)
+        row = shipments.add_shipment(_ctx(), current_principal(), cmd)
         return row, 201, {"Location": f"/api/v1/shipments/{row['id']}"}
 
 
@@ -67,7 +67,7 @@ class Shipments(MethodView):
 @problems(blp, 404)
 def get_shipment(shipment_id: str) -> Any:
     """One shipment (a storekeeper: of their own site only)."""
-    return service.get_shipment(_ctx(), current_principal(), shipment_id)
+    return shipments.get_shipment(_ctx(), current_principal(), shipment_id)
 
 
 @blp.route("/shipments/<shipment_id>/cancel", methods=["POST"])
@@ -75,7 +75,7 @@ def get_shipment(shipment_id: str) -> Any:
 @problems(blp, 404, 409)
 def cancel_shipment(shipment_id: str) -> Any:
     """Cancel a shipment while it is pending (409 once a published plan carries it)."""
-    return service.cancel_shipment(_ctx(), current_principal(), CancelShipment(shipment_id))
+    return shipments.cancel_shipment(_ctx(), current_principal(), CancelShipment(shipment_id))
 
 
 @blp.route("/vehicles")

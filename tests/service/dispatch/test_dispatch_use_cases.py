@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.dispatch import reads, service, worker
+from services.dispatch import reads, service, shipments, worker
 from services.dispatch.commands import (
     AddShipment,
     CancelShipment,
@@ -46,25 +46,25 @@ def _plan(ctx: ServiceContext, seconds: float = 3.0) -> dict:
 
 
 def test_shipments_get_cancel_and_site_scope(service_ctx: ServiceContext) -> None:
-    mine = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, {}, 3, note="胰岛素"))
-    other = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"ambient": 5}))
-    assert service.get_shipment(service_ctx, DISPATCHER, mine["id"])["note"] == "胰岛素"
-    assert service.get_shipment(service_ctx, STOREKEEPER_T02, mine["id"])["site_code"] == "CW-T02"
+    mine = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, {}, 3, note="胰岛素"))
+    other = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"ambient": 5}))
+    assert shipments.get_shipment(service_ctx, DISPATCHER, mine["id"])["note"] == "胰岛素"
+    assert shipments.get_shipment(service_ctx, STOREKEEPER_T02, mine["id"])["site_code"] == "CW-T02"
     with pytest.raises(Forbidden):
-        service.get_shipment(service_ctx, STOREKEEPER_T02, other["id"])
-    seen = service.list_shipments(service_ctx, STOREKEEPER_T02, ShipmentFilter("all"))
+        shipments.get_shipment(service_ctx, STOREKEEPER_T02, other["id"])
+    seen = shipments.list_shipments(service_ctx, STOREKEEPER_T02, ShipmentFilter("all"))
     assert [s["id"] for s in seen] == [mine["id"]]  # a storekeeper (whatever else they hold) sees their site only
     with pytest.raises(Forbidden):
-        service.list_shipments(service_ctx, STOREKEEPER_T02, ShipmentFilter("all", "CW-T03"))
-    assert {s["id"] for s in service.list_shipments(service_ctx, DISPATCHER, ShipmentFilter("all"))} == {mine["id"], other["id"]}
-    cancelled = service.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(other["id"]))
+        shipments.list_shipments(service_ctx, STOREKEEPER_T02, ShipmentFilter("all", "CW-T03"))
+    assert {s["id"] for s in shipments.list_shipments(service_ctx, DISPATCHER, ShipmentFilter("all"))} == {mine["id"], other["id"]}
+    cancelled = shipments.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(other["id"]))
     assert cancelled["status"] == "cancelled"
     with pytest.raises(Conflict):
-        service.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(other["id"]))
+        shipments.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(other["id"]))
     with pytest.raises(NotFound):
-        service.cancel_shipment(service_ctx, DISPATCHER, CancelShipment("M-nope"))
+        shipments.cancel_shipment(service_ctx, DISPATCHER, CancelShipment("M-nope"))
     with pytest.raises(Forbidden):
-        service.cancel_shipment(service_ctx, STOREKEEPER_T02, CancelShipment(mine["id"]))
+        shipments.cancel_shipment(service_ctx, STOREKEEPER_T02, CancelShipment(mine["id"]))
     preview = service.preview_day(service_ctx, STOREKEEPER_T02, next_monday())
     assert {s["id"] for s in preview["stops"]} == {"CW-T02"} and set(preview["stop_refs"]) == {"CW-T02"}
 
@@ -81,7 +81,7 @@ def test_lunch_closures_are_windows_the_plan_keeps(service_ctx: ServiceContext) 
 
 
 def test_an_order_larger_than_any_compartment_is_split_into_parts(service_ctx: ServiceContext) -> None:
-    big = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 900}, {}, 2, note="疫苗",
+    big = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 900}, {}, 2, note="疫苗",
                                                                     items=(ShipmentItem("流感疫苗", 3000, "支"),)))  # fmt: skip
     preview = service.preview_day(service_ctx, DISPATCHER, next_monday())
     parts = [s for s in preview["stops"] if s["id"].startswith("CW-T02~")]
@@ -156,7 +156,7 @@ def test_a_plan_for_today_sends_no_van_out_before_now_and_a_closed_hub_is_refuse
 
 
 def test_manifest_carries_priority_notes_items_hours_wait_and_driver(service_ctx: ServiceContext) -> None:
-    urgent = service.add_shipment(service_ctx, DISPATCHER, AddShipment(
+    urgent = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment(
         "CW-T02", {"cold": 6}, {}, 3, note="胰岛素和肾上腺素，到后立即入冷藏",
         items=(ShipmentItem("胰岛素注射液", 40, "支"), ShipmentItem("肾上腺素注射液", 20, "支"))))  # fmt: skip
     plan = _plan(service_ctx)
@@ -195,7 +195,7 @@ def test_manifest_shows_each_stops_site_address_phone_and_receiving_hours(servic
 
 def test_replan_shows_before_and_after_and_publish_preview_summarises(service_ctx: ServiceContext) -> None:
     first = _plan(service_ctx)
-    service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T05", {"cold": 3}, {}, 3))
+    shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T05", {"cold": 3}, {}, 3))
     some_stop = first["result"]["routes"][0]["stops"][0]["id"]
     other_vehicle = next(v["id"] for v in first["request"]["vehicles"] if v["id"] != first["result"]["routes"][0]["vehicle"]
                          and "cold" in v["compartments"])  # fmt: skip
@@ -219,7 +219,7 @@ def test_replan_shows_before_and_after_and_publish_preview_summarises(service_ct
 def test_impossible_locks_are_refused_naming_the_lock(service_ctx: ServiceContext) -> None:
     first = _plan(service_ctx)
     plain = next(v["id"] for v in first["request"]["vehicles"] if "cold" not in v["compartments"])
-    service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T05", {"cold": 3}, {}, 3))
+    shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T05", {"cold": 3}, {}, 3))
     with pytest.raises(InvalidInput) as refused:
         service.replan(service_ctx, DISPATCHER, Replan(first["id"], {"CW-T05": plain}, (), (), 2))
     assert list(refused.value.fields) == ["locks.CW-T05"] and "cold" in refused.value.fields["locks.CW-T05"]
@@ -302,10 +302,10 @@ def test_a_replan_with_a_vehicle_out_counts_its_kept_route_in_the_days_totals(se
 
 def test_a_shipment_due_by_a_day_that_has_passed_is_refused_naming_deliver_by(service_ctx: ServiceContext) -> None:
     with pytest.raises(InvalidInput) as refused:
-        service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, deliver_by=service.today() - timedelta(days=1)))
+        shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, deliver_by=service.today() - timedelta(days=1)))
     assert list(refused.value.fields) == ["deliver_by"]
-    assert service.list_shipments(service_ctx, DISPATCHER, ShipmentFilter("all")) == []
-    due_today = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, deliver_by=service.today()))
+    assert shipments.list_shipments(service_ctx, DISPATCHER, ShipmentFilter("all")) == []
+    due_today = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, deliver_by=service.today()))
     assert due_today["deliver_by"] == service.today().isoformat()
 
 
@@ -313,30 +313,30 @@ def test_publishing_a_plan_that_carries_a_shipment_cancelled_since_is_refused_an
     service_ctx: ServiceContext,
 ) -> None:
     """Found trying it as a dispatcher: publishing flipped a cancelled shipment back to planned (drivers got it)."""
-    kept = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, {}, 3))
-    gone = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"cold": 2}, {}, 3))
+    kept = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"cold": 2}, {}, 3))
+    gone = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"cold": 2}, {}, 3))
     plan = _plan(service_ctx)
-    service.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(gone["id"]))
+    shipments.cancel_shipment(service_ctx, DISPATCHER, CancelShipment(gone["id"]))
     with pytest.raises(Conflict) as refused:
         service.publish_plan(service_ctx, DISPATCHER, PublishPlan(plan["id"]))
     assert gone["id"] in str(refused.value.fields)
-    assert service.get_shipment(service_ctx, DISPATCHER, gone["id"])["status"] == "cancelled"
+    assert shipments.get_shipment(service_ctx, DISPATCHER, gone["id"])["status"] == "cancelled"
     assert service.get_plan(service_ctx, plan["id"])["status"] == "solved"
     again = service.replan(service_ctx, DISPATCHER, Replan(plan["id"], {}, (), (), 2))
     _solve_all(service_ctx)
     service.publish_plan(service_ctx, DISPATCHER, PublishPlan(again["id"]))
-    assert service.get_shipment(service_ctx, DISPATCHER, gone["id"])["status"] == "cancelled"
-    assert service.get_shipment(service_ctx, DISPATCHER, kept["id"])["status"] == "planned"
+    assert shipments.get_shipment(service_ctx, DISPATCHER, gone["id"])["status"] == "cancelled"
+    assert shipments.get_shipment(service_ctx, DISPATCHER, kept["id"])["status"] == "planned"
 
 
 def test_a_storekeeper_who_is_also_a_dispatcher_cancels_only_their_own_sites_shipments(service_ctx: ServiceContext) -> None:
     """Site scope holds whatever other roles a storekeeper's token carries (TEAM rule; issue 9)."""
     both = Principal("sk-disp", ("storekeeper", "dispatcher"), site="CW-T02")
-    other = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"ambient": 5}))
+    other = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T03", {"ambient": 5}))
     with pytest.raises(Forbidden):
-        service.cancel_shipment(service_ctx, both, CancelShipment(other["id"]))
-    assert service.get_shipment(service_ctx, DISPATCHER, other["id"])["status"] == "pending"
-    mine = service.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"ambient": 5}))
-    assert service.cancel_shipment(service_ctx, both, CancelShipment(mine["id"]))["status"] == "cancelled"
+        shipments.cancel_shipment(service_ctx, both, CancelShipment(other["id"]))
+    assert shipments.get_shipment(service_ctx, DISPATCHER, other["id"])["status"] == "pending"
+    mine = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T02", {"ambient": 5}))
+    assert shipments.cancel_shipment(service_ctx, both, CancelShipment(mine["id"]))["status"] == "cancelled"
     with pytest.raises(Forbidden):
-        service.add_shipment(service_ctx, both, AddShipment("CW-T03", {"ambient": 5}))
+        shipments.add_shipment(service_ctx, both, AddShipment("CW-T03", {"ambient": 5}))
