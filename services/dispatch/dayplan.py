@@ -99,10 +99,18 @@ def trip_vehicles(vehicle: Mapping[str, Any]) -> list[dict[str, Any]]:
     Chosen over a chain of routes in the solver because every rule of the core (windows,
     compartments, specimen ride time, the independent checker) then holds per trip unchanged, and
     specimens collected in the morning reach the laboratory at noon. The turnaround is fixed at the
-    break rather than chosen by the search (a known simplification). Each trip carries half the fixed
-    cost (a vehicle used for both costs its full fixed cost), its own max_km and at most
-    max_route_min. A vehicle without a break, or whose break leaves a trip under MIN_TRIP_MIN
-    minutes, keeps one trip (and its break).
+    break rather than chosen by the search (a known simplification). Each trip has its own max_km
+    and at most max_route_min. A vehicle without a break, or whose break leaves a trip under
+    MIN_TRIP_MIN minutes, keeps one trip (and its break).
+
+    Fixed cost: in the search each trip carries half the vehicle's fixed cost, so a van used for both
+    trips costs its fixed cost once but a van used for one trip only costs half of it. That is the
+    model's approximation, kept on purpose: a fixed cost shared by two model vehicles ("pay once if
+    either is used") cannot be expressed in the OR-Tools model, whose fixed cost is per vehicle;
+    charging the whole cost on trip 1 (or on both) would instead forbid afternoon-only vans or price
+    the second trip of a van already out as a new van. What the plan REPORTS is exact:
+    ``charge_fixed_once`` charges each used van its whole fixed cost once (``vehicle_fixed_cost``
+    on each trip says what that is).
     """
     rest = vehicle.get("break_")
     if not rest:
@@ -116,7 +124,8 @@ def trip_vehicles(vehicle: Mapping[str, Any]) -> list[dict[str, Any]]:
     for k, (a, b) in enumerate(((start, back_by), (out_again, end)), start=1):
         limit = vehicle.get("max_route_min")
         trips.append({**vehicle, "id": f"{vehicle['id']}{TRIP_SEPARATOR}{k}", "shift": [_hhmm(a), _hhmm(b)], "break_": None,
-                      "fixed_cost": vehicle["fixed_cost"] / 2, "max_route_min": min(limit, b - a) if limit else None})  # fmt: skip
+                      "fixed_cost": vehicle["fixed_cost"] / 2, "vehicle_fixed_cost": vehicle["fixed_cost"],
+                      "max_route_min": min(limit, b - a) if limit else None})  # fmt: skip
     return trips
 
 
@@ -126,8 +135,47 @@ def base_vehicle(trip_id: str) -> tuple[str, int]:
     return (base, int(k)) if sep and k.isdigit() else (trip_id, 1)
 
 
-def annotate_trips(result: dict[str, Any]) -> dict[str, Any]:
-    """Mark each route and stop of a solved day with its vehicle and trip; totals count vehicles, not trips."""
+def _fen(yuan: Any) -> int:
+    """Yuan as whole fen, rounded as the solve request rounds them (planning.MONEY_SCALE)."""
+    return int(round(float(yuan or 0) * 100))
+
+
+def charge_fixed_once(result: dict[str, Any], vehicles: Iterable[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Report each used vehicle's fixed cost exactly once, whatever number of trips it makes.
+
+    The solver's route cost is the trip's share of the fixed cost (half, ``trip_vehicles``) plus
+    its distance cost. For each route of a trip in ``vehicles`` (the request's trips, with their
+    ``fixed_cost`` share and ``vehicle_fixed_cost``) this records ``distance_cost`` and
+    ``vehicle_fixed_cost``; then the vehicle's first trip on the plan is charged its whole fixed cost
+    (``fixed_cost`` on the route), its later trips none, each route's ``cost`` is its distance cost
+    plus that, and ``totals.cost`` the sum of the routes' costs (yuan). A route that already carries
+    ``distance_cost`` (a route kept from an earlier plan) is charged the same way again; one whose
+    trip is not in ``vehicles`` and which carries nothing keeps its cost as the solver gave it.
+    """
+    trips = {str(v["id"]): v for v in vehicles or ()}
+    routes = result["routes"]
+    for route in routes:
+        trip = trips.get(route["vehicle"])
+        if "distance_cost" in route or trip is None:
+            continue
+        route["distance_cost"] = (_fen(route.get("cost")) - _fen(trip.get("fixed_cost"))) / 100
+        route["vehicle_fixed_cost"] = _fen(trip.get("vehicle_fixed_cost", trip.get("fixed_cost"))) / 100
+    charged: set[str] = set()
+    for route in sorted(routes, key=lambda r: base_vehicle(r["vehicle"])):  # each van's trips in order
+        if "distance_cost" not in route:
+            continue
+        van = base_vehicle(route["vehicle"])[0]
+        route["fixed_cost"] = 0.0 if van in charged else float(route["vehicle_fixed_cost"])
+        charged.add(van)
+        route["cost"] = (_fen(route["distance_cost"]) + _fen(route["fixed_cost"])) / 100
+    result.setdefault("totals", {})["cost"] = sum(_fen(r.get("cost")) for r in routes) / 100
+    return result
+
+
+def annotate_trips(result: dict[str, Any], vehicles: Iterable[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Mark each route and stop of a solved day with its vehicle and trip; totals count vehicles, not
+    trips. With the request's ``vehicles`` (trips), costs charge each van's fixed cost once
+    (``charge_fixed_once``)."""
     for route in result["routes"]:
         base, trip = base_vehicle(route["vehicle"])
         route["vehicle_id"], route["trip"] = base, trip
@@ -137,18 +185,26 @@ def annotate_trips(result: dict[str, Any]) -> dict[str, Any]:
     totals = result.get("totals") or {}
     totals["trips"] = len(result["routes"])
     totals["vehicles"] = len({r["vehicle_id"] for r in result["routes"]})
+    if vehicles is not None or any("distance_cost" in r for r in result["routes"]):
+        charge_fixed_once(result, vehicles)
     return result
 
 
-def merge_kept(result: dict[str, Any], kept: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_kept(
+    result: dict[str, Any], kept: list[dict[str, Any]], vehicles: Iterable[Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """A re-plan's result with the routes of vehicles already out put back unchanged; the totals
-    (stops served, km, cost in yuan, vehicles, trips) count the whole day, kept routes included."""
+    (stops served, km, cost in yuan, vehicles, trips) count the whole day, kept routes included.
+
+    ``vehicles`` are the request's trips: with them each van's fixed cost is counted once over the
+    whole day (``charge_fixed_once``), a kept morning trip and a re-planned afternoon trip of the
+    same van included."""
     totals = result.setdefault("totals", {})
     totals["stops_served"] = int(totals.get("stops_served") or 0) + sum(len(r["stops"]) for r in kept)
     totals["distance_km"] = round(float(totals.get("distance_km") or 0) + sum(float(r.get("distance_km") or 0) for r in kept), 2)
     totals["cost"] = round(float(totals.get("cost") or 0) + sum(float(r.get("cost") or 0) for r in kept), 2)
-    result["routes"] = list(kept) + result["routes"]
-    return annotate_trips(result)
+    result["routes"] = [dict(r) for r in kept] + result["routes"]
+    return annotate_trips(result, vehicles)
 
 
 def _stop_request(stop: DayStop) -> dict[str, Any]:
