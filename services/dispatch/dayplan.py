@@ -149,13 +149,16 @@ def charge_fixed_once(result: dict[str, Any], vehicles: Iterable[Mapping[str, An
     ``vehicle_fixed_cost``; then the vehicle's first trip on the plan is charged its whole fixed cost
     (``fixed_cost`` on the route), its later trips none, each route's ``cost`` is its distance cost
     plus that, and ``totals.cost`` the sum of the routes' costs (yuan). A route that already carries
-    ``distance_cost`` (a route kept from an earlier plan) is charged the same way again; one whose
-    trip is not in ``vehicles`` and which carries nothing keeps its cost as the solver gave it.
+    ``distance_cost`` (a route kept from an earlier plan) is charged the same way again. A kept trip
+    from a plan made before costs were charged (no ``distance_cost``) whose other trip is still
+    planned has the same share as that trip; any other route that carries nothing keeps its cost.
     """
     trips = {str(v["id"]): v for v in vehicles or ()}
+    split = {base_vehicle(i)[0]: v for i, v in trips.items() if base_vehicle(i)[0] != i}  # a van's trips share alike
     routes = result["routes"]
     for route in routes:
-        trip = trips.get(route["vehicle"])
+        van = base_vehicle(route["vehicle"])[0]
+        trip = trips.get(route["vehicle"]) or (split.get(van) if van != route["vehicle"] else None)
         if "distance_cost" in route or trip is None:
             continue
         route["distance_cost"] = (_fen(route.get("cost")) - _fen(trip.get("fixed_cost"))) / 100

@@ -175,3 +175,15 @@ def test_a_solved_day_reports_the_solvers_distance_costs_plus_the_vans_fixed_cos
     distance = sum(fen(r["distance_km"] * 2.8) for r in result["routes"])
     assert abs(fen(result["totals"]["cost"]) - distance - fen(260.0)) <= len(result["routes"])  # km rounding
     assert [r["fixed_cost"] for r in result["routes"]] == [260.0, 0.0]
+
+
+def test_a_kept_trip_from_a_plan_made_before_costs_were_charged_takes_its_other_trips_share() -> None:
+    """A plan stored before this reporting (route cost = half the fixed cost + distance, no
+    distance_cost) re-planned with its morning trip out: the van is still charged once."""
+    trips = trip_vehicles(van("LC-1", 260.0, 2.8))
+    legacy = solved(trips, {"LC-1~1": 42.0})["routes"]
+    assert legacy[0]["cost"] == pytest.approx(130.0 + 42.0 * 2.8) and "distance_cost" not in legacy[0]
+    result = merge_kept(solved(trips[1:], {"LC-1~2": 37.5}), legacy, trips[1:])
+    assert result["totals"]["cost"] == pytest.approx(260.0 + (42.0 + 37.5) * 2.8)
+    whole_van_out = merge_kept(solved([], {}), solved(trips, {"LC-1~1": 42.0})["routes"], [])
+    assert whole_van_out["totals"]["cost"] == pytest.approx(130.0 + 42.0 * 2.8)  # nothing known: left as it was
