@@ -141,7 +141,7 @@ def test_dispatcher_adds_an_urgent_order_plans_locks_replans_publishes_and_print
 
     # --- several trips a day: a van back at the hub at lunch goes out again in the afternoon
     # Every route card names its trip; each afternoon trip the plan uses is badged 第2趟. (Whether the
-    # 2 s search uses one depends on the search: the trips themselves are tested in tests/unit/dispatch.)
+    # 2 s search uses one depends on the search: a day only two trips can serve is test_dispatch_board_trips.py.)
     cards = page.locator("#routes article.route")
     expect(cards.locator(".trip-badge")).to_have_count(cards.count())
     second = [v for v in cards.evaluate_all("cs => cs.map(c => c.dataset.vehicle)") if v.endswith("~2")]
