@@ -160,7 +160,7 @@ class _Run:
                 raise
             log.exception("a solve phase failed; keeping the plan so far", extra={"plan_id": self.plan_id})
             return None
-        return merge_kept(result, kept)
+        return merge_kept(result, kept, request["vehicles"])
 
 
 OVERRUN_GRACE_S = 120.0  # beyond the plan's own limit: model building, checking, writing the result
