@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from services.dispatch.dayplan import base_vehicle
 from services.dispatch.model import minutes
 from shared.clock import LOCAL_TZ
 
@@ -140,14 +141,17 @@ def manifest(
 def compare(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """Before/after of a re-plan: cost, km, vehicles, stops served, and the stops that moved.
 
-    A stop "moved" when it changed vehicle, was newly served or newly left out; ``delta`` is
-    after minus before (cost in yuan, distance in km)."""
+    A stop "moved" when it changed vehicle or trip ("<van>~<k>"), was newly served or newly left
+    out; ``vehicles_added``/``vehicles_removed`` name vans (a van's second trip is not a vehicle
+    added); ``delta`` is after minus before (cost in yuan, distance in km)."""
     def where(plan: Mapping[str, Any]) -> dict[str, str]:
         return {s["id"]: r["vehicle"] for r in (plan.get("result") or {}).get("routes", []) for s in r["stops"]}
 
     def totals(plan: Mapping[str, Any]) -> dict[str, Any]:
         t = dict((plan.get("result") or {}).get("totals") or {})
-        t["vehicle_ids"] = sorted({r["vehicle"] for r in (plan.get("result") or {}).get("routes", [])})
+        # vans, not trips: a van that gains its afternoon trip is no vehicle added
+        t["vehicle_ids"] = sorted({r.get("vehicle_id") or base_vehicle(r["vehicle"])[0]
+                                   for r in (plan.get("result") or {}).get("routes", [])})
         return t
 
     old, new = where(before), where(after)
