@@ -43,6 +43,15 @@ def _refuse_controls(text: str, multiline: bool) -> None:
             raise BadText(f"含有不可见字符 U+{ord(ch):04X} (contains the invisible character U+{ord(ch):04X})")
 
 
+def refuse_controls(text: str) -> None:
+    """Raise BadText if `text` holds a control or format character the rule refuses (NUL, U+202E, U+200B …).
+
+    The same check `normalise` and `Text` make, for paths that keep text as sent (import cells, JSON
+    readings): tab, CR and LF pass, as does ZWJ.
+    """
+    _refuse_controls(text, True)
+
+
 def normalise(text: str, *, multiline: bool = False) -> str:
     """NFKC, control characters refused, trimmed; single-line text has inner white space collapsed.
 

@@ -19,7 +19,7 @@ from services.dispatch.model import COMPARTMENTS, minutes
 from services.dispatch.routing import limits
 from shared.text import Text
 
-HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="a time of day as HH:MM")
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d\Z", error="a time of day as HH:MM")  # \Z: "$" lets "07:30\n" through
 ID = validate.Length(min=1, max=60)
 MONEY_SCALE, VOLUME_SCALE = 100, 10  # fen per yuan, decilitres per litre (planning.py)
 FIXED_COST_MAX = limits.FIXED_COST_MAX / MONEY_SCALE  # yuan
@@ -60,7 +60,7 @@ def _check_window(window: list[str] | None, field: str) -> None:
 class DepotIn(Strict):
     """The hub every route starts and ends at."""
 
-    id = fields.String(required=True, validate=ID)
+    id = Text(required=True, validate=ID)
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     open = fields.String(load_default="00:00", validate=HHMM)
@@ -89,7 +89,7 @@ class BreakIn(Strict):
 class VehicleIn(Strict):
     """One vehicle: compartments in litres, shift, break, costs."""
 
-    id = fields.String(required=True, validate=ID)
+    id = Text(required=True, validate=ID)
     compartments = _volumes(required=True, validate=validate.Length(min=1))
     shift = _window_field(required=True)
     break_ = fields.Nested(BreakIn, data_key="break", load_default=None, allow_none=True)
@@ -106,7 +106,7 @@ class VehicleIn(Strict):
 class StopIn(Strict):
     """One site to visit: what to drop and collect, when it receives, how long it takes."""
 
-    id = fields.String(required=True, validate=ID)
+    id = Text(required=True, validate=ID)
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     window = _window_field(load_default=None, allow_none=True)
@@ -116,7 +116,7 @@ class StopIn(Strict):
     deliver = _volumes(load_default=dict)
     pickup = _volumes(load_default=dict)
     priority = fields.Integer(load_default=1, validate=validate.Range(min=0, max=3))
-    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    name = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
     @validates_schema
     def _window(self, data: dict[str, Any], **_: Any) -> None:
@@ -146,10 +146,12 @@ class SolveIn(Strict):
     vehicles = fields.List(fields.Nested(VehicleIn), required=True, validate=validate.Length(min=1, max=300))
     stops = fields.List(fields.Nested(StopIn), required=True, validate=validate.Length(max=limits.STOPS_MAX))
     options = fields.Nested(OptionsIn, load_default=lambda: OptionsIn().load({}))
-    locks = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
-    initial_routes = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), load_default=None, allow_none=True)
+    # Ids go through the text rule like every name (shared/text.py): NFKC, trimmed, control characters refused.
+    locks = fields.Dict(keys=Text(required=True, validate=ID), values=Text(required=True, validate=ID), load_default=dict)
+    initial_routes = fields.Dict(keys=Text(required=True, validate=ID), values=fields.List(Text(required=True, validate=ID)),
+                                 load_default=None, allow_none=True)  # fmt: skip
     # at most one per vehicle (the fleet's 300): unbounded, one name 30,000 times took seconds
-    locked_routes = fields.List(fields.String(), load_default=list, validate=validate.Length(max=300))
+    locked_routes = fields.List(Text(required=True, validate=ID), load_default=list, validate=validate.Length(max=300))
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **_: Any) -> None:
@@ -302,6 +304,20 @@ class ReplanIn(Strict):
     vehicles_out = fields.List(Text(required=True, validate=ID), load_default=list, validate=validate.Length(max=300))
     time_limit_s = fields.Float(load_default=3, validate=validate.Range(min=0.5, max=120))
 
+    @validates_schema
+    def _each_vehicle_once(self, data: dict[str, Any], **_: Any) -> None:
+        """A vehicle named twice in one list means nothing more than once (a locked route twice was refused
+        later by the solve's screening, without naming where): 422 naming each repeat's index."""
+        errors: dict[str, dict[int, list[str]]] = {}
+        for name in ("locked_routes", "vehicles_out"):
+            first: dict[str, int] = {}
+            for i, vehicle in enumerate(data.get(name) or ()):
+                if vehicle in first:
+                    errors.setdefault(name, {})[i] = [f"vehicle {vehicle} is already at {name}[{first[vehicle]}]"]
+                first.setdefault(vehicle, i)
+        if errors:
+            raise ValidationError(errors)  # type: ignore[arg-type]
+
     @post_load
     def _command(self, data: dict[str, Any], **_: Any) -> commands.Replan:
         return commands.Replan("", data["locks"], tuple(data["locked_routes"]), tuple(data["vehicles_out"]), data["time_limit_s"])
@@ -366,4 +382,4 @@ class VehicleRowIn(Strict):
 class CompareQuery(Strict):
     """Which plan to compare with (the base plan by default)."""
 
-    with_ = fields.String(data_key="with", load_default=None, allow_none=True, validate=validate.Length(min=1, max=36))
+    with_ = Text(data_key="with", load_default=None, allow_none=True, validate=validate.Length(min=1, max=36))

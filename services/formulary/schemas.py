@@ -269,7 +269,7 @@ class RejectIn(Strict):
 class Paging(Strict):
     """The paging every list takes: `limit` and the opaque `cursor` of the previous page."""
 
-    cursor = fields.String(load_default=None, validate=validate.Length(max=400))
+    cursor = Text(load_default=None, validate=validate.Length(max=400))  # opaque, but sent back by hand: the text rule too
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

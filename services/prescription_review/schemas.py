@@ -27,10 +27,12 @@ from services.prescription_review.model.prescription import (
 )
 from services.prescription_review.model.registry import PRIVILEGES
 from shared.clock import utcnow
+from shared.text import BadText, Text, normalise
 
-ICD10 = validate.Regexp(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$", error="an ICD-10 code such as I10 or J45.900")
+ICD10 = validate.Regexp(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?\Z", error="an ICD-10 code such as I10 or J45.900")
 FUTURE_SKEW = timedelta(minutes=10)  # clocks of township PCs drift; a prescription from tomorrow is an error
-CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, . _ -, 1–40 characters")
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z",  # \Z: "$" let "R1\n" through
+                       error="letters, digits, . _ -, 1–40 characters")
 
 
 class Strict(Schema):
@@ -38,6 +40,14 @@ class Strict(Schema):
 
     class Meta:
         unknown = RAISE
+
+
+def _text(value: str) -> str:
+    """The prescriber's words through the text rule (shared/text.py): NFKC, trimmed, control characters refused."""
+    try:
+        return normalise(value)
+    except BadText as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class NumberOrText(fields.Field):
@@ -49,7 +59,7 @@ class NumberOrText(fields.Field):
         if isinstance(value, (int, float)):
             number = float(value)
         elif isinstance(value, str):
-            text = value.strip()
+            text = _text(value)
             try:
                 number = float(text)
             except ValueError:
@@ -69,7 +79,7 @@ class FrequencyOrText(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
             raise ValidationError(f"one of {', '.join(FREQUENCIES)}")
-        text = value.strip()
+        text = _text(value)
         if text.lower() in FREQUENCIES:
             return text.lower()
         if any(w in text for w in VAGUE_WORDS) and len(text) <= 40:
@@ -81,20 +91,20 @@ class DiagnosisIn(Strict):
     """An ICD-10 coded diagnosis."""
 
     code = fields.String(required=True, validate=ICD10)
-    name = fields.String(load_default="", validate=validate.Length(max=100))
+    name = Text(load_default="", validate=validate.Length(max=100))  # blank: None, read as "" (prescription_from)
 
 
 class PatientIn(Strict):
     """Only what screening needs; never a name or ID number."""
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    id = Text(required=True, validate=validate.Length(min=1, max=64))
     age_years = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=130))
     age_days = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=3660))
     sex = fields.String(load_default="U", validate=validate.OneOf(SEXES))
     weight_kg = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.3, max=400))
     pregnant = fields.Boolean(load_default=False)
     lactating = fields.Boolean(load_default=False)
-    allergies = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
+    allergies = fields.List(Text(required=True, validate=validate.Length(min=1, max=60)), load_default=list,
                             validate=validate.Length(max=30))
     diagnoses = fields.List(fields.Nested(DiagnosisIn), load_default=list, validate=validate.Length(max=30))
 
@@ -107,10 +117,10 @@ class PatientIn(Strict):
 class PrescriberIn(Strict):
     """The prescriber as the HIS knows them."""
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    id = Text(required=True, validate=validate.Length(min=1, max=40))
     privileges = fields.List(fields.String(validate=validate.OneOf(PRIVILEGES)), load_default=list,
                              validate=validate.Length(max=10))
-    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    title = Text(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
 class ItemIn(Strict):
@@ -118,7 +128,7 @@ class ItemIn(Strict):
 
     item_code = fields.String(required=True, validate=CODE)
     dose = NumberOrText(load_default=None, allow_none=True)
-    dose_unit = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=20))
+    dose_unit = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=20))
     frequency = FrequencyOrText(load_default=None, allow_none=True)
     route = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ROUTES))
     days = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=366))
@@ -129,7 +139,7 @@ class ScreeningIn(Strict):
     """POST /api/v1/screenings body (issue 11)."""
 
     prescription_no = fields.String(required=True, validate=CODE)
-    site_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    site_code = Text(required=True, validate=validate.Length(min=1, max=40))
     type = fields.String(required=True, validate=validate.OneOf(RX_TYPES))
     issued_at = fields.AwareDateTime(required=True)
     valid_days = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=3))
@@ -177,7 +187,7 @@ def prescription_from(d: dict[str, Any]) -> Prescription:
         patient=Patient(
             id=p["id"], age_years=p["age_years"], age_days=p["age_days"], sex=p["sex"], weight_kg=p["weight_kg"],
             pregnant=p["pregnant"], lactating=p["lactating"], allergies=tuple(p["allergies"]),
-            diagnoses=tuple(Diagnosis(x["code"], x["name"]) for x in p["diagnoses"]),
+            diagnoses=tuple(Diagnosis(x["code"], x["name"] or "") for x in p["diagnoses"]),
         ),  # fmt: skip
         items=tuple(items),
     )

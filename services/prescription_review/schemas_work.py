@@ -3,6 +3,8 @@ the typed commands of model/commands.py. Response schemas declare what each endp
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
@@ -23,6 +25,7 @@ from services.prescription_review.model.findings import CODES, SEVERITIES
 from services.prescription_review.model.registry import PRIVILEGES
 from services.prescription_review.schemas import Strict
 from shared.events.contracts import SITE_LEVELS
+from shared.text import BadText, Text, refuse_controls
 from shared.web.responses import OpenSchema
 
 STATUSES = ("pending", "claimed", "approved", "rejected", "returned", "passed", "blocked", "released_unreviewed")
@@ -33,7 +36,7 @@ class DecisionIn(Strict):
 
     decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
     reason_code = fields.String(load_default=None, allow_none=True, validate=validate.OneOf((*REASON_CODES, "ACCEPTED")))
-    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    comment = Text(load_default=None, allow_none=True, multiline=True, validate=validate.Length(max=500))
 
     @validates_schema
     def _reason(self, data: dict[str, Any], **_: Any) -> None:
@@ -52,8 +55,8 @@ class DecisionIn(Strict):
 class DoubleSignIn(Strict):
     """The prescriber's insistence, through the HIS."""
 
-    prescriber_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+    prescriber_id = Text(required=True, validate=validate.Length(min=1, max=40))
+    reason = Text(required=True, multiline=True, validate=validate.Length(min=2, max=500))
 
     @staticmethod
     def command(review_id: str, d: dict[str, Any]) -> DoubleSign:
@@ -61,17 +64,58 @@ class DoubleSignIn(Strict):
         return DoubleSign(review_id, d["prescriber_id"], d["reason"])
 
 
+def _bad_cell(line: int, column: str, exc: BadText) -> str:
+    return f"第 {line} 行 {column} 列: {exc} (line {line}, column {column})"
+
+
+def refuse_control_cells(text: str) -> None:
+    """ValidationError naming the line and column of the first CSV cell holding a character the text
+    rule refuses (NUL, U+202E, U+200B …; shared/text.py). Lines count from 1, the header included, as
+    `read_csv` counts them; a CSV it cannot read is left to it (it names that line)."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), strict=True)
+    header: list[str] = []
+    started = 1
+    try:
+        for record in reader:
+            for j, cell in enumerate(record):
+                try:
+                    refuse_controls(cell)
+                except BadText as exc:
+                    name = header[j] if j < len(header) and header[j] else f"#{j + 1}"
+                    raise ValidationError(_bad_cell(started, name, exc)) from exc
+            if not header:
+                header = record
+            started = reader.line_num + 1
+    except csv.Error:
+        return
+
+
+def refuse_control_rows(rows: list[dict[str, Any]]) -> None:
+    """The same check for rows given as JSON objects: row n (from 1), the member's name as the column."""
+    for n, row in enumerate(rows, start=1):
+        for key, value in row.items():
+            for text in (key, *(value if isinstance(value, list) else [value])):
+                if isinstance(text, str):
+                    try:
+                        refuse_controls(text)
+                    except BadText as exc:
+                        raise ValidationError(_bad_cell(n, str(key), exc)) from exc
+
+
 class TableContent(fields.Field):
-    """A table as CSV text or a list of row objects."""
+    """A table as CSV text or a list of row objects; a cell with a control or format character is refused
+    naming its line and column (the text rule, shared/text.py)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, str):
             if len(value) > 5_000_000:
                 raise ValidationError("at most 5 MB of CSV")
+            refuse_control_cells(value)
             return value
         if isinstance(value, list) and all(isinstance(r, dict) for r in value):
             if len(value) > 100_000:
                 raise ValidationError("at most 100000 rows")
+            refuse_control_rows(value)
             return value
         raise ValidationError("CSV text or a list of row objects")
 
@@ -79,11 +123,13 @@ class TableContent(fields.Field):
 class KnowledgeIn(Strict):
     """A new knowledge version."""
 
-    version = fields.String(required=True, validate=validate.Regexp(VERSION.pattern, error="1–40 letters, digits, . _ -"))
+    # \Z, not VERSION's "$": "$" matches before a final newline, so "v1\n" passed and was stored as a version
+    version = fields.String(required=True, validate=validate.Regexp(VERSION.pattern.removesuffix("$") + r"\Z",
+                                                                    error="1–40 letters, digits, . _ -"))
     tables = fields.Dict(keys=fields.String(validate=validate.OneOf(TABLES)), values=TableContent(), required=True,
                          validate=validate.Length(min=1))
     base_current = fields.Boolean(load_default=True)
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    note = Text(load_default=None, allow_none=True, multiline=True, validate=validate.Length(max=500))
 
     @post_load
     def _build(self, d: dict[str, Any], **_: Any) -> ImportKnowledge:
@@ -105,10 +151,10 @@ class SeverityIn(Strict):
 class RegistryEntryIn(Strict):
     """A doctor from the medical affairs office's list."""
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
-    sites = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list, validate=validate.Length(max=50))
-    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    id = Text(required=True, validate=validate.Length(min=1, max=40))
+    name = Text(required=True, validate=validate.Length(min=1, max=60))
+    sites = fields.List(Text(required=True, validate=validate.Length(min=1, max=40)), load_default=list, validate=validate.Length(max=50))
+    title = Text(load_default=None, allow_none=True, validate=validate.Length(max=40))
     privileges = fields.List(fields.String(validate=validate.OneOf(PRIVILEGES)), load_default=list)
     active = fields.Boolean(load_default=True)
 
@@ -126,6 +172,10 @@ class PrescribersIn(Strict):
         text = data.get("csv")
         if not isinstance(text, str) or len(text) > 2_000_000:
             raise ValidationError("CSV text up to 2 MB", "csv")
+        try:  # a cell with NUL, U+202E, U+200B …: 422 naming its line and column, as a bad quote names its line
+            refuse_control_cells(text)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages, "csv") from exc
         try:
             rows = read_csv(text)  # strict: a quote left open is refused, never swallows the rows after it
         except CsvError as exc:
@@ -142,6 +192,18 @@ class PrescribersIn(Strict):
             entry["active"] = {"是": "true", "否": "false"}.get(active, active)
             entries.append(entry)
         return {"entries": entries, **{k: v for k, v in data.items() if k not in ("csv", "entries")}}
+
+    @validates_schema
+    def _each_doctor_once(self, d: dict[str, Any], **_: Any) -> None:
+        """The same id twice: which row wins is a guess, so a 422 naming each repeat (entries[i].id)."""
+        first: dict[str, int] = {}
+        errors: dict[int, dict[str, list[str]]] = {}
+        for i, entry in enumerate(d.get("entries") or ()):
+            if entry["id"] in first:
+                errors[i] = {"id": [f"医生 {entry['id']} 重复 (doctor {entry['id']} is already at entries[{first[entry['id']]}])"]}
+            first.setdefault(entry["id"], i)
+        if errors:
+            raise ValidationError({"entries": errors})  # type: ignore[dict-item]
 
     @post_load
     def _build(self, d: dict[str, Any], **_: Any) -> ImportPrescribers:
@@ -168,7 +230,7 @@ class LimitQuery(Strict):
 class QueueQuery(Strict):
     """Filters of the queue."""
 
-    site = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    site = Text(load_default=None, validate=validate.Length(min=1, max=40))
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
@@ -183,13 +245,13 @@ class QualityQuery(Strict):
 
     start = fields.AwareDateTime(load_default=None)
     end = fields.AwareDateTime(load_default=None)
-    site = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    site = Text(load_default=None, validate=validate.Length(min=1, max=40))
 
 
 class ClaimNextIn(Strict):
     """Optionally only one site's prescriptions."""
 
-    site = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=40))
+    site = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=40))
 
 
 # -- responses -------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ CODE = validate.Length(min=1, max=40)
 TEXT = validate.Length(max=500)
 QTY = validate.Range(min=1, max=10_000_000)
 PRICE_MAX = Decimal("1000000")  # yuan per dispensing unit; keeps every sum inside the money columns
-TAX_ID = validate.Regexp(r"^[0-9A-Z]{18}$", error="an 18-character 统一社会信用代码 (digits and capital letters)")
+TAX_ID = validate.Regexp(r"^[0-9A-Z]{18}\Z", error="an 18-character 统一社会信用代码 (digits and capital letters)")
 
 
 class Strict(Schema):
@@ -181,7 +181,8 @@ class TransferIn(Strict):
         return c.CreateTransfer(d["from_site"], d["to_site"], d["item_code"], d["quantity"], d["reason"])
 
 
-MONTH = validate.Regexp(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$", error="a month as YYYY-MM (1900–2199)")
+MONTH = validate.Regexp(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])\Z",  # \Z: "$" let "2026-01\n" through
+                          error="a month as YYYY-MM (1900–2199)")
 
 
 class MonthQuery(Strict):

@@ -9,22 +9,40 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 from services.procurement.model import commands as c
 from services.procurement.model.invoices import Invoice, InvoiceLine, Party, Receipt, ReceiptLine
 from services.procurement.schemas import CODE, QTY, TAX_ID, TEXT, Price, Strict, TaxId, _int
-from shared.text import Text
+from shared.text import BadText, Text, normalise, refuse_controls
+
+_ITEM_CODE = Text(required=True, validate=CODE, upper=True)
 
 
 class ItemsField(fields.Field):
-    """A list of item codes, or the string "all"."""
+    """A list of item codes (each through the text rule and upper-cased, as every item_code; each once), or "all"."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if value == "all":
             return None
         if not isinstance(value, list) or not value:
             raise ValidationError('a non-empty list of item codes, or "all"')
-        if not all(isinstance(x, str) and 0 < len(x) <= 40 for x in value):
-            raise ValidationError("item codes are strings of 1–40 characters")
         if len(value) > 5000:
             raise ValidationError("at most 5000 items")
-        return tuple(value)
+        codes: list[str] = []
+        errors: dict[int, list[str]] = {}
+        first: dict[str, int] = {}
+        for i, x in enumerate(value):
+            if not isinstance(x, str):
+                errors[i] = ["item codes are strings of 1–40 characters"]
+                continue
+            try:
+                code = _ITEM_CODE.deserialize(x)
+            except ValidationError as exc:
+                errors[i] = exc.messages if isinstance(exc.messages, list) else [str(exc.messages)]
+                continue
+            if code in first:  # an authorisation is a set: a code twice is a slip in the list, not a second grant
+                errors[i] = [f"item {code} is already at items[{first[code]}]"]
+            first.setdefault(code, i)
+            codes.append(code)
+        if errors:
+            raise ValidationError(errors)  # type: ignore[arg-type]
+        return tuple(codes)
 
 
 class DistributorIn(Strict):
@@ -141,15 +159,33 @@ class TemperatureRecord(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         import json
 
-        if isinstance(value, str):
-            text = value.strip()
-        elif isinstance(value, (dict, list)):
-            text = json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
-        else:
-            raise ValidationError("a text reference or a JSON object/list of readings")
+        try:  # the text rule (shared/text.py): control and format characters refused, in JSON members too
+            if isinstance(value, str):
+                text = normalise(value, multiline=True)
+            elif isinstance(value, (dict, list)):
+                _refuse_controls_in(value)
+                text = json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
+            else:
+                raise ValidationError("a text reference or a JSON object/list of readings")
+        except BadText as exc:
+            raise ValidationError(str(exc)) from exc
         if len(text) > 2000:
             raise ValidationError("at most 2000 characters")
         return text or None
+
+
+def _refuse_controls_in(value: Any) -> None:
+    """BadText for a control or format character in any string (member name or value) of parsed JSON."""
+    pending = [value]
+    while pending:  # iterative: parsed JSON is at most the request parser's depth, but no recursion either way
+        node = pending.pop()
+        if isinstance(node, str):
+            refuse_controls(node)
+        elif isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
 
 
 class ReceiptLineIn(Strict):
