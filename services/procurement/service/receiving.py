@@ -92,30 +92,75 @@ def gather_facts(ctx: ServiceContext, session: Session, receipt: Receipt) -> Che
     )
 
 
+TRACE_ERRORS_SHOWN = 100  # a receipt of 10,000 copies of one code is named by its first repeats, not 9,999 lines
+
+
+def refuse_repeated_trace_codes(receipt: Receipt) -> None:
+    """A 追溯码 names one sellable package: the same code twice in one receipt (on one line or two) is a
+    422 naming each repeat as lines[i].trace_codes[j]."""
+    first: dict[str, str] = {}
+    repeats: dict[str, str] = {}
+    for i, line in enumerate(receipt.lines):
+        for j, code in enumerate(line.trace_codes):
+            where = f"lines[{i}].trace_codes[{j}]"
+            if code in first:
+                if len(repeats) < TRACE_ERRORS_SHOWN:
+                    repeats[where] = f"追溯码 {code} 重复 (trace code {code} is already at {first[code]}: a code is one package)"
+            else:
+                first[code] = where
+    if repeats:
+        raise InvalidInput(f"a trace code appears more than once in the receipt ({len(repeats)} shown)", repeats)
+
+
+def refuse_received_trace_codes(session: Session, receipt: Receipt) -> None:
+    """A 追溯码 an earlier receipt carried is a 409 naming the code, its place and that receipt (nothing written)."""
+    codes = {code for line in receipt.lines for code in line.trace_codes}
+    received = rcv.received_trace_codes(session, codes)
+    if not received:
+        return
+    fields: dict[str, str] = {}
+    for i, line in enumerate(receipt.lines):
+        for j, code in enumerate(line.trace_codes):
+            if code in received and len(fields) < TRACE_ERRORS_SHOWN:
+                fields[f"lines[{i}].trace_codes[{j}]"] = f"追溯码 {code} 已入库 (trace code {code} was received in {received[code]})"
+    shown = ", ".join(sorted(received)[:5])
+    raise Conflict(f"trace codes already received in earlier receipts: {shown}{' …' if len(received) > 5 else ''}", fields)
+
+
 def check_only(ctx: ServiceContext, actor: Principal, receipt: Receipt) -> CheckResult:
-    """The receipt's violations, writing nothing."""
+    """The receipt's violations, writing nothing; trace codes repeated or received before are refused as
+    booking refuses them (422, 409), so a clean check means the booking will not be refused for them."""
     actor.require(*SITE_ROLES)
     actor.require_site(receipt.site_code)
+    refuse_repeated_trace_codes(receipt)
     with read_only(ctx.factory) as session:
         violations = check_receipt(receipt, gather_facts(ctx, session, receipt))
+        if not violations:
+            refuse_received_trace_codes(session, receipt)
     return CheckResult(not violations, violations)
 
 
 def book_receipt(ctx: ServiceContext, actor: Principal, cmd: c.BookReceipt) -> CheckResult:
     """Check and, with no violations, book every line as a lot (central stock at the hub, else the site's).
 
-    All in one transaction; raises ReceiptRefused (422, nothing written) when any violation is found.
+    All in one transaction; raises ReceiptRefused (422, nothing written) when any violation is found,
+    InvalidInput (422) for a trace code twice in the receipt and Conflict (409) for one an earlier
+    receipt carried (a 追溯码 names one package; the register is locked until commit).
     """
     if cmd.dry_run:
         return check_only(ctx, actor, cmd.receipt)
     actor.require(*SITE_ROLES)
     receipt = cmd.receipt
     actor.require_site(receipt.site_code)
+    refuse_repeated_trace_codes(receipt)
     at = now(ctx)
     with unit_of_work(ctx.factory) as session:
         violations = check_receipt(receipt, gather_facts(ctx, session, receipt))
         if violations:
             raise ReceiptRefused(violations)
+        if any(line.trace_codes for line in receipt.lines):
+            rcv.lock_trace_codes(session)  # before the site-stock locks below: always the same order
+            refuse_received_trace_codes(session, receipt)
         site = ref.site(session, receipt.site_code) or {}
         if not site.get("is_hub"):  # the site's stock of these items: one writer at a time (new lots included)
             stock.lock_site_stock(session, ((receipt.site_code, line.item_code) for line in receipt.lines))

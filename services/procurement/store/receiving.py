@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.procurement.store import T
+from shared.db import is_postgres
 
 RECEIPTS, RECEIPT_LINES = T["receipts"], T["receipt_lines"]
 
@@ -74,6 +75,37 @@ def batches_with_trace_code(session: Session, trace_code: str) -> list[tuple[str
         if trace_code in (row.trace_codes or []):
             found.add((row.item_code, row.batch_no))
     return sorted(found)
+
+
+def lock_trace_codes(session: Session) -> None:
+    """Hold the 追溯码 register until commit: one receipt carrying trace codes is checked and booked at a time.
+
+    A trace code names one sellable package, so it is received once; two receipts of the same code
+    booked side by side would both find it new. PostgreSQL: one transaction-scoped advisory lock
+    (taken before any site-stock lock, so the order is always the same). SQLite: the write
+    transaction already holds the whole database (BEGIN IMMEDIATE).
+    """
+    if not is_postgres(session):
+        return
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended("procurement.trace_codes", 0))))
+
+
+def received_trace_codes(session: Session, codes: Collection[str]) -> dict[str, str]:
+    """Which of `codes` earlier receipts already carried: {code: the receipt's id}.
+
+    The codes are kept as JSON lists per receipt line (portable), so every line with codes is read:
+    linear in the codes ever received, as the recall by trace code is.
+    """
+    wanted = set(codes)
+    found: dict[str, str] = {}
+    if not wanted:
+        return found
+    query = select(RECEIPT_LINES.c.receipt_id, RECEIPT_LINES.c.trace_codes).order_by(RECEIPT_LINES.c.receipt_id)
+    for row in session.execute(query):
+        for code in row.trace_codes or ():
+            if code in wanted:
+                found.setdefault(code, row.receipt_id)
+    return found
 
 
 def insert_purchase_order(session: Session, row: dict[str, Any]) -> None:
