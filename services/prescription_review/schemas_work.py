@@ -155,8 +155,22 @@ class RegistryEntryIn(Strict):
     name = Text(required=True, validate=validate.Length(min=1, max=60))
     sites = fields.List(Text(required=True, validate=validate.Length(min=1, max=40)), load_default=list, validate=validate.Length(max=50))
     title = Text(load_default=None, allow_none=True, validate=validate.Length(max=40))
-    privileges = fields.List(fields.String(validate=validate.OneOf(PRIVILEGES)), load_default=list)
+    privileges = fields.List(fields.String(validate=validate.OneOf(PRIVILEGES)), load_default=list,
+                             validate=validate.Length(max=len(PRIVILEGES)))  # was unbounded: one privilege 100,000 times was accepted
     active = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def _each_once(self, d: dict[str, Any], **_: Any) -> None:
+        """A site or privilege twice grants nothing more: a 422 naming the repeat (sites[i], privileges[i])."""
+        errors: dict[str, dict[int, list[str]]] = {}
+        for name in ("sites", "privileges"):
+            first: dict[str, int] = {}
+            for i, value in enumerate(d.get(name) or ()):
+                if value in first:
+                    errors.setdefault(name, {})[i] = [f"{value} 重复 (already at {name}[{first[value]}])"]
+                first.setdefault(value, i)
+        if errors:
+            raise ValidationError(errors)  # type: ignore[arg-type]
 
 
 class PrescribersIn(Strict):

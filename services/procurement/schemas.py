@@ -100,9 +100,14 @@ class ApproveIn(Strict):
 
     @validates_schema
     def _once(self, d: dict[str, Any], **_: Any) -> None:
-        codes = [x["item_code"] for x in d.get("lines", [])]
-        if len(codes) != len(set(codes)):
-            raise ValidationError({"lines": ["each item once"]})
+        first: dict[str, int] = {}
+        errors: dict[int, dict[str, list[str]]] = {}
+        for i, x in enumerate(d.get("lines", [])):
+            if x["item_code"] in first:
+                errors[i] = {"item_code": [f"each item once: {x['item_code']} is already at lines[{first[x['item_code']]}]"]}
+            first.setdefault(x["item_code"], i)
+        if errors:
+            raise ValidationError({"lines": errors})  # type: ignore[dict-item]
 
     @staticmethod
     def command(d: dict[str, Any], requisition_id: str) -> c.ApproveRequisition:

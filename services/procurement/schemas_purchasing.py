@@ -70,6 +70,21 @@ class ManufacturerIn(Strict):
     tax_id = TaxId(required=True, validate=TAX_ID)
     agents = fields.List(fields.Nested(AgentIn), load_default=list, validate=validate.Length(max=50))
 
+    @validates_schema
+    def _each_agent_once(self, d: dict[str, Any], **_: Any) -> None:
+        """An agent twice (by tax id) or the manufacturer as its own agent: a 422 naming agents[i].tax_id
+        (the use case refused it too, naming only `agents`)."""
+        first: dict[str, int] = {}
+        errors: dict[int, dict[str, list[str]]] = {}
+        for i, agent in enumerate(d.get("agents") or ()):
+            if agent["tax_id"] == d.get("tax_id"):
+                errors[i] = {"tax_id": ["the manufacturer itself, not an agent"]}
+            elif agent["tax_id"] in first:
+                errors[i] = {"tax_id": [f"the same agent twice (already at agents[{first[agent['tax_id']]}])"]}
+            first.setdefault(agent["tax_id"], i)
+        if errors:
+            raise ValidationError({"agents": errors})  # type: ignore[dict-item]
+
     @post_load
     def _command(self, d: dict[str, Any], **_: Any) -> c.RegisterManufacturer:
         return c.RegisterManufacturer(d["name"], d["tax_id"], tuple(c.Agent(a["name"], a["tax_id"], a["kind"]) for a in d["agents"]))
