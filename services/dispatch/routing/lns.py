@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp
 
+from .ejection import insert_by_ejection
 from .insertion import Instance, insert_all, route_cost, route_ok
 from .model import RawPlan, RawRoute, RoutingBuild
 from .problem import Problem
@@ -329,11 +330,23 @@ class RuinRecreate:
             pool = self.missing(cand)
             insert_all(inst, cand, self.order(pool), rng, disabled=disabled, blink=self.config.blink)
             left = self.missing(cand)
+            if left and self.config.ejections:
+                left = self.eject(cand, left, absences, disabled)
             for u in missing:
                 absences[u] += 1
             if len(left) < len(missing) or sum(absences[u] for u in left) < sum(absences[u] for u in missing):
                 routes, missing = cand, left
         return (routes if not missing else None), victim
+
+    def eject(self, routes: Routes, left: list[int], absences: list[int], disabled: frozenset[int]) -> list[int]:
+        """Put the most often left-out stops in by ejecting easier ones (ejection.py), then try the
+        ejected stops anywhere; returns the stops still out."""
+        inst = self.inst
+        for u in sorted(left, key=lambda x: -absences[x])[:self.config.ejections]:
+            w = insert_by_ejection(inst, routes, u, absences, disabled, self.config.ejection_neighbours)
+            if w is not None:
+                insert_all(inst, routes, [w], self.rng, disabled=disabled, blink=0.0)
+        return self.missing(routes)
 
     def mark(self, best: Incumbent) -> None:
         """Remember when the search first held a plan serving every stop in the model."""

@@ -8,7 +8,8 @@
   re-insertion with blinks, now and then seeding an idle vehicle, simulated-annealing acceptance) where
   OR-Tools' local search polishes every candidate that a typical polish could make acceptable (the
   typical gain is learnt while searching); a route-elimination phase for the fewest-vehicles
-  objective; one search per worker process with different seeds and first-solution strategies, best
+  objective (absence-guided ruin and recreate plus insertion by ejection, kept going while routes
+  go); one search per worker process with different seeds and first-solution strategies, best
   plan kept. Big days start from our own insertion instead of OR-Tools' construction heuristics.
 
 OR-Tools 9.15's own iterated local search parameters have no effect through pywrapcp, and its
@@ -63,6 +64,10 @@ class SearchConfig:
     open_route_rate: float = 0.1  # ruins that also seed an idle vehicle, so the fleet can grow
     restart_after: int = 0  # iterations without a new best before returning to the best (0 = never)
     elimination_share: float = 0.2  # of the time, for removing routes when minimising vehicles
+    ejections: int = 2  # elimination steps: left-out stops put in by ejecting an easier stop (ejection.py)
+    ejection_neighbours: int = 30  # ejection candidates: served stops among this many nearest
+    elimination_extend: float = 0.1  # after each route removed, keep eliminating this share of the time more
+    elimination_cap: float = 0.5  # ... but never past this share of the time
     elimination_tries: int = 3000  # ruin-and-recreate attempts to empty one route before giving up on it
     construct_above: int = 250  # above this many stops, build the first plan by our own insertion
     # above this many nodes: accept steps in Python, polish the best now and then (lns.python_path)
