@@ -46,15 +46,25 @@ def proven_shortage(problem: Problem, active: Iterable[int], priority: int) -> s
                 return (f"not enough vehicles: the {comp} {'deliveries' if side == 'deliver' else 'collections'} "
                         f"of this and higher-priority stops ({need}) exceed every vehicle's {comp} compartment "
                         f"together ({room})")
-    nodes = np.array([k + 1 for k in chosen])
-    into = problem.duration[:, nodes].astype(np.int64)
-    into[nodes, np.arange(len(nodes))] = np.iinfo(np.int64).max  # not from itself
-    need_time = int(into.min(axis=0).sum()) + sum(problem.stops[k].service for k in chosen)
+    need_time = _shortest_drives_in(problem.duration, np.array([k + 1 for k in chosen]))
+    need_time += sum(problem.stops[k].service for k in chosen)
     available = sum(_working(v) for v in problem.vehicles)
     if need_time > available:
         return (f"not enough vehicles: service and the shortest drives of this and higher-priority stops "
                 f"({need_time} s) exceed the vehicles' working time together ({available} s)")
     return None
+
+
+def _shortest_drives_in(duration: np.ndarray, nodes: np.ndarray, chunk: int = 256) -> int:
+    """Sum over ``nodes`` of the shortest drive into each from any other node, read ``chunk`` columns
+    at a time (a copy of every column at once was ~32 MB on a 2,000-stop day, once per priority)."""
+    total = 0
+    for lo in range(0, len(nodes), chunk):
+        cols = nodes[lo:lo + chunk]
+        into = duration[:, cols].astype(np.int64)
+        into[cols, np.arange(len(cols))] = np.iinfo(np.int64).max  # not from itself
+        total += int(into.min(axis=0).sum())
+    return total
 
 
 def _working(vehicle: Vehicle) -> int:
