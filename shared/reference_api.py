@@ -33,8 +33,10 @@ class RefQuery(Schema):
 
     q = Text(load_default=None, validate=validate.Length(max=100))  # the formulary's rule: NFKC, controls refused
     level = fields.String(load_default=None, validate=validate.OneOf(LEVELS))
-    site = fields.String(load_default=None, validate=validate.Length(max=40))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=400))
+    site = Text(load_default=None, validate=validate.Length(max=40))
+    # an opaque token this API gave out: URL-safe base64 without padding, nothing else
+    cursor = fields.String(load_default=None, validate=[validate.Length(max=400),
+                                                        validate.Regexp(r"^[A-Za-z0-9_-]*\Z", error="not a cursor this API gave out")])
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

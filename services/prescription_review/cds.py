@@ -31,6 +31,7 @@ from services.prescription_review.model.prescription import VAGUE_WORDS
 from services.prescription_review.schemas import SCREENING_IN
 from shared.clock import utcnow
 from shared.errors import InvalidInput
+from shared.text import Text
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
 
@@ -67,7 +68,7 @@ class HookIn(Schema):
         unknown = INCLUDE
 
     hook = fields.String(required=True, validate=validate.Equal("order-sign"))
-    hookInstance = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    hookInstance = Text(required=True, validate=validate.Length(min=1, max=100))  # part of a prescription number
     context = fields.Dict(required=True)  # type: ignore[assignment]
     prefetch = fields.Dict(load_default=dict)
     extension = fields.Dict(load_default=dict)

@@ -50,18 +50,22 @@ def procurement_day(day: DemoDay) -> None:
     day.say(f"[procurement] 集采合同 {vbp['generic_name']} 中选价 ¥0.1200 → {contract.status}")
 
     soon, later = date.today() + timedelta(days=300), date.today() + timedelta(days=700)
+    # a trace code (追溯码, 20 digits) identifies one package and is received once: one per run, so the
+    # demo runs again on the same database
+    run = time.time_ns() % 10**16
+    trace, other_trace = f"819{run:016d}0", f"819{run:016d}1"
     lines = [
         {"item_code": vbp["code"], "batch_no": "JC2311", "expiry": soon.isoformat(), "quantity": vbp["package_size"] * 60, "unit_price": "0.1200"},
         {"item_code": vbp["code"], "batch_no": "JC2405", "expiry": later.isoformat(), "quantity": vbp["package_size"] * 60, "unit_price": "0.1200"},
         {"item_code": plain["code"], "batch_no": "PT2402", "expiry": later.isoformat(), "quantity": plain["package_size"] * 40, "unit_price": "1.8000",
-         "trace_codes": ["81901234567890123456"]},
+         "trace_codes": [trace]},
     ]  # fmt: skip
     makers = {vbp["code"]: vbp["manufacturer"], plain["code"]: plain["manufacturer"]}
     clean = _receipt(hub, lines, makers)
     checked = manager.post("/api/v1/receipts/check", clean).body
     booked = manager.post("/api/v1/receipts", clean, headers={"Idempotency-Key": f"demo-gr-{int(time.time())}"})
     day.say(f"[procurement] 两票制核验: 生产企业→{DIST[0]}→{hub['name']} ok={checked['ok']} → 入库 {booked.status} {booked.body.get('receipt_id')}")
-    bad_lines = [dict(lines[2], batch_no="PT2301", expiry=(date.today() + timedelta(days=90)).isoformat())]
+    bad_lines = [dict(lines[2], batch_no="PT2301", expiry=(date.today() + timedelta(days=90)).isoformat(), trace_codes=[other_trace])]
     if cold is not None:
         bad_lines.append({"item_code": cold["code"], "batch_no": "LL01", "expiry": later.isoformat(), "quantity": cold["package_size"] * 5,
                           "unit_price": "20.0000", "temperature_record": None})  # fmt: skip
