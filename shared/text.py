@@ -108,6 +108,27 @@ class Text(fields.String):
         return text
 
 
+class TextKeyDict(fields.Dict):
+    """A marshmallow Dict whose keys go through the rule (``keys=Text(...)``): two keys the rule makes
+    equal ("A" and full-width "Ａ", or "A " and "A") are refused naming the later one, never merged
+    silently with the last value winning."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        out = super()._deserialize(value, attr, data, **kwargs)
+        if isinstance(value, dict) and len(out) < len(value) and self.key_field is not None:
+            first: dict[Any, str] = {}
+            errors: dict[str, list[str]] = {}
+            for raw in value:
+                key = self.key_field.deserialize(raw)
+                if key in first:
+                    errors[raw] = [f"与键 {first[key]!r} 规范化后相同 (the same key as {first[key]!r} once normalised)"]
+                else:
+                    first[key] = raw
+            if errors:
+                raise ValidationError(errors)
+        return out
+
+
 class WholeNumber(fields.Integer):
     """A whole number on every path: 24, "24", "２４", 24.0 (an Excel cell) pass; 1.5, "1.5", true fail."""
 

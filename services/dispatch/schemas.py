@@ -17,7 +17,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from services.dispatch import commands
 from services.dispatch.model import COMPARTMENTS, minutes
 from services.dispatch.routing import limits
-from shared.text import Text
+from shared.text import Text, TextKeyDict
 
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d\Z", error="a time of day as HH:MM")  # \Z: "$" lets "07:30\n" through
 ID = validate.Length(min=1, max=60)
@@ -147,8 +147,8 @@ class SolveIn(Strict):
     stops = fields.List(fields.Nested(StopIn), required=True, validate=validate.Length(max=limits.STOPS_MAX))
     options = fields.Nested(OptionsIn, load_default=lambda: OptionsIn().load({}))
     # Ids go through the text rule like every name (shared/text.py): NFKC, trimmed, control characters refused.
-    locks = fields.Dict(keys=Text(required=True, validate=ID), values=Text(required=True, validate=ID), load_default=dict)
-    initial_routes = fields.Dict(keys=Text(required=True, validate=ID), values=fields.List(Text(required=True, validate=ID)),
+    locks = TextKeyDict(keys=Text(required=True, validate=ID), values=Text(required=True, validate=ID), load_default=dict)
+    initial_routes = TextKeyDict(keys=Text(required=True, validate=ID), values=fields.List(Text(required=True, validate=ID)),
                                  load_default=None, allow_none=True)  # fmt: skip
     # at most one per vehicle (the fleet's 300): unbounded, one name 30,000 times took seconds
     locked_routes = fields.List(Text(required=True, validate=ID), load_default=list, validate=validate.Length(max=300))
@@ -299,7 +299,7 @@ class PlanIn(Strict):
 class ReplanIn(Strict):
     """Re-plan after a change: locks, locked routes, vehicles already out."""
 
-    locks = fields.Dict(keys=Text(required=True, validate=ID), values=Text(required=True, validate=ID), load_default=dict)
+    locks = TextKeyDict(keys=Text(required=True, validate=ID), values=Text(required=True, validate=ID), load_default=dict)
     locked_routes = fields.List(Text(required=True, validate=ID), load_default=list, validate=validate.Length(max=300))
     vehicles_out = fields.List(Text(required=True, validate=ID), load_default=list, validate=validate.Length(max=300))
     time_limit_s = fields.Float(load_default=3, validate=validate.Range(min=0.5, max=120))
