@@ -22,24 +22,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.dispatch.app import SPEC as DISPATCH
-from services.dispatch.fleet import seed_fleet_if_empty
 from services.formulary.app import SPEC as FORMULARY
-from services.formulary.seed.county import generate_county
-from services.formulary.seed.loader import site_payload
 from services.prescription_review.app import SPEC as REVIEW
 from services.procurement.app import SPEC as PROCUREMENT
-from shared.db import unit_of_work
-from shared.events.envelope import new_event
-from shared.migrate import upgrade
-from shared.runtime import ServiceContext, ServiceSpec, build_context, handle_event
+from shared.runtime import ServiceContext
 from tests.e2e.dispatch_support import small_problem
+from tests.e2e.test_hostile_input import _build as build_app
 from tests.e2e.test_procurement_api import receipt_body
 from tests.service.prescription_review.review_support import body as rx_body
-from tests.service.prescription_review.review_support import load_reference as review_reference
 from tests.service.procurement.procurement_support import AMOX
-from tests.service.procurement.procurement_support import load_reference as procurement_reference
 from tests.support.formulary import sample_item
-from tests.support.web import bearer, make_settings, table_dump
+from tests.support.web import bearer, table_dump
 
 PROBLEM = "application/problem+json"
 SPECS = {s.name: s for s in (FORMULARY, PROCUREMENT, REVIEW, DISPATCH)}
@@ -56,20 +49,7 @@ HEADERS = {
 def app_of(name: str) -> tuple[ServiceContext, Flask]:
     """One SQLite-backed app per service, with the reference data its writes need."""
     if name not in _APPS:
-        spec: ServiceSpec = SPECS[name]
-        ctx = build_context(spec, make_settings(name, f"sqlite:///{_TMP / name}.sqlite3"))
-        upgrade(spec.migrations, ctx.engine)
-        if spec is PROCUREMENT:
-            procurement_reference(ctx)
-        elif spec is REVIEW:
-            review_reference(ctx)
-        elif spec is DISPATCH:
-            for site in generate_county("chengwu").sites:
-                data = {**site_payload(site), "version": 1, "catalogue_version": 1}
-                handle_event(DISPATCH, ctx, new_event("formulary.site.upserted", data, source="/countyhub/formulary"))
-            with unit_of_work(ctx.factory) as session:
-                seed_fleet_if_empty(session)
-        _APPS[name] = (ctx, spec.create_app(ctx))
+        _APPS[name] = build_app(SPECS[name], f"sqlite:///{_TMP / name}.sqlite3")
     return _APPS[name]
 
 

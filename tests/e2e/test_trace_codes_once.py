@@ -13,8 +13,6 @@ How many codes a line carries is not tied to its quantity: the quantity counts d
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,20 +25,13 @@ from services.procurement.service import receiving
 from shared.errors import Conflict, InvalidInput
 from tests.e2e.test_procurement_api import receipt_body
 from tests.service.procurement.procurement_support import MANAGER, clean_receipt, line, load_reference
-from tests.support.backends import BACKENDS, Backend
+from tests.support.backends import Backend, backend
 from tests.support.web import bearer, table_dump
+
+__all__ = ["backend"]  # fixture
 
 MGR = {**bearer("pharmacy_manager", name="trace-mgr"), "Content-Type": "application/json"}
 CODE = "81901234567890123456"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    made = Backend(str(request.param), tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def _ctx(backend: Backend) -> Any:

@@ -12,19 +12,8 @@ database, dropped after the test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from tests.support.backends import Backend, backend
 
-import pytest
-
-from tests.support.backends import BACKENDS, Backend
+__all__ = ["Backend", "backend"]  # the fixture, for every test under tests/service
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """Makes fresh migrated ServiceContexts on SQLite, then (second run) on PostgreSQL."""
-    made = Backend(str(request.param), tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()

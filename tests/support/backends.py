@@ -6,10 +6,12 @@ persistence suite once per backend.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import MetaData
 
 from shared.db import make_engine, session_factory
@@ -64,3 +66,14 @@ class Backend:
             if to_drop:
                 drop_database(to_drop)
         self._made.clear()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Makes fresh migrated ServiceContexts on SQLite, then (second run) on PostgreSQL; import it
+    into a test module or conftest to use it."""
+    made = Backend(str(request.param), tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
