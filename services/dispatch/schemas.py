@@ -17,6 +17,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from services.dispatch import commands
 from services.dispatch.model import COMPARTMENTS, minutes
 from services.dispatch.routing import limits
+from shared.repeats import repeats
 from shared.text import Text, TextKeyDict
 
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d\Z", error="a time of day as HH:MM")  # \Z: "$" lets "07:30\n" through
@@ -310,11 +311,9 @@ class ReplanIn(Strict):
         later by the solve's screening, without naming where): 422 naming each repeat's index."""
         errors: dict[str, dict[int, list[str]]] = {}
         for name in ("locked_routes", "vehicles_out"):
-            first: dict[str, int] = {}
-            for i, vehicle in enumerate(data.get(name) or ()):
-                if vehicle in first:
-                    errors.setdefault(name, {})[i] = [f"vehicle {vehicle} is already at {name}[{first[vehicle]}]"]
-                first.setdefault(vehicle, i)
+            listed = data.get(name) or ()
+            for i, j in repeats(listed).items():
+                errors.setdefault(name, {})[i] = [f"vehicle {listed[i]} is already at {name}[{j}]"]
         if errors:
             raise ValidationError(errors)  # type: ignore[arg-type]
 

@@ -25,6 +25,7 @@ from services.prescription_review.model.findings import CODES, SEVERITIES
 from services.prescription_review.model.registry import PRIVILEGES
 from services.prescription_review.schemas import Strict
 from shared.events.contracts import SITE_LEVELS
+from shared.repeats import repeats
 from shared.text import BadText, Text, refuse_controls
 from shared.web.responses import OpenSchema
 
@@ -164,11 +165,9 @@ class RegistryEntryIn(Strict):
         """A site or privilege twice grants nothing more: a 422 naming the repeat (sites[i], privileges[i])."""
         errors: dict[str, dict[int, list[str]]] = {}
         for name in ("sites", "privileges"):
-            first: dict[str, int] = {}
-            for i, value in enumerate(d.get(name) or ()):
-                if value in first:
-                    errors.setdefault(name, {})[i] = [f"{value} 重复 (already at {name}[{first[value]}])"]
-                first.setdefault(value, i)
+            listed = d.get(name) or ()
+            for i, j in repeats(listed).items():
+                errors.setdefault(name, {})[i] = [f"{listed[i]} 重复 (already at {name}[{j}])"]
         if errors:
             raise ValidationError(errors)  # type: ignore[arg-type]
 
@@ -210,12 +209,9 @@ class PrescribersIn(Strict):
     @validates_schema
     def _each_doctor_once(self, d: dict[str, Any], **_: Any) -> None:
         """The same id twice: which row wins is a guess, so a 422 naming each repeat (entries[i].id)."""
-        first: dict[str, int] = {}
-        errors: dict[int, dict[str, list[str]]] = {}
-        for i, entry in enumerate(d.get("entries") or ()):
-            if entry["id"] in first:
-                errors[i] = {"id": [f"医生 {entry['id']} 重复 (doctor {entry['id']} is already at entries[{first[entry['id']]}])"]}
-            first.setdefault(entry["id"], i)
+        entries = d.get("entries") or ()
+        errors = {i: {"id": [f"医生 {entries[i]['id']} 重复 (doctor {entries[i]['id']} is already at entries[{j}])"]}
+                  for i, j in repeats(e["id"] for e in entries).items()}
         if errors:
             raise ValidationError({"entries": errors})  # type: ignore[dict-item]
 

@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from services.procurement.model import commands as c
 from services.procurement.model.money import unit_price
 from services.procurement.model.requisition import DISCREPANCIES, OrderLine, ReceivedLine
+from shared.repeats import repeats
 from shared.text import Text
 
 CODE = validate.Length(min=1, max=40)
@@ -100,12 +101,9 @@ class ApproveIn(Strict):
 
     @validates_schema
     def _once(self, d: dict[str, Any], **_: Any) -> None:
-        first: dict[str, int] = {}
-        errors: dict[int, dict[str, list[str]]] = {}
-        for i, x in enumerate(d.get("lines", [])):
-            if x["item_code"] in first:
-                errors[i] = {"item_code": [f"each item once: {x['item_code']} is already at lines[{first[x['item_code']]}]"]}
-            first.setdefault(x["item_code"], i)
+        lines = d.get("lines", [])
+        errors = {i: {"item_code": [f"each item once: {lines[i]['item_code']} is already at lines[{j}]"]}
+                  for i, j in repeats(x["item_code"] for x in lines).items()}
         if errors:
             raise ValidationError({"lines": errors})  # type: ignore[dict-item]
 
