@@ -90,3 +90,19 @@ def test_the_clean_row_checks(kind: str) -> None:
     content = csv_bytes(ITEM) if kind == "csv" else xlsx_bytes(ITEM)
     response = post(content, f"items.{kind}")
     assert response.status_code == 200, response.get_data()[:300]
+
+
+@pytest.mark.parametrize(
+    "twin",
+    ["YP990401", "yp990401", "ＹＰ９９０４０１", " YP990401 "],
+    ids=["same", "lower", "wide", "spaces"],
+)
+def test_a_code_twice_in_one_file_in_any_spelling_is_a_422_naming_the_second_row(twin: str) -> None:
+    ctx, _ = app()
+    before = table_dump(ctx)
+    first, second = csv_bytes(dict(ITEM, code="YP990401")), csv_bytes(dict(ITEM, code=twin))
+    content = first + second.split(b"\n", 1)[1]
+    response = post(content, "items.csv")
+    assert response.status_code == 422, response.get_data()[:300]
+    assert [e["field"] for e in response.get_json()["errors"]] == ["rows[3].code"]
+    assert table_dump(ctx) == before

@@ -230,3 +230,20 @@ def test_replan_costs_progress_and_publish_preview_agree(day: tuple[ServiceConte
     preview = client.get(f"/api/v1/plans/{second['id']}/publish-preview", headers=DISPATCHER)
     assert preview.status_code == 200, preview.get_json()
     assert preview.get_json()["totals"]["cost"] == result["totals"]["cost"]
+
+
+@pytest.mark.parametrize("name", ["vehicles_out", "locked_routes"])
+def test_a_trip_named_twice_in_two_spellings_is_a_422_naming_the_repeat(
+    day: tuple[ServiceContext, FlaskClient], name: str
+) -> None:
+    ctx, client = day
+    van(client, "A", 300.0, 3.0)
+    van(client, "B", 100.0, 1.0)
+    order(client, "CW-T01", "CW-T03")
+    first = plan(ctx, client)
+    body = {name: ["A~1", "Ａ～１"], "time_limit_s": 1}
+    response = client.post(f"/api/v1/plans/{first['id']}/replan", json=body, headers=DISPATCHER)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json", (
+        response.get_json()
+    )
+    assert [e["field"] for e in response.get_json()["errors"]] == [f"{name}[1]"]
