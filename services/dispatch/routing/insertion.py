@@ -10,6 +10,7 @@ keeps has been restored into the model and improved by its local search.
 from __future__ import annotations
 
 import random
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from .instance import INF, Instance, open_from, open_until
@@ -318,7 +319,12 @@ def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | 
         mu = m[u]
         f = inst.scale[v]
         base = inst.fixed[v] if not r else 0
-        for k in range(inst.prefix[v], len(seq) - 1):
+        # earliest starts (a) and latest starts (z) never decrease along a route, so the positions
+        # where u can fit form one run: u must be reached by its latest start (a[k] <= l_u) and be
+        # done in time for the next stop (z[k+1] >= e_u + s_u). Tight windows cut most positions.
+        lo = max(inst.prefix[v], bisect_left(z, e_u + s_u) - 1)
+        hi = min(len(seq) - 1, bisect_right(a, l_u))
+        for k in range(lo, hi):
             if blink and rand() < blink:
                 continue
             p, q = seq[k], seq[k + 1]
