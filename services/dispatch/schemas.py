@@ -340,10 +340,15 @@ class CompleteIn(Strict):
         return commands.CompleteStop("", "", data["received_by"], tuple(data["exceptions"]))
 
 
+# "~" joins a van's id and its trip number in a day plan ("LC-1~2", dayplan.TRIP_SEPARATOR): a fleet
+# van called "K~2" would read as trip 2 of van K, and "A~2" beside van A would share A's trip id
+FLEET_ID = [ID, validate.Regexp(r"^[^~]*\Z", error="车辆编号不能含 ~（~ 用于区分同车的趟次） (a vehicle id may not contain ~: it marks a van's trips)")]
+
+
 class VehicleRowIn(Strict):
     """A vehicle of the fleet."""
 
-    id = Text(required=True, validate=ID)
+    id = Text(required=True, validate=FLEET_ID)
     name = Text(required=True, validate=validate.Length(min=1, max=100))
     compartments_l = _volumes(required=True, validate=validate.Length(min=1))
     shift_start = fields.String(load_default="07:30", validate=HHMM)

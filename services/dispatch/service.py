@@ -177,7 +177,8 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
     """Re-plan from a solved plan: pending shipments (an urgent order) join, locks are kept.
 
     Vehicles already out keep their routes untouched and leave the problem (their loads are on
-    board); the rest start from the current routes as a warm start. InvalidInput names an unknown
+    board), those out before the base plan too (a re-plan of a re-plan); the rest start from the
+    current routes as a warm start. InvalidInput names an unknown
     vehicle or stop, or a lock no vehicle could keep (``locks.<stop>``, ``locked_routes[i]``).
     """
     actor.require(*DISPATCHERS)
@@ -187,10 +188,14 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
             raise NotFound(f"no plan {cmd.plan_id}")
         if base["result"] is None or base["status"] in ("queued", "solving"):
             raise Conflict(f"plan {cmd.plan_id} is {base['status']}; re-plan a solved plan", {"plan_id": "not solved"})
+        # trips out before this base plan was made (a re-plan of a re-plan) stay out: their routes
+        # are kept again, and naming them out once more is not an unknown vehicle
+        already_out = [r["vehicle"] for r in base["request"].get("kept_routes") or []]
         trips_of: dict[str, list[str]] = {}
-        for x in base["request"]["vehicles"]:
-            trips_of.setdefault(base_vehicle(x["id"])[0], []).append(x["id"])
-            trips_of.setdefault(x["id"], [x["id"]])
+        for trip in [x["id"] for x in base["request"]["vehicles"]] + already_out:
+            if trip not in trips_of.setdefault(base_vehicle(trip)[0], []):
+                trips_of[base_vehicle(trip)[0]].append(trip)
+            trips_of.setdefault(trip, [trip])
         for name, values in (("locked_routes", cmd.locked_routes), ("vehicles_out", cmd.vehicles_out)):
             for i, v in enumerate(values):
                 if v not in trips_of:
@@ -199,7 +204,7 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
             if v not in trips_of:
                 raise InvalidInput(f"no vehicle {v} in this plan", {f"locks.{stop}": f"unknown vehicle {v}"})
         current = {r["vehicle"]: [s["id"] for s in r["stops"]] for r in base["result"]["routes"]}
-        out = {t for v in cmd.vehicles_out for t in trips_of[v]}
+        out = {t for v in cmd.vehicles_out for t in trips_of[v]} | set(already_out)
         day = date.fromisoformat(base["date"])
         options = {**base["request"]["options"], "time_limit_s": cmd.time_limit_s}
         request, refs = build_day_request(session, day, options, exclude_vehicles=out)
