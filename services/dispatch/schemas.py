@@ -199,13 +199,13 @@ class SolveIn(Strict):
                 errors.setdefault("locks", {})[stop_id] = ["no such stop"]
             elif vehicle_id not in known_vehicles:
                 errors.setdefault("locks", {})[stop_id] = [f"no vehicle {vehicle_id}"]
-        named: set[str] = set()
-        for vehicle_id in data["locked_routes"]:
+        # each problem at its index (locked_routes[i]), as a re-plan names them
+        again = repeats(data["locked_routes"])
+        for i, vehicle_id in enumerate(data["locked_routes"]):
             if vehicle_id not in known_vehicles:
-                errors.setdefault("locked_routes", []).append(f"no vehicle {vehicle_id}")
-            elif vehicle_id in named:
-                errors.setdefault("locked_routes", []).append(f"vehicle {vehicle_id} is named twice")
-            named.add(vehicle_id)
+                errors.setdefault("locked_routes", {})[i] = [f"no vehicle {vehicle_id}"]
+            elif i in again:
+                errors.setdefault("locked_routes", {})[i] = [f"vehicle {vehicle_id} is already at locked_routes[{again[i]}]"]
         locked_on = {s: v for v in reversed(data["locked_routes"]) for s in (data.get("initial_routes") or {}).get(v, ())}
         for stop_id, vehicle_id in data["locks"].items():
             on = locked_on.get(stop_id)

@@ -280,14 +280,15 @@ def test_locked_routes_and_vehicles_out_are_bounded_by_the_fleet(tmp_path: Any, 
 
 
 def test_a_vehicle_locked_twice_on_solve_is_named_once_per_repeat() -> None:
-    """The repeat check stays as it was (one message per repeated name), now with a set of the names seen."""
+    """One message per repeat, at the repeat's index (as a re-plan names them)."""
     from services.dispatch.schemas import SolveIn
     from tests.e2e.dispatch_support import small_problem
 
     body = small_problem()
     body["locked_routes"] = ["V1", "V2", "V1", "V1"]
     errors = SolveIn().validate(body)
-    assert errors.get("locked_routes") == ["vehicle V1 is named twice", "vehicle V1 is named twice"], errors
+    assert errors.get("locked_routes") == {2: ["vehicle V1 is already at locked_routes[0]"],
+                                           3: ["vehicle V1 is already at locked_routes[0]"]}, errors
 
 
 @pytest.mark.parametrize("site", ["T01\x00", "T01\ud800", "\x1bT01"])
