@@ -21,7 +21,7 @@ from services.prescription_review.knowledge.importer import load_sample, parse_t
 from services.prescription_review.model.compiled import CompiledKnowledge, compile_knowledge
 from services.prescription_review.model.findings import SeverityPolicy
 from services.prescription_review.model.formulary_view import FormularyView
-from services.prescription_review.model.registry import PrescriberRecord
+from services.prescription_review.model.registry import PrescriberRecord, registry_key
 from shared.runtime import ServiceContext
 
 RELOAD_CHECK_S = 1.0
@@ -63,7 +63,7 @@ def build_engine(session: Session, stamp: tuple[Any, ...]) -> Engine:
         kb = parsed
     policy = SeverityPolicy({(r["site_level"], r["code"]): r["severity"] for r in store.severity_rows(session)})
     registry = {
-        r["id"]: PrescriberRecord(r["id"], r["name"], tuple(r["sites"]), r["title"], frozenset(r["privileges"]), r["active"])
+        registry_key(r["id"]): PrescriberRecord(r["id"], r["name"], tuple(r["sites"]), r["title"], frozenset(r["privileges"]), r["active"])
         for r in store.all_prescribers(session)
     }
     return Engine(compile_knowledge(kb, formulary), policy, stamp, registry)

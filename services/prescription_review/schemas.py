@@ -117,7 +117,7 @@ class PatientIn(Strict):
 class PrescriberIn(Strict):
     """The prescriber as the HIS knows them."""
 
-    id = Text(required=True, validate=validate.Length(min=1, max=40))
+    id = Text(required=True, upper=True, validate=validate.Length(min=1, max=40))  # a code, as the registry's ids
     privileges = fields.List(fields.String(validate=validate.OneOf(PRIVILEGES)), load_default=list,
                              validate=validate.Length(max=10))
     title = Text(load_default=None, allow_none=True, validate=validate.Length(max=40))

@@ -56,7 +56,7 @@ class DecisionIn(Strict):
 class DoubleSignIn(Strict):
     """The prescriber's insistence, through the HIS."""
 
-    prescriber_id = Text(required=True, validate=validate.Length(min=1, max=40))
+    prescriber_id = Text(required=True, upper=True, validate=validate.Length(min=1, max=40))  # a code, as the registry's
     reason = Text(required=True, multiline=True, validate=validate.Length(min=2, max=500))
 
     @staticmethod
@@ -91,11 +91,34 @@ def refuse_control_cells(text: str) -> None:
         return
 
 
+def _cell_problem(value: Any) -> str | None:
+    """Why a JSON cell is not a cell: text, a number, true/false, null, or a list of those (a `;` list)."""
+    if isinstance(value, dict):
+        return "不是文本 (not text: an object)"
+    if isinstance(value, list):
+        if any(isinstance(v, (dict, list)) for v in value):
+            return "不是文本列表 (not a list of text: a list or object inside the list)"
+        return None
+    if value is None or isinstance(value, (str, int, float)):
+        return None
+    return "不是文本 (not text)"
+
+
 def refuse_control_rows(rows: list[dict[str, Any]]) -> None:
-    """The same check for rows given as JSON objects: row n (from 1), the member's name as the column."""
+    """The same check for rows given as JSON objects: row n (from 1), the member's name as the column.
+    A cell is text, a number, true/false, null or a list of those; any other shape (an object, a list
+    inside the list) is refused naming its row and column, never stored as its Python spelling; every
+    string at any depth takes the text rule."""
     for n, row in enumerate(rows, start=1):
         for key, value in row.items():
-            for text in (key, *(value if isinstance(value, list) else [value])):
+            try:
+                refuse_controls(str(key))
+            except BadText as exc:
+                raise ValidationError(_bad_cell(n, repr(key), exc)) from exc
+            problem = _cell_problem(value)
+            if problem is not None:
+                raise ValidationError(f"第 {n} 行 {key} 列: {problem} (line {n}, column {key})")
+            for text in value if isinstance(value, list) else [value]:
                 if isinstance(text, str):
                     try:
                         refuse_controls(text)
@@ -152,9 +175,13 @@ class SeverityIn(Strict):
 class RegistryEntryIn(Strict):
     """A doctor from the medical affairs office's list."""
 
-    id = Text(required=True, validate=validate.Length(min=1, max=40))
+    # codes (upper-case, no blanks), as the HIS's prescriber id and every site code are: "d952" in the
+    # registry and "D952" from the HIS are one doctor; a site "cw-h01" is CW-H01 (was stored as typed,
+    # and the doctor was then reported as not registered at CW-H01)
+    id = Text(required=True, upper=True, validate=validate.Length(min=1, max=40))
     name = Text(required=True, validate=validate.Length(min=1, max=60))
-    sites = fields.List(Text(required=True, validate=validate.Length(min=1, max=40)), load_default=list, validate=validate.Length(max=50))
+    sites = fields.List(Text(required=True, upper=True, validate=validate.Length(min=1, max=40)), load_default=list,
+                        validate=validate.Length(max=50))
     title = Text(load_default=None, allow_none=True, validate=validate.Length(max=40))
     privileges = fields.List(fields.String(validate=validate.OneOf(PRIVILEGES)), load_default=list,
                              validate=validate.Length(max=len(PRIVILEGES)))  # was unbounded: one privilege 100,000 times was accepted

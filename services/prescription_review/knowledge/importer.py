@@ -47,6 +47,7 @@ from services.prescription_review.model.knowledge import (
     RouteRule,
 )
 from services.prescription_review.model.prescription import ROUTES
+from shared.text import BadText, refuse_controls
 
 TABLES = (
     "classes", "interactions", "doses", "contraindications", "indications", "pregnancy", "lactation",
@@ -86,9 +87,23 @@ class ImportReport:
                 "warnings": self.warnings, "coverage": self.coverage}  # fmt: skip
 
 
+def _cell_text(name: str, value: Any) -> str:
+    """One cell as text: a string (or a number, as a spreadsheet may give it) that passes the text rule
+    (shared/text.py: NUL, U+202E, U+200B … refused). Any other JSON shape (an object, a list, true/false)
+    is refused, never turned into its Python spelling ("{'k': 'v'}", "[['x']]")."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise RowError(name, "不是文本 (not text)")
+    text = str(value)
+    try:
+        refuse_controls(text)
+    except BadText as exc:
+        raise RowError(name, str(exc)) from None
+    return text.strip()
+
+
 def _text(row: Mapping[str, Any], name: str, required: bool = True, max_len: int = 500) -> str:
     value = row.get(name)
-    text = "" if value is None else str(value).strip()
+    text = "" if value is None else _cell_text(name, value)
     if required and not text:
         raise RowError(name, "required")
     if len(text) > max_len:
@@ -121,7 +136,7 @@ def _choice(row: Mapping[str, Any], name: str, choices: Iterable[str]) -> str:
 
 def _list(row: Mapping[str, Any], name: str, required: bool = True) -> tuple[str, ...]:
     value = row.get(name)
-    items = [str(v).strip() for v in value] if isinstance(value, list) else _text(row, name, required, 4000).split(";")
+    items = [_cell_text(name, v) for v in value if v is not None] if isinstance(value, list) else _text(row, name, required, 4000).split(";")
     items = [i for i in items if i]
     if required and not items:
         raise RowError(name, "required")

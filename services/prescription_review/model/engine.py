@@ -22,6 +22,7 @@ from services.prescription_review.model.registry import (
     TIER_RANK,
     PrescriberRecord,
     antibiotic_rank,
+    registry_key,
 )
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -155,13 +156,13 @@ def _privileges(
     registry: Mapping[str, PrescriberRecord],
     out: Findings,
 ) -> None:
-    record = registry.get(rx.prescriber.id)
+    record = registry.get(registry_key(rx.prescriber.id))  # the registry is keyed by registry_key (engine_cache)
     if record is not None:
         privileges = record.privileges
         title = record.title
         if not record.active:
             out.add("PRESCRIBER_NOT_AUTHORIZED", None, f"医师 {rx.prescriber.id} 的处方权已停用（医务科名册）")
-        elif record.sites and rx.site_code not in record.sites:
+        elif record.sites and registry_key(rx.site_code) not in {registry_key(s) for s in record.sites}:
             out.add("PRESCRIBER_NOT_AUTHORIZED", None, f"医师 {rx.prescriber.id} 未在 {rx.site_code} 注册执业（医务科名册）")
     else:
         privileges = frozenset(rx.prescriber.privileges)

@@ -11,6 +11,7 @@ and village sites (第八条); `trainee` (试用期/进修) never alone (第九�
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 PRIVILEGES = (
@@ -20,6 +21,14 @@ TIER_RANK = {"none": 0, "unrestricted": 1, "restricted": 2, "special": 3}
 PRIVILEGE_TIER = {"antibiotic_unrestricted": 1, "antibiotic_restricted": 2, "antibiotic_special": 3}
 CONTROLLED_PRIVILEGES = frozenset({"narcotic", "psychotropic_1"})
 TIER_NAMES = {1: "非限制使用级", 2: "限制使用级", 3: "特殊使用级"}
+
+
+def registry_key(text: str) -> str:
+    """A doctor id or site code as the registry and screening compare them: codes, so NFKC, blanks and
+    invisible marks removed, upper-case (shared.auth.site_key's rule; the API stores them in this form
+    already). `d952`, `D952` and full-width `Ｄ９５２` are one doctor; `cw-h01` and `CW-H01` one site."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in folded if not ch.isspace() and unicodedata.category(ch) != "Cf").upper()
 
 
 @dataclass(frozen=True, slots=True)
