@@ -52,6 +52,16 @@ def refuse_controls(text: str) -> None:
     _refuse_controls(text, True)
 
 
+def first_invisible(text: str) -> str | None:
+    """The first character of `text` in any Unicode "other" category (Cc, Cf, Cs, Co, Cn), or None.
+
+    Stricter than `refuse_controls`, for identifiers sent in headers (Idempotency-Key): tab, CR, LF
+    and ZWJ are refused too, as are U+0080–U+009F (the C1 controls a UTF-8 header read as latin-1
+    shows: U+202E arrives as "â\x80®"), U+202E and U+200B — a key no person can see or retype.
+    """
+    return next((ch for ch in text if unicodedata.category(ch)[0] == "C"), None)
+
+
 def normalise(text: str, *, multiline: bool = False) -> str:
     """NFKC, control characters refused, trimmed; single-line text has inner white space collapsed.
 

@@ -20,7 +20,7 @@ from shared.errors import InvalidInput, PreconditionFailed
 from shared.runtime import ServiceContext
 from shared.web.app import current_principal
 from shared.web.blueprint import Blueprint
-from shared.web.idempotency import idempotent
+from shared.web.idempotency import idempotent, key_problem
 from shared.web.responses import problems
 
 blp = Blueprint("procurement", __name__, url_prefix="/api/v1", description="请领单、库存、调剂与质量 — requisitions, stock, transfers, quality")
@@ -75,6 +75,9 @@ class Requisitions(MethodView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 200):
             raise InvalidInput("Idempotency-Key is 1–200 characters", {"Idempotency-Key": "1–200 characters"})
+        bad = key_problem(key) if key else None  # @idempotent refuses these first; the same rule if it ever does not
+        if bad is not None:
+            raise InvalidInput(f"Idempotency-Key {bad}", {"Idempotency-Key": bad})
         req = rq.create_requisition(_ctx(), current_principal(), cmd, idempotency_key=key)
         return req, 201, {"ETag": _etag(req), "Location": f"/api/v1/requisitions/{req['id']}"}
 

@@ -201,7 +201,7 @@ class TransferQuery(Strict):
 class RecallQuery(Strict):
     item_code = Text(load_default=None, validate=CODE, upper=True)
     batch_no = Text(load_default=None, validate=validate.Length(min=1, max=60))
-    trace_code = Text(load_default=None, validate=validate.Length(min=1, max=80))
+    trace_code = Text(load_default=None, upper=True, validate=validate.Length(min=1, max=80))  # a code, as receipts keep it
 
     @validates_schema
     def _enough(self, d: dict[str, Any], **_: Any) -> None:

@@ -211,7 +211,9 @@ class ReceiptLineIn(Strict):
     unit_price = Price(required=True)
     # The cold-chain record as the carrier gives it: a reference string, or a JSON object / list of readings.
     temperature_record = TemperatureRecord(load_default=None, allow_none=True)
-    trace_codes = fields.List(Text(required=True, validate=validate.Length(min=1, max=80)), load_default=list,
+    # 追溯码 are codes (shared.text.code: no inner blanks, upper-case): "8190 1234 …" typed in groups is the
+    # package scanned as "81901234…", so a repeat or an earlier receipt of it is recognised
+    trace_codes = fields.List(Text(required=True, upper=True, validate=validate.Length(min=1, max=80)), load_default=list,
                               validate=validate.Length(max=10_000))  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from flask import Response, current_app, g, make_response, request
 from sqlalchemy.exc import IntegrityError
 
 from shared.clock import utcnow
+from shared.text import first_invisible
 from shared.web.idempotency_store import add_idempotency_table as add_idempotency_table
 from shared.web.idempotency_store import remember_response, remembered_response
 from shared.web.problems import problem
@@ -26,6 +27,24 @@ def _caller(principal: Any) -> str:
     return who if len(who) <= 120 else "sha256:" + hashlib.sha256(who.encode()).hexdigest()
 
 
+def key_problem(key: str) -> str | None:
+    """What is wrong with an Idempotency-Key, or None: at most 200 characters, and no character of a
+    Unicode "other" category (shared.text.first_invisible: every Cc control, tab and U+0080–U+009F
+    included, and Cf/Cs/Co/Cn such as U+202E, U+200B). RFC 9110 §5.5 allows no controls in a field
+    value (U+0000 was a 500 on PostgreSQL); an invisible character made a key that looked like another
+    and was stored as sent."""
+    if len(key) > 200:
+        return "at most 200 characters"
+    try:  # a header arrives as latin-1: the characters a client meant, when it sent UTF-8 (U+FEFF is "ï»¿")
+        meant = key.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        meant = key
+    odd = first_invisible(key) or first_invisible(meant)
+    if odd is not None:
+        return f"含有控制或不可见字符 U+{ord(odd):04X} (contains the control or invisible character U+{ord(odd):04X})"
+    return None
+
+
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     """Replay the stored response when a POST comes again with the same Idempotency-Key."""
 
@@ -34,11 +53,9 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         key = request.headers.get("Idempotency-Key")
         if not key:
             return view(*args, **kwargs)
-        if len(key) > 200:
-            return problem(400, "Invalid header", errors=[{"field": "Idempotency-Key", "message": "at most 200 characters"}])
-        odd = next((ch for ch in key if ord(ch) < 0x20 or ord(ch) == 0x7F), None)
-        if odd is not None:  # RFC 9110 §5.5: no control characters in a field value (U+0000 was a 500 on PostgreSQL)
-            return problem(400, "Invalid header", errors=[{"field": "Idempotency-Key", "message": f"contains the control character U+{ord(odd):04X}"}])
+        bad = key_problem(key)
+        if bad is not None:
+            return problem(400, "Invalid header", errors=[{"field": "Idempotency-Key", "message": bad}])
         ctx = current_app.extensions["countyhub"]
         table = ctx.metadata.tables["idempotency_keys"]
         principal = getattr(g, "principal", None)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.procurement.store import T
 from shared.db import is_postgres
+from shared.text import BadText, code
 
 RECEIPTS, RECEIPT_LINES = T["receipts"], T["receipt_lines"]
 
@@ -68,11 +69,22 @@ def receipt_lines_of_batch(session: Session, item_code: str, batch_no: str) -> l
     return [dict(r) for r in rows]
 
 
+def trace_key(trace_code: str) -> str:
+    """A 追溯码 as compared: a code (shared.text.code: NFKC, no blanks, upper-case). Receipts store codes in
+    this form; rows stored before they did may hold "8190 1234 …" or lower case, so both sides of every
+    comparison take it. Never raises (a stored value the text rule now refuses is compared as it is)."""
+    try:
+        return code(trace_code)
+    except BadText:
+        return trace_code
+
+
 def batches_with_trace_code(session: Session, trace_code: str) -> list[tuple[str, str]]:
     """(item, batch) of receipt lines carrying a 追溯码 (JSON lists are searched in Python: portable)."""
     found: set[tuple[str, str]] = set()
+    wanted = trace_key(trace_code)
     for row in session.execute(select(RECEIPT_LINES.c.item_code, RECEIPT_LINES.c.batch_no, RECEIPT_LINES.c.trace_codes)):
-        if trace_code in (row.trace_codes or []):
+        if wanted in {trace_key(c) for c in row.trace_codes or ()}:
             found.add((row.item_code, row.batch_no))
     return sorted(found)
 
@@ -96,15 +108,16 @@ def received_trace_codes(session: Session, codes: Collection[str]) -> dict[str, 
     The codes are kept as JSON lists per receipt line (portable), so every line with codes is read:
     linear in the codes ever received, as the recall by trace code is.
     """
-    wanted = set(codes)
+    wanted = {trace_key(c): c for c in codes}
     found: dict[str, str] = {}
     if not wanted:
         return found
     query = select(RECEIPT_LINES.c.receipt_id, RECEIPT_LINES.c.trace_codes).order_by(RECEIPT_LINES.c.receipt_id)
     for row in session.execute(query):
-        for code in row.trace_codes or ():
-            if code in wanted:
-                found.setdefault(code, row.receipt_id)
+        for stored in row.trace_codes or ():
+            asked = wanted.get(trace_key(stored))
+            if asked is not None:
+                found.setdefault(asked, row.receipt_id)
     return found
 
 
