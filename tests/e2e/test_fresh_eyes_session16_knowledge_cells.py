@@ -1,4 +1,4 @@
-"""Fresh eyes (session 16), FAULTS (uncommitted, failing): knowledge tables given as JSON rows take the text rule in every cell,
+"""Fresh eyes (session 16), faults now fixed: knowledge tables given as JSON rows take the text rule in every cell,
 whatever JSON shape the cell has; a cell that is not text (an object, a list inside a list) is refused,
 never stored as its Python spelling."""
 
@@ -9,19 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_text_fields_api import HEADERS, app_of
+from tests.e2e.test_fresh_eyes_session16_knowledge import ROW, post
+from tests.e2e.test_text_fields_api import app_of
 from tests.support.web import table_dump
-
-ROW = {"drug": "华法林", "message": "致胚胎病", "source": "说明书"}
-
-
-def post(version: str, rows: list[dict[str, Any]]) -> Any:
-    _, app = app_of("prescription_review")
-    return app.test_client().post(
-        "/api/v1/knowledge",
-        json={"version": version, "tables": {"pregnancy": rows}},
-        headers=HEADERS["pharmacy_manager"],
-    )
 
 
 @pytest.mark.parametrize(

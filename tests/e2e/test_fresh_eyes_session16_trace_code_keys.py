@@ -1,4 +1,4 @@
-"""Fresh eyes (session 16), FAULTS (uncommitted, failing): trace-code spellings and a stored header."""
+"""Fresh eyes (session 16), faults now fixed: trace-code spellings and a stored header."""
 
 from __future__ import annotations
 
