@@ -71,3 +71,16 @@ def run_queued(ctx: ServiceContext) -> None:
     """What the worker does: claim and solve every queued plan."""
     while (plan_id := worker.claim_plan(ctx, "test-worker")) is not None:
         worker.run_plan(ctx, plan_id, "test-worker")
+
+
+def hub_and_sites(tmp_path: Path, hours: dict[str, list[tuple[str, str]]]) -> ServiceContext:
+    """A migrated dispatch database (SQLite) with the hub and only the sites in ``hours``, each
+    receiving in the periods given (site code -> [(start, end)]); no vehicle."""
+    made = build_context(SPEC, make_settings("dispatch", f"sqlite:///{tmp_path}/dispatch.sqlite3"))
+    upgrade(SPEC.migrations, made.engine)
+    for site in generate_county("chengwu").sites:
+        if site.is_hub or site.code in hours:
+            data = {**site_payload(site), "version": 1, "catalogue_version": 1}
+            data["receiving_hours"] = [{"start": a, "end": b} for a, b in hours.get(site.code, site.receiving_hours)]
+            handle_event(SPEC, made, new_event("formulary.site.upserted", data, source="/countyhub/formulary"))
+    return made

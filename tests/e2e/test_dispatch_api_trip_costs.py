@@ -20,13 +20,9 @@ from flask.testing import FlaskClient
 
 from services.dispatch import service
 from services.dispatch.app import SPEC
-from services.formulary.seed.county import generate_county
-from services.formulary.seed.loader import site_payload
-from shared.events.envelope import new_event
-from shared.migrate import upgrade
-from shared.runtime import ServiceContext, build_context, handle_event
-from tests.e2e.dispatch_support import run_queued
-from tests.support.web import bearer, make_settings
+from shared.runtime import ServiceContext
+from tests.e2e.dispatch_support import hub_and_sites, run_queued
+from tests.support.web import bearer
 
 DISPATCHER = bearer("dispatcher", name="调度员")
 FIXED, PER_KM = 260.0, 2.8
@@ -36,13 +32,7 @@ HOURS = {"CW-T01": [("08:00", "11:00")], "CW-T03": [("14:30", "17:00")]}  # morn
 @pytest.fixture()
 def day(tmp_path: Path) -> Iterator[tuple[ServiceContext, FlaskClient]]:
     """A dispatch database with the hub, the two centres (their hours narrowed) and one van."""
-    ctx = build_context(SPEC, make_settings("dispatch", f"sqlite:///{tmp_path}/dispatch.sqlite3"))
-    upgrade(SPEC.migrations, ctx.engine)
-    for site in generate_county("chengwu").sites:
-        if site.is_hub or site.code in HOURS:
-            data = {**site_payload(site), "version": 1, "catalogue_version": 1}
-            data["receiving_hours"] = [{"start": a, "end": b} for a, b in HOURS.get(site.code, site.receiving_hours)]
-            handle_event(SPEC, ctx, new_event("formulary.site.upserted", data, source="/countyhub/formulary"))
+    ctx = hub_and_sites(tmp_path, HOURS)
     client = SPEC.create_app(ctx).test_client()
     van = {"id": "LC-1", "name": "两趟车", "fixed_cost": FIXED, "cost_per_km": PER_KM,
            "compartments_l": {"ambient": 2500, "cold": 400, "clean": 1500, "soiled": 1500, "specimen": 60}}  # fmt: skip
