@@ -64,7 +64,7 @@ def busy_problem(seed: int, n: int = 36) -> dict[str, Any]:
         "vehicles": vehicles,
         "stops": stops,
         "options": {
-            "time_limit_s": 2,
+            "time_limit_s": 1,
             "speed_kmh": 40,
             "circuity": 1.3,
             "specimen_max_ride_min": 240,
