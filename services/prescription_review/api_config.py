@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from services.prescription_review import config, queries, schemas_work, service
+from services.prescription_review import config, queries, schemas_knowledge, schemas_work, service
 from services.prescription_review.model.commands import (
     ImportKnowledge,
     ImportPrescribers,
@@ -36,8 +36,8 @@ class Knowledge(MethodView):
         """The active version and every imported one with its validation report."""
         return config.knowledge_versions(_ctx(), current_principal())
 
-    @large_body  # tables of up to 5 MB of CSV (schemas_work.TableContent)
-    @blp.arguments(schemas_work.KnowledgeIn)
+    @large_body  # tables of up to 5 MB of CSV (schemas_knowledge.TableContent)
+    @blp.arguments(schemas_knowledge.KnowledgeIn)
     @blp.response(201, schemas_work.ImportReportOut)
     def post(self, cmd: ImportKnowledge) -> Any:
         """Import a new version (tables as CSV text or rows); 422 naming table[row].field if any row is bad."""

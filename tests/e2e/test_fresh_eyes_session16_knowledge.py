@@ -27,6 +27,8 @@ def post(version: str, rows: list[dict[str, Any]]) -> Any:
     [
         pytest.param("plain", {**ROW, "message": "x\u202ey"}, id="plain-cell"),
         pytest.param("listed", {**ROW, "drug": ["华法林\u200b"]}, id="list-cell"),
+        pytest.param("nested", {**ROW, "drug": [["华法林\u202e"]]}, id="list-in-a-list"),
+        pytest.param("object", {**ROW, "message": {"k": "x\u202ey"}}, id="object-cell"),
     ],
 )
 def test_a_control_character_in_any_json_cell_is_a_422_and_nothing_is_stored(
