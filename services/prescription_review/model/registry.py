@@ -11,8 +11,9 @@ and village sites (第八条); `trainee` (试用期/进修) never alone (第九�
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
+
+from shared.auth import site_key
 
 PRIVILEGES = (
     "prescribe", "antibiotic_unrestricted", "antibiotic_restricted", "antibiotic_special", "narcotic", "psychotropic_1",
@@ -24,11 +25,10 @@ TIER_NAMES = {1: "非限制使用级", 2: "限制使用级", 3: "特殊使用级
 
 
 def registry_key(text: str) -> str:
-    """A doctor id or site code as the registry and screening compare them: codes, so NFKC, blanks and
-    invisible marks removed, upper-case (shared.auth.site_key's rule; the API stores them in this form
+    """A doctor id or site code as the registry and screening compare them: codes, by shared.auth.site_key's
+    rule (NFKC, blanks and invisible marks removed, upper-case; the API stores them in this form
     already). `d952`, `D952` and full-width `Ｄ９５２` are one doctor; `cw-h01` and `CW-H01` one site."""
-    folded = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in folded if not ch.isspace() and unicodedata.category(ch) != "Cf").upper()
+    return site_key(text)
 
 
 @dataclass(frozen=True, slots=True)
