@@ -13,6 +13,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.clock import LOCAL_TZ
+
 
 def _l(code: str, dose: float, unit: str, freq: str, days: int, qty: float, route: str = "oral") -> dict[str, Any]:
     return {"item_code": code, "dose": dose, "dose_unit": unit, "frequency": freq, "route": route, "days": days, "quantity": qty}
@@ -46,13 +48,21 @@ def morning(sites: list[str], n: int = 200, seed: int = 7, start: datetime | Non
             now: datetime | None = None) -> list[dict[str, Any]]:
     """n screening request bodies at the given sites, one every 63 s from `start`.
 
-    Without `start` they begin at 08:00 local today, or end at `now` (default: the local clock)
-    when that morning has not yet gone by: the schema refuses a prescription issued in the future,
-    so the demo works at any hour (at 06:30, 120 prescriptions run 04:25-06:30)."""
+    Without `start` they begin at 08:00 today on the county's clock (shared.clock.LOCAL_TZ, not the
+    machine's), or end at `now` when that morning has not yet gone by: the schema refuses a
+    prescription issued in the future, so the demo works at any hour (at 06:30, 120 prescriptions run
+    04:25-06:30). They never start before local midnight: a prescription is valid on the day it is
+    issued (处方管理办法 第十八条), so one from yesterday would be refused, not queued; just after
+    midnight they come closer together instead."""
     rng = random.Random(seed)
+    gap = GAP
     if start is None:
-        now = now or datetime.now().astimezone()
-        start = min(now.replace(hour=8, minute=0, second=0, microsecond=0), now - GAP * max(n - 1, 0))
+        now = (now or datetime.now(LOCAL_TZ)).astimezone(LOCAL_TZ)
+        start = now.replace(hour=8, minute=0, second=0, microsecond=0)
+        if start + GAP * max(n - 1, 0) > now:  # that morning has not gone by yet
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            gap = min(GAP, (now - midnight) // max(n - 1, 1))  # floored: never starts before midnight
+            start = now - gap * max(n - 1, 0)
     weights = [s[0] for s in SCENARIOS]
     bodies = []
     for k in range(n):
@@ -62,7 +72,7 @@ def morning(sites: list[str], n: int = 200, seed: int = 7, start: datetime | Non
         patient.update(extra)
         bodies.append({
             "prescription_no": f"R{start:%Y%m%d}-{k + 1:04d}", "site_code": rng.choice(sites), "type": "outpatient",
-            "issued_at": (start + GAP * k).isoformat(),
+            "issued_at": (start + gap * k).isoformat(),
             "prescriber": {"id": f"D{rng.randint(1, 40):03d}", "privileges": ["antibiotic_restricted"]},
             "patient": patient, "items": [dict(x) for x in lines],
         })  # fmt: skip

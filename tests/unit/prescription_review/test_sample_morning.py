@@ -46,3 +46,21 @@ def test_the_real_clock_morning_passes_the_screening_schema() -> None:
     """What `make demo` posts: every body loads (no 'in the future' on issued_at) at the current hour."""
     for body in morning(SITES, n=120):
         ScreeningIn().load(body)
+
+
+@pytest.mark.parametrize("minutes_after_midnight", [0, 1, 23, 90])
+@pytest.mark.parametrize("n", [1, 40, 120])
+def test_just_after_midnight_every_prescription_is_issued_today(minutes_after_midnight: int, n: int) -> None:
+    """A prescription is valid on the day it is issued: at 00:23 in the county (16:23 UTC) the morning
+    must not begin yesterday evening (it did: the review queue of the demo stayed empty)."""
+    now = datetime(2026, 12, 7, 0, 0, tzinfo=SHANGHAI) + timedelta(minutes=minutes_after_midnight)
+    issued = _issued(morning(SITES, n=n, now=now))
+    assert len(issued) == n and issued == sorted(issued)
+    assert all(t.astimezone(SHANGHAI).date() == now.date() and t <= now for t in issued)
+
+
+def test_a_machine_clock_in_utc_still_makes_a_county_morning() -> None:
+    """`now` on another zone's clock (the machine's, UTC) is read on the county's clock."""
+    now_utc = datetime(2026, 12, 6, 16, 23, tzinfo=ZoneInfo("UTC"))  # 00:23 on 7 December in Shanghai
+    issued = _issued(morning(SITES, n=40, now=now_utc))
+    assert all(t.astimezone(SHANGHAI).date() == datetime(2026, 12, 7).date() for t in issued)
