@@ -12,9 +12,11 @@ CPU count, not the pod's limit, so workers and threads are explicit.
     GUNICORN_KEEPALIVE         seconds an idle keep-alive connection is kept (5)
     PROMETHEUS_MULTIPROC_DIR   prometheus_client multiprocess directory (an emptyDir in Kubernetes)
 
-Graceful shutdown: on SIGTERM the master stops accepting, tells the workers to finish what they
-are serving, and waits up to GUNICORN_GRACEFUL_TIMEOUT before killing them. The pod's preStop
-sleep runs first, so the Service has stopped sending new requests by then.
+Graceful shutdown: on SIGTERM the master closes its listener and tells the workers to stop; each
+worker (shared/gunicorn_worker.py) keeps accepting until its accept queue has been empty for half
+a second, so no connection made before the signal is reset, then finishes what it is serving;
+the master waits up to GUNICORN_GRACEFUL_TIMEOUT before killing them. The pod's preStop sleep
+runs first, so the Service has stopped sending new requests by then.
 
 Connections are opened after fork: `preload_app` is off, so each worker imports the app — and
 creates its SQLAlchemy engine and pools — itself; nothing opened in the master is shared (turning
@@ -48,7 +50,8 @@ def _int(name: str, default: int) -> int:
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = _int("GUNICORN_WORKERS", 2)
 threads = _int("GUNICORN_THREADS", 4)
-worker_class = "gthread"
+# gthread, except that SIGTERM answers connections already queued instead of resetting them
+worker_class = "shared.gunicorn_worker.DrainingThreadWorker"
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 25)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)

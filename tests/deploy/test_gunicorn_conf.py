@@ -25,7 +25,7 @@ def test_settings_come_from_the_environment_not_the_cpu_count(monkeypatch: pytes
     conf = load(monkeypatch, GUNICORN_BIND="0.0.0.0:8003", GUNICORN_WORKERS="3", GUNICORN_THREADS="8",
                 GUNICORN_TIMEOUT="15", GUNICORN_GRACEFUL_TIMEOUT="12")
     assert (conf.bind, conf.workers, conf.threads, conf.timeout, conf.graceful_timeout) == ("0.0.0.0:8003", 3, 8, 15, 12)
-    assert conf.worker_class == "gthread" and conf.preload_app is False
+    assert conf.worker_class == "shared.gunicorn_worker.DrainingThreadWorker" and conf.preload_app is False
     defaults = load(monkeypatch)
     assert (defaults.workers, defaults.threads) == (2, 4)  # not 2 * 64 + 1
 
