@@ -13,7 +13,7 @@ move costs O(neighbours x route length) and not more.
 
 from __future__ import annotations
 
-from .insertion import RouteCache, route_ok
+from .insertion import route_cache, route_ok
 from .instance import Instance
 
 
@@ -42,7 +42,7 @@ def insert_by_ejection(inst: Instance, routes: list[list[int]], u: int, absences
         if i < inst.prefix[v]:
             continue
         trial = route[:i] + route[i + 1:]
-        cache = RouteCache(inst, v, trial)
+        cache = route_cache(inst, v, trial)
         m, seq = inst.cost[v], cache.seq
         best: tuple[int, int] | None = None
         for k in range(inst.prefix[v], len(seq) - 1):

@@ -79,6 +79,28 @@ class RouteCache:
         return True
 
 
+ROUTE_CACHE_SIZE = 4096
+"""Route caches kept per search (least recently used dropped first): a step of the search changes a
+few routes, and every other route's cache is found again instead of being rebuilt (building them
+was 40% of the route-elimination time on rc2_10_1, 1,000 customers, routes of ~50 stops)."""
+
+
+def route_cache(inst: Instance, v: int, route: list[int]) -> RouteCache:
+    """The RouteCache of ``route`` on vehicle ``v``, from the search's store or built and stored.
+
+    A cache depends only on the vehicle and the stops in order (the Instance never changes), and
+    is never modified once built, so one found again is exactly the one that would be built."""
+    key = (v, *route)
+    store = inst.route_caches
+    cache = store.pop(key, None)
+    if cache is None:
+        cache = RouteCache(inst, v, route)
+        if len(store) >= ROUTE_CACHE_SIZE:
+            del store[next(iter(store))]
+    store[key] = cache
+    return cache
+
+
 def route_feasible(inst: Instance, v: int, route: list[int]) -> bool:
     """Every rule on one route: loads per compartment along the route, then the schedule."""
     cap = inst.cap[v]
@@ -305,7 +327,7 @@ def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | 
             empty_seen.add(key)
         cache = caches[v]
         if cache is None:
-            cache = caches[v] = RouteCache(inst, v, r)
+            cache = caches[v] = route_cache(inst, v, r)
         seq, a, z = cache.seq, cache.a, cache.z
         cap = inst.cap[v]
         # a route whose peak load leaves room for u's amounts needs no per-position load check

@@ -3,7 +3,8 @@ receiving-period lookups and each node's nearest customers (insertion.py's input
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,8 @@ class Instance:
     exact: list[bool]  # vehicle needs the whole-route check
     near: list[list[int]]  # customers by increasing distance, per node
     vclass: list[int]  # per vehicle, a class number: idle vehicles of one class offer identical insertions
+    # insertion.route_cache's store: (vehicle, *stops) -> RouteCache of the routes seen recently
+    route_caches: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @staticmethod
     def from_build(build: RoutingBuild, exact_costs_up_to: int = 1 << 30) -> Instance:
