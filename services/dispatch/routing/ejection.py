@@ -13,7 +13,7 @@ move costs O(neighbours x route length) and not more.
 
 from __future__ import annotations
 
-from .insertion import route_cache, route_ok
+from .insertion import route_cache, route_ok, time_run
 from .instance import Instance
 
 
@@ -45,7 +45,7 @@ def insert_by_ejection(inst: Instance, routes: list[list[int]], u: int, absences
         cache = route_cache(inst, v, trial)
         m, seq = inst.cost[v], cache.seq
         best: tuple[int, int] | None = None
-        for k in range(inst.prefix[v], len(seq) - 1):
+        for k in time_run(inst, v, cache, u):
             if not cache.feasible_time(k, u, inst) or not cache.feasible_load(k, u, inst, v):
                 continue
             p, q = seq[k], seq[k + 1]

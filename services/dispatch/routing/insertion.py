@@ -101,6 +101,18 @@ def route_cache(inst: Instance, v: int, route: list[int]) -> RouteCache:
     return cache
 
 
+def time_run(inst: Instance, v: int, cache: RouteCache, u: int) -> range:
+    """The positions k (u between seq[k] and seq[k+1]) where u may fit in time, as one run.
+
+    Earliest starts (a) and latest starts (z) never decrease along a route, so u must be reached
+    by its latest start (a[k] <= late[u]) and be done in time for the next stop (z[k+1] >=
+    early[u] + service[u]); the positions meeting both are contiguous. Positions in the run still
+    need feasible_time (travel to and from u); none outside it can pass."""
+    lo = max(inst.prefix[v], bisect_left(cache.z, inst.early[u] + inst.service[u]) - 1)
+    hi = min(len(cache.seq) - 1, bisect_right(cache.a, inst.late[u]))
+    return range(lo, hi)
+
+
 def route_feasible(inst: Instance, v: int, route: list[int]) -> bool:
     """Every rule on one route: loads per compartment along the route, then the schedule."""
     cap = inst.cap[v]
@@ -341,12 +353,8 @@ def _options(inst: Instance, routes: list[list[int]], caches: list[RouteCache | 
         mu = m[u]
         f = inst.scale[v]
         base = inst.fixed[v] if not r else 0
-        # earliest starts (a) and latest starts (z) never decrease along a route, so the positions
-        # where u can fit form one run: u must be reached by its latest start (a[k] <= l_u) and be
-        # done in time for the next stop (z[k+1] >= e_u + s_u). Tight windows cut most positions.
-        lo = max(inst.prefix[v], bisect_left(z, e_u + s_u) - 1)
-        hi = min(len(seq) - 1, bisect_right(a, l_u))
-        for k in range(lo, hi):
+        # only the run of positions where u can fit in time (tight windows cut most of them)
+        for k in time_run(inst, v, cache, u):
             if blink and rand() < blink:
                 continue
             p, q = seq[k], seq[k + 1]
