@@ -257,7 +257,9 @@ def _eliminate_routes(rr: RuinRecreate, best: Incumbent, deadline: float, config
     ``config.elimination_share`` of the time left, extended by ``elimination_extend`` after each
     route removed up to ``elimination_cap`` (same-run A/B on Gehring-Homberger 12 x 60 s, 2026-12-06:
     vehicles = best-known on 7/12 instead of 4/12, mean gap 3.63% instead of 3.74%,
-    bench/results/homberger_ejection_ab_2026-12-06.txt). When a route cannot be emptied, the next
+    bench/results/homberger_ejection_ab_2026-12-06.txt; extension 0.1 -> 0.25 and 3,000 -> 2,000
+    tries per route: rc1_4_1 37 instead of 38 vehicles, rc2_10_1 22 instead of 23, the other two
+    hard instances as many, homberger_elimination_time_ab_2026-12-06.txt). When a route cannot be emptied, the next
     shortest is tried (until every route has failed once since the last success); big days keep
     the plan the search's own checks accept, smaller ones have it polished by OR-Tools."""
     begin = time.monotonic()
