@@ -12,10 +12,63 @@ from typing import Any
 
 from services.dispatch.dayplan import base_vehicle
 from services.dispatch.model import minutes
+from services.dispatch.routing.solver import BREAK_AFTER_RETURN, BREAK_NOT_OWED, BREAK_ON_ROUTE
 from shared.clock import LOCAL_TZ
 
 LONG_WAIT_MIN = 20  # a planned wait at a stop this long is printed on the manifest
-PRIORITY_LABELS = {0: "低", 1: "例行", 2: "优先", 3: "紧急"}
+
+# The words the dispatch pages (board and manifest) and the API's labels use, [Chinese, English]
+# per term: one table, so a term is the same word on every page and in both languages. The pages
+# get it in their dispatch model (ui/__init__.py); dispatch.js reads it from there. 例行 is the
+# rounds' word (例行收送), never a priority's.
+TERMS: dict[str, dict[str, tuple[str, str]]] = {
+    "priority": {"0": ("低", "Low"), "1": ("普通", "Normal"), "2": ("优先", "High"), "3": ("紧急", "Urgent")},
+    "compartment": {"ambient": ("常温", "Ambient"), "cold": ("冷链", "Cold"), "clean": ("洁净", "Clean"),
+                    "soiled": ("污染", "Soiled"), "specimen": ("标本", "Specimen")},
+    "compartment_long": {
+        "ambient": ("常温药品", "Ambient drugs"),
+        "cold": ("冷链药品（2–8°C）", "Cold-chain drugs (2–8 °C)"),
+        "clean": ("洁净被服/器械包", "Clean linen / sterile sets"),
+        "soiled": ("污染被服/器械（回收）", "Soiled linen / used instruments"),
+        "specimen": ("检验标本", "Lab specimens"),
+    },
+    "source": {"event": ("采购出库", "Procurement"), "manual": ("手工加单", "Manual"), "rounds": ("例行收送", "Rounds")},
+    "round": {"linen": ("被服", "Linen"), "instruments": ("器械", "Instruments"), "specimens": ("标本", "Specimens")},
+    "level": {"county_hospital": ("县级医院", "County hospitals"), "township": ("乡镇卫生院", "Township centres"),
+              "village": ("村卫生室", "Village clinics")},
+    "plan_status": {
+        "queued": ("排队中", "Queued"), "solving": ("求解中", "Solving"), "solved": ("已求解（未发布）", "Solved (not published)"),
+        "failed": ("求解失败", "Failed"), "published": ("已发布", "Published"), "superseded": ("已被替代", "Superseded"),
+    },
+    "result_status": {"solved": ("全部安排", "All stops planned"), "partial": ("部分安排", "Some stops left out"),
+                      "infeasible": ("无法安排", "Nothing could be planned")},
+    # Why a stop was left out, by the solver's rule (routing/timing.py RULE_*); its English sentence stays the title.
+    "rule": {
+        "compartment": ("没有车辆配备所需车厢", "No vehicle has the compartment"),
+        "capacity": ("需求超过最大车厢容量", "Demand exceeds every compartment"),
+        "travel_time": ("往返路程超过工作时间（太远）", "Round trip longer than the working time (too far)"),
+        "service_time": ("作业时间加往返超过工作时间", "Service plus round trip longer than the working time"),
+        "window": ("工作时间内无法在收货时段到达", "No receiving period reachable within working time"),
+        "depot_hours": ("物流中心营业时间外", "Outside the hub's hours"),
+        "break": ("与休息时间冲突，无法安排", "Cannot fit around the break"),
+        "max_duration": ("往返时间超过线路时长上限", "Longer than the route duration limit"),
+        "max_distance": ("往返里程超过线路里程上限", "Longer than the route distance limit"),
+        "ride_time": ("标本在途时限短于直接返程时间", "Specimen ride-time limit too short"),
+        "lock": ("固定的车辆无法服务该站点", "The locked vehicle cannot serve it"),
+        "not_enough_vehicles": ("车辆时间或容量不足", "Not enough vehicle time or capacity"),
+        "time_limit": ("时限内未找到方案（延长求解时间可安排）", "Search ran out of time (a longer limit would serve it)"),
+        "no_vehicles": ("没有可用车辆", "No vehicles"),
+    },
+    # Which break rule a route followed: the solver's sentence (routing/solver.py) is the English.
+    "break_note": {
+        BREAK_ON_ROUTE: ("午休在途中，在休息时段和工作时间内", BREAK_ON_ROUTE),
+        BREAK_AFTER_RETURN: ("午休前已回中心：午休在物流中心，本趟之后", BREAK_AFTER_RETURN),
+        BREAK_NOT_OWED: ("无需午休：休息时段在工作时间内放不下", BREAK_NOT_OWED),
+    },
+    # A trip of a van's day ({n} its number) and the joiners of lists, per language.
+    "pattern": {"trip": ("第{n}趟", "Trip {n}"), "list": ("、", ", "), "clauses": ("；", "; "), "parts": ("，", ", ")},
+}  # fmt: skip
+PRIORITY_LABELS = {int(level): zh for level, (zh, _en) in TERMS["priority"].items()}  # the API's priority_label
 
 
 def eta(day: date, hhmm_text: str) -> str:

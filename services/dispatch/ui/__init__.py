@@ -19,13 +19,14 @@ from services.dispatch.model import (
     PICKUP_COMPARTMENTS,
     ROUND_VOLUMES,
 )
+from services.dispatch.presentation import TERMS
 from shared.web.ui import service_ui_blueprint
 
 HERE = Path(__file__).parent
 
 
 def _model() -> dict[str, Any]:
-    """What the pages share with the domain model: compartments and the rounds' volumes."""
+    """What the pages share with the domain model: compartments, the rounds' volumes, the terms (zh, en)."""
     return {
         "compartments": list(COMPARTMENTS),
         "deliver": list(DELIVERY_COMPARTMENTS),
@@ -34,6 +35,7 @@ def _model() -> dict[str, Any]:
             level: {name: dict(v) for name, v in rounds.items()} for level, rounds in ROUND_VOLUMES.items()
         },
         "default_rounds": {level: dict(rounds) for level, rounds in DEFAULT_ROUNDS.items()},
+        "terms": {kind: {key: list(pair) for key, pair in terms.items()} for kind, terms in TERMS.items()},
     }
 
 

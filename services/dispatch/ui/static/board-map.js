@@ -181,7 +181,7 @@
       el("li", {}, el("span", { class: "key key-hub", "aria-hidden": "true" }), tr("物流中心", "Hub")),
       ...result.routes.map((r) => el("li", { dataset: { vehicle: r.vehicle } },
         el("span", { class: `key key-line${r.trip > 1 ? " key-dashed" : ""}`, style: `background:${colourOf(r)}`, "aria-hidden": "true" }),
-        vehicleOf(r), r.trip ? el("span", { class: "muted" }, " ", tr(`第${r.trip}趟`, `trip ${r.trip}`)) : null)),
+        vehicleOf(r), r.trip ? el("span", { class: "muted" }, " ", window.dispatch.tripLabel(r.trip)) : null)),
       el("li", {}, el("span", { class: "key key-drop", "aria-hidden": "true" }, "×"), tr("未安排", "Left out")),
       el("li", {}, el("span", { class: "key key-site", "aria-hidden": "true" }), tr("其他机构", "Other sites")),
     );

@@ -66,8 +66,8 @@
         siteCell(site.code),
         volumeCells(due.deliver, due.pickup),
         el("td", {}, el("span", { class: "prio prio-1" }, D.priorityLabel(1))),
-        el("td", {}, tr(...D.SOURCE.rounds), done ? el("span", { class: "badge badge-essential" }, tr("已发布", "Published")) : null,
-          el("span", { class: "sub" }, due.rounds.map((r) => tr(...(D.ROUND[r] || [r, r]))).reduce((acc, node, i) => (i ? [...acc, "、", node] : [node]), []))),
+        el("td", {}, tr(...D.SOURCE.rounds), done ? el("span", { class: "badge badge-essential" }, tr(...D.PLAN_STATUS.published)) : null,
+          el("span", { class: "sub" }, D.joined(due.rounds.map(D.roundPair)))),
       ));
     }
     pendingBody.replaceChildren(...rows);
@@ -97,7 +97,10 @@
       seen.add(level);
       const [zh, en] = D.LEVEL[level] || [level, level];
       const group = el("optgroup", { label: t(zh, en), "data-zh-label": zh, "data-en-label": en });
-      for (const s of groups[level]) group.append(el("option", { value: s.code }, `${s.name}（${s.code}）`));
+      for (const s of groups[level]) {
+        const [zhName, enName] = [`${s.name}（${s.code}）`, `${s.name} (${s.code})`];
+        group.append(el("option", { value: s.code, dataset: { zh: zhName, en: enName } }, t(zhName, enName)));
+      }
       siteSelect.append(group);
     }
     siteSelect.value = keep;

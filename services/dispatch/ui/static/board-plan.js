@@ -12,7 +12,9 @@
   const vehicleOf = (route) => route.vehicle_id || route.vehicle;
   const colourOf = (route) => B.colourOf(vehicleOf(route));
   const vehicleName = (route) => B.vehicleName(vehicleOf(route));
-  const tripLabel = (route) => (route.trip && route.trip > 1 ? tr(`第${route.trip}趟`, `trip ${route.trip}`) : route.trip ? tr("第1趟", "trip 1") : null);
+  const tripLabel = (route) => (route.trip ? D.tripLabel(route.trip) : null);
+  // The solver's break rule in the terms table (its English sentence when the table does not know it).
+  const breakNote = (route) => D.TERMS.break_note[route.break_note] || [route.break_note || "", route.break_note || ""];
   const hours = (periods) => (periods || []).map((p) => `${p[0]}–${p[1]}`).join(" / ");
   const minutes = (hhmm) => { const [h, m] = String(hhmm).split("+")[0].split(":").map(Number); return h * 60 + m; };
 
@@ -84,8 +86,8 @@
         row("车辆", "Vehicles", b.vehicles, a.vehicles, delta(diff.delta.vehicles, "")),
         row("服务站点", "Stops served", b.stops_served, a.stops_served, delta(diff.delta.stops_served, ""))),
       diff.vehicles_added.length || diff.vehicles_removed.length ? el("p", {},
-        diff.vehicles_added.length ? tr(`新增车辆：${diff.vehicles_added.join("、")} `, `Vehicles added: ${diff.vehicles_added.join(", ")} `) : "",
-        diff.vehicles_removed.length ? tr(`不再使用：${diff.vehicles_removed.join("、")}`, `No longer used: ${diff.vehicles_removed.join(", ")}`) : "") : null,
+        diff.vehicles_added.length ? tr(`新增车辆：${D.listText(diff.vehicles_added)[0]} `, `Vehicles added: ${D.listText(diff.vehicles_added)[1]} `) : "",
+        diff.vehicles_removed.length ? tr(`不再使用：${D.listText(diff.vehicles_removed)[0]}`, `No longer used: ${D.listText(diff.vehicles_removed)[1]}`) : "") : null,
       el("p", {}, tr(`调整的站点 ${diff.moved.length} 个`, `${diff.moved.length} stops moved`)),
       el("ul", { class: "moved" }, diff.moved.slice(0, 30).map((m) => el("li", { dataset: { stop: m.stop_id } },
         `${m.name || m.stop_id}：${m.before || t("未安排", "left out")} → ${m.after || t("未安排", "left out")}`))),
@@ -171,8 +173,9 @@
           change),
         el("p", { class: "route-meta" },
           el("span", { class: "mono" }, `${route.start} → ${route.end}`),
-          route.break ? el("span", { title: route.break_note || "" }, tr("午休 ", "break "), el("span", { class: "mono" }, route.break)) : null,
-          !route.break && route.break_note ? el("span", { class: "muted break-note" }, route.break_note) : null,
+          route.break ? el("span", { title: t(...breakNote(route)), "data-zh-title": breakNote(route)[0], "data-en-title": breakNote(route)[1] },
+            tr("午休 ", "break "), el("span", { class: "mono" }, route.break)) : null,
+          !route.break && route.break_note ? el("span", { class: "muted break-note" }, tr(...breakNote(route))) : null,
           el("span", {}, D.km(route.distance_km)),
           el("span", {}, `${Math.round(route.duration_min)} `, tr("分钟", "min")),
           el("span", {}, D.money(route.cost)),
@@ -286,8 +289,8 @@
     }
     const closed = preview.closed_shipments || [];
     if (closed.length) {  // publishing would be refused (409): say why before asking to confirm
-      toast(t(`请先重新规划：方案中的货单 ${closed.join("、")} 已取消或已送达`,
-        `Re-plan first: shipments ${closed.join(", ")} on this plan were cancelled or delivered`), "error");
+      toast(t(`请先重新规划：方案中的货单 ${D.listText(closed)[0]} 已取消或已送达`,
+        `Re-plan first: shipments ${D.listText(closed)[1]} on this plan were cancelled or delivered`), "error");
       return;
     }
     const left = preview.unassigned.length;

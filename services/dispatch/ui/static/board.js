@@ -169,7 +169,7 @@
     const text = $("solve-text");
     if (plan.status === "queued") text.replaceChildren(tr("排队等待求解…", "Waiting for the solver…"));
     else if (plan.status === "solving") text.replaceChildren(tr(`已用 ${elapsed.toFixed(1)} / ${limit} 秒`, `${elapsed.toFixed(1)} of ${limit} s`));
-    else if (plan.status === "failed") text.replaceChildren(tr("求解失败", "The solve failed"));
+    else if (plan.status === "failed") text.replaceChildren(tr(...D.PLAN_STATUS.failed));
     else {
       const took = ((plan.result || {}).stats || {}).solve_s;
       text.replaceChildren(tr(`完成 · 用时 ${took ?? limit} 秒`, `Done in ${took ?? limit} s`));

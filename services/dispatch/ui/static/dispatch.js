@@ -1,6 +1,6 @@
 /* What every dispatch page shares: compartment, priority and source labels, litres, the
  * planning day, the recurring rounds due on a day, route colours, load bars and the solver's
- * reasons in Chinese. Exposed as window.dispatch.
+ * reasons, from the one terms table (presentation.py TERMS). Exposed as window.dispatch.
  */
 (function () {
   "use strict";
@@ -8,33 +8,17 @@
 
   const model = JSON.parse(document.getElementById("dispatch-model").textContent);
 
-  const COMPARTMENT = {
-    ambient: ["常温", "Ambient"],
-    cold: ["冷链", "Cold"],
-    clean: ["洁净", "Clean"],
-    soiled: ["污染", "Soiled"],
-    specimen: ["标本", "Specimen"],
-  };
-  const COMPARTMENT_LONG = {
-    ambient: ["常温药品", "Ambient drugs"],
-    cold: ["冷链药品（2–8°C）", "Cold-chain drugs (2–8 °C)"],
-    clean: ["洁净被服/器械包", "Clean linen / sterile sets"],
-    soiled: ["污染被服/器械（回收）", "Soiled linen / used instruments"],
-    specimen: ["检验标本", "Lab specimens"],
-  };
-  const PRIORITY = { 0: ["低", "Low"], 1: ["普通", "Normal"], 2: ["优先", "High"], 3: ["紧急", "Urgent"] };
-  const SOURCE = { event: ["采购出库", "Procurement"], manual: ["手工加单", "Manual"], rounds: ["例行收送", "Round"] };
-  const ROUND = { linen: ["被服", "Linen"], instruments: ["器械", "Instruments"], specimens: ["标本", "Specimens"] };
-  const LEVEL = { county_hospital: ["县级医院", "County hospitals"], township: ["乡镇卫生院", "Township centres"], village: ["村卫生室", "Village clinics"] };
-  const PLAN_STATUS = {
-    queued: ["排队中", "Queued"],
-    solving: ["求解中", "Solving"],
-    solved: ["已求解（未发布）", "Solved (not published)"],
-    failed: ["求解失败", "Failed"],
-    published: ["已发布", "Published"],
-    superseded: ["已被替代", "Superseded"],
-  };
-  const RESULT_STATUS = { solved: ["全部安排", "All stops planned"], partial: ["部分安排", "Some stops left out"], infeasible: ["无法安排", "Nothing could be planned"] };
+  // One table of terms, [Chinese, English], shared with the manifest API (presentation.py TERMS):
+  // a term is the same word on the board and the manifest, in either language.
+  const TERMS = model.terms;
+  const COMPARTMENT = TERMS.compartment;
+  const COMPARTMENT_LONG = TERMS.compartment_long;
+  const PRIORITY = TERMS.priority;
+  const SOURCE = TERMS.source;
+  const ROUND = TERMS.round;
+  const LEVEL = TERMS.level;
+  const PLAN_STATUS = TERMS.plan_status;
+  const RESULT_STATUS = TERMS.result_status;
   // Tableau 10: distinct on screen and still apart when printed in colour.
   // Twelve route colours told apart on a township PC screen and in print (Okabe–Ito first, then
   // Paul Tol's "bright" set), with no two near each other in hue and lightness.
@@ -43,6 +27,26 @@
 
   const compLabel = (c) => tr(...(COMPARTMENT[c] || [c, c]));
   const priorityLabel = (p) => tr(...(PRIORITY[p] || [String(p), String(p)]));
+  const roundPair = (r) => ROUND[r] || [r, r];
+
+  /** "第2趟" / "Trip 2": a van's trip, the same words on the board and the manifest. */
+  const tripPair = (n) => TERMS.pattern.trip.map((p) => p.replace("{n}", String(n)));
+  const tripLabel = (n) => tr(...tripPair(n));
+
+  /**
+   * [zh, en] pairs joined in each language with its own joiner (kind: "list" 、 or ", "; "clauses"
+   * ； or "; "; "parts" ， or ", "), as a node that follows a language switch.
+   */
+  function joined(pairs, kind) {
+    return tr(...listText(pairs, kind));
+  }
+
+  /** [zh, en] texts of a list (codes, or [zh, en] pairs), each joined with its language's joiner. */
+  function listText(items, kind) {
+    const [zhSep, enSep] = TERMS.pattern[kind || "list"];
+    const pairs = items.map((i) => (Array.isArray(i) ? i : [String(i), String(i)]));
+    return [pairs.map((p) => p[0]).join(zhSep), pairs.map((p) => p[1]).join(enSep)];
+  }
 
   /** 12.5 → "12.5", 12 → "12", nothing → "" */
   function litres(value) {
@@ -140,24 +144,9 @@
 
   // ------------------------------------------------------------------ solver reasons
 
-  // Chinese for each machine-readable rule (routing/timing.py RULE_*); the solver's English
-  // sentence stays in the title and in English mode, so new wording never loses the translation.
-  const RULES = {
-    compartment: ["没有车辆配备所需车厢", "No vehicle has the compartment"],
-    capacity: ["需求超过最大车厢容量", "Demand exceeds every compartment"],
-    travel_time: ["往返路程超过工作时间（太远）", "Round trip longer than the working time (too far)"],
-    service_time: ["作业时间加往返超过工作时间", "Service plus round trip longer than the working time"],
-    window: ["工作时间内无法在收货时段到达", "No receiving period reachable within working time"],
-    depot_hours: ["物流中心营业时间外", "Outside the hub's hours"],
-    "break": ["与休息时间冲突，无法安排", "Cannot fit around the break"],
-    max_duration: ["往返时间超过线路时长上限", "Longer than the route duration limit"],
-    max_distance: ["往返里程超过线路里程上限", "Longer than the route distance limit"],
-    ride_time: ["标本在途时限短于直接返程时间", "Specimen ride-time limit too short"],
-    lock: ["固定的车辆无法服务该站点", "The locked vehicle cannot serve it"],
-    not_enough_vehicles: ["车辆时间或容量不足", "Not enough vehicle time or capacity"],
-    time_limit: ["时限内未找到方案（延长求解时间可安排）", "Search ran out of time (a longer limit would serve it)"],
-    no_vehicles: ["没有可用车辆", "No vehicles"],
-  };
+  // Each machine-readable rule (routing/timing.py RULE_*) in the terms table; the solver's English
+  // sentence stays in the title, so new wording never loses the translation.
+  const RULES = TERMS.rule;
   const PRIORITY_NAMES = ["low", "normal", "high", "urgent"];
 
   /**
@@ -227,7 +216,7 @@
 
   window.dispatch = {
     model, COMPARTMENT, COMPARTMENT_LONG, PRIORITY, SOURCE, ROUND, LEVEL, PLAN_STATUS, RESULT_STATUS, COLOURS,
-    compLabel, priorityLabel, litres, volumesText, volumesNode, money, km,
+    TERMS, compLabel, priorityLabel, roundPair, tripPair, tripLabel, joined, listText, litres, volumesText, volumesNode, money, km,
     countyToday, addDays, tomorrow, weekday, weekdayLabel, crc32, roundsFor,
     reasonNode, reasonTexts, loadBars, badge, planStatusBadge,
   };

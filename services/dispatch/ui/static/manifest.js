@@ -53,8 +53,8 @@
       whole,
       lines.length ? el("ul", { class: "items" }, lines) : null,
       ids.length ? el("div", { class: "ids" }, ids.join(", ")) : null,
-      stop.rounds && stop.rounds.length ? el("span", { class: "sub" }, tr("例行收送：", "Rounds: "),
-        stop.rounds.map((r) => t(...(D.ROUND[r] || [r, r]))).join("、")) : null);
+      stop.rounds && stop.rounds.length ? el("span", { class: "sub rounds" }, tr(`${D.SOURCE.rounds[0]}：`, `${D.SOURCE.rounds[1]}: `),
+        D.joined(stop.rounds.map(D.roundPair))) : null);
   }
 
   async function load() {
@@ -76,16 +76,21 @@
       fact("司机", "Driver", el("strong", { id: "m-driver" }, m.driver || "—")),
       fact("出发", "Leave the hub", el("span", { class: "mono" }, m.start)),
       fact("返回", "Back at the hub", el("span", { class: "mono" }, m.end)),
-      fact("趟次", "Trips", el("span", { id: "m-trips" }, m.trips.map((trip) =>
-        t(`第${trip.trip}趟 ${trip.start}–${trip.end}（${trip.stops}站）`, `trip ${trip.trip} ${trip.start}–${trip.end} (${trip.stops} stops)`)).join("；"))),
+      fact("趟次", "Trips", el("span", { id: "m-trips" }, D.joined(m.trips.map((trip) => {
+        const [zh, en] = D.tripPair(trip.trip);
+        return [`${zh} ${trip.start}–${trip.end}（${trip.stops}站）`,
+          `${en} ${trip.start}–${trip.end} (${trip.stops} stop${trip.stops === 1 ? "" : "s"})`];
+      }), "clauses"))),
       fact("站点数", "Stops", String(m.stops.length)),
       fact("里程", "Distance", D.km(m.distance_km)),
       fact("方案", "Plan", el("span", { class: "mono" }, m.plan_id.slice(0, 8)), " ", tr(...(D.PLAN_STATUS[m.status] || [m.status, m.status]))),
     );
     const loading = [];
     for (const trip of m.trips) {
-      const parts = D.model.deliver.filter((c) => (trip.load_out || {})[c]).map((c) => `${t(...D.COMPARTMENT_LONG[c])} ${D.litres(trip.load_out[c])} L`);
-      loading.push(el("li", {}, tr(`第${trip.trip}趟装车：`, `Trip ${trip.trip} load: `), parts.length ? parts.join("，") : "—"));
+      const parts = D.model.deliver.filter((c) => (trip.load_out || {})[c])
+        .map((c) => D.COMPARTMENT_LONG[c].map((name) => `${name} ${D.litres(trip.load_out[c])} L`));
+      const [zh, en] = D.tripPair(trip.trip);
+      loading.push(el("li", {}, tr(`${zh}装车：`, `${en} load: `), parts.length ? D.joined(parts, "parts") : "—"));
     }
     $("m-loading").replaceChildren(...loading);
 
@@ -100,7 +105,7 @@
         if (trip) rows.push(depot(tr("回中心：午休、卸回收物、再装车", "Back at the hub: break, unload returns, reload"), ""));
         trip = stop.trip;
         rows.push(el("tr", { class: "trip-row", dataset: { trip: String(trip) } }, el("td", { colspan: 12 },
-          el("strong", {}, tr(`第${trip}趟`, `Trip ${trip}`)), " ", el("span", { class: "mono" }, `${info.start || ""}–${info.end || ""}`))));
+          el("strong", {}, D.tripLabel(trip)), " ", el("span", { class: "mono" }, `${info.start || ""}–${info.end || ""}`))));
       }
       for (const side of ["deliver", "pickup"]) {
         for (const [c, v] of Object.entries(stop[side + "_l"] || {})) totals[side][c] = (totals[side][c] || 0) + v;
@@ -111,7 +116,7 @@
           stop.start !== stop.arrival ? el("span", { class: "sub" }, tr(`${stop.start} 开始`, `start ${stop.start}`)) : null,
           stop.wait_min ? el("span", { class: "sub wait" }, tr(`需等候 ${stop.wait_min} 分钟`, `wait ${stop.wait_min} min`)) : null),
         siteCell(stop),
-        el("td", {}, el("span", { class: `prio prio-${stop.priority}` }, stop.priority_label),
+        el("td", {}, el("span", { class: `prio prio-${stop.priority}` }, D.priorityLabel(stop.priority)),
           ...stop.notes.map((n) => el("span", { class: "sub note" }, n))),
         numCells(stop.deliver_l, "deliver"),
         numCells(stop.pickup_l, "pickup"),
