@@ -1,7 +1,13 @@
 """Between the dispatch API's problem/plan JSON and the routing core's integer model.
 
 The API speaks the dispatcher's units (HH:MM, litres, kilometres, yuan); the routing core works
-in integers (seconds after midnight, decilitres, metres, fen) so OR-Tools' arithmetic is exact.
+in integers (seconds after midnight, millilitres, metres, fen) so OR-Tools' arithmetic is exact,
+and its reasons speak the API's units back (``Problem.units``: litres, km, minutes, HH:MM).
+
+Volumes are exact whole millilitres for every volume given to 0.001 L, never rounded up (issue 8:
+three orders of 33.33 L rounded up to decilitres no longer fitted a 100 L van), so a load that fits
+as the dispatcher wrote it fits the model. Finer volumes (the schemas do not refuse them yet) are
+rounded up to the next millilitre.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ import numpy as np
 from services.dispatch.model import minutes
 from services.dispatch.routing.checker import check
 from services.dispatch.routing.matrix import GreatCircleMatrix, MatrixProvider, Point
-from services.dispatch.routing.problem import Break, Options, Problem, Stop, TimeWindow, Vehicle
+from services.dispatch.routing.problem import Break, Options, Problem, Stop, TimeWindow, Units, Vehicle
 from services.dispatch.routing.solution import Solution
 from services.dispatch.routing.solver import solve
 
-VOLUME_SCALE = 10  # decilitres: a 1.5 L specimen box stays exact
+VOLUME_SCALE = 1000  # millilitres per litre: every volume the API accepts (0.001 L steps) stays exact
+UNITS = Units(volume="L", volume_scale=VOLUME_SCALE, distance="km", clock=True)  # how reasons speak
 MONEY_SCALE = 100  # fen
 
 
@@ -44,12 +51,22 @@ def hhmm(value: float) -> str:
     return text if day == 0 else f"{text}+{day}d"
 
 
-def _decilitres(volumes: Mapping[str, float]) -> dict[str, int]:
-    return {c: int(math.ceil(v * VOLUME_SCALE - 1e-9)) for c, v in volumes.items() if v > 0}
+def millilitres(volumes: Mapping[str, float]) -> dict[str, int]:
+    """Litres as whole millilitres: exact for every volume given to 0.001 L (floating-point noise such
+    as 33.33 x 1000 = 33330.000000000004 is not a fraction), a finer volume rounded up to the next
+    millilitre (a compartment holds what it says; a stop never gets less room than it asked)."""
+    out: dict[str, int] = {}
+    for c, v in volumes.items():
+        exact = v * VOLUME_SCALE
+        whole = round(exact)
+        amount = whole if abs(exact - whole) <= 1e-6 * max(1.0, abs(exact)) else math.ceil(exact)
+        if amount > 0:
+            out[c] = int(amount)
+    return out
 
 
 def _litres(volumes: Mapping[str, int]) -> dict[str, float]:
-    return {c: round(v / VOLUME_SCALE, 1) for c, v in volumes.items()}
+    return {c: v / VOLUME_SCALE for c, v in volumes.items()}
 
 
 def to_problem(request: Mapping[str, Any], matrix: MatrixProvider | None = None) -> Problem:
@@ -64,8 +81,8 @@ def to_problem(request: Mapping[str, Any], matrix: MatrixProvider | None = None)
     stops = tuple(
         Stop(
             id=s["id"],
-            deliver=_decilitres(s["deliver"]),
-            pickup=_decilitres(s["pickup"]),
+            deliver=millilitres(s["deliver"]),
+            pickup=millilitres(s["pickup"]),
             window=TimeWindow(seconds(s["window"][0]), seconds(s["window"][1])) if s.get("window") and not s.get("windows") else None,
             windows=tuple(TimeWindow(seconds(a), seconds(b)) for a, b in s.get("windows") or ()),
             service=int(round(s["service_min"] * 60)),
@@ -95,6 +112,7 @@ def to_problem(request: Mapping[str, Any], matrix: MatrixProvider | None = None)
         coords=np.array([(p.lon, p.lat) for p in points]),
         depot_hours=TimeWindow(depot_open, depot_close),  # the core narrows shifts and owes breaks (prepare.py)
         name="county-day",
+        units=UNITS,
     )
 
 
@@ -104,7 +122,7 @@ def _vehicle(v: Mapping[str, Any]) -> Vehicle:
     rest = v.get("break_")
     return Vehicle(
         id=v["id"],
-        capacity=_decilitres(v["compartments"]),
+        capacity=millilitres(v["compartments"]),
         shift_start=seconds(v["shift"][0]),
         shift_end=seconds(v["shift"][1]),
         rest_break=Break(seconds(rest["window"][0]), seconds(rest["window"][1]), rest["minutes"] * 60) if rest else None,

@@ -54,8 +54,9 @@ def _is_open(stop: Stop, t: int) -> bool:
     return not periods or any(w.start <= t <= w.end for w in periods)
 
 
-def _periods_text(stop: Stop) -> str:
-    return ", ".join(f"[{w.start}, {w.end}]" for w in stop.windows)
+def _periods_text(problem: Problem, stop: Stop) -> str:
+    clock = problem.units.clock_text
+    return ", ".join(f"[{clock(w.start)}, {clock(w.end)}]" for w in stop.windows)
 
 
 @dataclass(frozen=True)
@@ -163,26 +164,31 @@ def _check_route(problem: Problem, vehicle: Vehicle, stop_ids: list[str], out: l
     for s in stops:
         for comp in sorted(s.compartments()):
             if vehicle.cap(comp) <= 0:
-                out.append(Violation("compartment", f"route {vid}: stop {s.id} needs a {comp} compartment, "
+                out.append(Violation("compartment", f"route {vid}: stop {s.id} needs {'an' if comp[:1] in 'aeiou' else 'a'} {comp} compartment, "
                                      f"vehicle {vid} has none", vid, s.id))
+    vol = problem.units.volume_text
     for comp in problem.compartments:
         load = sum(s.deliver.get(comp, 0) for s in stops)
         cap = vehicle.cap(comp)
         if load > cap and load > 0:
-            out.append(Violation("capacity", f"route {vid}: leaves the depot with {load} {comp}, "
-                                 f"capacity {cap}", vid))
+            out.append(Violation("capacity", f"route {vid}: leaves the depot with {vol(load)} {comp}, "
+                                 f"capacity {vol(cap)}", vid))
         for s in stops:
             load += s.pickup.get(comp, 0) - s.deliver.get(comp, 0)
             if load > cap or load < 0:
-                out.append(Violation("capacity", f"route {vid}: {comp} load {load} after stop {s.id} "
-                                     f"outside [0, {cap}]", vid, s.id))
+                out.append(Violation("capacity", f"route {vid}: {comp} load {vol(load)} after stop {s.id} "
+                                     f"outside [0, {vol(cap)}]", vid, s.id))
     arcs = list(zip([0, *nodes], [*nodes, 0], strict=True)) if nodes else []
     distance = sum(int(problem.distance[i, j]) for i, j in arcs)
     real = sum(problem.real_distance(i, j) for i, j in arcs)
     cost = (vehicle.fixed_cost if nodes else 0) + sum(
         round(int(problem.distance[i, j]) * vehicle.cost_per_km / 1000) for i, j in arcs)
+    def km(d: int) -> str:
+        return problem.units.distance_text(d, problem.distance_scale)
+
     if vehicle.max_distance is not None and distance > vehicle.max_distance:
-        out.append(Violation("max_distance", f"route {vid}: distance {distance} exceeds max {vehicle.max_distance}",
+        out.append(Violation("max_distance", f"route {vid}: distance {km(distance)} exceeds max "
+                             f"{km(vehicle.max_distance)}",
                              vid))
     work = _work(problem, vehicle)
     if work is None and nodes:
@@ -229,6 +235,7 @@ def _schedule(problem: Problem, vehicle: Vehicle, nodes: list[int], gap: int | N
     """Earliest schedule with the break in leg ``gap`` (-1: before leaving, len+1: after returning),
     then the latest starts that still end as early, which give the shortest duration and rides."""
     vid = vehicle.id
+    clock = problem.units.clock_text
     brk: Break | None = vehicle.rest_break
     stops = [problem.stops[n - 1] for n in nodes]
     seq = [*nodes, 0]
@@ -255,14 +262,14 @@ def _schedule(problem: Problem, vehicle: Vehicle, nodes: list[int], gap: int | N
         opened = _first_open(s, arrive)
         begin = arrive if opened is None else opened
         if opened is None:
-            found.append(Violation("window", f"route {vid}: stop {s.id} reached at {arrive}, after every "
-                                   f"receiving period {_periods_text(s)}", vid, s.id))
+            found.append(Violation("window", f"route {vid}: stop {s.id} reached at {clock(arrive)}, after every "
+                                   f"receiving period {_periods_text(problem, s)}", vid, s.id))
         starts.append(begin)
         prev, leave = n, begin + s.service
     end = t
     if end > vehicle.shift_end:
-        found.append(Violation("shift", f"route {vid}: back at the depot at {end}, after shift end "
-                               f"{vehicle.shift_end}", vid))
+        found.append(Violation("shift", f"route {vid}: back at the depot at {clock(end)}, after shift end "
+                               f"{clock(vehicle.shift_end)}", vid))
     if gap == len(nodes) + 1 and brk is not None:
         b = max(end, brk.window_start)
         if b + brk.duration > min(brk.window_end, vehicle.shift_end):
@@ -270,18 +277,19 @@ def _schedule(problem: Problem, vehicle: Vehicle, nodes: list[int], gap: int | N
     if found:
         return _Attempt(found)
     latest = _latest_starts(problem, vehicle, nodes, gap, end)
+    say = problem.units.duration_text
     depart = latest[0]
     duration = end - depart
     if vehicle.max_duration is not None and duration > vehicle.max_duration:
-        found.append(Violation("max_duration", f"route {vid}: takes at least {duration}, max "
-                               f"{vehicle.max_duration}", vid))
+        found.append(Violation("max_duration", f"route {vid}: takes at least {say(duration)}, max "
+                               f"{say(vehicle.max_duration)}", vid))
     limit = problem.options.specimen_max_ride_s
     if limit is not None:
         for k, s in enumerate(stops):
             ride = end - latest[k + 1]
             if s.pickup.get(SPECIMEN, 0) > 0 and ride > limit:
-                found.append(Violation("specimen_ride", f"route {vid}: specimens from stop {s.id} ride {ride}, "
-                                       f"limit {limit}", vid, s.id))
+                found.append(Violation("specimen_ride", f"route {vid}: specimens from stop {s.id} ride {say(ride)}, "
+                                       f"limit {say(limit)}", vid, s.id))
     return _Attempt(found, duration)
 
 
@@ -325,13 +333,14 @@ def _check_locks(problem: Problem, routes: Mapping[str, Sequence[str]], served_b
 def _check_reported(problem: Problem, vehicle: Vehicle, route: Route, out: list[Violation]) -> None:
     """The solver's own times must be consistent with travel times, windows, working time and break."""
     vid = vehicle.id
+    clock = problem.units.clock_text
     if _work(problem, vehicle) is None:
         return  # already reported by _check_route
     vehicle = _effective(problem, vehicle)
     brk = vehicle.rest_break
     prev, leave = 0, route.start
     if route.start < vehicle.shift_start:
-        out.append(Violation("schedule", f"route {vid}: reported start {route.start} before the working time", vid))
+        out.append(Violation("schedule", f"route {vid}: reported start {clock(route.start)} before the working time", vid))
     legs: list[tuple[int, int, int]] = []  # (leave previous, start of next, travel) per leg, for the break
     node_of = problem.stop_node()
     for visit in route.visits:
@@ -341,18 +350,18 @@ def _check_reported(problem: Problem, vehicle: Vehicle, route: Route, out: list[
         stop = problem.stops[here - 1]
         need = leave + int(problem.duration[prev, here])
         if visit.start < need:
-            out.append(Violation("schedule", f"route {vid}: stop {stop.id} reported start {visit.start} "
-                                 f"earlier than reachable ({need})", vid, stop.id))
+            out.append(Violation("schedule", f"route {vid}: stop {stop.id} reported start {clock(visit.start)} "
+                                 f"earlier than reachable ({clock(need)})", vid, stop.id))
         if not _is_open(stop, visit.start):
-            out.append(Violation("window", f"route {vid}: stop {stop.id} reported start {visit.start} outside "
-                                 f"its receiving periods {_periods_text(stop)}", vid, stop.id))
+            out.append(Violation("window", f"route {vid}: stop {stop.id} reported start {clock(visit.start)} outside "
+                                 f"its receiving periods {_periods_text(problem, stop)}", vid, stop.id))
         legs.append((leave, visit.start, int(problem.duration[prev, here])))
         prev, leave = here, visit.start + stop.service
     need_end = leave + int(problem.duration[prev, 0])
     legs.append((leave, route.end, int(problem.duration[prev, 0])))
     if route.end < need_end or route.end > vehicle.shift_end:
-        out.append(Violation("schedule", f"route {vid}: reported return {route.end} impossible "
-                             f"(earliest {need_end}, end of working time {vehicle.shift_end})", vid))
+        out.append(Violation("schedule", f"route {vid}: reported return {clock(route.end)} impossible "
+                             f"(earliest {clock(need_end)}, end of working time {clock(vehicle.shift_end)})", vid))
     b = route.break_start
     if brk is None:
         if b is not None:
@@ -366,7 +375,7 @@ def _check_reported(problem: Problem, vehicle: Vehicle, route: Route, out: list[
                                  "returning", vid))
         return
     if b < brk.window_start or b + brk.duration > brk.window_end:
-        out.append(Violation("break", f"route {vid}: break at {b} outside its window (within working time)",
+        out.append(Violation("break", f"route {vid}: break at {clock(b)} outside its window (within working time)",
                              vid))
     if b >= route.end:
         out.append(Violation("break", f"route {vid}: a break is shown after the vehicle is back at the depot",
@@ -375,5 +384,5 @@ def _check_reported(problem: Problem, vehicle: Vehicle, route: Route, out: list[
     before = b + brk.duration <= route.start
     leg_ok = any(lo <= b and b + brk.duration <= hi and hi - lo >= brk.duration + travel for lo, hi, travel in legs)
     if not (before or leg_ok):
-        out.append(Violation("break", f"route {vid}: break at {b} overlaps a service or leaves no time to drive",
+        out.append(Violation("break", f"route {vid}: break at {clock(b)} overlaps a service or leaves no time to drive",
                              vid))

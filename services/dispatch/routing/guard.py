@@ -100,10 +100,11 @@ def _verdict(problem: Problem, vehicle_id: str, nodes: list[int]) -> tuple[Timed
         return None, timed, named
     if not found:
         return timed, None, None
-    return None, _failure_of(found[0]), named
+    return None, failure_of(found[0]), named
 
 
-def _failure_of(violation: Violation) -> Failure:
+def failure_of(violation: Violation) -> Failure:
+    """The checker's violation as the solver's rule (timing.RULE_*) and message."""
     return Failure(_RULE_OF.get(violation.constraint, violation.constraint), violation.message)
 
 

@@ -103,21 +103,24 @@ def _type_key(v: Vehicle) -> tuple[object, ...]:
 def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehicle) -> Failure | None:
     """The first rule (RULE_ORDER) that stops this vehicle serving the stop even on a round trip of its
     own, or None when it could. ``vehicle`` is prepared (shift = working time, break = owed break)."""
+    units = problem.units
     for comp in sorted(stop.compartments()):
         if vehicle.cap(comp) <= 0:
             return Failure(RULE_COMPARTMENT, f"no {comp} compartment")
     for comp in sorted(stop.compartments()):
         need = max(stop.deliver.get(comp, 0), stop.pickup.get(comp, 0))
         if need > vehicle.cap(comp):
-            return Failure(RULE_CAPACITY, f"{comp} demand {need} exceeds capacity {vehicle.cap(comp)}")
+            return Failure(RULE_CAPACITY, f"{comp} demand {units.volume_text(need)} exceeds capacity "
+                           f"{units.volume_text(vehicle.cap(comp))}")
     go, back = int(problem.duration[0, node]), int(problem.duration[node, 0])
     lo, hi = vehicle.shift_start, vehicle.shift_end
     if go + back > hi - lo:
-        return Failure(RULE_TRAVEL, f"too far: the round trip alone ({go + back} s) is longer than the "
-                       f"working time ({hi - lo} s)")
+        return Failure(RULE_TRAVEL, f"too far: the round trip alone ({units.duration_text(go + back, ' s')}) is longer "
+                       f"than the working time ({units.duration_text(hi - lo, ' s')})")
     if go + stop.service + back > hi - lo:
-        return Failure(RULE_SERVICE, f"service ({stop.service} s) plus the round trip ({go + back} s) is longer "
-                       f"than the working time ({hi - lo} s)")
+        return Failure(RULE_SERVICE, f"service ({units.duration_text(stop.service, ' s')}) plus the round trip "
+                       f"({units.duration_text(go + back, ' s')}) is longer than the working time "
+                       f"({units.duration_text(hi - lo, ' s')})")
     begin = stop.open_from(lo + go)
     if begin is None or begin + stop.service + back > hi:
         return Failure(RULE_WINDOW, "no receiving period can be reached and the service finished within the "
@@ -126,7 +129,10 @@ def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehic
     if isinstance(timed, Failure):
         return timed
     if vehicle.max_distance is not None and problem.distance[0, node] + problem.distance[node, 0] > vehicle.max_distance:
-        return Failure(RULE_MAX_DISTANCE, "the round trip is longer than the vehicle's maximum route distance")
+        trip = int(problem.distance[0, node] + problem.distance[node, 0])
+        return Failure(RULE_MAX_DISTANCE, f"the round trip ({units.distance_text(trip, problem.distance_scale)}) is "
+                       f"longer than the vehicle's maximum route distance "
+                       f"({units.distance_text(vehicle.max_distance, problem.distance_scale)})")
     return None
 
 
@@ -145,16 +151,18 @@ def _summarise(problem: Problem, stop: Stop, failures: list[Failure]) -> tuple[s
                                f"({', '.join(sorted(stop.compartments()))})")
         return best.rule, f"no vehicle has {best.message.removeprefix('no ')}"
     if best.rule == RULE_CAPACITY:
-        comp, need = best.message.split(" demand ")[0], int(best.message.split(" demand ")[1].split()[0])
+        comp = best.message.split(" demand ")[0]
+        need = max(stop.deliver.get(comp, 0), stop.pickup.get(comp, 0))
+        say = problem.units.volume_text
         # Only vehicles with every compartment the stop needs count: a bigger compartment on a vehicle
         # lacking another one the stop needs does not make "exceeds every vehicle" false.
         fitting = [v for v in problem.vehicles if all(v.cap(c) > 0 for c in stop.compartments())]
         largest = max(v.cap(comp) for v in fitting) if fitting else 0
         if len(fitting) == len(problem.vehicles):
-            return best.rule, f"capacity: {comp} demand {need} exceeds every vehicle (largest {largest})"
-        return best.rule, (f"capacity: {comp} demand {need} is more than any vehicle with all the compartments "
+            return best.rule, f"capacity: {comp} demand {say(need)} exceeds every vehicle (largest {say(largest)})"
+        return best.rule, (f"capacity: {comp} demand {say(need)} is more than any vehicle with all the compartments "
                            f"this stop needs can carry ({', '.join(sorted(stop.compartments()))}; largest {comp} "
-                           f"{largest})")
+                           f"{say(largest)})")
     everyone = all(f.rule == best.rule for f in failures)
     return best.rule, best.message if everyone else f"{best.message} (the closest-fitting vehicles)"
 

@@ -13,19 +13,43 @@ shortage is claimed only when a lower bound proves it, for the stop's priority a
   (the hub or another stop) add up to more than the vehicles' working times together, less their
   owed breaks and within their route-duration limits.
 
-Both bounds are relaxations (every real plan needs at least that much), so a proof is never wrong;
-a stop left out without one is reported as ``time_limit`` ("no proof of a shortage"). A shortage
-that only windows cause (two stops both due at 09:00, far apart) has no such proof and is reported
-as a short search: the honest answer when the search cannot prove otherwise.
+Both bounds are relaxations (every real plan needs at least that much), so a proof is never wrong.
+
+Before any of that, ``binding_rule`` tries the stop in the final plan as it stands, on every vehicle
+allowed to serve it and at every position, under every rule (compartments and loads, maximum
+distance, windows and receiving periods, the owed break, maximum duration, specimen rides; the
+independent checker confirms a fit). A stop that fits is a short search (``time_limit``: "a longer
+time limit would serve it"); one that fits nowhere is kept out by a rule that a vehicle shortage
+comes from, and the reason names it (issue 8 §3, session 17: a 45-minute break in a 2-hour shift, a
+20 km limit with two 14.5 km round trips and a 60-minute specimen ride limit were all reported as
+"a longer time limit may serve it", which no time limit could make true). Only when the search for
+a fit runs out of its own small budget is the stop reported as a short search without a proof.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .checker import check_route
+from .guard import failure_of
 from .problem import Problem, Vehicle
+from .timing import (
+    RULE_BREAK,
+    RULE_CAPACITY,
+    RULE_MAX_DISTANCE,
+    RULE_MAX_DURATION,
+    RULE_RIDE,
+    RULE_SERVICE,
+    RULE_TRAVEL,
+    RULE_WINDOW,
+    Failure,
+    route_distance,
+    schedule,
+)
 
 
 def proven_shortage(problem: Problem, active: Iterable[int], priority: int) -> str | None:
@@ -33,25 +57,29 @@ def proven_shortage(problem: Problem, active: Iterable[int], priority: int) -> s
 
     ``problem`` is prepared (shifts are working times, breaks owed ones, routing/prepare.py);
     ``active`` are stop positions that went into the model (screen.py). Times in the problem's
-    time units (seconds in the service), volumes in its volume units (decilitres in the service).
+    time units (seconds in the service), volumes in its volume units (millilitres in the service);
+    the reason speaks the problem's units (``Problem.units``: litres, minutes).
     """
     chosen = [k for k in active if problem.stops[k].priority >= priority]
     if not chosen or not problem.vehicles:
         return None
+    say = problem.units.volume_text
     for comp in sorted({c for k in chosen for c in problem.stops[k].compartments()}):
         room = sum(v.cap(comp) for v in problem.vehicles)
         for side in ("deliver", "pickup"):
             need = sum(getattr(problem.stops[k], side).get(comp, 0) for k in chosen)
             if need > room:
                 return (f"not enough vehicles: the {comp} {'deliveries' if side == 'deliver' else 'collections'} "
-                        f"of this and higher-priority stops ({need}) exceed every vehicle's {comp} compartment "
-                        f"together ({room})")
+                        f"of this and higher-priority stops ({say(need)}) exceed every vehicle's {comp} "
+                        f"compartment together ({say(room)})")
     need_time = _shortest_drives_in(problem.duration, np.array([k + 1 for k in chosen]))
     need_time += sum(problem.stops[k].service for k in chosen)
     available = sum(_working(v) for v in problem.vehicles)
     if need_time > available:
+        rests = " less their owed breaks" if any(v.rest_break for v in problem.vehicles) else ""
         return (f"not enough vehicles: service and the shortest drives of this and higher-priority stops "
-                f"({need_time} s) exceed the vehicles' working time together ({available} s)")
+                f"({problem.units.duration_text(need_time, ' s')}) exceed the vehicles' working time together"
+                f"{rests} ({problem.units.duration_text(available, ' s')})")
     return None
 
 
@@ -72,3 +100,81 @@ def _working(vehicle: Vehicle) -> int:
     brk = vehicle.rest_break
     span = max(0, vehicle.shift_end - vehicle.shift_start - (brk.duration if brk is not None else 0))
     return min(span, vehicle.max_duration) if vehicle.max_duration is not None else span
+
+
+# What keeps a stop that fits a vehicle alone off every route of the plan: rule -> the shortage it names.
+SHORT_OF = {
+    RULE_CAPACITY: "the compartments' room",
+    RULE_MAX_DISTANCE: "the vehicles' maximum route distance",
+    RULE_TRAVEL: "the vehicles' working time",
+    RULE_SERVICE: "the vehicles' working time",
+    RULE_WINDOW: "the vehicles' working time with the receiving periods",
+    RULE_BREAK: "the vehicles' working time with the owed break",
+    RULE_MAX_DURATION: "the vehicles' maximum route duration",
+    RULE_RIDE: "the specimen ride limit",
+}
+_RANK = {r: i for i, r in enumerate((RULE_CAPACITY, RULE_MAX_DISTANCE, RULE_TRAVEL, RULE_SERVICE, RULE_WINDOW,
+                                     RULE_BREAK, RULE_MAX_DURATION, RULE_RIDE))}  # how far a try got
+
+
+class OutOfBudget(Exception):
+    """The search for a fit ran out of its budget before every position was tried."""
+
+
+def binding_rule(problem: Problem, allowed: Sequence[int], plan: Mapping[int, Sequence[int]], node: int,
+                 deadline: float) -> tuple[str, Failure] | None:
+    """None when stop ``node`` fits the plan as it stands (an idle allowed vehicle, or some position
+    of an allowed vehicle's route under every rule, the checker agreeing); else the rule that keeps
+    it off every route -- the one most routes come closest to failing on -- and an example (vehicle
+    id, failure). ``plan``: vehicle position -> its route's nodes; ``problem`` prepared (prepare.py).
+    Raises OutOfBudget past ``deadline`` (time.monotonic()); routes nearest the stop are tried first.
+    """
+    if any(not plan.get(v) for v in allowed):
+        return None  # an idle vehicle that can serve it alone (screen.py)
+    near = sorted(allowed, key=lambda v: min(int(problem.duration[n, node]) for n in plan[v]))
+    per_route: list[tuple[str, Failure]] = []
+    for v in near:
+        vehicle = problem.vehicles[v]
+        route = list(plan[v])
+        fixed = len(problem.locked_prefixes.get(vehicle.id, ()))
+        best: Failure | None = None
+        for p in range(fixed, len(route) + 1):
+            if time.monotonic() > deadline:
+                raise OutOfBudget
+            nodes = route[:p] + [node] + route[p:]
+            why = _refusal(problem, vehicle, nodes)
+            if why is None:
+                return None
+            if best is None or _RANK.get(why.rule, -1) > _RANK.get(best.rule, -1):
+                best = why
+        if best is not None:
+            per_route.append((vehicle.id, best))
+    if not per_route:
+        return None
+    counts = Counter(f.rule for _, f in per_route)
+    rule = max(counts, key=lambda r: (counts[r], _RANK.get(r, -1)))
+    return next(x for x in per_route if x[1].rule == rule)
+
+
+def _refusal(problem: Problem, vehicle: Vehicle, nodes: list[int]) -> Failure | None:
+    """The first rule the route breaks (loads, distance, schedule), or None when the checker accepts it."""
+    stops = [problem.stops[n - 1] for n in nodes]
+    say = problem.units.volume_text
+    for comp in sorted({c for s in stops for c in s.compartments()}):
+        cap, load = vehicle.cap(comp), sum(s.deliver.get(comp, 0) for s in stops)
+        worst = load
+        for s in stops:
+            load += s.pickup.get(comp, 0) - s.deliver.get(comp, 0)
+            worst = max(worst, load)
+        if worst > cap:
+            return Failure(RULE_CAPACITY, f"{comp} load {say(worst)}, compartment {say(cap)}")
+    distance = route_distance(problem, nodes)
+    if vehicle.max_distance is not None and distance > vehicle.max_distance:
+        km = problem.units.distance_text
+        return Failure(RULE_MAX_DISTANCE, f"the route would be {km(distance, problem.distance_scale)}, maximum "
+                       f"{km(vehicle.max_distance, problem.distance_scale)}")
+    timed = schedule(problem, vehicle, nodes)
+    if isinstance(timed, Failure):
+        return timed
+    found = check_route(problem, vehicle.id, [s.id for s in stops])
+    return failure_of(found[0]) if found else None

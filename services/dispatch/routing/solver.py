@@ -17,9 +17,9 @@ from .problem import LOCKED_WEIGHT, Priority, Problem, owed_break
 from .replan import fallback_plan
 from .screen import Screening, drop_penalty_base, screen
 from .search import SearchConfig, config_named
-from .shortage import proven_shortage
+from .shortage import SHORT_OF, OutOfBudget, binding_rule, proven_shortage
 from .solution import Route, Solution, SolveStats, Unassigned, Visit
-from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
+from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT, Failure
 from .worker import WorkerResult, run_search
 
 ProgressCallback = Callable[[float, int], None]  # (seconds since start, best objective so far)
@@ -55,6 +55,7 @@ def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solutio
 
 
 BREAK_ON_ROUTE = "break taken on the route, inside its window and the working time"
+BREAK_BEFORE_DEPARTURE = "break taken at the depot before the route leaves, inside its window and the working time"
 BREAK_AFTER_RETURN = "back before the break is due: the break is taken at the depot after this route"
 BREAK_NOT_OWED = "no break owed: its window does not leave room for it within the working time"
 
@@ -65,8 +66,12 @@ def _with_break_note(problem: Problem, route: Route) -> Route:
         return route
     if owed_break(vehicle, problem.depot_hours) is None:
         note = BREAK_NOT_OWED
+    elif route.break_start is None:
+        note = BREAK_AFTER_RETURN
+    elif route.break_start < route.start:  # over before the vehicle leaves (the checker allows no overlap)
+        note = BREAK_BEFORE_DEPARTURE
     else:
-        note = BREAK_ON_ROUTE if route.break_start is not None else BREAK_AFTER_RETURN
+        note = BREAK_ON_ROUTE
     return replace(route, break_note=note)
 
 
@@ -243,7 +248,10 @@ def assemble(
     insertable = {problem.stops[n - 1].id for n in (best.insertable if best else ())}
     unassigned: list[Unassigned] = []
     proofs: dict[int, str | None] = {}  # priority -> a proven shortage (shortage.py), per solve
-    for stop in problem.stops:
+    plan = {r.vehicle: r.nodes for r in (best.plan.routes if best and best.plan else ())}
+    # the search for a fit in the final plan (shortage.binding_rule) shares this budget across stops
+    budget = time.monotonic() + min(2.0, max(0.3, 0.1 * problem.options.time_limit_s))
+    for k, stop in enumerate(problem.stops):
         if stop.id in served:
             continue
         if stop.id in screening.excluded:
@@ -256,14 +264,9 @@ def assemble(
         elif stop.id in locked:
             unassigned.append(Unassigned(stop.id, f"could not fit on locked vehicle {locked[stop.id]} together "
                                          "with its other stops", RULE_LOCK))
-        elif (proof := _proof(proofs, problem, screening, stop.priority)):
-            unassigned.append(Unassigned(
-                stop.id, f"{proof}; it fits a vehicle on its own ({Priority(stop.priority).name.lower()})", RULE_SHORTAGE))
         else:
-            unassigned.append(Unassigned(
-                stop.id, "left out by the search within its time limit, with no proof that the fleet is short "
-                "(its capacity and working time could hold every stop of this priority and above): a longer "
-                f"time limit may serve it ({Priority(stop.priority).name.lower()})", RULE_TIME_LIMIT))
+            unassigned.append(_left_out(problem, screening, plan, k, _proof(proofs, problem, screening,
+                                                                              stop.priority), budget))
     dropped_penalty = sum(screening.penalties.get(k, 0) for k, s in enumerate(problem.stops) if s.id not in served)
     objective = sum(r.cost for r in routes) + dropped_penalty
     firsts = [r.first_solution_at for r in results if r.first_solution_at is not None]
@@ -283,6 +286,31 @@ def assemble(
     )
     return Solution(tuple(routes), tuple(unassigned), objective, stats, problem.distance_scale,
                     {"iterations": float(sum(r.iterations for r in results))})
+
+
+def _left_out(problem: Problem, screening: Screening, plan: dict[int, tuple[int, ...]], k: int,
+              proof: str | None, budget: float) -> Unassigned:
+    """The true cause of a stop that fits a vehicle alone but is not in the plan (shortage.py):
+    a short search only when it still fits the plan as it stands; else a proven shortage, or the
+    rule that keeps it off every route (a shortage of vehicles that rule makes)."""
+    stop = problem.stops[k]
+    level = Priority(stop.priority).name.lower()
+    try:
+        binding = binding_rule(problem, screening.allowed.get(k, ()), plan, k + 1, budget)
+    except OutOfBudget:
+        binding = ("", Failure(RULE_TIME_LIMIT, ""))
+    if binding is None:
+        return Unassigned(stop.id, "the search ran out of time: the stop still fits the plan; a longer time "
+                          f"limit would serve it ({level})", RULE_TIME_LIMIT)
+    if proof:
+        return Unassigned(stop.id, f"{proof}; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
+    vehicle_id, why = binding
+    if why.rule == RULE_TIME_LIMIT:  # the search for a fit ran out of its budget: no proof either way
+        return Unassigned(stop.id, "left out by the search within its time limit, with no proof that the fleet "
+                          f"is short: a longer time limit may serve it ({level})", RULE_TIME_LIMIT)
+    return Unassigned(stop.id, f"not enough vehicles: {SHORT_OF.get(why.rule, why.rule)} keeps it off every "
+                      f"route of the plan ({vehicle_id}: {why.message}); it fits a vehicle on its own, so one "
+                      f"more vehicle would serve it ({level})", RULE_SHORTAGE)
 
 
 def _proof(cache: dict[int, str | None], problem: Problem, screening: Screening, priority: int) -> str | None:

@@ -76,13 +76,10 @@ def schedule(problem: Problem, vehicle: Vehicle, nodes: Sequence[int]) -> Timed 
     if limit_failure is not None:
         return limit_failure
     assert brk is not None
-    return Failure(RULE_BREAK, f"no placement of the {brk.duration // 60}-minute break within "
-                   f"{_clock(brk.window_start)}-{_clock(brk.window_end)} fits around the services "
-                   "inside the working time")
-
-
-def _clock(t: int) -> str:
-    return f"{t // 3600:02d}:{t % 3600 // 60:02d}"
+    units = problem.units
+    return Failure(RULE_BREAK, f"no placement of the break ({units.duration_text(brk.duration, ' s')}) within "
+                   f"{units.clock_text(brk.window_start)}-{units.clock_text(brk.window_end)} fits around the "
+                   "services inside the working time")
 
 
 def _earliest(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], gap: int | None) -> Timed | Failure:
@@ -159,15 +156,17 @@ def _latest_starts(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], gap
 
 
 def _limits(problem: Problem, vehicle: Vehicle, nodes: Sequence[int], timed: Timed, gap: int | None) -> Failure | None:
+    say = problem.units.duration_text
     if vehicle.max_duration is not None and timed.end - timed.depart > vehicle.max_duration:
-        return Failure(RULE_MAX_DURATION, f"the route takes {timed.end - timed.depart} s, longer than the "
-                       f"vehicle's maximum {vehicle.max_duration} s")
+        return Failure(RULE_MAX_DURATION, f"the route takes {say(timed.end - timed.depart, ' s')}, longer than the "
+                       f"vehicle's maximum {say(vehicle.max_duration, ' s')}")
     limit = problem.options.specimen_max_ride_s
     if limit is not None:
         for n, start in zip(nodes, timed.starts, strict=True):
             stop = problem.stops[n - 1]
             if stop.pickup.get(SPECIMEN, 0) > 0 and timed.end - start > limit:
-                return Failure(RULE_RIDE, f"specimens from {stop.id} would ride {timed.end - start} s, limit {limit} s")
+                return Failure(RULE_RIDE, f"specimens from {stop.id} would ride {say(timed.end - start, ' s')}, "
+                               f"limit {say(limit, ' s')}")
     return None
 
 
