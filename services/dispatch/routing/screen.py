@@ -123,8 +123,10 @@ def vehicle_cannot_serve(problem: Problem, stop: Stop, node: int, vehicle: Vehic
                        f"({units.duration_text(hi - lo, ' s')})")
     begin = stop.open_from(lo + go)
     if begin is None or begin + stop.service + back > hi:
+        periods = ", ".join(f"{units.clock_text(w.start)}-{units.clock_text(w.end)}" for w in stop.windows)
         return Failure(RULE_WINDOW, "no receiving period can be reached and the service finished within the "
-                       "working time (shift within depot hours)")
+                       f"working time (shift within depot hours): receiving {periods}, working time "
+                       f"{units.clock_text(lo)}-{units.clock_text(hi)}")
     timed = schedule(problem, vehicle, [node])
     if isinstance(timed, Failure):
         return timed

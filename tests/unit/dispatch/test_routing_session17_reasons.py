@@ -151,6 +151,13 @@ def test_every_reason_template_speaks_litres_minutes_and_km() -> None:
         "distance": ([Stop("a", deliver={"ambient": 1})], [Vehicle("v", {"ambient": 10}, max_distance=2000)],
                      None, "10 km"),
         "ride": ([Stop("a", pickup={SPECIMEN: 1})], [Vehicle("v", {SPECIMEN: 10})], 5 * M, "5 min"),
+        "window": ([Stop("a", deliver={"ambient": 1}, windows=(TimeWindow(6 * H, 6 * H + 10 * M),))],
+                   [Vehicle("v", {"ambient": 10}, shift_start=7 * H, shift_end=18 * H)], None,
+                   "receiving 06:00-06:10, working time 07:00-18:00"),
+        # an empty (zero-length) period at midnight: unservable, and the reason says why
+        "empty window": ([Stop("a", deliver={"ambient": 1}, windows=(TimeWindow(0, 0),))],
+                         [Vehicle("v", {"ambient": 10}, shift_start=7 * H, shift_end=18 * H)], None,
+                         "receiving 00:00-00:00"),
         "break": ([Stop("a", deliver={"ambient": 1}, service=2 * H)],
                   [Vehicle("v", {"ambient": 10}, shift_start=11 * H, shift_end=14 * H + 30 * M,
                            rest_break=Break(12 * H, 13 * H, 45 * M))], None, "12:00-13:00"),
