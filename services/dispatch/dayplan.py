@@ -7,12 +7,13 @@ and the manifests show about it (site, shipments, rounds, parts of a split load,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from services.dispatch.model import (
+    PART_SEPARATOR,
     DayStop,
     Shipment,
     SiteInfo,
@@ -28,6 +29,84 @@ DEFAULT_DEPOT_HOURS = ("06:00", "20:00")  # a hub that publishes no receiving ho
 # 4 h of collection (WS/T 661-2020 临床检验标本采集与运送: transport promptly, generally within 2-4 h).
 DEFAULT_OPTIONS: Mapping[str, Any] = {"time_limit_s": 20.0, "speed_kmh": 40.0, "circuity": 1.3,
                                       "specimen_max_ride_min": 240, "minimize_vehicles": False, "workers": 2}  # fmt: skip
+
+
+# The days a plan may be made for: from today up to PLAN_HORIZON_DAYS ahead (a month: rounds and
+# shipments further out are not known well enough to route; a later day is a 422 naming ``date``).
+PLAN_HORIZON_DAYS = 31
+
+
+@dataclass(frozen=True)
+class ReplanBasis:
+    """What a re-plan starts from (service.replan).
+
+    ``refs`` are the base plan's stop references (stop id -> site, shipment_ids, rounds, litres,
+    part/parts, priority); ``gone`` the stops that leave the problem: on the routes of vehicles out
+    (kept as they left) or confirmed delivered. (A locked stop is still at the hub: a new order for
+    its site joins it, and a lock that can then no longer hold is refused, naming the lock.)"""
+
+    refs: Mapping[str, Mapping[str, Any]]
+    gone: frozenset[str] = frozenset()
+
+
+def replan_stops(
+    day: date, basis: ReplanBasis, built: Sequence[DayStop], shipments: Sequence[Shipment],
+    sites: Mapping[str, SiteInfo], split: Callable[[DayStop], list[DayStop]],
+) -> list[DayStop]:  # fmt: skip
+    """A re-plan's stops: nothing the base plan carried disappears, nothing is carried twice.
+
+    ``built`` are the day's stops as a fresh plan would make them (rounds due + the day's open
+    shipments, unsplit). A site none of whose stops is gone is planned afresh (``split``).
+    At a site with a gone stop, every stop of the base plan not gone is carried as it was
+    (same id, load, rounds, part), less its shipments that have closed since; a shipment new to the
+    site (on none of its base stops) gets a further visit of its own, "<site>~<k>" with a k no
+    stop of the base plan used, and is split as any order; the site's rounds ride where the base
+    plan put them and are never added again (a kept route that carries them serves them)."""
+    pinned = {str(basis.refs[s].get("site")) for s in basis.gone if basis.refs.get(s, {}).get("site")}
+    stops = [part for stop in built if stop.site.code not in pinned for part in split(stop)]
+    open_ids = {s.id for s in shipments}
+    used = set(basis.refs)
+    for code in sorted(pinned):
+        site = sites.get(code)
+        if site is None or not site.active:
+            continue
+        known: set[str] = set()
+        for stop_id, ref in sorted(basis.refs.items()):
+            if ref.get("site") != code or ref.get("hub"):
+                continue
+            known.update(ref.get("shipment_ids") or ())
+            if stop_id in basis.gone:
+                continue
+            carried = DayStop(site, dict(ref.get("deliver_l") or {}), dict(ref.get("pickup_l") or {}),
+                              [i for i in ref.get("shipment_ids") or () if i in open_ids], list(ref.get("rounds") or ()),
+                              int(ref.get("priority") or 1), int(ref.get("part") or 0), int(ref.get("parts") or 1),
+                              key=stop_id)  # fmt: skip
+            if not carried.empty:
+                stops.append(carried)
+        extra = DayStop(site)
+        for shipment in shipments:
+            if shipment.site_code == code and shipment.id not in known:
+                extra.add("deliver", shipment.deliver_l)
+                extra.add("pickup", shipment.pickup_l)
+                extra.shipment_ids.append(shipment.id)
+                extra.priority = max(extra.priority, shipment.priority_on(day))
+        if extra.empty:
+            continue
+        k = 1
+        for piece in split(extra):
+            while f"{code}{PART_SEPARATOR}{k}" in used:
+                k += 1
+            piece.key = f"{code}{PART_SEPARATOR}{k}"
+            used.add(piece.key)
+            stops.append(piece)
+    return sorted(stops, key=lambda s: s.stop_id)
+
+
+def late_shipments(day: date, stops: Iterable[DayStop], shipments: Iterable[Shipment]) -> list[dict[str, Any]]:
+    """Shipments a plan for ``day`` carries after their deliver-by day, by id with their due date and stop."""
+    due = {s.id: s.deliver_by for s in shipments if s.deliver_by is not None and s.deliver_by < day}
+    return [{"shipment_id": i, "deliver_by": due[i].isoformat(), "site": stop.site.code, "stop": stop.stop_id}
+            for stop in stops for i in stop.shipment_ids if i in due]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -255,6 +334,7 @@ def day_request(
     largest: Mapping[str, float],
     exclude: set[str] | frozenset[str] = frozenset(),
     not_before: str | None = None,
+    basis: ReplanBasis | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The solve request for a day and its stop references.
 
@@ -267,6 +347,8 @@ def day_request(
     vehicles) named in ``exclude`` are already out and take no part. Vehicles
     whose shift lies outside the depot's hours are left out (``request["left_out"]``); the others
     run as trips (``trip_vehicles``).
+    With a re-plan's ``basis`` the stops are ``replan_stops`` and the gone stops keep their base
+    references. ``request["late_shipments"]`` lists the shipments carried after their deliver-by day.
     Raises ValueError("no hub") when no hub site is known.
     """
     all_sites = list(sites)
@@ -285,8 +367,16 @@ def day_request(
     # Split to what the vehicles planning this day can carry: a bigger compartment on a vehicle left
     # out (shift outside the depot's hours) or already out on a re-plan carries nothing today.
     usable, loads = usable_compartments(trips, largest), [t["compartments"] for t in trips]
-    stops = [part for stop in build_day_stops(day, all_sites, shipments)
-             for part in split_oversized(stop, usable, vehicles=loads)]  # fmt: skip
+    carried = list(shipments)
+    built = build_day_stops(day, all_sites, carried)
+
+    def split(stop: DayStop) -> list[DayStop]:
+        return split_oversized(stop, usable, vehicles=loads)
+
+    if basis is None:
+        stops = [part for stop in built for part in split(stop)]
+    else:
+        stops = replan_stops(day, basis, built, carried, {s.code: s for s in all_sites}, split)
     request = {
         "depot": {"id": hub.code, "lat": hub.lat, "lon": hub.lon, "open": opens, "close": closes},
         "vehicles": trips,
@@ -296,8 +386,11 @@ def day_request(
         "initial_routes": None,
         "locked_routes": [],
         "left_out": [{"vehicle": lo.vehicle_id, "field": lo.field, "reason": lo.reason} for lo in left_out],
+        "late_shipments": late_shipments(day, stops, carried),
     }
     refs = {s.stop_id: _ref(s) for s in stops}
+    if basis is not None:  # the routes of vehicles out and the stops confirmed keep what they carried
+        refs.update({s: dict(basis.refs[s]) for s in sorted(basis.gone) if s in basis.refs})
     refs[hub.code] = {"site": hub.code, "name": hub.name, "lat": hub.lat, "lon": hub.lon, "hub": True,
                       "receiving_hours": [list(h) for h in hub.receiving_hours]}  # fmt: skip
     return request, refs

@@ -12,10 +12,12 @@ the route's distance and its driving plus service time stay within the vehicle's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.dispatch.dayplan import base_vehicle
 from services.dispatch.routing.problem import Problem, Stop, Vehicle
 
 
@@ -93,3 +95,38 @@ def screen_locks(request: Mapping[str, Any], problem: Problem) -> list[LockProbl
         if reason:
             problems.append(LockProblem(f"locks.{stop_id}", f"{stop_id} cannot ride with {vehicle_id}: {reason}"))
     return problems
+
+
+def in_user_terms(
+    problems: Sequence[LockProblem], request: Mapping[str, Any], locks_sent: Mapping[str, str], routes_sent: Sequence[str]
+) -> dict[str, str]:
+    """A re-plan's lock problems named as its request named things (field -> reason, first one wins).
+
+    A re-plan expands what the dispatcher sent: a van of ``locked_routes`` becomes its trips
+    (``request["locked_routes"]``) and each stop on them a lock (``request["locks"]``). A problem of
+    such a trip or derived lock is the van's own ``locked_routes[i]``, never a field the request did
+    not have; a trip id the dispatcher did not write ("PT-1~1" of "PT-1") reads "PT-1 第1趟 (trip 1)".
+    """
+    def sent_index(trip: str) -> int:
+        van = base_vehicle(trip)[0]
+        return next((i for i, v in enumerate(routes_sent) if v in (trip, van)), 0)
+
+    sent = {*locks_sent.values(), *routes_sent}
+    trips = sorted({str(v["id"]) for v in request.get("vehicles") or ()} - sent, key=len, reverse=True)
+
+    def words(text: str) -> str:
+        for trip in trips:
+            van, k = base_vehicle(trip)
+            if van != trip:
+                text = re.sub(rf"(?<![\w~-]){re.escape(trip)}(?![\w~])", f"{van} 第{k}趟 (trip {k})", text)
+        return text
+
+    named: dict[str, str] = {}
+    for problem in problems:
+        field = problem.field
+        if field.startswith("locked_routes["):
+            field = f"locked_routes[{sent_index(request['locked_routes'][int(field[len('locked_routes['):-1])])}]"
+        elif field.startswith("locks.") and field[len("locks."):] not in locks_sent:
+            field = f"locked_routes[{sent_index(request['locks'][field[len('locks.'):]])}]"
+        named.setdefault(field, words(problem.reason))
+    return named

@@ -131,10 +131,14 @@ class DayStop:
     priority: int = 1
     part: int = 0  # k of a split load (1-based); 0 when the site's order is one stop
     parts: int = 1
+    key: str | None = None  # the stop id when set: a re-plan's carried stop, or another visit "<site>~<k>"
 
     @property
     def stop_id(self) -> str:
-        """The stop's id in a plan: the site code, or "<site>~<k>" for the k-th part of a split load."""
+        """The stop's id in a plan: the site code, or "<site>~<k>" for the k-th part of a split load
+        (or, on a re-plan, for a further visit to a site whose earlier stop is out or confirmed)."""
+        if self.key is not None:
+            return self.key
         return self.site.code if not self.part else f"{self.site.code}{PART_SEPARATOR}{self.part}"
 
     def add(self, side: str, litres: Mapping[str, float]) -> None:

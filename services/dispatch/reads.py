@@ -62,8 +62,9 @@ def compare_plans(ctx: ServiceContext, actor: Principal, plan_id: str, other_id:
 
 def publish_preview(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict[str, Any]:
     """What publishing would send out: vehicles, stops, shipments, stops left out, the plan it replaces,
-    and the shipments cancelled or delivered since the plan was made (``closed_shipments``: while any
-    is listed, publishing is refused; re-plan first)."""
+    the shipments cancelled or delivered since the plan was made (``closed_shipments``: while any
+    is listed, publishing is refused; re-plan first), and the shipments it carries after their
+    deliver-by day (``late_shipments``: id, deliver_by, site)."""
     actor.require(*DISPATCHERS)
     plan = get_plan(ctx, plan_id)
     if plan["result"] is None:
@@ -74,11 +75,14 @@ def publish_preview(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict
         carried = store.shipments_by_id(session, shipment_ids)
     # Cancelled or delivered since the plan was made: publishing is refused (service.publish_plan), re-plan first.
     closed = sorted(i for i, s in carried.items() if s["status"] in ("cancelled", "delivered"))
+    late = [{"shipment_id": i, "deliver_by": s["deliver_by"], "site": s["site_code"]} for i, s in sorted(carried.items())
+            if s.get("deliver_by") and s["deliver_by"] < plan["date"]]  # fmt: skip
     summary: dict[str, Any] = {
         "plan_id": plan_id, "date": plan["date"], "vehicles": [r["vehicle_id"] for r in routes],
         "stops": sum(len(r["stops"]) for r in routes), "shipments": len(shipment_ids),
         "unassigned": [u["id"] for u in plan["result"]["unassigned"]], "totals": plan["result"]["totals"],
         "replaces": published[0]["id"] if published else None, "changes": None, "closed_shipments": closed,
+        "late_shipments": late,
     }  # fmt: skip
     if published:
         summary["changes"] = compare(get_plan(ctx, published[0]["id"]), plan)

@@ -288,7 +288,9 @@ class ShipmentQuery(Strict):
 class PlanIn(Strict):
     """Plan a day."""
 
-    date = fields.Date(load_default=None, allow_none=True, metadata={"description": "any day from today; tomorrow by default"})
+    date = fields.Date(load_default=None, allow_none=True, metadata={
+        "description": "any day from today up to 31 days ahead (dayplan.PLAN_HORIZON_DAYS; later: 422 naming date); "
+                       "tomorrow by default"})  # fmt: skip
     time_limit_s = fields.Float(load_default=20, validate=validate.Range(min=0.5, max=300))
     workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=8))
 

@@ -22,9 +22,16 @@ from services.dispatch.commands import (
     Replan,
     UpsertVehicle,
 )
-from services.dispatch.dayplan import base_vehicle, day_options, day_request, not_before
+from services.dispatch.dayplan import (
+    PLAN_HORIZON_DAYS,
+    ReplanBasis,
+    base_vehicle,
+    day_options,
+    day_request,
+    not_before,
+)
 from services.dispatch.fleet import vehicle_request
-from services.dispatch.locks import LockProblem, screen_locks
+from services.dispatch.locks import LockProblem, in_user_terms, screen_locks
 from services.dispatch.model import SiteInfo
 from services.dispatch.planning import PlanCheckFailed, solve_request, to_problem
 from services.dispatch.presentation import published_routes
@@ -81,9 +88,11 @@ def list_vehicles(ctx: ServiceContext) -> list[dict[str, Any]]:
 
 
 def build_day_request(
-    session: Session, day: date, options: dict[str, Any], exclude_vehicles: set[str] | None = None
+    session: Session, day: date, options: dict[str, Any], exclude_vehicles: set[str] | None = None,
+    basis: ReplanBasis | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The day's solve request and stop references from the database (see dayplan.day_request).
+    """The day's solve request and stop references from the database (see dayplan.day_request): the
+    day's shipments are the pending ones and those a plan of the day carries (store.day_shipments).
 
     Today's plan starts no earlier than the present time (``not_before``). Conflict when no hub
     site is known or no vehicle is active (or none can work in the hours left); InvalidInput naming
@@ -93,9 +102,9 @@ def build_day_request(
         raise Conflict("no active vehicle to plan with", {"vehicles": "none active"})
     sites = [site_info(r) for r in store.site_rows(session)]
     try:
-        request, refs = day_request(day, sites, store.pending_shipments(session), vehicles, options,
+        request, refs = day_request(day, sites, store.day_shipments(session, day.isoformat()), vehicles, options,
                                     store.largest_compartments(session), exclude_vehicles or set(),
-                                    not_before(day, local_now()))  # fmt: skip
+                                    not_before(day, local_now()), basis)  # fmt: skip
     except ValueError as exc:
         raise Conflict("dispatch has not heard of the hub site yet (formulary.site.upserted)", {"date": "no hub"}) from exc
     if not request["vehicles"]:
@@ -119,12 +128,22 @@ def _insert_plan(
     return row
 
 
+def check_plan_day(day: date, field: str = "date") -> None:
+    """A day a plan may be made for: today up to PLAN_HORIZON_DAYS ahead (InvalidInput naming ``field``)."""
+    if day < today():
+        raise InvalidInput(f"{day} has passed; earlier days can be read, not planned", {field: "in the past"})
+    last = today() + timedelta(days=PLAN_HORIZON_DAYS)
+    if day > last:
+        raise InvalidInput(f"{day} is more than {PLAN_HORIZON_DAYS} days ahead; plan up to {last}",
+                           {field: f"须在今天起 {PLAN_HORIZON_DAYS} 天内 (at most {last})"})  # fmt: skip
+
+
 def queue_plan(ctx: ServiceContext, actor: Principal, cmd: PlanDay) -> dict[str, Any]:
-    """Queue the solve of any day's plan (today for same-day urgent work). InvalidInput for a past day."""
+    """Queue the solve of any day's plan from today to PLAN_HORIZON_DAYS ahead (today for same-day
+    urgent work). InvalidInput naming ``date`` for a past day or one beyond that."""
     actor.require(*DISPATCHERS)
     day = cmd.day or tomorrow()
-    if day < today():
-        raise InvalidInput(f"{day} has passed; earlier days can be read, not planned", {"date": "in the past"})
+    check_plan_day(day)
     with unit_of_work(ctx.factory) as session:
         options = day_options({"time_limit_s": cmd.time_limit_s, "workers": cmd.workers})
         request, refs = build_day_request(session, day, options)
@@ -132,8 +151,11 @@ def queue_plan(ctx: ServiceContext, actor: Principal, cmd: PlanDay) -> dict[str,
 
 
 def preview_day(ctx: ServiceContext, actor: Principal, day: date) -> dict[str, Any]:
-    """The stops a plan for the day would visit, without queuing anything; a storekeeper sees only
-    their own site's stops."""
+    """The stops a plan for the day would visit, without queuing anything, and the shipments it would
+    carry after their deliver-by day; a storekeeper sees only their own site's stops. InvalidInput
+    naming ``day`` beyond PLAN_HORIZON_DAYS."""
+    if day > today() + timedelta(days=PLAN_HORIZON_DAYS):
+        check_plan_day(day, "day")
     with ctx.factory() as session:
         request, refs = build_day_request(session, day, day_options({}))
     scope = actor.site_scope()
@@ -141,9 +163,10 @@ def preview_day(ctx: ServiceContext, actor: Principal, day: date) -> dict[str, A
     if scope is not None:
         stops = [s for s in stops if refs[s["id"]].get("site") == scope]
         refs = {k: v for k, v in refs.items() if v.get("site") == scope}
-        return {"date": day.isoformat(), "stops": stops, "stop_refs": refs, "vehicles": []}
+        late = [x for x in request["late_shipments"] if x["site"] == scope]
+        return {"date": day.isoformat(), "stops": stops, "stop_refs": refs, "vehicles": [], "late_shipments": late}
     return {"date": day.isoformat(), "stops": stops, "stop_refs": refs, "vehicles": request["vehicles"],
-            "left_out": request["left_out"]}  # fmt: skip
+            "left_out": request["left_out"], "late_shipments": request["late_shipments"]}  # fmt: skip
 
 
 def get_plan(ctx: ServiceContext, plan_id: str) -> dict[str, Any]:
@@ -174,12 +197,24 @@ def list_plans(ctx: ServiceContext, day: date | None) -> list[dict[str, Any]]:
 
 
 def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]:
-    """Re-plan from a solved plan: pending shipments (an urgent order) join, locks are kept.
+    """Re-plan from a solved plan: every shipment it carried that is neither out nor delivered is
+    planned again (on a route, or unassigned with its reason), pending shipments (an urgent order)
+    join, locks are kept.
 
-    Vehicles already out keep their routes untouched and leave the problem (their loads are on
-    board), those out before the base plan too (a re-plan of a re-plan); the rest start from the
-    current routes as a warm start. InvalidInput names an unknown
-    vehicle or stop, or a lock no vehicle could keep (``locks.<stop>``, ``locked_routes[i]``).
+    Vehicles already out keep their routes as they left and leave the problem (their loads are on
+    board), those out before the base plan too (a re-plan of a re-plan); stops confirmed delivered
+    (on the base plan or the plans it came from) are not planned again. Nothing is added to a stop
+    that is out or confirmed, and a site's rounds are never planned twice: a new order for such a
+    site gets a visit of its own (dayplan.replan_stops). The rest start from the current routes as
+    a warm start; a new order for a locked stop (still at the hub) joins it.
+
+    Conflict when the base plan is superseded, or when the day's published plan is not the base nor
+    one it was re-planned from: only the plan the drivers have knows which vans are out, so the
+    dispatcher is told to re-plan that plan (named). Refusing was chosen over silently basing the
+    re-plan on it: the dispatcher's locks and vans out were given against the plan they named.
+    InvalidInput names an unknown vehicle or stop, or a lock no vehicle could keep, by the field the
+    request had (``locks.<stop>``, ``locked_routes[i]``) and the vehicles as sent (a trip the caller
+    did not name reads "<van> 第k趟 (trip k)": locks.in_user_terms).
     """
     actor.require(*DISPATCHERS)
     with unit_of_work(ctx.factory) as session:
@@ -188,6 +223,12 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
             raise NotFound(f"no plan {cmd.plan_id}")
         if base["result"] is None or base["status"] in ("queued", "solving"):
             raise Conflict(f"plan {cmd.plan_id} is {base['status']}; re-plan a solved plan", {"plan_id": "not solved"})
+        lineage = store.plan_lineage(session, cmd.plan_id)
+        drivers = store.published_plan(session, base["date"])
+        if base["status"] == "superseded" or (drivers is not None and drivers["id"] not in lineage):
+            newer = drivers["id"] if drivers is not None else "a later plan"
+            raise Conflict(f"plan {cmd.plan_id} was superseded by plan {newer}, which the drivers have for {base['date']}; "
+                           f"re-plan from plan {newer}", {"plan_id": f"superseded by plan {newer}"})  # fmt: skip
         # trips out before this base plan was made (a re-plan of a re-plan) stay out: their routes
         # are kept again, and naming them out once more is not an unknown vehicle
         already_out = [r["vehicle"] for r in base["request"].get("kept_routes") or []]
@@ -207,16 +248,21 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
         out = {t for v in cmd.vehicles_out for t in trips_of[v]} | set(already_out)
         day = date.fromisoformat(base["date"])
         options = {**base["request"]["options"], "time_limit_s": cmd.time_limit_s}
-        request, refs = build_day_request(session, day, options, exclude_vehicles=out)
         out_stops = {s for v in out for s in current.get(v, [])}
-        request["stops"] = [s for s in request["stops"] if s["id"] not in out_stops]
-        stop_ids = {s["id"] for s in request["stops"]}
+        done = store.completed_stops(session, lineage) & set(base["stop_refs"])
         for stop, v in cmd.locks.items():
             if stop in out_stops:
                 on_van = next(v for v, stops in current.items() if stop in stops)
                 raise InvalidInput(f"stop {stop} is already out on {on_van}", {f"locks.{stop}": f"already out on {on_van} (its route is kept)"})
             if set(trips_of[v]) <= out:
                 raise InvalidInput(f"vehicle {v} is already out", {f"locks.{stop}": f"vehicle {v} is already out; lock to a vehicle still at the hub"})
+            if stop in done:
+                raise InvalidInput(f"stop {stop} was confirmed delivered", {f"locks.{stop}": f"stop {stop} was delivered already"})
+        basis = ReplanBasis(base["stop_refs"], frozenset(out_stops | done))
+        request, refs = build_day_request(session, day, options, exclude_vehicles=out, basis=basis)
+        request["stops"] = [s for s in request["stops"] if s["id"] not in out_stops]
+        stop_ids = {s["id"] for s in request["stops"]}
+        for stop in cmd.locks:
             if stop not in stop_ids:
                 raise InvalidInput(f"stop {stop} is not in the re-plan", {f"locks.{stop}": f"unknown stop {stop}"})
         planned = {x["id"] for x in request["vehicles"]}
@@ -233,14 +279,19 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
             locks[s] = on[s] if on.get(s) in left else left[0]
         locked = [t for v in cmd.locked_routes for t in trips_of[v] if t in planned]
         request["locks"] = locks
-        for vehicle in locked:
-            for stop in request["initial_routes"].get(vehicle, []):
-                if request["locks"].setdefault(stop, vehicle) != vehicle:  # pinned elsewhere by the caller
-                    raise InvalidInput(f"stop {stop} is on {vehicle}'s locked route",
-                                       {f"locks.{stop}": f"on {vehicle}'s locked route; it cannot also be locked to "
-                                                         f"{cmd.locks[stop]}"})  # fmt: skip
+        for i, van in enumerate(cmd.locked_routes):
+            for vehicle in [t for t in trips_of[van] if t in planned]:
+                for stop in request["initial_routes"].get(vehicle, []):
+                    if request["locks"].setdefault(stop, vehicle) != vehicle:  # pinned elsewhere by the caller
+                        raise InvalidInput(f"stop {stop} is on {van}'s locked route (locked_routes[{i}])",
+                                           {f"locks.{stop}": f"on {van}'s locked route (locked_routes[{i}]); it cannot "
+                                                             f"also be locked to {cmd.locks[stop]}"})  # fmt: skip
         request["locked_routes"] = locked
-        _screen(request)
+        problems = screen_locks(request, to_problem(request))
+        if problems:
+            named = in_user_terms(problems, request, cmd.locks, cmd.locked_routes)
+            field, reason = next(iter(named.items()))
+            raise InvalidInput(f"{field}: {reason}", named)
         request["kept_routes"] = [r for r in base["result"]["routes"] if r["vehicle"] in out]
         return _insert_plan(session, actor, day, request, refs, cmd.plan_id)
 
@@ -274,9 +325,11 @@ def solve_now(actor: Principal, request: dict[str, Any]) -> dict[str, Any]:
 def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dict[str, Any]:
     """Hand a solved plan to the drivers: dispatch.plan.published, shipments marked planned.
 
-    Conflict unless the plan is solved, or when the plan published for the day is newer than this
-    one (going back to an older plan is a re-plan, never a silent swap); the day's earlier
-    published plan is superseded."""
+    Conflict unless the plan is solved, when the plan published for the day is newer than this
+    one (going back to an older plan is a re-plan, never a silent swap), or when it leaves out a
+    route of a vehicle already out on the published plan (it was not re-planned from it). The day's
+    earlier published plan is superseded; the shipments this plan routes move to it, those its
+    day's other plans carried and it does not route wait for a vehicle again (pending)."""
     actor.require(*DISPATCHERS)
     with unit_of_work(ctx.factory) as session:
         plan = store.plan(session, cmd.plan_id, lock=True)
@@ -290,12 +343,19 @@ def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dic
             raise Conflict(f"plan {cmd.plan_id} is older than plan {current['id']}, which the drivers have for "
                            f"{plan['date']}; re-plan from the published plan instead of going back to an older one",
                            {"plan_id": f"older than the published plan {current['id']}"})  # fmt: skip
+        gone = {r["vehicle"] for r in (current or {"request": {}})["request"].get("kept_routes") or []} - {
+            r["vehicle"] for r in plan["request"].get("kept_routes") or []}  # fmt: skip
+        if current is not None and gone and current["id"] not in store.plan_lineage(session, cmd.plan_id):
+            raise Conflict(f"plan {cmd.plan_id} leaves out {', '.join(sorted(gone))}, already out on plan {current['id']} "
+                           f"which the drivers have; re-plan from plan {current['id']}",
+                           {"plan_id": f"drops vehicles already out on plan {current['id']}"})  # fmt: skip
         routes, shipment_ids = published_routes(plan)
         closed = sorted(i for i, s in store.shipments_by_id(session, shipment_ids).items() if s["status"] in ("cancelled", "delivered"))
         if closed:  # cancelled or delivered since the plan was made: its routes are out of date
             raise Conflict(f"re-plan first: the plan carries closed shipments {', '.join(closed)}", {"shipments": ", ".join(closed)})
         store.publish_plan(session, cmd.plan_id, plan["date"], utcnow())
         store.mark_shipments_planned(session, shipment_ids, cmd.plan_id)
+        store.release_unrouted(session, plan["date"], cmd.plan_id, shipment_ids)
         data = {"plan_id": cmd.plan_id, "date": plan["date"], "routes": routes,
                 "unassigned": [u["id"] for u in plan["result"]["unassigned"]]}  # fmt: skip
         ctx.record(session, "dispatch.plan.published", data, subject=cmd.plan_id)
@@ -306,7 +366,9 @@ def complete_stop(ctx: ServiceContext, actor: Principal, cmd: CompleteStop) -> d
     """A driver's confirmation: proof of delivery and collection, dispatch.stop.completed for procurement.
 
     NotFound for an unknown plan or a stop not on it; Conflict unless published, when the plan's day
-    is still to come (county time), or when confirmed already."""
+    is still to come (county time), or when confirmed already (on this plan or one it was re-planned
+    from). A shipment is delivered once every stop of the plan carrying it is confirmed (a split
+    load: all its parts)."""
     actor.require(*DISPATCHERS)
     with unit_of_work(ctx.factory) as session:
         plan = store.plan(session, cmd.plan_id, lock=True)
@@ -320,7 +382,8 @@ def complete_stop(ctx: ServiceContext, actor: Principal, cmd: CompleteStop) -> d
         if plan["date"] > today().isoformat():  # proof of delivery cannot come before the day's round
             raise Conflict(f"plan {cmd.plan_id} is for {plan['date']}; its stops are confirmed on that day, "
                            f"not before (today is {today().isoformat()})", {"plan_id": f"for {plan['date']}"})
-        if store.completion_exists(session, cmd.plan_id, cmd.stop_id):
+        confirmed = store.completed_stops(session, store.plan_lineage(session, cmd.plan_id))
+        if cmd.stop_id in confirmed:
             raise Conflict(f"stop {cmd.stop_id} was confirmed already", {"stop_id": "already completed"})
         now = utcnow()
         store.insert_completion(session, {"plan_id": cmd.plan_id, "stop_id": cmd.stop_id, "completed_at": now,
@@ -328,11 +391,9 @@ def complete_stop(ctx: ServiceContext, actor: Principal, cmd: CompleteStop) -> d
                                           "confirmed_by": actor.subject})  # fmt: skip
         ref = plan["stop_refs"].get(cmd.stop_id, {})
         ids = ref.get("shipment_ids", [])
-        # A split load's shipments are delivered once every part of it has been confirmed.
-        siblings = [k for k, r in plan["stop_refs"].items()
-                    if k != cmd.stop_id and ref.get("parts", 1) > 1 and r.get("site") == ref.get("site")]  # fmt: skip
-        if all(store.completion_exists(session, cmd.plan_id, k) for k in siblings):
-            store.mark_shipments_delivered(session, ids)
+        confirmed.add(cmd.stop_id)
+        store.mark_shipments_delivered(session, [i for i in ids if all(
+            k in confirmed for k, r in plan["stop_refs"].items() if i in r.get("shipment_ids", []))])  # fmt: skip
         data = {"plan_id": cmd.plan_id, "stop_id": cmd.stop_id, "site_code": ref.get("site", cmd.stop_id),
                 "shipment_ids": ids, "completed_at": now.isoformat(), "received_by": cmd.received_by,
                 "delivered_l": ref.get("deliver_l", {}), "collected_l": ref.get("pickup_l", {}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from services.dispatch import queries, store
@@ -21,11 +22,14 @@ from shared.db import unit_of_work
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.runtime import ServiceContext
 
+DELIVER_BY_MAX_DAYS = 366  # a deliver-by day further out is a typing slip (9999-12-31), not a due date
+
 # --- shipments ---------------------------------------------------------------------------------
 
 
 def add_shipment(ctx: ServiceContext, actor: Principal, cmd: AddShipment) -> dict[str, Any]:
     """Record a hand-made shipment (pending). InvalidInput when the site is unknown or the hub, when
+    ``deliver_by`` has passed or lies more than DELIVER_BY_MAX_DAYS ahead, when
     no vehicle has a compartment it needs, or when it would need more than MAX_PARTS vehicle loads;
     an order larger than any compartment is accepted and split into several stops at that site
     when the day is planned."""
@@ -39,6 +43,9 @@ def add_shipment(ctx: ServiceContext, actor: Principal, cmd: AddShipment) -> dic
             raise InvalidInput("the hub is where routes start", {"site_code": "the hub cannot be a destination"})
         if cmd.deliver_by is not None and cmd.deliver_by < today():
             raise InvalidInput(f"{cmd.deliver_by} has passed", {"deliver_by": "须为今天或以后 (today or later)"})
+        if cmd.deliver_by is not None and cmd.deliver_by > today() + timedelta(days=DELIVER_BY_MAX_DAYS):
+            raise InvalidInput(f"{cmd.deliver_by} is more than {DELIVER_BY_MAX_DAYS} days ahead",
+                               {"deliver_by": f"须在今天起 {DELIVER_BY_MAX_DAYS} 天内 (within {DELIVER_BY_MAX_DAYS} days)"})  # fmt: skip
         largest = store.largest_compartments(session)
         problems = {f"{side}.{c}": f"no active vehicle has a {c} compartment"
                     for side, volumes in (("deliver", cmd.deliver), ("pickup", cmd.pickup))

@@ -212,8 +212,32 @@ def cancel_shipment(session: Session, shipment_id: str) -> bool:
 def pending_shipments(session: Session) -> list[Shipment]:
     """Shipments waiting for a vehicle, oldest first."""
     rows = session.execute(select(shipments).where(shipments.c.status == "pending").order_by(shipments.c.created_at))
-    return [Shipment(r.id, r.site_code, r.deliver_l, r.pickup_l, r.priority, r.source, r.note,
-                     date.fromisoformat(r.deliver_by) if r.deliver_by else None) for r in rows]
+    return [_as_shipment(r) for r in rows]
+
+
+def _as_shipment(r: Any) -> Shipment:
+    return Shipment(r.id, r.site_code, r.deliver_l, r.pickup_l, r.priority, r.source, r.note,
+                    date.fromisoformat(r.deliver_by) if r.deliver_by else None)  # fmt: skip
+
+
+def day_shipments(session: Session, day: str) -> list[Shipment]:
+    """What a plan for ``day`` (YYYY-MM-DD) carries, oldest first: every pending shipment, and the
+    shipments a plan of that day carries already (planned: a re-plan or a new plan of the day keeps
+    them; publishing it moves them over). Delivered and cancelled ones never."""
+    of_day = select(plans.c.id).where(plans.c.date == day)
+    wanted = or_(shipments.c.status == "pending", and_(shipments.c.status == "planned", shipments.c.plan_id.in_(of_day)))
+    rows = session.execute(select(shipments).where(wanted).order_by(shipments.c.created_at, shipments.c.id))
+    return [_as_shipment(r) for r in rows]
+
+
+def release_unrouted(session: Session, day: str, plan_id: str, routed: Sequence[str]) -> None:
+    """Shipments planned on the day's other plans that plan ``plan_id`` (being published) leaves off
+    its routes wait for a vehicle again (pending, no plan)."""
+    others = select(plans.c.id).where(plans.c.date == day, plans.c.id != plan_id)
+    query = update(shipments).where(shipments.c.status == "planned", shipments.c.plan_id.in_(others))
+    if routed:
+        query = query.where(shipments.c.id.not_in(list(routed)))
+    session.execute(query.values(status="pending", plan_id=None))
 
 
 def shipments_by_id(session: Session, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -324,6 +348,16 @@ def published_plan(session: Session, day: str) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
+def plan_lineage(session: Session, plan_id: str) -> list[str]:
+    """The plan's id and its base plans' ids (the plan it re-planned, that plan's base, ...), newest first."""
+    lineage: list[str] = []
+    current: str | None = plan_id
+    while current is not None and current not in lineage:
+        lineage.append(current)
+        current = session.execute(select(plans.c.base_plan_id).where(plans.c.id == current)).scalar_one_or_none()
+    return lineage
+
+
 def publish_plan(session: Session, plan_id: str, day: str, now: datetime) -> None:
     """Publish a plan; the day's earlier published plan is superseded so drivers see one."""
     session.execute(update(plans).where(plans.c.date == day, plans.c.status == "published").values(status="superseded"))
@@ -339,6 +373,14 @@ def completion_exists(session: Session, plan_id: str, stop_id: str) -> bool:
         select(stop_completions.c.stop_id).where(stop_completions.c.plan_id == plan_id, stop_completions.c.stop_id == stop_id)
     ).first()
     return found is not None
+
+
+def completed_stops(session: Session, plan_ids: Sequence[str]) -> set[str]:
+    """Stop ids confirmed on any of the plans (a plan and the plans it was re-planned from)."""
+    if not plan_ids:
+        return set()
+    query = select(stop_completions.c.stop_id).where(stop_completions.c.plan_id.in_(list(plan_ids)))
+    return {str(s) for s in session.execute(query).scalars()}
 
 
 def insert_completion(session: Session, row: Mapping[str, Any]) -> None:
