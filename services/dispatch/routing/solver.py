@@ -258,10 +258,7 @@ def assemble(
             unassigned.append(Unassigned(stop.id, screening.excluded[stop.id], screening.rules.get(stop.id, "")))
         elif best is None or best.plan is None:
             unassigned.append(Unassigned(stop.id, "no plan found within the time limit", RULE_TIME_LIMIT))
-        elif stop.id in insertable:
-            unassigned.append(Unassigned(stop.id, "the search ran out of time: the stop still fits the plan; "
-                                         "a longer time limit would serve it", RULE_TIME_LIMIT))
-        elif stop.id in locked:
+        elif stop.id in locked and stop.id not in insertable:  # one the search saw fit: _left_out checks it
             unassigned.append(Unassigned(stop.id, f"could not fit on locked vehicle {locked[stop.id]} together "
                                          "with its other stops", RULE_LOCK))
         else:
