@@ -118,7 +118,7 @@ _RANK = {r: i for i, r in enumerate((RULE_CAPACITY, RULE_MAX_DISTANCE, RULE_TRAV
 
 
 class OutOfBudget(Exception):
-    """The search for a fit ran out of its budget before every position was tried."""
+    """The search for a fit ran out of its budget before every position was tried (or had nothing to try)."""
 
 
 def binding_rule(problem: Problem, allowed: Sequence[int], plan: Mapping[int, Sequence[int]], node: int,
@@ -149,8 +149,8 @@ def binding_rule(problem: Problem, allowed: Sequence[int], plan: Mapping[int, Se
                 best = why
         if best is not None:
             per_route.append((vehicle.id, best))
-    if not per_route:
-        return None
+    if not per_route:  # no vehicle to try (cannot happen for a screened stop): no answer either way
+        raise OutOfBudget
     counts = Counter(f.rule for _, f in per_route)
     rule = max(counts, key=lambda r: (counts[r], _RANK.get(r, -1)))
     return next(x for x in per_route if x[1].rule == rule)
