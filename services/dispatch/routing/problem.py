@@ -210,10 +210,10 @@ class Units:
         """``amount`` integer volume units in the reporting unit, exact (no rounding)."""
         if not self.volume:
             return str(amount)
-        whole, rest = divmod(amount, self.volume_scale)
+        whole, rest = divmod(abs(amount), self.volume_scale)
         digits = len(str(self.volume_scale)) - 1
         frac = f"{rest:0{digits}d}".rstrip("0") if digits else ""
-        return f"{whole}{'.' + frac if frac else ''} {self.volume}"
+        return f"{'-' if amount < 0 else ''}{whole}{'.' + frac if frac else ''} {self.volume}"
 
     def duration_text(self, t: int, bare: str = "") -> str:
         """A length of time: minutes (to 0.1 min) when times are seconds, else the integer and ``bare``."""
