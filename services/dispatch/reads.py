@@ -11,7 +11,7 @@ from typing import Any
 from services.dispatch import queries, store
 from services.dispatch.presentation import compare, for_site, published_routes
 from services.dispatch.presentation import manifest as build_manifest
-from services.dispatch.service import DISPATCHERS, get_plan
+from services.dispatch.service import DISPATCHERS, closed_shipments, get_plan
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound
 from shared.runtime import ServiceContext
@@ -73,8 +73,9 @@ def publish_preview(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict
     with ctx.factory() as session:
         published = [p for p in queries.list_plans(session, plan["date"]) if p["status"] == "published"]
         carried = store.shipments_by_id(session, shipment_ids)
+        confirmed = store.completed_stops(session, store.plan_lineage(session, plan_id))
     # Cancelled or delivered since the plan was made: publishing is refused (service.publish_plan), re-plan first.
-    closed = sorted(i for i, s in carried.items() if s["status"] in ("cancelled", "delivered"))
+    closed = closed_shipments(plan, carried, confirmed)
     late = [{"shipment_id": i, "deliver_by": s["deliver_by"], "site": s["site_code"]} for i, s in sorted(carried.items())
             if s.get("deliver_by") and s["deliver_by"] < plan["date"]]  # fmt: skip
     summary: dict[str, Any] = {

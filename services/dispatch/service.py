@@ -350,7 +350,8 @@ def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dic
                            f"which the drivers have; re-plan from plan {current['id']}",
                            {"plan_id": f"drops vehicles already out on plan {current['id']}"})  # fmt: skip
         routes, shipment_ids = published_routes(plan)
-        closed = sorted(i for i, s in store.shipments_by_id(session, shipment_ids).items() if s["status"] in ("cancelled", "delivered"))
+        closed = closed_shipments(plan, store.shipments_by_id(session, shipment_ids),
+                                  store.completed_stops(session, store.plan_lineage(session, cmd.plan_id)))  # fmt: skip
         if closed:  # cancelled or delivered since the plan was made: its routes are out of date
             raise Conflict(f"re-plan first: the plan carries closed shipments {', '.join(closed)}", {"shipments": ", ".join(closed)})
         store.publish_plan(session, cmd.plan_id, plan["date"], utcnow())
@@ -360,6 +361,15 @@ def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dic
                 "unassigned": [u["id"] for u in plan["result"]["unassigned"]]}  # fmt: skip
         ctx.record(session, "dispatch.plan.published", data, subject=cmd.plan_id)
         return data
+
+
+def closed_shipments(plan: dict[str, Any], carried: dict[str, dict[str, Any]], confirmed: set[str]) -> list[str]:
+    """Shipments the plan's routes still have to deliver that were cancelled or delivered since it
+    was made; a stop confirmed already (a van out: on this plan or one it was re-planned from) is
+    done and what it delivered is no reason to re-plan."""
+    due = {i for r in plan["result"]["routes"] for s in r["stops"] if s["id"] not in confirmed
+           for i in plan["stop_refs"].get(s["id"], {}).get("shipment_ids", [])}  # fmt: skip
+    return sorted(i for i, s in carried.items() if i in due and s["status"] in ("cancelled", "delivered"))
 
 
 def complete_stop(ctx: ServiceContext, actor: Principal, cmd: CompleteStop) -> dict[str, Any]:

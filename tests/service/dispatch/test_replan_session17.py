@@ -224,3 +224,23 @@ def test_lock_errors_name_only_fields_sent_and_vans_as_sent(service_ctx: Service
     with pytest.raises(InvalidInput) as pinned:  # a lock the dispatcher sent is named as sent
         service.replan(service_ctx, DISPATCHER, Replan(first["id"], {stop: other.split("~")[0]}, (van,), (), 1))
     assert list(pinned.value.fields) == [f"locks.{stop}"] and f"{van}'s locked route (locked_routes[0])" in pinned.value.fields[f"locks.{stop}"]
+
+
+def test_a_replan_with_a_van_out_whose_stop_was_confirmed_can_be_published(
+    service_ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop the driver confirmed on the road stays on the kept route: what it delivered is no
+    'closed shipment' that refuses publishing, and it cannot be confirmed twice."""
+    day = next_monday()
+    urgent = shipments.add_shipment(service_ctx, DISPATCHER, AddShipment("CW-T05", {"ambient": 30}, {}, 3, day))
+    first = _published(service_ctx)
+    van = _on(first)["CW-T05"]
+    monkeypatch.setattr(service, "today", lambda: day)
+    service.complete_stop(service_ctx, DISPATCHER, CompleteStop(first["id"], "CW-T05"))
+    assert shipments.get_shipment(service_ctx, DISPATCHER, urgent["id"])["status"] == "delivered"
+    after = _solved(service_ctx, service.replan(service_ctx, DISPATCHER, Replan(first["id"], {}, (), (van,), 1)))
+    assert reads.publish_preview(service_ctx, DISPATCHER, after["id"])["closed_shipments"] == []
+    service.publish_plan(service_ctx, DISPATCHER, PublishPlan(after["id"]))
+    assert shipments.get_shipment(service_ctx, DISPATCHER, urgent["id"])["status"] == "delivered"
+    with pytest.raises(Conflict):
+        service.complete_stop(service_ctx, DISPATCHER, CompleteStop(after["id"], "CW-T05"))
