@@ -7,14 +7,18 @@ model's worst-case objective stays below ``MAX_MODEL_OBJECTIVE`` (2^53: exact in
 search's float arithmetic). A property test (tests/unit/dispatch/test_routing_limits.py) builds and
 solves problems at the edges of these ranges.
 
-Units: times in seconds after midnight, distances in metres, costs in fen (any cost unit works).
+Units: times in seconds after midnight, distances in metres, costs in fen (any cost unit works),
+volumes in millilitres; ``Units`` says how reasons speak them back in the caller's units.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .problem import Problem
+if TYPE_CHECKING:  # problem.py imports Units from here
+    from .problem import Problem
 
 TIME_MAX = 2 * 24 * 3600  # latest moment (s) of any shift, window or break: end of the next day
 SERVICE_MAX = 24 * 3600  # longest service at one stop (s)
@@ -46,3 +50,44 @@ def worst_objective(problem: Problem, penalties: Mapping[int, int]) -> int:
 def divisor_for(worst: int) -> int:
     """Smallest divisor bringing ``worst`` to at most MAX_MODEL_OBJECTIVE (1 when it already is)."""
     return 1 if worst <= MAX_MODEL_OBJECTIVE else -(-worst // MAX_MODEL_OBJECTIVE)
+
+
+@dataclass(frozen=True)
+class Units:
+    """How reasons speak the problem's integers in the caller's units (issue 8 §3: a reason a
+    dispatcher reads says "99.99 L", "16.2 min", "09:30", "14.5 km", never raw model integers).
+
+    The default speaks bare integers (benchmark instances have no units)."""
+
+    volume: str = ""  # reporting volume unit ("L" in the service)
+    volume_scale: int = 1  # integer volume units per reporting unit (1000: millilitres per litre)
+    distance: str = ""  # reporting distance unit ("km"); integers are divided by Problem.distance_scale
+    clock: bool = False  # times are seconds after midnight: durations in minutes, moments as HH:MM
+
+    def volume_text(self, amount: int) -> str:
+        """``amount`` integer volume units in the reporting unit, exact (no rounding)."""
+        if not self.volume:
+            return str(amount)
+        whole, rest = divmod(abs(amount), self.volume_scale)
+        digits = len(str(self.volume_scale)) - 1
+        frac = f"{rest:0{digits}d}".rstrip("0") if digits else ""
+        return f"{'-' if amount < 0 else ''}{whole}{'.' + frac if frac else ''} {self.volume}"
+
+    def duration_text(self, t: int, bare: str = "") -> str:
+        """A length of time: minutes (to 0.1 min) when times are seconds, else the integer and ``bare``."""
+        return f"{_tenths(t / 60)} min" if self.clock else f"{t}{bare}"
+
+    def clock_text(self, t: int) -> str:
+        """A moment: HH:MM when times are seconds after midnight (+1d past midnight), else the integer."""
+        if not self.clock:
+            return str(t)
+        day, rest = divmod(int(t) // 60, 24 * 60)
+        return f"{rest // 60:02d}:{rest % 60:02d}" + (f"+{day}d" if day else "")
+
+    def distance_text(self, d: int, scale: float) -> str:
+        """A distance of ``d`` integer units (``scale`` per reporting unit), to 0.1 of the unit."""
+        return f"{_tenths(d / scale)} {self.distance}" if self.distance else str(d)
+
+
+def _tenths(x: float) -> str:
+    return f"{x:.1f}".removesuffix(".0")

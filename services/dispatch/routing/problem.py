@@ -16,6 +16,8 @@ from weakref import WeakKeyDictionary
 import numpy as np
 import numpy.typing as npt
 
+from .limits import Units
+
 IntMatrix = npt.NDArray[np.int64]
 FloatMatrix = npt.NDArray[np.float64]
 
@@ -192,47 +194,6 @@ class Options:
     # (nearby routes only) and it serves every stop sooner and cheaper than sectors do (2,000 stops,
     # bench/results/county_scale_2026-12-06.txt); above it, memory (matrices as lists) grows too much.
     region_max_stops: int = 2500
-
-
-@dataclass(frozen=True)
-class Units:
-    """How reasons speak the problem's integers in the caller's units (issue 8 §3: a reason a
-    dispatcher reads says "99.99 L", "16.2 min", "09:30", "14.5 km", never raw model integers).
-
-    The default speaks bare integers (benchmark instances have no units)."""
-
-    volume: str = ""  # reporting volume unit ("L" in the service)
-    volume_scale: int = 1  # integer volume units per reporting unit (1000: millilitres per litre)
-    distance: str = ""  # reporting distance unit ("km"); integers are divided by Problem.distance_scale
-    clock: bool = False  # times are seconds after midnight: durations in minutes, moments as HH:MM
-
-    def volume_text(self, amount: int) -> str:
-        """``amount`` integer volume units in the reporting unit, exact (no rounding)."""
-        if not self.volume:
-            return str(amount)
-        whole, rest = divmod(abs(amount), self.volume_scale)
-        digits = len(str(self.volume_scale)) - 1
-        frac = f"{rest:0{digits}d}".rstrip("0") if digits else ""
-        return f"{'-' if amount < 0 else ''}{whole}{'.' + frac if frac else ''} {self.volume}"
-
-    def duration_text(self, t: int, bare: str = "") -> str:
-        """A length of time: minutes (to 0.1 min) when times are seconds, else the integer and ``bare``."""
-        return f"{_tenths(t / 60)} min" if self.clock else f"{t}{bare}"
-
-    def clock_text(self, t: int) -> str:
-        """A moment: HH:MM when times are seconds after midnight (+1d past midnight), else the integer."""
-        if not self.clock:
-            return str(t)
-        day, rest = divmod(int(t) // 60, 24 * 60)
-        return f"{rest // 60:02d}:{rest % 60:02d}" + (f"+{day}d" if day else "")
-
-    def distance_text(self, d: int, scale: float) -> str:
-        """A distance of ``d`` integer units (``scale`` per reporting unit), to 0.1 of the unit."""
-        return f"{_tenths(d / scale)} {self.distance}" if self.distance else str(d)
-
-
-def _tenths(x: float) -> str:
-    return f"{x:.1f}".removesuffix(".0")
 
 
 # per-problem lookups computed once (kept outside the instance: Problem's __dict__ holds its fields only)

@@ -19,11 +19,19 @@ Before any of that, ``binding_rule`` tries the stop in the final plan as it stan
 allowed to serve it and at every position, under every rule (compartments and loads, maximum
 distance, windows and receiving periods, the owed break, maximum duration, specimen rides; the
 independent checker confirms a fit). A stop that fits is a short search (``time_limit``: "a longer
-time limit would serve it"); one that fits nowhere is kept out by a rule that a vehicle shortage
-comes from, and the reason names it (issue 8 §3, session 17: a 45-minute break in a 2-hour shift, a
-20 km limit with two 14.5 km round trips and a 60-minute specimen ride limit were all reported as
-"a longer time limit may serve it", which no time limit could make true). Only when the search for
-a fit runs out of its own small budget is the stop reported as a short search without a proof.
+time limit would serve it"). One that fits nowhere is kept out by a rule, and the reason names it
+(issue 8 §3, session 17: a 45-minute break in a 2-hour shift, a 20 km limit with two 14.5 km round
+trips and a 60-minute specimen ride limit were all reported as "a longer time limit may serve it",
+which no time limit could make true):
+
+* ``not_enough_vehicles`` with a proof: the bounds above, or ``conflict_shortage`` -- stops no two
+  of which can share a route (pairs tried alone under every rule) outnumber the vehicles that can
+  serve them;
+* otherwise the binding rule itself (``break``, ``max_distance``, ``ride_time``, ``window`` ...):
+  "no route of this plan has room for it", one more vehicle would serve it, no shortage claimed.
+
+Only when the search for a fit runs out of its own small budget is the stop reported as a short
+search without a proof.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from .problem import Problem, Vehicle
 from .timing import (
     RULE_BREAK,
     RULE_CAPACITY,
+    RULE_COMPARTMENT,
     RULE_MAX_DISTANCE,
     RULE_MAX_DURATION,
     RULE_RIDE,
@@ -104,6 +113,7 @@ def _working(vehicle: Vehicle) -> int:
 
 # What keeps a stop that fits a vehicle alone off every route of the plan: rule -> the shortage it names.
 SHORT_OF = {
+    RULE_COMPARTMENT: "the vehicles each may use",
     RULE_CAPACITY: "the compartments' room",
     RULE_MAX_DISTANCE: "the vehicles' maximum route distance",
     RULE_TRAVEL: "the vehicles' working time",
@@ -178,3 +188,54 @@ def _refusal(problem: Problem, vehicle: Vehicle, nodes: list[int]) -> Failure | 
         return timed
     found = check_route(problem, vehicle.id, [s.id for s in stops])
     return failure_of(found[0]) if found else None
+
+
+def conflict_shortage(problem: Problem, allowed: Mapping[int, Sequence[int]], active: Iterable[int], k: int,
+                      deadline: float) -> tuple[list[str], int, str, Failure] | None:
+    """A proof that stop position ``k`` and stops of its priority or higher need more vehicles than
+    can serve them: a set of stops no two of which can share a route (each pair tried alone, in both
+    orders, on every vehicle type allowed to serve both; sharing no allowed vehicle counts too) needs
+    one vehicle each. Returns (stop ids, vehicles able to serve them, vehicle id, the rule that keeps
+    ``k`` apart) or None. Built greedily around ``k`` until ``deadline`` (time.monotonic()).
+
+    Sound when travel obeys the triangle inequality (great-circle matrices do, up to rounding):
+    adding stops to a route never makes a pair fit that could not fit alone."""
+    prio = problem.stops[k].priority
+    clique, apart = [k], None
+    for j in sorted((j for j in active if j != k and problem.stops[j].priority >= prio),
+                    key=lambda j: int(problem.duration[k + 1, j + 1])):
+        if time.monotonic() > deadline:
+            break
+        found = [_pair_apart(problem, allowed, i, j) for i in clique]
+        if all(f is not None for f in found):
+            apart = apart or found[0]
+            clique.append(j)
+    vehicles = {v for i in clique for v in allowed.get(i, ())}
+    if apart is None or len(clique) <= len(vehicles):
+        return None
+    return [problem.stops[i].id for i in clique], len(vehicles), apart[0], apart[1]
+
+
+def _pair_apart(problem: Problem, allowed: Mapping[int, Sequence[int]], i: int,
+                j: int) -> tuple[str, Failure] | None:
+    """None when stops i and j (positions) can share some allowed vehicle's route; else an example
+    (vehicle id, the rule that got furthest)."""
+    both = sorted(set(allowed.get(i, ())) & set(allowed.get(j, ())))
+    if not both:
+        return "", Failure(RULE_COMPARTMENT, "no vehicle can serve both")
+    best: tuple[str, Failure] | None = None
+    seen: set[tuple[object, ...]] = set()
+    for v in both:
+        vehicle = problem.vehicles[v]
+        kind = (tuple(sorted(vehicle.capacity.items())), vehicle.shift_start, vehicle.shift_end,
+                vehicle.rest_break, vehicle.max_duration, vehicle.max_distance)
+        if kind in seen:
+            continue
+        seen.add(kind)
+        for nodes in ([i + 1, j + 1], [j + 1, i + 1]):
+            why = _refusal(problem, vehicle, nodes)
+            if why is None:
+                return None
+            if best is None or _RANK.get(why.rule, -1) > _RANK.get(best[1].rule, -1):
+                best = (vehicle.id, why)
+    return best

@@ -17,7 +17,7 @@ from .problem import LOCKED_WEIGHT, Priority, Problem, owed_break
 from .replan import fallback_plan
 from .screen import Screening, drop_penalty_base, screen
 from .search import SearchConfig, config_named
-from .shortage import SHORT_OF, OutOfBudget, binding_rule, proven_shortage
+from .shortage import SHORT_OF, OutOfBudget, binding_rule, conflict_shortage, proven_shortage
 from .solution import Route, Solution, SolveStats, Unassigned, Visit
 from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT, Failure
 from .worker import WorkerResult, run_search
@@ -288,8 +288,10 @@ def assemble(
 def _left_out(problem: Problem, screening: Screening, plan: dict[int, tuple[int, ...]], k: int,
               proof: str | None, budget: float) -> Unassigned:
     """The true cause of a stop that fits a vehicle alone but is not in the plan (shortage.py):
-    a short search only when it still fits the plan as it stands; else a proven shortage, or the
-    rule that keeps it off every route (a shortage of vehicles that rule makes)."""
+    a short search (``time_limit``) only when it still fits the plan as it stands; else a proven
+    shortage (``not_enough_vehicles``: a capacity or time bound, or stops that can share no route
+    outnumbering the vehicles that can serve them), else the rule that keeps it off every route of
+    this plan, named as its rule (the fleet not proven short)."""
     stop = problem.stops[k]
     level = Priority(stop.priority).name.lower()
     try:
@@ -305,9 +307,17 @@ def _left_out(problem: Problem, screening: Screening, plan: dict[int, tuple[int,
     if why.rule == RULE_TIME_LIMIT:  # the search for a fit ran out of its budget: no proof either way
         return Unassigned(stop.id, "left out by the search within its time limit, with no proof that the fleet "
                           f"is short: a longer time limit may serve it ({level})", RULE_TIME_LIMIT)
-    return Unassigned(stop.id, f"not enough vehicles: {SHORT_OF.get(why.rule, why.rule)} keeps it off every "
-                      f"route of the plan ({vehicle_id}: {why.message}); it fits a vehicle on its own, so one "
-                      f"more vehicle would serve it ({level})", RULE_SHORTAGE)
+    apart = conflict_shortage(problem, screening.allowed, screening.active, k, budget)
+    if apart is not None:
+        ids, vehicles, example, rule = apart
+        named = f"{SHORT_OF.get(rule.rule, rule.rule)}: {example + ': ' if example else ''}{rule.message}"
+        return Unassigned(stop.id, f"not enough vehicles: no two of these {len(ids)} stops of this priority or "
+                          f"higher can share a route ({', '.join(ids[:6])}{', ...' if len(ids) > 6 else ''}; "
+                          f"{named}), and only {vehicles} {'vehicle' if vehicles == 1 else 'vehicles'} can serve "
+                          f"them; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
+    return Unassigned(stop.id, f"no route of this plan has room for it: {SHORT_OF.get(why.rule, why.rule)} keeps "
+                      f"it off every route ({vehicle_id}: {why.message}); it fits a vehicle on its own, so one "
+                      f"more vehicle would serve it ({level})", why.rule)
 
 
 def _proof(cache: dict[int, str | None], problem: Problem, screening: Screening, priority: int) -> str | None:

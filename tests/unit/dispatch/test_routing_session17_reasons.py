@@ -94,6 +94,17 @@ def test_time_limit_only_when_the_stop_still_fits_the_plan(kind: str, n: int, va
         assert not SECONDS.search(left.reason), left.reason
 
 
+def test_pairs_that_fit_but_a_triple_that_does_not_name_the_distance_without_claiming_a_proof() -> None:
+    # depot (0,0); A, B, C 4 km out: any two fit 18 km (at most 16 km), all three need 19.3 km
+    stops = [Stop(s, deliver={"ambient": 1}) for s in "ABC"]
+    problem = _day([(4000.0, 0.0), (0.0, 4000.0), (-4000.0, 0.0)], stops,
+                   [Vehicle("v", {"ambient": 10}, max_distance=18_000)])
+    [left] = solve(problem).unassigned
+    assert left.rule == "max_distance" and "longer time limit" not in left.reason, left
+    assert left.reason.startswith("no route of this plan has room for it: the vehicles' maximum route distance")
+    assert "one more vehicle would serve it" in left.reason and " km" in left.reason, left
+
+
 # --- exact volumes ------------------------------------------------------------------------------------
 
 
