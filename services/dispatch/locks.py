@@ -97,6 +97,12 @@ def screen_locks(request: Mapping[str, Any], problem: Problem) -> list[LockProbl
     return problems
 
 
+def trip_words(trip: str, sent: Sequence[str] | set[str]) -> str:
+    """A trip id as the dispatcher knows it: as sent, else "<van> 第k趟 (trip k)" ("PT-1~1" of "PT-1")."""
+    van, k = base_vehicle(trip)
+    return trip if trip in sent or van == trip else f"{van} 第{k}趟 (trip {k})"
+
+
 def in_user_terms(
     problems: Sequence[LockProblem], request: Mapping[str, Any], locks_sent: Mapping[str, str], routes_sent: Sequence[str]
 ) -> dict[str, str]:
@@ -116,9 +122,7 @@ def in_user_terms(
 
     def words(text: str) -> str:
         for trip in trips:
-            van, k = base_vehicle(trip)
-            if van != trip:
-                text = re.sub(rf"(?<![\w~-]){re.escape(trip)}(?![\w~])", f"{van} 第{k}趟 (trip {k})", text)
+            text = re.sub(rf"(?<![\w~-]){re.escape(trip)}(?![\w~])", trip_words(trip, sent), text)
         return text
 
     named: dict[str, str] = {}

@@ -31,7 +31,7 @@ from services.dispatch.dayplan import (
     not_before,
 )
 from services.dispatch.fleet import vehicle_request
-from services.dispatch.locks import LockProblem, in_user_terms, screen_locks
+from services.dispatch.locks import LockProblem, in_user_terms, screen_locks, trip_words
 from services.dispatch.model import SiteInfo
 from services.dispatch.planning import PlanCheckFailed, solve_request, to_problem
 from services.dispatch.presentation import published_routes
@@ -252,7 +252,7 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
         done = store.completed_stops(session, lineage) & set(base["stop_refs"])
         for stop, v in cmd.locks.items():
             if stop in out_stops:
-                on_van = next(v for v, stops in current.items() if stop in stops)
+                on_van = trip_words(next(v for v, stops in current.items() if stop in stops), {*cmd.vehicles_out, *cmd.locks.values()})
                 raise InvalidInput(f"stop {stop} is already out on {on_van}", {f"locks.{stop}": f"already out on {on_van} (its route is kept)"})
             if set(trips_of[v]) <= out:
                 raise InvalidInput(f"vehicle {v} is already out", {f"locks.{stop}": f"vehicle {v} is already out; lock to a vehicle still at the hub"})

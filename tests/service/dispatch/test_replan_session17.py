@@ -224,6 +224,10 @@ def test_lock_errors_name_only_fields_sent_and_vans_as_sent(service_ctx: Service
     with pytest.raises(InvalidInput) as pinned:  # a lock the dispatcher sent is named as sent
         service.replan(service_ctx, DISPATCHER, Replan(first["id"], {stop: other.split("~")[0]}, (van,), (), 1))
     assert list(pinned.value.fields) == [f"locks.{stop}"] and f"{van}'s locked route (locked_routes[0])" in pinned.value.fields[f"locks.{stop}"]
+    with pytest.raises(InvalidInput) as gone:  # a stop on a van sent as out: the van as sent, never its trip id
+        service.replan(service_ctx, DISPATCHER, Replan(first["id"], {stop: other.split("~")[0]}, (), (van,), 1))
+    assert list(gone.value.fields) == [f"locks.{stop}"] and f"{van}~" not in gone.value.fields[f"locks.{stop}"]
+    assert van in gone.value.fields[f"locks.{stop}"]
 
 
 def test_a_replan_with_a_van_out_whose_stop_was_confirmed_can_be_published(
