@@ -348,7 +348,8 @@ def day_request(
     whose shift lies outside the depot's hours are left out (``request["left_out"]``); the others
     run as trips (``trip_vehicles``).
     With a re-plan's ``basis`` the stops are ``replan_stops`` and the gone stops keep their base
-    references. ``request["late_shipments"]`` lists the shipments carried after their deliver-by day.
+    references. ``request["late_shipments"]`` lists the shipments carried after their deliver-by day,
+    ``request["unplanned_shipments"]`` those no stop can carry (their site inactive or unknown), with why.
     Raises ValueError("no hub") when no hub site is known.
     """
     all_sites = list(sites)
@@ -377,6 +378,8 @@ def day_request(
         stops = [part for stop in built for part in split(stop)]
     else:
         stops = replan_stops(day, basis, built, carried, {s.code: s for s in all_sites}, split)
+    gone_refs = [basis.refs.get(g, {}) for g in basis.gone] if basis is not None else []
+    on = {i for st in stops for i in st.shipment_ids} | {i for ref in gone_refs for i in ref.get("shipment_ids", [])}
     request = {
         "depot": {"id": hub.code, "lat": hub.lat, "lon": hub.lon, "open": opens, "close": closes},
         "vehicles": trips,
@@ -387,6 +390,8 @@ def day_request(
         "locked_routes": [],
         "left_out": [{"vehicle": lo.vehicle_id, "field": lo.field, "reason": lo.reason} for lo in left_out],
         "late_shipments": late_shipments(day, stops, carried),
+        "unplanned_shipments": [{"shipment_id": x.id, "site": x.site_code, "reason": f"收货单位 {x.site_code} 未启用或未知 "
+                                 f"(site {x.site_code} is inactive or unknown to dispatch)"} for x in carried if x.id not in on],
     }
     refs = {s.stop_id: _ref(s) for s in stops}
     if basis is not None:  # the routes of vehicles out and the stops confirmed keep what they carried

@@ -151,8 +151,9 @@ def queue_plan(ctx: ServiceContext, actor: Principal, cmd: PlanDay) -> dict[str,
 
 
 def preview_day(ctx: ServiceContext, actor: Principal, day: date) -> dict[str, Any]:
-    """The stops a plan for the day would visit, without queuing anything, and the shipments it would
-    carry after their deliver-by day; a storekeeper sees only their own site's stops. InvalidInput
+    """The stops a plan for the day would visit, without queuing anything, the shipments it would
+    carry after their deliver-by day and those no stop can carry (with why); a storekeeper sees only
+    their own site's stops. InvalidInput
     naming ``day`` beyond PLAN_HORIZON_DAYS."""
     if day > today() + timedelta(days=PLAN_HORIZON_DAYS):
         check_plan_day(day, "day")
@@ -166,7 +167,8 @@ def preview_day(ctx: ServiceContext, actor: Principal, day: date) -> dict[str, A
         late = [x for x in request["late_shipments"] if x["site"] == scope]
         return {"date": day.isoformat(), "stops": stops, "stop_refs": refs, "vehicles": [], "late_shipments": late}
     return {"date": day.isoformat(), "stops": stops, "stop_refs": refs, "vehicles": request["vehicles"],
-            "left_out": request["left_out"], "late_shipments": request["late_shipments"]}  # fmt: skip
+            "left_out": request["left_out"], "late_shipments": request["late_shipments"],
+            "unplanned_shipments": request["unplanned_shipments"]}  # fmt: skip
 
 
 def get_plan(ctx: ServiceContext, plan_id: str) -> dict[str, Any]:

@@ -59,3 +59,11 @@ def test_a_replan_carries_every_open_shipment_once_and_freezes_what_is_gone(
     for site in pinned:  # the rounds' collections ride once: on the stops of the base plan only
         soiled = sum(refs[s]["pickup_l"].get("soiled", 0) for s in [*planned, *gone] if refs[s]["site"] == site)
         assert soiled == sum(base_refs[s]["pickup_l"].get("soiled", 0) for s in base_refs if base_refs[s].get("site") == site)
+
+
+def test_a_shipment_no_stop_can_carry_is_listed_with_its_reason_never_dropped_silently() -> None:
+    closed = SiteInfo("T09", "九号卫生院（停用）", "township", 35.1, 116.0, HOURS, active=False)
+    ship = [Shipment("B0", "T09", {"ambient": 10}, {}, 2), Shipment("B1", "T01", {"ambient": 10}, {}, 2)]
+    request, _ = day_request(MONDAY, [*SITES, closed], ship, VANS, day_options({}), LARGEST)
+    assert [(x["shipment_id"], x["site"]) for x in request["unplanned_shipments"]] == [("B0", "T09")]
+    assert "T09" in request["unplanned_shipments"][0]["reason"]
