@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.dispatch.dayplan import base_vehicle
+from services.dispatch.model import VOLUME_SCALE
 from services.dispatch.routing.problem import Problem, Stop, Vehicle
 
 
@@ -44,8 +45,9 @@ def _fits(vehicle: Vehicle, stops: Sequence[Stop]) -> str | None:
                 totals[compartment] = totals.get(compartment, 0) + qty
         for compartment, qty in totals.items():
             if qty > vehicle.cap(compartment):
-                have = vehicle.cap(compartment) / 10
-                return f"{vehicle.id} cannot carry {qty / 10:g} L {compartment} (its compartment holds {have:g} L)"
+                have = vehicle.cap(compartment) / VOLUME_SCALE
+                return (f"{vehicle.id} cannot carry {qty / VOLUME_SCALE:g} L {compartment} "
+                        f"(its compartment holds {have:g} L)")
     return None
 
 

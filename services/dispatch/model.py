@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 COMPARTMENTS = ("ambient", "cold", "clean", "soiled", "specimen")
+VOLUME_SCALE = 1000  # millilitres per litre: volumes are whole millilitres in the routing core and in split parts
 DELIVERY_COMPARTMENTS = ("ambient", "cold", "clean")
 PICKUP_COMPARTMENTS = ("soiled", "specimen")
 STORAGE_COMPARTMENT = {"ambient": "ambient", "cool": "ambient", "cold": "cold", "frozen": "cold"}
@@ -206,7 +207,7 @@ def split_oversized(
     """Split a site's order larger than any vehicle's compartment into several stops at that site.
 
     ``largest`` is the biggest compartment of each kind in the fleet (litres). A compartment whose
-    volume exceeds it is cut into ``ceil(volume / largest)`` equal parts in whole decilitres: each
+    volume exceeds it is cut into ``ceil(volume / largest)`` equal parts in whole millilitres: each
     fits the compartment and is more than half of it, so never under ``min_split_l`` (splitting
     needs a compartment of at least twice that). Everything that fits rides with the first part.
     A compartment no vehicle has, or one under ``2 * min_split_l``, is left whole: the solver then
@@ -237,7 +238,7 @@ def _carried(stop: DayStop, vehicles: Sequence[Mapping[str, float]]) -> bool:
 
 def _split_evenly(stop: DayStop, n: int, min_split_l: float) -> list[DayStop]:
     """``n`` parts: each compartment of at least ``2 * min_split_l`` cut into n equal parts in whole
-    decilitres (the first total-mod-n parts one more), smaller ones whole with the first part."""
+    millilitres (the first total-mod-n parts one more), smaller ones whole with the first part."""
     parts = [
         DayStop(stop.site, {}, {}, list(stop.shipment_ids), list(stop.rounds), stop.priority, part=k, parts=n)
         for k in range(1, n + 1)
@@ -247,9 +248,9 @@ def _split_evenly(stop: DayStop, n: int, min_split_l: float) -> list[DayStop]:
             if litres < 2 * min_split_l:
                 parts[0].add(side, {compartment: litres})
                 continue
-            base, extra = divmod(round(litres * 10), n)
+            base, extra = divmod(round(litres * VOLUME_SCALE), n)
             for k in range(n):
-                parts[k].add(side, {compartment: (base + (1 if k < extra else 0)) / 10})
+                parts[k].add(side, {compartment: (base + (1 if k < extra else 0)) / VOLUME_SCALE})
     kept = [p for p in parts if not p.empty]
     for p in kept:
         p.parts = len(kept)
@@ -277,9 +278,8 @@ def _split_by_compartment(stop: DayStop, largest: Mapping[str, float], min_split
             if pieces == 1:
                 parts[0].add(side, {compartment: litres})
                 continue
-            # Equal parts in whole decilitres: the first (total mod pieces) parts get one more.
-            total_dl = round(litres * 10)
-            base, extra = divmod(total_dl, pieces)
+            # Equal parts in whole millilitres: the first (total mod pieces) parts get one more.
+            base, extra = divmod(round(litres * VOLUME_SCALE), pieces)
             for k in range(pieces):
-                parts[k].add(side, {compartment: (base + (1 if k < extra else 0)) / 10})
+                parts[k].add(side, {compartment: (base + (1 if k < extra else 0)) / VOLUME_SCALE})
     return [p for p in parts if not p.empty]

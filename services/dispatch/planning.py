@@ -18,14 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from services.dispatch.model import minutes
+from services.dispatch.model import (  # volumes: whole millilitres, exact for 0.001 L steps
+    VOLUME_SCALE,
+    minutes,
+)
 from services.dispatch.routing.checker import check
 from services.dispatch.routing.matrix import GreatCircleMatrix, MatrixProvider, Point
 from services.dispatch.routing.problem import Break, Options, Problem, Stop, TimeWindow, Units, Vehicle
 from services.dispatch.routing.solution import Solution
 from services.dispatch.routing.solver import solve
 
-VOLUME_SCALE = 1000  # millilitres per litre: every volume the API accepts (0.001 L steps) stays exact
 UNITS = Units(volume="L", volume_scale=VOLUME_SCALE, distance="km", clock=True)  # how reasons speak
 MONEY_SCALE = 100  # fen
 

@@ -42,7 +42,9 @@ TERMS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "result_status": {"solved": ("全部安排", "All stops planned"), "partial": ("部分安排", "Some stops left out"),
                       "infeasible": ("无法安排", "Nothing could be planned")},
-    # Why a stop was left out, by the solver's rule (routing/timing.py RULE_*); its English sentence stays the title.
+    # Why a stop was left out, by the solver's rule (routing/timing.py RULE_*): a rule alone (no vehicle could
+    # serve the stop) or the rule that keeps it off every route of the plan (routing/shortage.py); the
+    # solver's English sentence, which says which, stays the title.
     "rule": {
         "compartment": ("没有车辆配备所需车厢", "No vehicle has the compartment"),
         "capacity": ("需求超过最大车厢容量", "Demand exceeds every compartment"),
@@ -51,11 +53,11 @@ TERMS: dict[str, dict[str, tuple[str, str]]] = {
         "window": ("工作时间内无法在收货时段到达", "No receiving period reachable within working time"),
         "depot_hours": ("物流中心营业时间外", "Outside the hub's hours"),
         "break": ("与休息时间冲突，无法安排", "Cannot fit around the break"),
-        "max_duration": ("往返时间超过线路时长上限", "Longer than the route duration limit"),
-        "max_distance": ("往返里程超过线路里程上限", "Longer than the route distance limit"),
-        "ride_time": ("标本在途时限短于直接返程时间", "Specimen ride-time limit too short"),
+        "max_duration": ("线路时长上限所限，无法安排", "The route duration limit keeps it off every route"),
+        "max_distance": ("线路里程上限所限，无法安排", "The route distance limit keeps it off every route"),
+        "ride_time": ("标本在途时限所限，无法安排", "The specimen ride-time limit keeps it off every route"),
         "lock": ("固定的车辆无法服务该站点", "The locked vehicle cannot serve it"),
-        "not_enough_vehicles": ("车辆时间或容量不足", "Not enough vehicle time or capacity"),
+        "not_enough_vehicles": ("车辆不足", "Not enough vehicles"),
         "time_limit": ("时限内未找到方案（延长求解时间可安排）", "Search ran out of time (a longer limit would serve it)"),
         "no_vehicles": ("没有可用车辆", "No vehicles"),
     },

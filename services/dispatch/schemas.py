@@ -2,7 +2,7 @@
 
 Every number has a documented range (shown in the OpenAPI document). The ranges of costs, volumes,
 times and sizes come from the routing core's limits (services/dispatch/routing/limits.py,
-converted from its integer units: fen, decilitres, seconds), within which its integer scaling is
+converted from its integer units: fen, millilitres, seconds), within which its integer scaling is
 proven never to overflow; so no input these schemas accept can make a solve fail. Loaded input
 becomes the domain's typed commands (services/dispatch/commands.py) in ``post_load``.
 """
@@ -15,14 +15,14 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from services.dispatch import commands
-from services.dispatch.model import COMPARTMENTS, minutes
+from services.dispatch.model import COMPARTMENTS, VOLUME_SCALE, minutes
 from services.dispatch.routing import limits
 from shared.repeats import repeats
 from shared.text import Text, TextKeyDict
 
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d\Z", error="a time of day as HH:MM")  # \Z: "$" lets "07:30\n" through
 ID = validate.Length(min=1, max=60)
-MONEY_SCALE, VOLUME_SCALE = 100, 10  # fen per yuan, decilitres per litre (planning.py)
+MONEY_SCALE = 100  # fen per yuan (planning.py); volumes: model.VOLUME_SCALE millilitres per litre
 FIXED_COST_MAX = limits.FIXED_COST_MAX / MONEY_SCALE  # yuan
 COST_PER_KM_MAX = limits.COST_PER_KM_MAX / MONEY_SCALE  # yuan per km
 VOLUME_MAX = min(100_000, limits.DEMAND_MAX // VOLUME_SCALE, limits.CAPACITY_MAX // VOLUME_SCALE)  # litres
@@ -53,9 +53,19 @@ def _volumes(**kwargs: Any) -> fields.Dict:
     )
 
 
+def out_of_order(start: str, end: str, what: str = "window") -> str | None:
+    """Why ``end`` cannot close a ``what`` that opens at ``start`` (HH:MM), or None when it can."""
+    if minutes(end) == minutes(start):
+        return f"the {what} is empty: it opens and closes at {start}; it must end after it starts"
+    if minutes(end) < minutes(start):
+        return f"the {what} ends ({end}) before it starts ({start})"
+    return None
+
+
 def _check_window(window: list[str] | None, field: str) -> None:
-    if window and minutes(window[1]) <= minutes(window[0]):
-        raise ValidationError({field: ["the window ends before it starts"]})
+    why = out_of_order(window[0], window[1], field) if window else None
+    if why:
+        raise ValidationError({field: [why]})
 
 
 class DepotIn(Strict):
@@ -125,8 +135,9 @@ class StopIn(Strict):
         if data.get("window") and data.get("windows"):
             raise ValidationError({"windows": ["give either window or windows"]})
         for i, w in enumerate(data.get("windows") or []):
-            if minutes(w[1]) <= minutes(w[0]):
-                raise ValidationError({"windows": {i: ["the window ends before it starts"]}})
+            why = out_of_order(w[0], w[1])
+            if why:
+                raise ValidationError({"windows": {i: [why]}})
 
 
 class OptionsIn(Strict):
@@ -186,7 +197,7 @@ class SolveIn(Strict):
                 for compartment, litres in stop[side].items():
                     if litres > 0 and largest[compartment] <= 0:
                         errors.setdefault("stops", {}).setdefault(i, {}).setdefault(side, {})[compartment] = [
-                            f"stop {stop['id']}: no vehicle has a {compartment} compartment"
+                            f"stop {stop['id']}: no vehicle has {'an' if compartment[:1] in 'aeiou' else 'a'} {compartment} compartment"
                         ]
                     elif litres > largest[compartment]:
                         errors.setdefault("stops", {}).setdefault(i, {}).setdefault(side, {})[compartment] = [
@@ -371,16 +382,18 @@ class VehicleRowIn(Strict):
 
     @validates_schema
     def _times(self, data: dict[str, Any], **_: Any) -> None:
-        if minutes(data["shift_end"]) <= minutes(data["shift_start"]):
-            raise ValidationError({"shift_end": ["the shift ends before it starts"]})
+        why = out_of_order(data["shift_start"], data["shift_end"], "shift")
+        if why:
+            raise ValidationError({"shift_end": [why]})
         parts = [data.get(k) for k in ("break_start", "break_end", "break_min")]
         if any(p is not None for p in parts) and any(p is None for p in parts):
             missing = next(k for k, p in zip(("break_start", "break_end", "break_min"), parts, strict=True) if p is None)
             raise ValidationError({missing: ["a break needs its window start, end and minutes (or none of them)"]})
         if data.get("break_start") and data.get("break_end"):
             span = minutes(data["break_end"]) - minutes(data["break_start"])
-            if span <= 0:
-                raise ValidationError({"break_end": ["the break window ends before it starts"]})
+            why = out_of_order(data["break_start"], data["break_end"], "break window")
+            if why:
+                raise ValidationError({"break_end": [why]})
             if data["break_min"] > span:
                 raise ValidationError({"break_min": [f"longer than its window ({span} min)"]})
 

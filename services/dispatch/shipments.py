@@ -47,7 +47,7 @@ def add_shipment(ctx: ServiceContext, actor: Principal, cmd: AddShipment) -> dic
             raise InvalidInput(f"{cmd.deliver_by} is more than {DELIVER_BY_MAX_DAYS} days ahead",
                                {"deliver_by": f"须在今天起 {DELIVER_BY_MAX_DAYS} 天内 (within {DELIVER_BY_MAX_DAYS} days)"})  # fmt: skip
         largest = store.largest_compartments(session)
-        problems = {f"{side}.{c}": f"no active vehicle has a {c} compartment"
+        problems = {f"{side}.{c}": f"no active vehicle has {'an' if c[:1] in 'aeiou' else 'a'} {c} compartment"
                     for side, volumes in (("deliver", cmd.deliver), ("pickup", cmd.pickup))
                     for c, litres in volumes.items() if litres > 0 and largest.get(c, 0.0) <= 0}  # fmt: skip
         for side, volumes in (("deliver", cmd.deliver), ("pickup", cmd.pickup)):

@@ -223,6 +223,8 @@ def test_impossible_locks_are_refused_naming_the_lock(service_ctx: ServiceContex
     with pytest.raises(InvalidInput) as refused:
         service.replan(service_ctx, DISPATCHER, Replan(first["id"], {"CW-T05": plain}, (), (), 2))
     assert list(refused.value.fields) == ["locks.CW-T05"] and "cold" in refused.value.fields["locks.CW-T05"]
+    # in the order's own litres (the core counts millilitres: 3 L, not 3000 L or 0.3 L)
+    assert "cannot carry 3 L cold (its compartment holds 0 L)" in refused.value.fields["locks.CW-T05"]
 
 
 def test_vehicles_make_several_trips_a_day_shown_on_the_plan_and_the_manifest(service_ctx: ServiceContext) -> None:
