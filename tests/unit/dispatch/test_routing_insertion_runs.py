@@ -33,6 +33,16 @@ def _instance(name: str) -> Instance:
     return _CACHE[name]
 
 
+def random_route(inst: Instance, rng: random.Random) -> tuple[int, list[list[int]]]:
+    """A random vehicle and routes where only it serves stops, built as the search builds a route:
+    cheapest insertion of a random sample into that vehicle alone."""
+    v = rng.randrange(inst.nv)
+    routes: list[list[int]] = [[] for _ in range(inst.nv)]
+    insert_all(inst, routes, rng.sample(range(1, inst.n), rng.randint(1, 30)), rng,
+               disabled=frozenset(range(inst.nv)) - {v}, blink=0.0)
+    return v, routes
+
+
 def _every_position(inst: Instance, v: int, route: list[int], u: int) -> set[int]:
     cache = RouteCache(inst, v, route)
     return {k for k in range(inst.prefix[v], len(cache.seq) - 1)
@@ -44,11 +54,7 @@ def _every_position(inst: Instance, v: int, route: list[int], u: int) -> set[int
 def test_the_positions_offered_are_exactly_those_every_check_accepts(name: str, salt: int) -> None:
     inst = _instance(name)
     rng = random.Random(salt)
-    v = rng.randrange(inst.nv)
-    routes: list[list[int]] = [[] for _ in range(inst.nv)]
-    # a route as the search builds one: cheapest insertion of a random sample into vehicle v alone
-    insert_all(inst, routes, rng.sample(range(1, inst.n), rng.randint(1, 30)), rng,
-               disabled=frozenset(range(inst.nv)) - {v}, blink=0.0)
+    v, routes = random_route(inst, rng)
     route = routes[v]
     assert not route or route_feasible(inst, v, route)
     u = rng.choice([x for x in range(1, inst.n) if x not in route])

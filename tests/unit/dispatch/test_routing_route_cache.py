@@ -9,7 +9,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_routing_insertion_runs import _instance  # same folder (pytest puts it on sys.path)
+from test_routing_insertion_runs import _instance, random_route  # same folder (pytest puts it on sys.path)
 
 from services.dispatch.routing import insertion
 from services.dispatch.routing.ejection import insert_by_ejection
@@ -52,11 +52,7 @@ def test_steps_with_kept_caches_are_the_steps_with_rebuilt_ones(name: str, salt:
 @given(name=st.sampled_from(["C101", "2"]), salt=st.integers(0, 100_000))
 def test_a_cache_found_again_equals_a_new_one(name: str, salt: int) -> None:
     inst = _instance(name)
-    rng = random.Random(salt)
-    v = rng.randrange(inst.nv)
-    routes: list[list[int]] = [[] for _ in range(inst.nv)]
-    insert_all(inst, routes, rng.sample(range(1, inst.n), rng.randint(1, 30)), rng,
-               disabled=frozenset(range(inst.nv)) - {v}, blink=0.0)
+    v, routes = random_route(inst, random.Random(salt))
     route = routes[v]
     first = route_cache(inst, v, route)
     again = route_cache(inst, v, list(route))
