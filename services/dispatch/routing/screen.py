@@ -151,7 +151,8 @@ def _summarise(problem: Problem, stop: Stop, failures: list[Failure]) -> tuple[s
             # each vehicle lacks a different one: no single vehicle has them all
             return best.rule, (f"no vehicle has all the compartments this stop needs "
                                f"({', '.join(sorted(stop.compartments()))})")
-        return best.rule, f"no vehicle has {best.message.removeprefix('no ')}"
+        what = best.message.removeprefix("no ")  # "cold compartment"
+        return best.rule, f"no vehicle has {'an' if what[:1] in 'aeiou' else 'a'} {what}"
     if best.rule == RULE_CAPACITY:
         comp = best.message.split(" demand ")[0]
         need = max(stop.deliver.get(comp, 0), stop.pickup.get(comp, 0))

@@ -50,7 +50,7 @@ def test_cold_goes_only_in_refrigerated_vehicles(plane: Any, van: Any) -> None:
 def test_no_cold_vehicle_means_a_named_reason(plane: Any, van: Any) -> None:
     p = plane((0, 0), [(Stop("insulin", deliver={COLD: 2}), (50, 0))], [van("dry")])
     sol = _solve_checked(p)
-    assert [(u.stop_id, u.reason) for u in sol.unassigned] == [("insulin", "no vehicle has cold compartment")]
+    assert [(u.stop_id, u.reason) for u in sol.unassigned] == [("insulin", "no vehicle has a cold compartment")]
 
 
 def test_clean_and_soiled_are_separate_compartments(plane: Any, van: Any) -> None:

@@ -152,7 +152,7 @@ def test_every_reason_template_speaks_litres_minutes_and_km() -> None:
     stop = Stop("a", deliver={"ambient": 10_500}, service=10 * M)
     cases = {
         "capacity": ([stop], [Vehicle("v", {"ambient": 10_000})], None, "10.5 L"),
-        "compartment": ([stop], [Vehicle("v", {"cold": 10_000})], None, "no vehicle has ambient compartment"),
+        "compartment": ([stop], [Vehicle("v", {"cold": 10_000})], None, "no vehicle has an ambient compartment"),
         "travel": ([Stop("a", deliver={"ambient": 1})], [Vehicle("v", {"ambient": 10}, shift_end=900)], None,
                    "16.7 min"),
         "service": ([Stop("a", deliver={"ambient": 1}, service=H)], [Vehicle("v", {"ambient": 10}, shift_end=H)],
