@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from services.dispatch import presentation, reads, schemas, schemas_out, service, shipments
+from services.dispatch import presentation, reads, schemas, schemas_out, service, shipments, solving
 from services.dispatch.commands import (
     AddShipment,
     CancelShipment,
@@ -40,7 +40,7 @@ def _ctx() -> ServiceContext:
 @problems(blp, 409)
 def solve(problem: dict[str, Any]) -> Any:
     """Solve a self-contained problem and return the checked plan (integrations, tests, benchmarks)."""
-    return service.solve_now(current_principal(), problem)
+    return solving.solve_now(current_principal(), problem)
 
 
 @blp.route("/shipments")

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.dispatch.dayplan import base_vehicle
 from services.dispatch.model import VOLUME_SCALE
 from services.dispatch.routing.problem import Problem, Stop, Vehicle
+from services.dispatch.trips import base_vehicle
 
 
 @dataclass(frozen=True)

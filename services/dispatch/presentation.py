@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.dispatch.dayplan import base_vehicle
 from services.dispatch.model import minutes
 from services.dispatch.routing.solver import BREAK_AFTER_RETURN, BREAK_NOT_OWED, BREAK_ON_ROUTE
+from services.dispatch.trips import base_vehicle
 from shared.clock import LOCAL_TZ
 
 LONG_WAIT_MIN = 20  # a planned wait at a stop this long is printed on the manifest

@@ -17,6 +17,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from services.dispatch import commands
 from services.dispatch.model import COMPARTMENTS, VOLUME_SCALE, minutes
 from services.dispatch.routing import limits
+from services.dispatch.time_ranges import out_of_order
 from shared.repeats import repeats
 from shared.text import Text, TextKeyDict
 
@@ -51,15 +52,6 @@ def _volumes(**kwargs: Any) -> fields.Dict:
         values=fields.Float(validate=validate.Range(min=0, max=VOLUME_MAX)),
         **kwargs,
     )
-
-
-def out_of_order(start: str, end: str, what: str = "window") -> str | None:
-    """Why ``end`` cannot close a ``what`` that opens at ``start`` (HH:MM), or None when it can."""
-    if minutes(end) == minutes(start):
-        return f"the {what} is empty: it opens and closes at {start}; it must end after it starts"
-    if minutes(end) < minutes(start):
-        return f"the {what} ends ({end}) before it starts ({start})"
-    return None
 
 
 def _check_window(window: list[str] | None, field: str) -> None:
@@ -353,7 +345,7 @@ class CompleteIn(Strict):
         return commands.CompleteStop("", "", data["received_by"], tuple(data["exceptions"]))
 
 
-# "~" joins a van's id and its trip number in a day plan ("LC-1~2", dayplan.TRIP_SEPARATOR): a fleet
+# "~" joins a van's id and its trip number in a day plan ("LC-1~2", trips.TRIP_SEPARATOR): a fleet
 # van called "K~2" would read as trip 2 of van K, and "A~2" beside van A would share A's trip id
 FLEET_ID = [ID, validate.Regexp(r"^[^~]*\Z", error="车辆编号不能含 ~（~ 用于区分同车的趟次） (a vehicle id may not contain ~: it marks a van's trips)")]
 

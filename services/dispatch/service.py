@@ -25,17 +25,16 @@ from services.dispatch.commands import (
 from services.dispatch.dayplan import (
     PLAN_HORIZON_DAYS,
     ReplanBasis,
-    base_vehicle,
     day_options,
     day_request,
     not_before,
 )
 from services.dispatch.fleet import vehicle_request
-from services.dispatch.locks import LockProblem, in_user_terms, screen_locks, trip_words
+from services.dispatch.locks import in_user_terms, screen_locks, trip_words
 from services.dispatch.model import SiteInfo
-from services.dispatch.planning import PlanCheckFailed, solve_request, to_problem
+from services.dispatch.planning import to_problem
 from services.dispatch.presentation import published_routes
-from services.dispatch.routing.problem import Problem
+from services.dispatch.trips import base_vehicle
 from shared.auth import Principal
 from shared.clock import LOCAL_TZ, utcnow
 from shared.db import unit_of_work
@@ -43,7 +42,6 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.runtime import ServiceContext
 
 DISPATCHERS = ("dispatcher",)
-SOLVE_MAX_S = 60  # a synchronous solve holds an API worker; long plans go through /plans
 
 
 def site_info(row: Any) -> SiteInfo:
@@ -296,32 +294,6 @@ def replan(ctx: ServiceContext, actor: Principal, cmd: Replan) -> dict[str, Any]
             raise InvalidInput(f"{field}: {reason}", named)
         request["kept_routes"] = [r for r in base["result"]["routes"] if r["vehicle"] in out]
         return _insert_plan(session, actor, day, request, refs, cmd.plan_id)
-
-
-def _screen(request: dict[str, Any], problem: Problem | None = None) -> Problem:
-    """Refuse locks no vehicle could keep, before anything is solved or queued (InvalidInput names them)."""
-    problem = problem or to_problem(request)
-    problems: list[LockProblem] = screen_locks(request, problem)
-    if problems:
-        first = problems[0]
-        raise InvalidInput(f"{first.field}: {first.reason}", {p.field: p.reason for p in problems})
-    return problem
-
-
-def solve_now(actor: Principal, request: dict[str, Any]) -> dict[str, Any]:
-    """A self-contained problem solved synchronously (SolveIn's loaded form) and checked.
-
-    InvalidInput for a time limit over SOLVE_MAX_S or a lock that cannot hold; Conflict if the
-    independent checker refuses the solver's plan (never shown)."""
-    actor.require("dispatcher", "his")
-    if request["options"]["time_limit_s"] > SOLVE_MAX_S:
-        raise InvalidInput(f"a synchronous solve takes at most {SOLVE_MAX_S} s; queue longer ones with POST /api/v1/plans",
-                           {"options.time_limit_s": f"at most {SOLVE_MAX_S}"})  # fmt: skip
-    problem = _screen(request)
-    try:
-        return solve_request(request, problem=problem)
-    except PlanCheckFailed as exc:
-        raise Conflict(f"the solver's plan failed the feasibility check: {exc}") from exc
 
 
 def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dict[str, Any]:

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.dispatch.dayplan import annotate_trips, base_vehicle, screen_vehicle, trip_vehicles
+from services.dispatch.dayplan import screen_vehicle
 from services.dispatch.model import MAX_PARTS, MIN_SPLIT_L, DayStop, SiteInfo, minutes, split_oversized
+from services.dispatch.trips import annotate_trips, base_vehicle, trip_vehicles
 
 SITE = SiteInfo("T01", "一号卫生院", "township", 35.0, 115.9, (("08:00", "11:30"), ("14:00", "17:00")))
 VAN = {"id": "LC-1", "compartments": {"ambient": 2500, "cold": 400}, "shift": ["07:30", "17:30"],

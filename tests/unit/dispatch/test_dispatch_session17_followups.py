@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from services.dispatch.model import VOLUME_SCALE, DayStop, SiteInfo, split_oversized
-from services.dispatch.schemas import BreakIn, VehicleIn, out_of_order
+from services.dispatch.schemas import BreakIn, VehicleIn
+from services.dispatch.time_ranges import out_of_order
 
 SITE = SiteInfo("CW-T03", "大田集镇卫生院", "township", 34.9, 115.9, (("08:00", "11:30"), ("14:00", "17:00")))
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from services.dispatch import service
+from services.dispatch import solving
 from services.dispatch.planning import to_problem
 from services.dispatch.schemas import SolveIn
 from shared.errors import InvalidInput
@@ -62,7 +62,7 @@ def test_any_accepted_request_builds_a_problem(locks: dict[str, str], initial: d
         return
     problem = to_problem(request)  # raises ValueError for a problem the core refuses
     with contextlib.suppress(InvalidInput):  # the lock screen answers a 4xx or nothing, never a crash
-        service._screen(request, problem)
+        solving.screen_request(request, problem)
 
 
 def test_a_lock_refusal_never_prints_a_clock_time_past_24_00() -> None:
@@ -76,6 +76,6 @@ def test_a_lock_refusal_never_prints_a_clock_time_past_24_00() -> None:
     body["stops"][1] = {**body["stops"][1], "lat": 38.5, "window": ["08:00", "09:00"]}  # ~400 km away, closes at 09:00
     request = SolveIn().load(body)
     with pytest.raises(InvalidInput) as refused:
-        service._screen(request)
+        solving.screen_request(request)
     text = " ".join(refused.value.fields.values())
     assert not any(f"{h}:" in text for h in range(24, 72))

@@ -1,6 +1,6 @@
 """A van's fixed cost is reported once per van used, whatever number of trips it makes.
 
-The search gives each of a van's two trips half its fixed cost (dayplan.trip_vehicles); the plan
+The search gives each of a van's two trips half its fixed cost (trips.trip_vehicles); the plan
 reports route costs and ``totals.cost`` with the whole fixed cost charged once, on the van's first
 trip of the day: a van out only in the morning, only in the afternoon or on both trips costs its
 fixed cost once, plus its distance costs. Re-plans that keep the routes of vans already out
@@ -16,15 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.dispatch.dayplan import (
-    annotate_trips,
-    base_vehicle,
-    charge_fixed_once,
-    day_request,
-    merge_kept,
-    trip_vehicles,
-)
+from services.dispatch.dayplan import day_request, merge_kept
 from services.dispatch.model import Shipment, SiteInfo
+from services.dispatch.trips import annotate_trips, base_vehicle, charge_fixed_once, trip_vehicles
 
 SHIFT = {"shift": ["07:30", "17:30"], "max_route_min": 600, "max_km": 400.0,
          "compartments": {"ambient": 2500, "cold": 400, "clean": 1500, "soiled": 1500, "specimen": 60}}  # fmt: skip
