@@ -209,12 +209,6 @@ def cancel_shipment(session: Session, shipment_id: str) -> bool:
     return _changed(done)
 
 
-def pending_shipments(session: Session) -> list[Shipment]:
-    """Shipments waiting for a vehicle, oldest first."""
-    rows = session.execute(select(shipments).where(shipments.c.status == "pending").order_by(shipments.c.created_at))
-    return [_as_shipment(r) for r in rows]
-
-
 def _as_shipment(r: Any) -> Shipment:
     return Shipment(r.id, r.site_code, r.deliver_l, r.pickup_l, r.priority, r.source, r.note,
                     date.fromisoformat(r.deliver_by) if r.deliver_by else None)  # fmt: skip
