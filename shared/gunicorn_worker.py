@@ -10,7 +10,14 @@ tests/deploy/test_graceful_backlog.py reproduces it deterministically.
 
 `DrainingThreadWorker` keeps accepting after SIGTERM until the accept queue has been empty for
 QUIET_S seconds (or DRAIN_LIMIT_S have passed, whichever is first), then shuts down exactly as
-gthread does: no new connections, in-flight requests finish within the graceful timeout. The
+gthread does: no new connections, in-flight requests finish within the graceful timeout.
+
+While draining it accepts everything queued at once, before the loop runs any callback, and once
+more just before it stops. gthread accepts one connection per wake-up, and its main thread can
+be held for up to 2 s by each finished request: gunicorn 27 closes a connection by sending FIN
+and waiting for the client's (gunicorn.util.close_graceful, RFC 9112 section 9.6). Eight clients
+that read their answers one after another held it 4 s, the whole drain limit, and the CI run of
+2026-12-06 (later in the day) lost the last of eight queued connections to a reset. The
 quiet period also covers requests routed in the moment the Service drops the pod (endpoint
 removal reaches every node's proxy a little apart, which is why the pod also has a preStop
 sleep). SIGQUIT and SIGINT still stop at once.
@@ -61,19 +68,32 @@ class DrainingThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         """DRAIN_LIMIT_S, or a fifth of the graceful timeout if that is shorter."""
         return min(DRAIN_LIMIT_S, float(self.cfg.graceful_timeout) / 5)
 
-    def queued(self) -> bool:
-        """Whether a connection waits in any listening socket's accept queue (readable listener)."""
-        ready, _, _ = select.select(self.sockets, [], [], 0)
+    def queued(self, listeners: Any = None) -> bool:
+        """Whether a connection waits in the accept queue of any of `listeners` (default: all)."""
+        ready, _, _ = select.select(self.sockets if listeners is None else listeners, [], [], 0)
         return bool(ready)
 
+    def accept_queued(self) -> None:
+        """Accept every connection now queued, up to worker_connections (each goes to the pool).
+
+        Terminates: every accept, even one that fails (ECONNABORTED), takes a connection off a
+        queue that only the kernel fills, and the count of connections bounds the loop.
+        """
+        for listener in self.sockets:
+            while self.nr_conns < self.worker_connections and self.queued([listener]):
+                self.accept(listener)
+
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        """gthread's event wait; while draining, short waits and the decision when to stop."""
+        """gthread's event wait; while draining, accept all that is queued first, short waits,
+        and the decision when to stop."""
         if self.stop_requested_at is None or not self.alive:
             super().wait_for_and_dispatch_events(timeout)
             return
+        self.accept_queued()
         super().wait_for_and_dispatch_events(min(timeout, POLL_S))
         now = time.monotonic()
         if self.queued():
             self.queue_seen_at = now
         if now - self.queue_seen_at >= QUIET_S or now - self.stop_requested_at >= self.drain_limit_s():
+            self.accept_queued()  # sent before the worker stops listening: answered, not reset
             self.alive = False
