@@ -68,7 +68,7 @@ class SearchConfig:
     ejection_neighbours: int = 30  # ejection candidates: served stops among this many nearest
     elimination_extend: float = 0.25  # after each route removed, keep eliminating this share of the time more
     elimination_cap: float = 0.5  # ... but never past this share of the time
-    elimination_tries: int = 2000  # ruin-and-recreate attempts to empty one route before the next is tried
+    elimination_tries: int = 2000  # tries in a row without fewer stops left out before the next route is tried
     construct_above: int = 250  # above this many stops, build the first plan by our own insertion
     # above this many nodes: accept steps in Python, polish the best now and then (lns.python_path)
     python_accept_above: int = 250
