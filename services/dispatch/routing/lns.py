@@ -330,10 +330,9 @@ class RuinRecreate:
         while missing and time.monotonic() < deadline and stalled < self.config.elimination_tries:
             stalled += 1
             self.iterations += 1
-            cand, _ = self.ruin(routes, extra=len(missing), near=missing if rng.random() < 0.5 else None)
-            pool = self.missing(cand)
-            insert_all(inst, cand, self.order(pool), rng, disabled=disabled, blink=self.config.blink)
-            left = self.missing(cand)
+            cand, removed = self.ruin(routes, extra=len(missing), near=missing if rng.random() < 0.5 else None)
+            left = insert_all(inst, cand, self.order([*missing, *removed]), rng, disabled=disabled,
+                              blink=self.config.blink)
             if left and self.config.ejections:
                 left = self.eject(cand, left, absences, disabled)
             for u in missing:

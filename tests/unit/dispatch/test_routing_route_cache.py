@@ -72,3 +72,34 @@ def test_the_store_keeps_the_most_recently_used_within_its_size(monkeypatch: pyt
     route_cache(inst, 0, [4])  # drops [2], the least recently used
     assert set(inst.route_caches) == {(0, 3), (0, 1), (0, 4)}
     assert route_cache(inst, 1, [1]) is not a  # another vehicle, another cache
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(name=st.sampled_from(["C101", "0", "1", "2"]), salt=st.integers(0, 100_000))
+def test_a_cache_holds_the_earliest_and_latest_starts_and_load_peaks_by_their_definitions(name: str, salt: int) -> None:
+    """RouteCache against its definitions, written out plainly: a[k] the earliest start at seq[k]
+    going forward from the shift start (waiting for the window and the next receiving period),
+    z[k] the latest start that still lets every later stop and the return keep their windows and
+    the shift end, pm/sm the highest load up to and from each position per compartment."""
+    inst = _instance(name)
+    v, routes = random_route(inst, random.Random(salt))
+    route = routes[v]
+    cache = RouteCache(inst, v, route)
+    seq = [0, *route, 0]
+    start, end = inst.shift[v]
+    a = [start]
+    for k in range(1, len(seq)):
+        t = max(inst.early[seq[k]], a[-1] + inst.service[seq[k - 1]] + inst.travel[seq[k - 1]][seq[k]])
+        a.append(insertion.open_from(inst.periods[seq[k]], t) if inst.periods[seq[k]] is not None else t)
+    z = [end] * len(seq)
+    for k in range(len(seq) - 2, -1, -1):
+        x = seq[k]
+        t = min(inst.late[x] if k else end, z[k + 1] - inst.service[x] - inst.travel[x][seq[k + 1]])
+        z[k] = insertion.open_until(inst.periods[x], t) if k and inst.periods[x] is not None else t
+    assert cache.a == a and cache.z == z
+    for c in range(len(inst.cap[v])):
+        loads = [sum(inst.deliver[x][c] for x in route)]
+        for x in route:
+            loads.append(loads[-1] + inst.pickup[x][c] - inst.deliver[x][c])
+        assert cache.pm[c] == [max(loads[: k + 1]) for k in range(len(loads))]
+        assert cache.sm[c] == [max(loads[k:]) for k in range(len(loads))]
