@@ -2,8 +2,10 @@
 
 One model with thousands of stops is slow to build and to search; sectors of a few hundred stops
 solve well and independently. Vehicles are shared out per vehicle type in proportion to the stops of
-each sector that the type can serve, so cold-chain vans go where the cold stops are. Stops dropped in
-their sector get a last chance on the vehicles no sector used.
+each sector that the type can serve, so cold-chain vans go where the cold stops are. The merged day is
+then re-optimised as one (``solve``), or, on days too big for that or short of time, stops dropped in
+their sector get a last chance on the vehicles no sector used; either way every stop left out carries
+the normal path's reason on the final plan (``reasons``: solver._left_out, shortage.py).
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from dataclasses import replace
 import numpy as np
 
 from .problem import PRIORITY_WEIGHT, Problem, Vehicle
-from .screen import drop_penalty_base, screen
-from .shortage import proven_shortage
+from .screen import Screening, drop_penalty_base, screen
 from .solution import Route, Solution, SolveStats, Unassigned
-from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT
+from .timing import RULE_LOCK
 
 MERGE_MAX_STOPS = 4000  # above this, one model of the whole day is too big to re-optimise in memory
 MERGE_SHARE = 0.35  # of the time, for re-optimising the merged plan across sector borders
@@ -133,8 +134,11 @@ def _largest_remainder(weights: list[int], total: int) -> list[int]:
     return counts
 
 
-def solve_by_region(problem: Problem, progress: object = None) -> Solution:
-    """Plan each sector in turn (time shared by stop count), then retry dropped stops on idle vehicles."""
+def solve_by_region(
+    problem: Problem, progress: object = None, *, merge_max_stops: int = MERGE_MAX_STOPS
+) -> Solution:
+    """Plan each sector in turn (time shared by stop count), then re-optimise the merged day (up to
+    ``merge_max_stops`` stops, time permitting) or retry dropped stops on idle vehicles."""
     from .solver import solve
 
     started = time.monotonic()
@@ -142,8 +146,8 @@ def solve_by_region(problem: Problem, progress: object = None) -> Solution:
     sectors = sector_of_stops(problem, opts.region_max_stops)
     shares = share_vehicles(problem, sectors)
     budget = max(0.5, opts.time_limit_s)
-    merge = len(problem.stops) <= MERGE_MAX_STOPS
-    # the merged re-optimisation (or, above MERGE_MAX_STOPS, the mop-up of dropped stops) gets the rest
+    merge = len(problem.stops) <= merge_max_stops
+    # the merged re-optimisation (or, above merge_max_stops, the mop-up of dropped stops) gets the rest
     reserve = (MERGE_SHARE if merge else 0.1) * budget
     routes: list[Route] = []
     unassigned: list[Unassigned] = []
@@ -228,10 +232,16 @@ def _mop_up(problem: Problem, routes: list[Route], unassigned: list[Unassigned],
     from .solver import solve
 
     scr = screen(problem)
-    excluded = scr.excluded
-    retry = [u for u in unassigned if u.stop_id not in excluded]
     used = {r.vehicle_id for r in routes}
     idle = [v.id for v in problem.vehicles if v.id not in used]
+    # a locked stop rides only with its own vehicle: retried only when that vehicle is idle (the
+    # subproblem drops locks to vehicles it leaves out, which would free the stop to ride with any)
+    locked = problem.locked_vehicle_of()
+    retry = [
+        u
+        for u in unassigned
+        if u.stop_id not in scr.excluded and (u.stop_id not in locked or locked[u.stop_id] in idle)
+    ]
     left = budget - (time.monotonic() - started)
     served: set[str] = set()
     if retry and idle and left >= 0.2:
@@ -240,25 +250,34 @@ def _mop_up(problem: Problem, routes: list[Route], unassigned: list[Unassigned],
         extra = solve(sub)
         served = {sid for r in extra.routes for sid in r.stop_ids}
         routes = routes + list(extra.routes)
-    final: list[Unassigned] = []
-    by_id = {stop.id: stop for stop in problem.stops}
+    return routes, reasons(problem, scr, routes, [u for u in unassigned if u.stop_id not in served])
+
+
+def reasons(
+    problem: Problem, scr: Screening, routes: list[Route], left: list[Unassigned]
+) -> list[Unassigned]:
+    """Why each stop of ``left`` is not in the final plan ``routes``, by the normal path's rule
+    (solver.assemble and solver._left_out, shortage.py) on the whole day, never a sector's view:
+    a screened-out stop keeps the rule no vehicle could serve it under; a locked stop its sector could
+    not fit on its locked vehicle keeps that (``lock``); any other is ``time_limit`` only when it still
+    fits ``routes`` under every rule, else a proven shortage or the rule that keeps it off every route.
+    ``problem`` is the prepared whole day; ``left`` what the sectors (and the mop-up) left out."""
+    from .solver import _left_out, _proof
+
+    node, vpos = problem.stop_node(), problem.vehicle_index()
+    plan = {vpos[r.vehicle_id]: tuple(node[sid] for sid in r.stop_ids) for r in routes}
+    locked = problem.locked_vehicle_of()
+    # the search for a fit shares one budget across stops, as in solver.assemble
+    budget = time.monotonic() + min(2.0, max(0.3, 0.1 * problem.options.time_limit_s))
     proofs: dict[int, str | None] = {}
-    for u in unassigned:
-        if u.stop_id in served:
-            continue
-        if u.stop_id in excluded:
-            final.append(Unassigned(u.stop_id, excluded[u.stop_id], scr.rules.get(u.stop_id, "")))
-        elif u.rule in (RULE_TIME_LIMIT, RULE_LOCK):
-            final.append(u)
+    out: list[Unassigned] = []
+    for u in left:
+        k = node[u.stop_id] - 1
+        if u.stop_id in scr.excluded:
+            out.append(Unassigned(u.stop_id, scr.excluded[u.stop_id], scr.rules.get(u.stop_id, "")))
+        elif u.stop_id in locked and u.rule == RULE_LOCK:
+            out.append(u)
         else:
-            # A sector's shortage (or a sector-level reason such as no cold van in this sector) is no
-            # proof for the whole fleet: claim a shortage only when the whole day proves one.
-            priority = by_id[u.stop_id].priority
-            if priority not in proofs:
-                proofs[priority] = proven_shortage(problem, scr.active, priority)
-            proof = proofs[priority]
-            final.append(Unassigned(u.stop_id, f"{proof}; the sector split left it out" if proof else
-                                    "left out by the search within its time limit (split by sectors), with no "
-                                    "proof that the fleet is short: a longer time limit may serve it",
-                                    RULE_SHORTAGE if proof else RULE_TIME_LIMIT))
-    return routes, final
+            proof = _proof(proofs, problem, scr, problem.stops[k].priority)
+            out.append(_left_out(problem, scr, plan, k, proof, budget))
+    return out
