@@ -204,6 +204,35 @@ def _ref(stop: DayStop) -> dict[str, Any]:
             "receiving_hours": [list(h) for h in site.receiving_hours]}  # fmt: skip
 
 
+# Why no stop carries a shipment (request.unplanned_shipments and the plan result's unassigned): the
+# ``rule`` codes, read by machines as the solver's rules are (routing/timing.py RULE_*).
+SITE_UNKNOWN = "site_unknown"
+SITE_INACTIVE = "site_inactive"
+SITE_IS_HUB = "site_is_hub"
+NOTHING_TO_MOVE = "nothing_to_move"  # at an active site, but nothing to drop or collect
+
+
+def unplanned_shipments(shipments: Iterable[Shipment], sites: Iterable[SiteInfo]) -> list[dict[str, Any]]:
+    """Each shipment no stop carries, with its site, ``rule`` and why (Chinese first, then English).
+
+    A shipment rides only to an active site other than the hub that dispatch has heard of
+    (model.build_day_stops), and only with something to drop or collect."""
+    by_code = {s.code: s for s in sites}
+    out: list[dict[str, Any]] = []
+    for x in shipments:
+        site, code = by_code.get(x.site_code), x.site_code
+        if site is None:
+            rule, why = SITE_UNKNOWN, f"收货单位 {code} 未知 (site {code} is unknown to dispatch)"
+        elif not site.active:
+            rule, why = SITE_INACTIVE, f"收货单位 {code} 未启用 (site {code} is inactive)"
+        elif site.is_hub:
+            rule, why = SITE_IS_HUB, f"{code} 是物流中心本身 (site {code} is the hub, where routes start)"
+        else:
+            rule, why = NOTHING_TO_MOVE, "没有需要送达或收回的货物 (nothing to deliver or collect)"
+        out.append({"shipment_id": x.id, "site": code, "rule": rule, "reason": why})
+    return out
+
+
 def usable_compartments(trips: Iterable[Mapping[str, Any]], largest: Mapping[str, float]) -> dict[str, float]:
     """The biggest compartment of each kind among the trips that plan the day (litres), never more
     than ``largest`` (the active fleet's); a kind none of them has is left out."""
@@ -238,7 +267,8 @@ def day_request(
     run as trips (``trip_vehicles``).
     With a re-plan's ``basis`` the stops are ``replan_stops`` and the gone stops keep their base
     references. ``request["late_shipments"]`` lists the shipments carried after their deliver-by day,
-    ``request["unplanned_shipments"]`` those no stop can carry (their site inactive or unknown), with why.
+    ``request["unplanned_shipments"]`` those no stop can carry (``unplanned_shipments``: their site
+    inactive, unknown or the hub), with a rule code and why; the plan result lists them as unassigned.
     Raises ValueError("no hub") when no hub site is known.
     """
     all_sites = list(sites)
@@ -279,8 +309,7 @@ def day_request(
         "locked_routes": [],
         "left_out": [{"vehicle": lo.vehicle_id, "field": lo.field, "reason": lo.reason} for lo in left_out],
         "late_shipments": late_shipments(day, stops, carried),
-        "unplanned_shipments": [{"shipment_id": x.id, "site": x.site_code, "reason": f"收货单位 {x.site_code} 未启用或未知 "
-                                 f"(site {x.site_code} is inactive or unknown to dispatch)"} for x in carried if x.id not in on],
+        "unplanned_shipments": unplanned_shipments([x for x in carried if x.id not in on], all_sites),
     }
     refs = {s.stop_id: _ref(s) for s in stops}
     if basis is not None:  # the routes of vehicles out and the stops confirmed keep what they carried

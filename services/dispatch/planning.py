@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from services.dispatch.dayplan import SITE_INACTIVE
 from services.dispatch.model import (  # volumes: whole millilitres, exact for 0.001 L steps
     VOLUME_SCALE,
     minutes,
@@ -136,7 +137,9 @@ def _vehicle(v: Mapping[str, Any]) -> Vehicle:
 
 
 def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) -> dict[str, Any]:
-    """The plan JSON for a checked solution."""
+    """The plan JSON for a checked solution. ``unassigned`` lists the stops left out and the day's
+    shipments no stop carries (``unplanned``); ``status`` is "solved" when nothing is left out, else
+    "partial" when some stop is served and "infeasible" when none is."""
     names = {s["id"]: s.get("name") for s in request["stops"]}
     routes: list[dict[str, Any]] = []
     for route in solution.routes:
@@ -165,14 +168,13 @@ def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) ->
             }
         )
     served = sum(len(r["stops"]) for r in routes)
-    if not request["stops"] or not solution.unassigned:
-        status = "solved"
-    else:
-        status = "partial" if served else "infeasible"
+    unassigned = [{"id": u.stop_id, "reason": u.reason, "rule": u.rule} for u in solution.unassigned]
+    unassigned += unplanned(request)
+    status = "solved" if not unassigned else "partial" if served else "infeasible"
     return {
         "status": status,
         "routes": routes,
-        "unassigned": [{"id": u.stop_id, "reason": u.reason, "rule": u.rule} for u in solution.unassigned],
+        "unassigned": unassigned,
         "objective": solution.objective,
         "totals": {
             "vehicles": solution.vehicles_used,
@@ -191,6 +193,23 @@ def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) ->
         },
         "checked": True,
     }
+
+
+def unplanned(request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The day's shipments no stop carries (``request["unplanned_shipments"]``, dayplan.unplanned_shipments)
+    as entries of the plan's ``unassigned``: ``id`` the shipment's (no stop has it), its ``rule`` code
+    (``site_inactive``, ``site_unknown`` ...) and reason, the ``shipment_id`` and ``site``. Requests
+    queued before shipments had a rule say ``site_inactive`` (their reason: inactive or unknown)."""
+    return [
+        {
+            "id": x["shipment_id"],
+            "reason": x["reason"],
+            "rule": x.get("rule") or SITE_INACTIVE,
+            "shipment_id": x["shipment_id"],
+            "site": x["site"],
+        }
+        for x in request.get("unplanned_shipments") or ()
+    ]
 
 
 def solve_request(
