@@ -39,8 +39,9 @@ def _ctx() -> ServiceContext:
 @blp.response(200, schemas_out.SolvedOut)
 @problems(blp, 409)
 def solve(problem: dict[str, Any]) -> Any:
-    """Solve a self-contained problem and return the checked plan (integrations, tests, benchmarks)."""
-    return solving.solve_now(current_principal(), problem)
+    """Solve a self-contained problem and return the checked plan (integrations, tests, benchmarks);
+    each route names its break rule by ``break_code`` (and in English, ``break_note``)."""
+    return presentation.with_break_codes(solving.solve_now(current_principal(), problem))
 
 
 @blp.route("/shipments")
@@ -174,11 +175,13 @@ def complete(cmd: CompleteStop, plan_id: str, stop_id: str) -> Any:
 
 
 @blp.route("/plans/<plan_id>/manifests/<vehicle_id>")
+@blp.arguments(schemas.LanguageQuery, location="query")
 @blp.response(200, schemas_out.ManifestOut)
 @problems(blp, 404)
-def manifest(plan_id: str, vehicle_id: str) -> Any:
-    """One vehicle's driver manifest: per stop priority, notes, items, site details, times; driver and vehicle."""
-    return reads.manifest(_ctx(), current_principal(), plan_id, vehicle_id)
+def manifest(args: dict[str, Any], plan_id: str, vehicle_id: str) -> Any:
+    """One vehicle's driver manifest: per stop priority, notes, items, site details, times; driver and
+    vehicle. Its labels (priority, break rules) are in ``?lang=`` (zh by default, en); codes stay the same."""
+    return reads.manifest(_ctx(), current_principal(), plan_id, vehicle_id, args["lang"])
 
 
 @blp.route("/days/<day>/stops")

@@ -11,11 +11,22 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.dispatch.model import minutes
-from services.dispatch.routing.solver import BREAK_AFTER_RETURN, BREAK_NOT_OWED, BREAK_ON_ROUTE
+from services.dispatch.routing.solver import BREAK_CODES, BREAK_NOTES
 from services.dispatch.trips import base_vehicle
 from shared.clock import LOCAL_TZ
 
 LONG_WAIT_MIN = 20  # a planned wait at a stop this long is printed on the manifest
+LANGUAGES = ("zh", "en")  # a label's language: TERMS pairs are (zh, en); zh-CN first, English on request
+BETWEEN_TRIPS = "break_between_trips"  # a van's break between two trips of its day (trips.py): not the solver's
+BREAK_NOTE_CODES = (*BREAK_CODES, BETWEEN_TRIPS)  # every break code a plan or a manifest may carry
+_CODE_OF_SENTENCE = {sentence: code for code, sentence in BREAK_NOTES.items()}  # plans stored before codes
+
+
+def _sentence(code: str) -> str:
+    """The solver's English sentence of a break code, as a label (capitalised)."""
+    text = BREAK_NOTES[code]
+    return text[:1].upper() + text[1:]
+
 
 # The words the dispatch pages (board and manifest) and the API's labels use, [Chinese, English]
 # per term: one table, so a term is the same word on every page and in both languages. The pages
@@ -60,17 +71,63 @@ TERMS: dict[str, dict[str, tuple[str, str]]] = {
         "not_enough_vehicles": ("车辆不足", "Not enough vehicles"),
         "time_limit": ("时限内未找到方案（延长求解时间可安排）", "Search ran out of time (a longer limit would serve it)"),
         "no_vehicles": ("没有可用车辆", "No vehicles"),
+        # a shipment no stop carries (dayplan.py SITE_UNKNOWN, SITE_INACTIVE, SITE_IS_HUB, NOTHING_TO_MOVE)
+        "site_unknown": ("收货单位未知", "Site unknown to dispatch"),
+        "site_inactive": ("收货单位未启用", "Site inactive"),
+        "site_is_hub": ("收货单位是物流中心本身", "The site is the hub itself"),
+        "nothing_to_move": ("没有需要送达或收回的货物", "Nothing to deliver or collect"),
     },
-    # Which break rule a route followed: the solver's sentence (routing/solver.py) is the English.
+    # Which break rule a route followed, by its code (routing/solver.py BREAK_CODES; the English is the
+    # solver's sentence), and a van's break between its trips ({start}/{end}: back at the hub, out again).
     "break_note": {
-        BREAK_ON_ROUTE: ("午休在途中，在休息时段和工作时间内", BREAK_ON_ROUTE),
-        BREAK_AFTER_RETURN: ("午休前已回中心：午休在物流中心，本趟之后", BREAK_AFTER_RETURN),
-        BREAK_NOT_OWED: ("无需午休：休息时段在工作时间内放不下", BREAK_NOT_OWED),
+        "break_on_route": ("午休在途中，在休息时段和工作时间内", _sentence("break_on_route")),
+        "break_before_departure": ("午休在出发前，于物流中心，在休息时段和工作时间内", _sentence("break_before_departure")),
+        "break_after_return": ("午休前已回中心：午休在物流中心，本趟之后", _sentence("break_after_return")),
+        "break_not_owed_short_window": ("无需午休：休息时段在工作时间内放不下", _sentence("break_not_owed_short_window")),
+        "break_not_owed_outside_working_time": ("无需午休：休息时段完全在工作时间之外",
+                                                _sentence("break_not_owed_outside_working_time")),
+        BETWEEN_TRIPS: ("午休与装货在物流中心 {start}–{end}", "Break and reload at the hub {start}–{end}"),
     },
     # A trip of a van's day ({n} its number) and the joiners of lists, per language.
     "pattern": {"trip": ("第{n}趟", "Trip {n}"), "list": ("、", ", "), "clauses": ("；", "; "), "parts": ("，", ", ")},
 }  # fmt: skip
 PRIORITY_LABELS = {int(level): zh for level, (zh, _en) in TERMS["priority"].items()}  # the API's priority_label
+
+
+def label(kind: str, key: str, lang: str = "zh", **values: str) -> str:
+    """A term in one language ("zh" or "en"), its {placeholders} filled; the key itself if the table lacks it."""
+    pair = TERMS[kind].get(key)
+    return (pair[LANGUAGES.index(lang)] if pair else key).format(**values)
+
+
+def break_code(route: Mapping[str, Any]) -> str:
+    """A plan route's break code (BREAK_CODES); a plan stored before codes has only the solver's sentence."""
+    return str(route.get("break_code") or _CODE_OF_SENTENCE.get(route.get("break_note") or "", ""))
+
+
+def with_break_codes(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """A plan (or a solve's answer) whose every route carries its ``break_code`` (routing README, breaks)."""
+    result = plan.get("result") if "result" in plan else plan
+    if not isinstance(result, Mapping) or "routes" not in result:
+        return dict(plan)
+    routes = [{**r, "break_code": break_code(r)} for r in result["routes"]]
+    if "result" in plan:
+        return {**plan, "result": {**result, "routes": routes}}
+    return {**plan, "routes": routes}
+
+
+def break_notes(legs: list[Mapping[str, Any]], lang: str = "zh") -> list[dict[str, Any]]:
+    """A van's break rules of the day in trip order: each leg's (``code``, ``trip``) and, between two trips,
+    ``break_between_trips`` with the hub time (``start``, ``end`` HH:MM); ``label`` in ``lang``."""
+    notes: list[dict[str, Any]] = []
+    for k, leg in enumerate(legs):
+        if code := break_code(leg):
+            notes.append({"code": code, "trip": leg.get("trip", 1), "start": None, "end": None})
+        if k + 1 < len(legs):
+            hub = {"start": leg["end"], "end": legs[k + 1]["start"]}
+            notes.append({"code": BETWEEN_TRIPS, "trip": leg.get("trip", 1), **hub})
+    times = ({"start": n["start"] or "", "end": n["end"] or ""} for n in notes)
+    return [{**n, "label": label("break_note", n["code"], lang, **t)} for n, t in zip(notes, times, strict=True)]
 
 
 def eta(day: date, hhmm_text: str) -> str:
@@ -147,6 +204,7 @@ def manifest(
     shipments: Mapping[str, Mapping[str, Any]],
     sites: Mapping[str, Mapping[str, Any]],
     item_names: Mapping[str, Mapping[str, str]],
+    lang: str = "zh",
 ) -> dict[str, Any] | None:
     """One vehicle's driver manifest (司机配送单), or None when the vehicle has no route on the plan.
 
@@ -154,12 +212,14 @@ def manifest(
     listed in order. Per stop: sequence and trip, site name/address/phone/receiving hours, priority (紧急 …), notes,
     the items and quantities to drop (and litres per compartment to drop and collect), the rounds,
     arrival, start and the planned wait when it is at least LONG_WAIT_MIN minutes; a split load's
-    part ("2/3"). The header names the vehicle and its driver.
+    part ("2/3"). The header names the vehicle and its driver. Labels (``priority_label``, ``break_note``:
+    the break rules of ``break_notes`` joined) are in ``lang`` ("zh" or "en"); the codes in any language.
     """
     legs = [r for r in (plan.get("result") or {}).get("routes", []) if vehicle_id in (r["vehicle"], r.get("vehicle_id"))]
     if not legs:
         return None
     refs = plan["stop_refs"]
+    notes = break_notes(legs, lang)
     stops = []
     for seq, stop in enumerate([s for leg in legs for s in leg["stops"]], start=1):
         ref = refs.get(stop["id"], {})
@@ -171,7 +231,7 @@ def manifest(
             "sequence": seq, "trip": stop.get("trip", 1), "stop_id": stop["id"], "site_code": ref.get("site", stop["id"]),
             "name": ref.get("name") or stop.get("name"), "address": site.get("address"), "phone": site.get("phone"),
             "receiving_hours": ref.get("receiving_hours") or [], "priority": priority,
-            "priority_label": PRIORITY_LABELS.get(priority, str(priority)),
+            "priority_label": label("priority", str(priority), lang),
             "notes": [s["note"] for s in carried if s.get("note")],
             "shipments": [{"id": s["id"], "items": _items(s, item_names), "deliver_l": s.get("deliver_l", {}),
                            "pickup_l": s.get("pickup_l", {})} for s in carried],
@@ -184,8 +244,7 @@ def manifest(
         "plan_id": plan["id"], "date": plan["date"], "status": plan["status"], "vehicle_id": vehicle_id,
         "vehicle_name": (vehicle or {}).get("name"), "driver": (vehicle or {}).get("driver"),
         "start": legs[0]["start"], "end": legs[-1]["end"], "break": legs[0].get("break"),
-        "break_note": "; ".join([n for n in (leg.get("break_note") for leg in legs) if n] + [
-            f"午休与装货在物流中心 {a['end']}–{b['start']} (break and reload at the hub)" for a, b in zip(legs, legs[1:], strict=False)]),
+        "break_note": label("pattern", "clauses", lang).join(n["label"] for n in notes), "break_notes": notes,
         "distance_km": round(sum(leg["distance_km"] for leg in legs), 2),
         "trips": [{"trip": leg.get("trip", 1), "start": leg["start"], "end": leg["end"], "load_out": leg.get("load_out", {}),
                    "distance_km": leg["distance_km"], "stops": len(leg["stops"])} for leg in legs],

@@ -1,6 +1,7 @@
 """Dispatch's read use cases: plans as each caller may see them, manifests, comparisons, publish previews.
 
-Read-only; SQL lives in store.py / queries.py, shaping in presentation.py.
+Read-only; SQL lives in store.py / queries.py (one exception: ``_late_shipments`` reads a single member
+of the plans' requests for the plan list), shaping in presentation.py.
 """
 
 from __future__ import annotations
@@ -8,8 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from services.dispatch import queries, store
-from services.dispatch.presentation import compare, for_site, published_routes
+from services.dispatch.presentation import compare, for_site, published_routes, with_break_codes
 from services.dispatch.presentation import manifest as build_manifest
 from services.dispatch.service import DISPATCHERS, closed_shipments, get_plan
 from shared.auth import Principal
@@ -19,13 +23,16 @@ from shared.runtime import ServiceContext
 
 def plan_for(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict[str, Any]:
     """A plan as the caller may see it: whole for county-wide roles, one site's stops for a storekeeper."""
-    plan = get_plan(ctx, plan_id)
+    plan = with_break_codes(get_plan(ctx, plan_id))
     scope = actor.site_scope()
     return plan if scope is None else for_site(plan, scope)
 
 
-def manifest(ctx: ServiceContext, actor: Principal, plan_id: str, vehicle_id: str) -> dict[str, Any]:
-    """One vehicle's driver manifest (presentation.manifest). NotFound when it has no route on the plan."""
+def manifest(
+    ctx: ServiceContext, actor: Principal, plan_id: str, vehicle_id: str, lang: str = "zh"
+) -> dict[str, Any]:
+    """One vehicle's driver manifest (presentation.manifest), labelled in ``lang`` ("zh" or "en").
+    NotFound when it has no route on the plan."""
     actor.require(*DISPATCHERS)
     plan = get_plan(ctx, plan_id)
     if plan["result"] is None:
@@ -39,7 +46,7 @@ def manifest(ctx: ServiceContext, actor: Principal, plan_id: str, vehicle_id: st
         codes = [line.get("item_code") for s in shipments.values() for line in s.get("lines") or [] if line.get("item_code")]
         names = store.item_names(session, codes)
         sites = {r.code: dict(r.snapshot) for r in store.site_rows(session)}
-    out = build_manifest(plan, vehicle_id, vehicle, shipments, sites, names)
+    out = build_manifest(plan, vehicle_id, vehicle, shipments, sites, names, lang)
     if out is None:
         raise NotFound(f"vehicle {vehicle_id} has no route on plan {plan_id}")
     return out
@@ -91,13 +98,28 @@ def publish_preview(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict
 
 
 def plans_for(ctx: ServiceContext, actor: Principal, day: date | None) -> list[dict[str, Any]]:
-    """Plans newest first (of one day when given); a storekeeper gets them without routes (those
-    name other sites' stops): they read their own site's stops through ``plan_for``."""
+    """Plans newest first (of one day when given), each with the shipments it carries after their
+    deliver-by day (``late_shipments``, dayplan.late_shipments: shipment_id, deliver_by, site, stop);
+    a storekeeper gets them without routes (those name other sites' stops) and with their own
+    site's late shipments only: they read their own site's stops through ``plan_for``."""
     with ctx.factory() as session:
         rows = queries.list_plans(session, day.isoformat() if day else None)
-    if actor.site_scope() is not None:
-        return [{**row, "result": None} for row in rows]
-    return rows
+        late = _late_shipments(session, [r["id"] for r in rows])
+    scope = actor.site_scope()
+    if scope is not None:
+        own = {plan_id: [x for x in shipments if x.get("site") == scope] for plan_id, shipments in late.items()}
+        return [{**row, "result": None, "late_shipments": own.get(row["id"], [])} for row in rows]
+    return [with_break_codes({**row, "late_shipments": late.get(row["id"], [])}) for row in rows]
+
+
+def _late_shipments(session: Session, plan_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Plan id -> the late shipments its request recorded (only that member of each request is read:
+    a county day's request is hundreds of KB). A plan made before they were recorded has none."""
+    if not plan_ids:
+        return {}
+    member = store.plans.c.request["late_shipments"]
+    rows = session.execute(select(store.plans.c.id, member).where(store.plans.c.id.in_(plan_ids)))
+    return {plan_id: list(late or []) for plan_id, late in rows}
 
 
 def completions_for(ctx: ServiceContext, actor: Principal, plan_id: str) -> list[dict[str, Any]]:

@@ -15,8 +15,10 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from services.dispatch import commands
-from services.dispatch.model import COMPARTMENTS, VOLUME_SCALE, minutes
+from services.dispatch.model import COMPARTMENTS, minutes
 from services.dispatch.routing import limits
+from services.dispatch.schemas_volumes import VOLUME_MAX as VOLUME_MAX  # litres, re-exported
+from services.dispatch.schemas_volumes import volumes
 from services.dispatch.time_ranges import out_of_order
 from shared.repeats import repeats
 from shared.text import Text, TextKeyDict
@@ -26,7 +28,6 @@ ID = validate.Length(min=1, max=60)
 MONEY_SCALE = 100  # fen per yuan (planning.py); volumes: model.VOLUME_SCALE millilitres per litre
 FIXED_COST_MAX = limits.FIXED_COST_MAX / MONEY_SCALE  # yuan
 COST_PER_KM_MAX = limits.COST_PER_KM_MAX / MONEY_SCALE  # yuan per km
-VOLUME_MAX = min(100_000, limits.DEMAND_MAX // VOLUME_SCALE, limits.CAPACITY_MAX // VOLUME_SCALE)  # litres
 SERVICE_MAX_MIN = min(600, limits.SERVICE_MAX // 60)
 # Every stop lies within this great-circle distance of the depot (a county's day, not a continent):
 # with circuity <= CIRCUITY_MAX and speed >= 5 km/h no arc exceeds the core's ARC_DISTANCE_MAX and
@@ -44,14 +45,6 @@ class Strict(Schema):
 
 def _window_field(**kwargs: Any) -> fields.List:
     return fields.List(fields.String(validate=HHMM), validate=validate.Length(equal=2, error="[start, end]"), **kwargs)
-
-
-def _volumes(**kwargs: Any) -> fields.Dict:
-    return fields.Dict(
-        keys=fields.String(validate=validate.OneOf(COMPARTMENTS, error="unknown compartment; one of {choices}")),
-        values=fields.Float(validate=validate.Range(min=0, max=VOLUME_MAX)),
-        **kwargs,
-    )
 
 
 def _check_window(window: list[str] | None, field: str) -> None:
@@ -93,7 +86,7 @@ class VehicleIn(Strict):
     """One vehicle: compartments in litres, shift, break, costs."""
 
     id = Text(required=True, validate=ID)
-    compartments = _volumes(required=True, validate=validate.Length(min=1))
+    compartments = volumes(required=True, validate=validate.Length(min=1))
     shift = _window_field(required=True)
     break_ = fields.Nested(BreakIn, data_key="break", load_default=None, allow_none=True)
     fixed_cost = fields.Float(load_default=0, validate=validate.Range(min=0, max=FIXED_COST_MAX))
@@ -116,8 +109,8 @@ class StopIn(Strict):
     windows = fields.List(_window_field(), load_default=None, allow_none=True, validate=validate.Length(min=1, max=6),
                           metadata={"description": "receiving periods (a lunch closure is the gap between two)"})
     service_min = fields.Float(load_default=5, validate=validate.Range(min=0, max=SERVICE_MAX_MIN))
-    deliver = _volumes(load_default=dict)
-    pickup = _volumes(load_default=dict)
+    deliver = volumes(load_default=dict)
+    pickup = volumes(load_default=dict)
     priority = fields.Integer(load_default=1, validate=validate.Range(min=0, max=3))
     name = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
@@ -254,8 +247,8 @@ class ShipmentIn(Strict):
     """A dispatcher's hand-made shipment."""
 
     site_code = Text(required=True, upper=True, validate=ID)
-    deliver = _volumes(load_default=dict)
-    pickup = _volumes(load_default=dict)
+    deliver = volumes(load_default=dict)
+    pickup = volumes(load_default=dict)
     priority = fields.Integer(load_default=2, validate=validate.Range(min=0, max=3))
     deliver_by = fields.Date(load_default=None, allow_none=True)
     note = Text(load_default=None, allow_none=True, multiline=True, validate=validate.Length(max=500))
@@ -327,6 +320,12 @@ class ReplanIn(Strict):
         return commands.Replan("", data["locks"], tuple(data["locked_routes"]), tuple(data["vehicles_out"]), data["time_limit_s"])
 
 
+class LanguageQuery(Strict):
+    """Which language an answer's labels speak (presentation.TERMS): zh-CN first, English on request."""
+
+    lang = fields.String(load_default="zh", validate=validate.OneOf(("zh", "en")))
+
+
 class PlanQuery(Strict):
     """Plan list filter."""
 
@@ -355,7 +354,7 @@ class VehicleRowIn(Strict):
 
     id = Text(required=True, validate=FLEET_ID)
     name = Text(required=True, validate=validate.Length(min=1, max=100))
-    compartments_l = _volumes(required=True, validate=validate.Length(min=1))
+    compartments_l = volumes(required=True, validate=validate.Length(min=1))
     shift_start = fields.String(load_default="07:30", validate=HHMM)
     shift_end = fields.String(load_default="17:30", validate=HHMM)
     break_start = fields.String(load_default="11:30", allow_none=True, validate=HHMM)

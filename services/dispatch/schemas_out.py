@@ -43,8 +43,22 @@ class PlanOut(Schema):
     request = fields.Dict()
 
 
+class LateShipmentOut(Schema):
+    """A shipment a plan carries after its deliver-by day (dayplan.late_shipments)."""
+
+    shipment_id = fields.String(required=True)
+    deliver_by = fields.String(required=True, metadata={"description": "ISO date, before the plan's day"})
+    site = fields.String(required=True)
+    stop = fields.String(
+        metadata={"description": "the plan's stop carrying it (absent in a publish preview)"}
+    )
+
+
 class PlanSummaryOut(PlanOut):
-    """A plan in a list: without the bulky request and stop references."""
+    """A plan in a list: without the bulky request and stop references, with its late shipments."""
+
+    late_shipments = fields.List(fields.Nested(LateShipmentOut), metadata={"description": "carried after their "
+                                 "deliver-by day (a storekeeper: their own site's)"})  # fmt: skip
 
     class Meta:
         exclude = ("request", "stop_refs")
@@ -133,6 +147,8 @@ class PublishPreviewOut(OpenSchema):
     stops = fields.Integer()
     closed_shipments = fields.List(fields.String(), metadata={"description": "cancelled or delivered since the plan "
                                    "was made: publishing is refused until a re-plan"})  # fmt: skip
+    late_shipments = fields.List(fields.Nested(LateShipmentOut), metadata={"description": "carried after their "
+                                 "deliver-by day: the publish confirmation lists them"})  # fmt: skip
 
 
 class PublishedOut(OpenSchema):
@@ -159,6 +175,18 @@ class CompletionOut(OpenSchema):
     exceptions = fields.List(fields.Raw())
 
 
+class BreakNoteOut(Schema):
+    """A break rule a van's day followed: its code (presentation.BREAK_NOTE_CODES) and label."""
+
+    code = fields.String(required=True)
+    trip = fields.Integer(required=True)
+    start = fields.String(
+        allow_none=True, metadata={"description": "break_between_trips: back at the hub (HH:MM)"}
+    )
+    end = fields.String(allow_none=True, metadata={"description": "break_between_trips: out again (HH:MM)"})
+    label = fields.String(required=True, metadata={"description": "in ?lang= (zh by default, en)"})
+
+
 class ManifestOut(OpenSchema):
     """One vehicle's driver manifest: its stops in order with what to hand over and collect."""
 
@@ -168,6 +196,13 @@ class ManifestOut(OpenSchema):
     driver = fields.String(allow_none=True)
     start = fields.String(allow_none=True)
     end = fields.String(allow_none=True)
+    break_note = fields.String(
+        metadata={
+            "description": "the break rules of break_notes, labelled and joined in ?lang= "
+            "(as each stop's priority_label)"
+        }
+    )
+    break_notes = fields.List(fields.Nested(BreakNoteOut))
     stops = fields.List(fields.Dict(), required=True)
 
 

@@ -6,7 +6,8 @@ and scripts; this one walks what the scripts render from a solved plan (the two-
 test_dispatch_board_trips, plus an urgent order, with the rounds due that day). In English every
 text and translatable attribute may hold Chinese only where it is data (site names, addresses,
 notes, item, vehicle and driver names); in Chinese the priority and trip words on the board and on
-the manifest are the terms table's.
+the manifest are the terms table's. The break rules are labelled by their code (board and manifest,
+either language), and the publish confirmation names the shipments the plan carries late.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from services.dispatch import service
 from services.dispatch.presentation import TERMS
 from shared.runtime import ServiceContext
 from tests.browser.test_dispatch_board_trips import DISPATCHER, VAN, base_url, trips_dispatch
@@ -130,3 +132,66 @@ def test_english_board_and_manifest_have_no_chinese_labels_and_both_pages_use_th
     normal_zh, urgent_b_zh, trips_zh = board_terms()
     assert set(normal_zh) == {TERMS["priority"]["1"][0]} and set(urgent_b_zh) == set(urgent_zh)
     assert trips_zh == trips_m_zh == ["第1趟", "第2趟"]
+
+
+def _session_script(lang: str | None) -> str:
+    session = {"token": DISPATCHER["Authorization"].removeprefix("Bearer "), "role": "dispatcher",
+               "roles": ["dispatcher"], "site": None, "name": "d", "subject": "d", "demo": True}  # fmt: skip
+    script = f"sessionStorage.setItem('hub.session', {json.dumps(json.dumps(session))});"
+    return script + (
+        f"if (!localStorage.getItem('hub.lang')) localStorage.setItem('hub.lang', '{lang}');" if lang else ""
+    )
+
+
+def test_break_rules_are_labelled_by_code_and_the_publish_confirmation_names_late_shipments(
+    page: Page, trips_dispatch: tuple[ServiceContext, str]
+) -> None:
+    """Runs after the test above on the same service: its van is stood down for an afternoon van whose
+    shift (13:00-17:30) leaves too little of the 11:30-13:30 window for its 45-minute break: no break
+    is owed, so its route card says so (break_not_owed_short_window). An order due today rides late."""
+    url = trips_dispatch[1]
+    van = next(v for v in _call(url + "/api/v1/vehicles") if v["id"] == VAN)
+    keys = ("id", "name", "driver", "fixed_cost", "cost_per_km", "compartments_l", "shift_start", "shift_end",
+            "break_start", "break_end", "break_min")  # fmt: skip
+    _put(url + "/api/v1/vehicles", {**{k: van[k] for k in keys}, "active": False})
+    _put(url + "/api/v1/vehicles", {**{k: van[k] for k in keys}, "id": "NOON-VAN", "shift_start": "13:00"})
+    late = _call(url + "/api/v1/shipments", {"site_code": "CW-T03", "deliver": {"ambient": 10},
+                                             "deliver_by": service.today().isoformat(), "note": "迟到测试"})  # fmt: skip
+    plan = _call(url + "/api/v1/plans", {"time_limit_s": 1, "workers": 1})
+    deadline = time.monotonic() + 60
+    while _call(f"{url}/api/v1/plans/{plan['id']}/progress")["status"] != "solved":
+        assert time.monotonic() < deadline, "the worker did not solve the plan within 60 s"
+        time.sleep(0.3)
+    [route] = _call(f"{url}/api/v1/plans/{plan['id']}")["result"]["routes"]
+    assert route["vehicle"] == "NOON-VAN" and route["break_code"] == "break_not_owed_short_window"
+    zh_note, en_note = TERMS["break_note"]["break_not_owed_short_window"]
+
+    page.add_init_script(_session_script(None))  # Chinese, the pages' first language
+    page.goto(f"{url}/ui/?plan={plan['id']}")
+    note = page.locator('#routes article.route[data-vehicle="NOON-VAN"] .break-note')
+    expect(note).to_have_attribute("data-break-code", "break_not_owed_short_window")
+    expect(note).to_have_text(zh_note)
+    page.get_by_role("button", name="发布").click()
+    confirm = page.locator("#hub-confirm")
+    expect(confirm).to_contain_text("1 个货单晚于要求送达日期")
+    expect(confirm).to_contain_text(f"{late['id']}（CW-T03，应于 {late['deliver_by']} 送达）")
+    page.evaluate("window.hub.setLang('en')")  # the open dialog and the card follow the switch
+    expect(confirm).to_contain_text(
+        f"1 shipment arrives after its deliver-by day: {late['id']} (CW-T03, due {late['deliver_by']})"
+    )
+    expect(note).to_have_text(en_note)
+    confirm.locator("[data-confirm-cancel]").click()
+    expect(confirm).to_be_hidden()
+
+    page.goto(f"{url}/ui/plans/{plan['id']}/manifest/NOON-VAN")  # English now (the choice is kept)
+    expect(page.locator("#m-break")).to_have_text(en_note)
+    assert not CJK_RUN.search(page.locator("#m-break").inner_text())
+    page.evaluate("window.hub.setLang('zh')")
+    expect(page.locator("#m-break")).to_have_text(zh_note)
+
+
+def _put(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT",
+                                     headers={**DISPATCHER, "Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())

@@ -31,7 +31,8 @@ class Route:
     distance_real: float  # reporting units at full precision
     cost: int  # fixed cost + distance cost, in cost units
     break_start: int | None = None  # None: no break owed, or taken at the depot after this route
-    break_note: str = ""  # which break rule applied (README "Working time and breaks"); "" without a break
+    break_note: str = ""  # which break rule applied, in English (solver.BREAK_NOTES); "" without a break
+    break_code: str = ""  # the same rule's stable code (solver.BREAK_CODES), for labels in any language
 
     @property
     def duration(self) -> int:

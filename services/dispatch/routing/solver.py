@@ -13,7 +13,7 @@ from typing import Any
 from .guard import enforce_checked
 from .model import RawPlan, RawRoute
 from .prepare import Prepared, prepare
-from .problem import LOCKED_WEIGHT, Priority, Problem, owed_break
+from .problem import LOCKED_WEIGHT, Priority, Problem, owed_break, working_time
 from .replan import fallback_plan
 from .screen import Screening, drop_penalty_base, screen
 from .search import SearchConfig, config_named
@@ -54,25 +54,45 @@ def solve(problem: Problem, progress: ProgressCallback | None = None) -> Solutio
                    stats=replace(solution.stats, status=_status(solution.stats.status, bool(extra))))
 
 
+# Which break rule a route followed (routing/README.md "Working time and breaks"): a stable code per
+# outcome, for the pages and the manifest to label in any language (presentation.TERMS["break_note"]),
+# and the English sentence the /solve answer has always carried in ``break_note``.
 BREAK_ON_ROUTE = "break taken on the route, inside its window and the working time"
 BREAK_BEFORE_DEPARTURE = "break taken at the depot before the route leaves, inside its window and the working time"
 BREAK_AFTER_RETURN = "back before the break is due: the break is taken at the depot after this route"
 BREAK_NOT_OWED = "no break owed: its window does not leave room for it within the working time"
+BREAK_NOT_OWED_OUTSIDE = "no break owed: its window lies wholly outside the working time"
+BREAK_NOTES: dict[str, str] = {
+    "break_on_route": BREAK_ON_ROUTE,  # owed; taken on the road or while waiting at a stop
+    "break_before_departure": BREAK_BEFORE_DEPARTURE,  # owed; over at the depot before the route leaves
+    "break_after_return": BREAK_AFTER_RETURN,  # owed; the route is back first, the break follows at the depot
+    "break_not_owed_short_window": BREAK_NOT_OWED,  # window ∩ working time shorter than the break
+    "break_not_owed_outside_working_time": BREAK_NOT_OWED_OUTSIDE,  # window ∩ working time empty
+}
+# Every code; "" (no code) when the vehicle has no break (as a trip of a van's day: dispatch/trips.py).
+BREAK_CODES = tuple(BREAK_NOTES)
+
+
+def break_code(problem: Problem, route: Route) -> str:
+    """The code of the break rule ``route`` followed (BREAK_CODES), "" when its vehicle has no break."""
+    vehicle = next((v for v in problem.vehicles if v.id == route.vehicle_id), None)
+    if vehicle is None or vehicle.rest_break is None:
+        return ""
+    if owed_break(vehicle, problem.depot_hours) is None:
+        work = working_time(vehicle, problem.depot_hours)
+        brk = vehicle.rest_break
+        overlap = 0 if work is None else min(brk.window_end, work[1]) - max(brk.window_start, work[0])
+        return "break_not_owed_outside_working_time" if overlap <= 0 else "break_not_owed_short_window"
+    if route.break_start is None:
+        return "break_after_return"
+    if route.break_start < route.start:  # over before the vehicle leaves (the checker allows no overlap)
+        return "break_before_departure"
+    return "break_on_route"
 
 
 def _with_break_note(problem: Problem, route: Route) -> Route:
-    vehicle = next((v for v in problem.vehicles if v.id == route.vehicle_id), None)
-    if vehicle is None or vehicle.rest_break is None:
-        return route
-    if owed_break(vehicle, problem.depot_hours) is None:
-        note = BREAK_NOT_OWED
-    elif route.break_start is None:
-        note = BREAK_AFTER_RETURN
-    elif route.break_start < route.start:  # over before the vehicle leaves (the checker allows no overlap)
-        note = BREAK_BEFORE_DEPARTURE
-    else:
-        note = BREAK_ON_ROUTE
-    return replace(route, break_note=note)
+    code = break_code(problem, route)
+    return replace(route, break_code=code, break_note=BREAK_NOTES.get(code, ""))
 
 
 def _status(status: str, more_left_out: bool) -> str:

@@ -13,8 +13,8 @@
   const colourOf = (route) => B.colourOf(vehicleOf(route));
   const vehicleName = (route) => B.vehicleName(vehicleOf(route));
   const tripLabel = (route) => (route.trip ? D.tripLabel(route.trip) : null);
-  // The solver's break rule in the terms table (its English sentence when the table does not know it).
-  const breakNote = (route) => D.TERMS.break_note[route.break_note] || [route.break_note || "", route.break_note || ""];
+  // The break rule a route followed, by its code (routing/solver.py BREAK_CODES), as [zh, en]; null without one.
+  const breakNote = (route) => D.TERMS.break_note[route.break_code] || null;
   const hours = (periods) => (periods || []).map((p) => `${p[0]}–${p[1]}`).join(" / ");
   const minutes = (hhmm) => { const [h, m] = String(hhmm).split("+")[0].split(":").map(Number); return h * 60 + m; };
 
@@ -129,6 +129,7 @@
     const cards = result.routes.map((route) => {
       const vid = route.vehicle;
       const colour = colourOf(route);
+      const note = breakNote(route);
       const isKept = kept.has(vid);
       let change = null;
       if (baseRoutes) {
@@ -173,9 +174,9 @@
           change),
         el("p", { class: "route-meta" },
           el("span", { class: "mono" }, `${route.start} → ${route.end}`),
-          route.break ? el("span", { title: t(...breakNote(route)), "data-zh-title": breakNote(route)[0], "data-en-title": breakNote(route)[1] },
-            tr("午休 ", "break "), el("span", { class: "mono" }, route.break)) : null,
-          !route.break && route.break_note ? el("span", { class: "muted break-note" }, tr(...breakNote(route))) : null,
+          route.break ? el("span", note ? { class: "break", title: t(...note), "data-zh-title": note[0], "data-en-title": note[1],
+            dataset: { breakCode: route.break_code } } : { class: "break" }, tr("午休 ", "break "), el("span", { class: "mono" }, route.break)) : null,
+          !route.break && note ? el("span", { class: "muted break-note", dataset: { breakCode: route.break_code } }, tr(...note)) : null,
           el("span", {}, D.km(route.distance_km)),
           el("span", {}, `${Math.round(route.duration_min)} `, tr("分钟", "min")),
           el("span", {}, D.money(route.cost)),
@@ -301,6 +302,14 @@
         `Cost ${D.money(preview.totals.cost)}, distance ${D.km(preview.totals.distance_km)}`],
     ];
     if (left) summary.push([`${left} 个站点未安排，留在待运列表`, `${left} stops left out stay waiting`]);
+    const late = preview.late_shipments || [];  // carried after their deliver-by day: the dispatcher publishes knowing it
+    if (late.length) {
+      const [zh, en] = D.listText(late.map((x) => [`${x.shipment_id}（${x.site}，应于 ${x.deliver_by} 送达）`,
+        `${x.shipment_id} (${x.site}, due ${x.deliver_by})`]));
+      const one = late.length === 1;
+      summary.push([`${late.length} 个货单晚于要求送达日期：${zh}`,
+        `${late.length} shipment${one ? " arrives" : "s arrive"} after ${one ? "its" : "their"} deliver-by day: ${en}`]);
+    }
     if (preview.replaces && preview.changes) {
       const c = preview.changes;
       summary.push([`替换已发布的方案：成本 ${c.delta.cost >= 0 ? "+" : ""}${c.delta.cost.toFixed(2)}，里程 ${c.delta.distance_km >= 0 ? "+" : ""}${c.delta.distance_km.toFixed(1)} km，${c.moved.length} 个站点调整`,

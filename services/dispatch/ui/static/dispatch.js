@@ -214,6 +214,9 @@
     return badge(cls, ...(PLAN_STATUS[status] || [status, status]));
   }
 
+  // The dispatch API's own field messages, in Chinese (schemas_volumes.py: volumes are whole millilitres).
+  hub.addMessages([[/^finer than 1 mL/, () => "精度不能细于 1 毫升：升数最多 3 位小数"]]);
+
   window.dispatch = {
     model, COMPARTMENT, COMPARTMENT_LONG, PRIORITY, SOURCE, ROUND, LEVEL, PLAN_STATUS, RESULT_STATUS, COLOURS,
     TERMS, compLabel, priorityLabel, roundPair, tripPair, tripLabel, joined, listText, litres, volumesText, volumesNode, money, km,

@@ -2,7 +2,8 @@
  * GET /api/v1/plans/{id}/manifests/{vehicle}: per stop the priority (紧急 …), notes, the items and
  * quantities to hand over, litres to drop and collect, the site's address, phone and receiving
  * hours (a lunch closure shows as two periods), the planned wait when it is long, a split load's
- * part; the header names the vehicle and its driver. Printed on A4 landscape, carried in the cab.
+ * part; the header names the vehicle, its driver and the day's break rules (by code). Printed on A4
+ * landscape, carried in the cab.
  */
 (function () {
   "use strict";
@@ -70,7 +71,11 @@
     $("m-vehicle-name").textContent = m.vehicle_name || "";
     document.title = `${t("司机配送单", "Driver manifest")} ${vehicleId} ${m.date}`;
     $("m-draft").hidden = m.status === "published";
-    $("m-facts").replaceChildren(
+    // The day's break rules by code ([zh, en] from the terms table; a break between trips gets its hub times).
+    const breaks = (m.break_notes || []).filter((n) => D.TERMS.break_note[n.code])
+      .map((n) => D.TERMS.break_note[n.code].map((s) => s.replace("{start}", n.start || "").replace("{end}", n.end || "")));
+    // replaceChildren() writes a null child as the text "null": leave absent facts out instead.
+    $("m-facts").replaceChildren(...[
       fact("日期", "Date", el("span", { class: "mono" }, m.date, " "), D.weekdayLabel(m.date)),
       fact("车辆", "Vehicle", `${m.vehicle_id} ${m.vehicle_name || ""}`),
       fact("司机", "Driver", el("strong", { id: "m-driver" }, m.driver || "—")),
@@ -81,10 +86,11 @@
         return [`${zh} ${trip.start}–${trip.end}（${trip.stops}站）`,
           `${en} ${trip.start}–${trip.end} (${trip.stops} stop${trip.stops === 1 ? "" : "s"})`];
       }), "clauses"))),
+      breaks.length ? fact("午休", "Break", el("span", { id: "m-break" }, D.joined(breaks, "clauses"))) : null,
       fact("站点数", "Stops", String(m.stops.length)),
       fact("里程", "Distance", D.km(m.distance_km)),
       fact("方案", "Plan", el("span", { class: "mono" }, m.plan_id.slice(0, 8)), " ", tr(...(D.PLAN_STATUS[m.status] || [m.status, m.status]))),
-    );
+    ].filter(Boolean));
     const loading = [];
     for (const trip of m.trips) {
       const parts = D.model.deliver.filter((c) => (trip.load_out || {})[c])
