@@ -150,6 +150,7 @@ def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) ->
                 "end": hhmm(route.end),
                 "break": hhmm(route.break_start) if route.break_start is not None else None,
                 "break_note": route.break_note,  # which break rule applied (routing README)
+                "break_code": route.break_code,  # the same rule as a code (presentation.TERMS["break_note"])
                 "load_out": _litres(route.load_out),
                 "stops": [
                     {

@@ -24,7 +24,6 @@ from services.dispatch import presentation
 from services.dispatch.app import SPEC
 from services.dispatch.model import DELIVERY_COMPARTMENTS, PICKUP_COMPARTMENTS
 from services.dispatch.presentation import PRIORITY_LABELS, TERMS
-from services.dispatch.routing.solver import BREAK_AFTER_RETURN, BREAK_NOT_OWED, BREAK_ON_ROUTE
 from shared.migrate import upgrade
 from shared.runtime import build_context
 from tests.support.web import make_settings
@@ -117,11 +116,11 @@ def test_a_priority_is_one_word_per_level_and_never_the_rounds_word() -> None:
 
 
 def test_the_solvers_break_rules_are_terms_in_both_languages() -> None:
-    """The board showed the solver's English break sentence on the Chinese page too."""
+    """The board showed the solver's English break sentence on the Chinese page too; now by code."""
     notes = TERMS["break_note"]
-    assert set(notes) == {BREAK_ON_ROUTE, BREAK_AFTER_RETURN, BREAK_NOT_OWED}
-    assert all(en == sentence and CJK.search(zh) for sentence, (zh, en) in notes.items())
-    assert "D.TERMS.break_note[route.break_note]" in (STATIC / "board-plan.js").read_text(encoding="utf-8")
+    assert set(notes) == set(presentation.BREAK_NOTE_CODES)
+    assert all(CJK.search(zh) and not CJK.search(en) for zh, en in notes.values())
+    assert "D.TERMS.break_note[route.break_code]" in (STATIC / "board-plan.js").read_text(encoding="utf-8")
 
 
 def test_the_manifest_api_labels_a_priority_with_the_terms_word() -> None:

@@ -239,9 +239,13 @@
     $("dropped-card").hidden = !result.unassigned.length;
     $("dropped-count").textContent = String(result.unassigned.length);
     document.querySelector("#dropped tbody").replaceChildren(...result.unassigned.map((u) => {
-      const ref = refs[u.id] || {};
+      // a shipment no stop carries (site inactive or unknown): its site, and its id beneath
+      const shipment = Boolean(u.shipment_id);
+      const ref = shipment ? {} : refs[u.id] || {};
+      const cell = siteCell(shipment ? u.site : u.id, refs);
+      if (shipment) cell.append(el("span", { class: "sub mono" }, tr("货单 ", "shipment "), u.shipment_id));
       return el("tr", { class: "row-error", dataset: { stop: u.id } },
-        siteCell(u.id, refs),
+        cell,
         el("td", {}, D.volumesNode(ref.deliver_l)),
         el("td", {}, D.volumesNode(ref.pickup_l)),
         el("td", { title: u.reason }, D.reasonNode(u.reason, u.rule)));
