@@ -5,7 +5,7 @@ solve well and independently. Vehicles are shared out per vehicle type in propor
 each sector that the type can serve, so cold-chain vans go where the cold stops are. The merged day is
 then re-optimised as one (``solve``), or, on days too big for that or short of time, stops dropped in
 their sector get a last chance on the vehicles no sector used; either way every stop left out carries
-the normal path's reason on the final plan (``reasons``: solver._left_out, shortage.py).
+the normal path's reason on the final plan (``reasons``: shortage.left_out).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 from .problem import PRIORITY_WEIGHT, Problem, Vehicle
 from .screen import Screening, drop_penalty_base, screen
+from .shortage import left_out, priority_proof
 from .solution import Route, Solution, SolveStats, Unassigned
 from .timing import RULE_LOCK
 
@@ -257,12 +258,11 @@ def reasons(
     problem: Problem, scr: Screening, routes: list[Route], left: list[Unassigned]
 ) -> list[Unassigned]:
     """Why each stop of ``left`` is not in the final plan ``routes``, by the normal path's rule
-    (solver.assemble and solver._left_out, shortage.py) on the whole day, never a sector's view:
+    (solver.assemble and shortage.left_out) on the whole day, never a sector's view:
     a screened-out stop keeps the rule no vehicle could serve it under; a locked stop its sector could
     not fit on its locked vehicle keeps that (``lock``); any other is ``time_limit`` only when it still
     fits ``routes`` under every rule, else a proven shortage or the rule that keeps it off every route.
     ``problem`` is the prepared whole day; ``left`` what the sectors (and the mop-up) left out."""
-    from .solver import _left_out, _proof
 
     node, vpos = problem.stop_node(), problem.vehicle_index()
     plan = {vpos[r.vehicle_id]: tuple(node[sid] for sid in r.stop_ids) for r in routes}
@@ -278,6 +278,6 @@ def reasons(
         elif u.stop_id in locked and u.rule == RULE_LOCK:
             out.append(u)
         else:
-            proof = _proof(proofs, problem, scr, problem.stops[k].priority)
-            out.append(_left_out(problem, scr, plan, k, proof, budget))
+            proof = priority_proof(proofs, problem, scr, problem.stops[k].priority)
+            out.append(left_out(problem, scr, plan, k, proof, budget))
     return out

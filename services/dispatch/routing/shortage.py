@@ -44,7 +44,9 @@ import numpy as np
 
 from .checker import check_route
 from .guard import failure_of
-from .problem import Problem, Vehicle
+from .problem import Priority, Problem, Vehicle
+from .screen import Screening
+from .solution import Unassigned
 from .timing import (
     RULE_BREAK,
     RULE_CAPACITY,
@@ -53,6 +55,8 @@ from .timing import (
     RULE_MAX_DURATION,
     RULE_RIDE,
     RULE_SERVICE,
+    RULE_SHORTAGE,
+    RULE_TIME_LIMIT,
     RULE_TRAVEL,
     RULE_WINDOW,
     Failure,
@@ -239,3 +243,45 @@ def _pair_apart(problem: Problem, allowed: Mapping[int, Sequence[int]], i: int,
             if best is None or _RANK.get(why.rule, -1) > _RANK.get(best[1].rule, -1):
                 best = (vehicle.id, why)
     return best
+
+
+def left_out(problem: Problem, screening: Screening, plan: dict[int, tuple[int, ...]], k: int,
+              proof: str | None, budget: float) -> Unassigned:
+    """The true cause of a stop that fits a vehicle alone but is not in the plan (shortage.py):
+    a short search (``time_limit``) only when it still fits the plan as it stands; else a proven
+    shortage (``not_enough_vehicles``: a capacity or time bound, or stops that can share no route
+    outnumbering the vehicles that can serve them), else the rule that keeps it off every route of
+    this plan, named as its rule (the fleet not proven short)."""
+    stop = problem.stops[k]
+    level = Priority(stop.priority).name.lower()
+    try:
+        binding = binding_rule(problem, screening.allowed.get(k, ()), plan, k + 1, budget)
+    except OutOfBudget:
+        binding = ("", Failure(RULE_TIME_LIMIT, ""))
+    if binding is None:
+        return Unassigned(stop.id, "the search ran out of time: the stop still fits the plan; a longer time "
+                          f"limit would serve it ({level})", RULE_TIME_LIMIT)
+    if proof:
+        return Unassigned(stop.id, f"{proof}; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
+    vehicle_id, why = binding
+    if why.rule == RULE_TIME_LIMIT:  # the search for a fit ran out of its budget: no proof either way
+        return Unassigned(stop.id, "left out by the search within its time limit, with no proof that the fleet "
+                          f"is short: a longer time limit may serve it ({level})", RULE_TIME_LIMIT)
+    apart = conflict_shortage(problem, screening.allowed, screening.active, k, budget)
+    if apart is not None:
+        ids, vehicles, example, rule = apart
+        named = f"{SHORT_OF.get(rule.rule, rule.rule)}: {example + ': ' if example else ''}{rule.message}"
+        return Unassigned(stop.id, f"not enough vehicles: no two of these {len(ids)} stops of this priority or "
+                          f"higher can share a route ({', '.join(ids[:6])}{', ...' if len(ids) > 6 else ''}; "
+                          f"{named}), and only {vehicles} {'vehicle' if vehicles == 1 else 'vehicles'} can serve "
+                          f"them; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
+    return Unassigned(stop.id, f"no route of this plan has room for it: {SHORT_OF.get(why.rule, why.rule)} keeps "
+                      f"it off every route ({vehicle_id}: {why.message}); it fits a vehicle on its own, so one "
+                      f"more vehicle would serve it ({level})", why.rule)
+
+
+def priority_proof(cache: dict[int, str | None], problem: Problem, screening: Screening, priority: int) -> str | None:
+    """``proven_shortage`` for ``priority``, computed once per priority into ``cache``."""
+    if priority not in cache:
+        cache[priority] = proven_shortage(problem, screening.active, priority)
+    return cache[priority]

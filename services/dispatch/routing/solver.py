@@ -13,13 +13,13 @@ from typing import Any
 from .guard import enforce_checked
 from .model import RawPlan, RawRoute
 from .prepare import Prepared, prepare
-from .problem import LOCKED_WEIGHT, Priority, Problem, owed_break, working_time
+from .problem import LOCKED_WEIGHT, Problem, owed_break, working_time
 from .replan import fallback_plan
 from .screen import Screening, drop_penalty_base, screen
 from .search import SearchConfig, config_named
-from .shortage import SHORT_OF, OutOfBudget, binding_rule, conflict_shortage, proven_shortage
+from .shortage import left_out, priority_proof
 from .solution import Route, Solution, SolveStats, Unassigned, Visit
-from .timing import RULE_LOCK, RULE_SHORTAGE, RULE_TIME_LIMIT, Failure
+from .timing import RULE_LOCK, RULE_TIME_LIMIT
 from .worker import WorkerResult, run_search
 
 ProgressCallback = Callable[[float, int], None]  # (seconds since start, best objective so far)
@@ -278,11 +278,11 @@ def assemble(
             unassigned.append(Unassigned(stop.id, screening.excluded[stop.id], screening.rules.get(stop.id, "")))
         elif best is None or best.plan is None:
             unassigned.append(Unassigned(stop.id, "no plan found within the time limit", RULE_TIME_LIMIT))
-        elif stop.id in locked and stop.id not in insertable:  # one the search saw fit: _left_out checks it
+        elif stop.id in locked and stop.id not in insertable:  # one the search saw fit: shortage.left_out checks it
             unassigned.append(Unassigned(stop.id, f"could not fit on locked vehicle {locked[stop.id]} together "
                                          "with its other stops", RULE_LOCK))
         else:
-            unassigned.append(_left_out(problem, screening, plan, k, _proof(proofs, problem, screening,
+            unassigned.append(left_out(problem, screening, plan, k, priority_proof(proofs, problem, screening,
                                                                               stop.priority), budget))
     dropped_penalty = sum(screening.penalties.get(k, 0) for k, s in enumerate(problem.stops) if s.id not in served)
     objective = sum(r.cost for r in routes) + dropped_penalty
@@ -303,47 +303,6 @@ def assemble(
     )
     return Solution(tuple(routes), tuple(unassigned), objective, stats, problem.distance_scale,
                     {"iterations": float(sum(r.iterations for r in results))})
-
-
-def _left_out(problem: Problem, screening: Screening, plan: dict[int, tuple[int, ...]], k: int,
-              proof: str | None, budget: float) -> Unassigned:
-    """The true cause of a stop that fits a vehicle alone but is not in the plan (shortage.py):
-    a short search (``time_limit``) only when it still fits the plan as it stands; else a proven
-    shortage (``not_enough_vehicles``: a capacity or time bound, or stops that can share no route
-    outnumbering the vehicles that can serve them), else the rule that keeps it off every route of
-    this plan, named as its rule (the fleet not proven short)."""
-    stop = problem.stops[k]
-    level = Priority(stop.priority).name.lower()
-    try:
-        binding = binding_rule(problem, screening.allowed.get(k, ()), plan, k + 1, budget)
-    except OutOfBudget:
-        binding = ("", Failure(RULE_TIME_LIMIT, ""))
-    if binding is None:
-        return Unassigned(stop.id, "the search ran out of time: the stop still fits the plan; a longer time "
-                          f"limit would serve it ({level})", RULE_TIME_LIMIT)
-    if proof:
-        return Unassigned(stop.id, f"{proof}; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
-    vehicle_id, why = binding
-    if why.rule == RULE_TIME_LIMIT:  # the search for a fit ran out of its budget: no proof either way
-        return Unassigned(stop.id, "left out by the search within its time limit, with no proof that the fleet "
-                          f"is short: a longer time limit may serve it ({level})", RULE_TIME_LIMIT)
-    apart = conflict_shortage(problem, screening.allowed, screening.active, k, budget)
-    if apart is not None:
-        ids, vehicles, example, rule = apart
-        named = f"{SHORT_OF.get(rule.rule, rule.rule)}: {example + ': ' if example else ''}{rule.message}"
-        return Unassigned(stop.id, f"not enough vehicles: no two of these {len(ids)} stops of this priority or "
-                          f"higher can share a route ({', '.join(ids[:6])}{', ...' if len(ids) > 6 else ''}; "
-                          f"{named}), and only {vehicles} {'vehicle' if vehicles == 1 else 'vehicles'} can serve "
-                          f"them; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
-    return Unassigned(stop.id, f"no route of this plan has room for it: {SHORT_OF.get(why.rule, why.rule)} keeps "
-                      f"it off every route ({vehicle_id}: {why.message}); it fits a vehicle on its own, so one "
-                      f"more vehicle would serve it ({level})", why.rule)
-
-
-def _proof(cache: dict[int, str | None], problem: Problem, screening: Screening, priority: int) -> str | None:
-    if priority not in cache:
-        cache[priority] = proven_shortage(problem, screening.active, priority)
-    return cache[priority]
 
 
 def build_route(problem: Problem, raw: RawRoute) -> Route:
