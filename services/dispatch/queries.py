@@ -30,8 +30,13 @@ def list_shipments(session: Session, status: str, site_code: str | None = None) 
 
 
 def list_plans(session: Session, day: str | None = None, limit: int = PLAN_LIST_LIMIT) -> list[dict[str, Any]]:
-    """Plans newest first (of one day when given), without their request and stop references."""
-    query = select(*_PROGRESS_COLUMNS, plans.c.result).order_by(plans.c.created_at.desc()).limit(limit)
+    """Plans newest first (of one day when given), without their request and stop references.
+
+    Of each request only ``late_shipments`` is read (a county day's request is hundreds of KB): the
+    shipments carried after their deliver-by day, a list, or None for a plan made before they were
+    recorded."""
+    late = plans.c.request["late_shipments"].label("late_shipments")
+    query = select(*_PROGRESS_COLUMNS, plans.c.result, late).order_by(plans.c.created_at.desc()).limit(limit)
     if day is not None:
         query = query.where(plans.c.date == day)
     return [dict(r) for r in session.execute(query).mappings()]

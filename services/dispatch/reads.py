@@ -1,16 +1,12 @@
 """Dispatch's read use cases: plans as each caller may see them, manifests, comparisons, publish previews.
 
-Read-only; SQL lives in store.py / queries.py (one exception: ``_late_shipments`` reads a single member
-of the plans' requests for the plan list), shaping in presentation.py.
+Read-only; SQL lives in store.py / queries.py, shaping in presentation.py.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from services.dispatch import queries, store
 from services.dispatch.presentation import compare, for_site, published_routes, with_break_codes
@@ -104,22 +100,12 @@ def plans_for(ctx: ServiceContext, actor: Principal, day: date | None) -> list[d
     site's late shipments only: they read their own site's stops through ``plan_for``."""
     with ctx.factory() as session:
         rows = queries.list_plans(session, day.isoformat() if day else None)
-        late = _late_shipments(session, [r["id"] for r in rows])
+    late = {r["id"]: list(r.pop("late_shipments") or []) for r in rows}
     scope = actor.site_scope()
     if scope is not None:
         own = {plan_id: [x for x in shipments if x.get("site") == scope] for plan_id, shipments in late.items()}
         return [{**row, "result": None, "late_shipments": own.get(row["id"], [])} for row in rows]
     return [with_break_codes({**row, "late_shipments": late.get(row["id"], [])}) for row in rows]
-
-
-def _late_shipments(session: Session, plan_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Plan id -> the late shipments its request recorded (only that member of each request is read:
-    a county day's request is hundreds of KB). A plan made before they were recorded has none."""
-    if not plan_ids:
-        return {}
-    member = store.plans.c.request["late_shipments"]
-    rows = session.execute(select(store.plans.c.id, member).where(store.plans.c.id.in_(plan_ids)))
-    return {plan_id: list(late or []) for plan_id, late in rows}
 
 
 def completions_for(ctx: ServiceContext, actor: Principal, plan_id: str) -> list[dict[str, Any]]:
