@@ -1,8 +1,13 @@
-"""The procurement HTTP API, requisitions and stock side: thin views that parse, call one use case or query, serialise."""
+"""The procurement HTTP API, requisitions and stock side: thin views that parse, call one use case or query, serialise.
+
+Site stock and central lots page as the formulary's lists do: `limit` and `cursor` in the query, the next
+page's cursor in a `Link: <…>; rel="next"` header (RFC 8288) and in the body's `next_cursor`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import current_app, request
 from flask.views import MethodView
@@ -46,6 +51,15 @@ def _check_if_match(req_id: str) -> None:
     current = rq.get_requisition(_ctx(), current_principal(), req_id)
     if wanted.strip() not in (_etag(current), "*"):
         raise PreconditionFailed(f"the requisition changed: it is now {_etag(current)}", {"If-Match": "stale ETag"})
+
+
+def _paged(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The body with a Link rel="next" header when `next_cursor` names a further page."""
+    headers = {}
+    if body.get("next_cursor"):
+        args = {k: v for k, v in request.args.items() if k != "cursor"}
+        headers["Link"] = f'<{request.path}?{urlencode({**args, "cursor": body["next_cursor"]})}>; rel="next"'
+    return body, 200, headers
 
 
 @blp.route("/requisitions")
@@ -153,11 +167,14 @@ def receive(data: dict[str, Any], req_id: str) -> Any:
 @blp.response(200, out.SiteStockOut)
 @problems(blp, 404)
 def site_stock(args: dict[str, Any]) -> Any:
-    """A site's stock per item with lots, 30-day consumption and a suggested order (whole packages)."""
+    """A site's stock per item with lots, 30-day consumption and a suggested order (whole packages);
+    paged by item code with limit and cursor (Link header, next_cursor)."""
     current_principal().require_site(args["site"])
     ctx = _ctx()
     with read_only(ctx.factory) as session:
-        return queries.site_stock(session, args["site"], now(ctx), policy(ctx))
+        found = queries.site_stock(session, args["site"], now(ctx), policy(ctx),
+                                   args["cursor"], args["limit"])  # fmt: skip
+    return _paged(found)
 
 
 @blp.route("/stock/history")
@@ -187,10 +204,11 @@ def adjust(data: dict[str, Any], site_code: str) -> Any:
 @blp.arguments(schemas.LotQuery, location="query")
 @blp.response(200, out.CentralLotsOut)
 def central_lots(args: dict[str, Any]) -> Any:
-    """Central stock by lot, FEFO order (pharmacy manager)."""
+    """Central stock by lot, FEFO order, id breaking ties (pharmacy manager); paged with limit and cursor
+    (Link header, next_cursor)."""
     current_principal().require_county()
     with read_only(_ctx().factory) as session:
-        return {"lots": stock_store.central_lots(session, args["item_code"])}
+        return _paged(queries.central_lots(session, args["item_code"], args["cursor"], args["limit"]))
 
 
 @blp.route("/transfers")

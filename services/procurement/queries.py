@@ -1,7 +1,15 @@
-"""The read side: site stock with suggestions, central lots, recall tracing, alerts, VBP progress, settlements."""
+"""The read side: site stock with suggestions, central lots, recall tracing, alerts, VBP progress, settlements.
+
+The two long lists, a site's stock and the central lots, page as the formulary's lists do: `limit` rows
+after an opaque `cursor` (URL-safe base64 of the last row's sort key, JSON), returning the next page's
+cursor or None at the end; a cursor this API did not give out is a 400 (`shared.search.BadCursor`).
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,21 +28,78 @@ from services.procurement.store import reference as ref
 from services.procurement.store import requisitions as rq
 from services.procurement.store.queries_support import purchases_for
 from shared.errors import InvalidInput
+from shared.search import BadCursor, check_position_value
 
 
-def site_stock(session: Session, site_code: str, now: datetime, policy: ProcurementPolicy) -> dict[str, Any]:
-    """A site's balances per item with lots, recent consumption and a suggested order (whole packages)."""
+def encode_position(values: Sequence[Any]) -> str:
+    """An opaque cursor for a list position (JSON, base64url without padding; dates as ISO 8601)."""
+    return base64.urlsafe_b64encode(json.dumps(list(values), default=str).encode()).decode().rstrip("=")
+
+
+def decode_position(cursor: str | None, types: Sequence[type]) -> list[Any] | None:
+    """The list position a cursor names, checked against the expected types; BadCursor otherwise."""
+    if not cursor:
+        return None
+    try:
+        raw = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        if not isinstance(raw, list) or len(raw) != len(types):
+            raise ValueError("shape")
+        if not all(type(v) is t for v, t in zip(raw, types, strict=True)):
+            raise ValueError("types")
+        for value in raw:
+            check_position_value(value)
+        return raw
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise BadCursor("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc
+
+
+def central_lots(session: Session, item_code: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    """One page of central lots with stock (optionally one item's) in FEFO order, id the tie-breaker."""
+    after = decode_position(cursor, (str, str, str, int))
+    position: stock.CentralPosition | None = None
+    if after is not None:
+        try:
+            position = (after[0], date.fromisoformat(after[1]), after[2], after[3])
+        except ValueError as exc:
+            raise BadCursor("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc
+    rows = stock.central_lots_page(session, item_code, position, limit)
+    page = rows[:limit]
+    nxt = None
+    if len(rows) > limit and page:
+        last = page[-1]
+        nxt = encode_position([last["item_code"], last["expiry"].isoformat(), last["batch_no"], last["id"]])
+    return {"lots": page, "next_cursor": nxt}
+
+
+def site_stock(
+    session: Session,
+    site_code: str,
+    now: datetime,
+    policy: ProcurementPolicy,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """One page of a site's balances per item (by item code, unique) with lots, recent consumption and a
+    suggested order (whole packages); `next_cursor` continues after the page's last item, None at the end."""
     site = ref.site(session, site_code)
     if site is None:
         raise InvalidInput(f"no site {site_code}", {"site": "no such site"})
-    lots = stock.site_lots(session, site_code)
-    consumed = stock.site_consumption(session, site_code, now - timedelta(days=policy.consumption_window_days))
+    after = decode_position(cursor, (str,))
+    since = now - timedelta(days=policy.consumption_window_days)
+    consumed = stock.site_consumption(session, site_code, since)
     on_order = rq.on_order(session, site_code)
-    codes = sorted({lot["item_code"] for lot in lots} | set(consumed) | set(on_order))
+    held = stock.site_lot_codes(session, site_code) | set(consumed) | set(on_order)
+    following = sorted(code for code in held if after is None or code > after[0])
+    codes = following[:limit]
+    nxt = encode_position([codes[-1]]) if len(following) > limit and codes else None
+    lots = stock.site_lots(session, site_code, item_codes=codes)
     items = ref.item_facts(session, codes)
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for lot in lots:
+        by_item.setdefault(lot["item_code"], []).append(lot)
     out = []
     for code in codes:
-        mine = [lot for lot in lots if lot["item_code"] == code]
+        mine = by_item.get(code, [])
         item = items.get(code)
         on_hand = sum(lot["balance"] for lot in mine)
         suggestion = suggest_order(code, on_hand, on_order.get(code, 0), consumed.get(code, 0),
@@ -49,7 +114,7 @@ def site_stock(session: Session, site_code: str, now: datetime, policy: Procurem
         })  # fmt: skip
     return {"site_code": site_code, "site_name": site["name"], "items": out,
             "policy": {"window_days": policy.consumption_window_days, "lead_time_days": policy.lead_time_days,
-                       "safety_days": policy.safety_days}}  # fmt: skip
+                       "safety_days": policy.safety_days}, "next_cursor": nxt}  # fmt: skip
 
 
 def _same_batch(session: Session, item_code: str, batch_no: str) -> list[str]:

@@ -150,7 +150,18 @@ class RequisitionQuery(Strict):
 # --- stock, transfers, quality --------------------------------------------------------------------
 
 
-class SiteQuery(Strict):
+class Paging(Strict):
+    """The paging every list takes, as the formulary's lists do (services/formulary/schemas.py Paging):
+    `limit` rows (1–1000, default 100) and the opaque `cursor` of the previous page (its Link rel="next")."""
+
+    # opaque, but sent back by hand: the text rule too (NFKC, controls refused)
+    cursor = Text(load_default=None, validate=validate.Length(max=400))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class SiteQuery(Paging):
+    """One site's stock, paged by item code."""
+
     site = Text(required=True, validate=CODE, upper=True)
 
 
@@ -214,5 +225,7 @@ class AlertQuery(Strict):
     site = Text(load_default=None, validate=CODE, upper=True)
 
 
-class LotQuery(Strict):
+class LotQuery(Paging):
+    """Central lots (optionally one item's), paged in FEFO order."""
+
     item_code = Text(load_default=None, validate=CODE, upper=True)

@@ -91,6 +91,7 @@ class SiteStockOut(Schema):
     site_name = fields.String()
     items = fields.List(fields.Nested(SiteItemOut))
     policy = fields.Dict(keys=fields.String(), values=fields.Integer())
+    next_cursor = fields.String(allow_none=True)  # also in the Link rel="next" header; None on the last page
 
 
 class MovementOut(Schema):
@@ -129,6 +130,7 @@ class CentralLotOut(Schema):
 
 class CentralLotsOut(Schema):
     lots = fields.List(fields.Nested(CentralLotOut))
+    next_cursor = fields.String(allow_none=True)  # also in the Link rel="next" header; None on the last page
 
 
 class TransferLotOut(Schema):

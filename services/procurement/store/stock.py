@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -69,6 +69,26 @@ def central_lots(session: Session, item_code: str | None = None, with_empty: boo
     if not with_empty:
         query = query.where(CENTRAL.c.balance > 0)
     return [dict(r) for r in session.execute(query).mappings()]
+
+
+# (item_code, expiry, batch_no, id): a central lot's place in FEFO order
+CentralPosition = tuple[str, date, str, int]
+
+
+def central_lots_page(
+    session: Session, item_code: str | None, after: CentralPosition | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` + 1 central lots with stock (optionally one item's) after the position `after`, in FEFO
+    order: item, expiry, batch, then id, the unique tie-breaker, so lots with equal keys page exactly once.
+    The extra row only tells the caller that another page follows."""
+    lot = CENTRAL.c
+    query = select(CENTRAL).where(lot.balance > 0).order_by(lot.item_code, lot.expiry, lot.batch_no, lot.id)
+    if item_code:
+        query = query.where(lot.item_code == item_code)
+    if after is not None:
+        key = (lot.item_code, lot.expiry, lot.batch_no, lot.id)
+        query = query.where(tuple_(*key) > tuple_(*(literal(v, c.type) for v, c in zip(after, key, strict=True))))
+    return [dict(r) for r in session.execute(query.limit(limit + 1)).mappings()]
 
 
 def central_balance_check(session: Session) -> list[tuple[int, int, int]]:
@@ -147,14 +167,27 @@ def move_site_stock(
     ))  # fmt: skip
 
 
-def site_lots(session: Session, site_code: str | None = None, item_code: str | None = None) -> list[dict[str, Any]]:
-    """Site lots (one site's, one item's, or all), by site, item, expiry."""
+def site_lots(
+    session: Session,
+    site_code: str | None = None,
+    item_code: str | None = None,
+    item_codes: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Site lots (one site's, one item's or those of `item_codes`, or all), by site, item, expiry."""
     query = select(SITE).order_by(SITE.c.site_code, SITE.c.item_code, SITE.c.expiry, SITE.c.batch_no)
     if site_code:
         query = query.where(SITE.c.site_code == site_code)
     if item_code:
         query = query.where(SITE.c.item_code == item_code)
+    if item_codes is not None:
+        query = query.where(SITE.c.item_code.in_(sorted(set(item_codes))))
     return [dict(r) for r in session.execute(query).mappings()]
+
+
+def site_lot_codes(session: Session, site_code: str) -> set[str]:
+    """The item codes a site holds a lot of (any balance)."""
+    query = select(SITE.c.item_code).where(SITE.c.site_code == site_code).distinct()
+    return set(session.execute(query).scalars())
 
 
 def site_consumption(session: Session, site_code: str, since: datetime) -> dict[str, int]:

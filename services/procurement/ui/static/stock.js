@@ -10,9 +10,22 @@
     transfer_in: ["调剂调入", "Transfer in"], transfer_out: ["调剂调出", "Transfer out"],
   };
 
+  /** The site's whole stock: GET /api/v1/stock pages by item code, so follow next_cursor to the end
+   *  (the suggested order below needs every item, not the first page). */
+  async function allStock(site) {
+    const base = `/api/v1/stock?site=${encodeURIComponent(site)}&limit=1000`;
+    let page = await api("GET", base);
+    const items = [...page.items];
+    while (page.next_cursor) {
+      page = await api("GET", `${base}&cursor=${encodeURIComponent(page.next_cursor)}`);
+      items.push(...page.items);
+    }
+    return { ...page, items, next_cursor: null };
+  }
+
   async function load(site) {
     try {
-      current = await api("GET", `/api/v1/stock?site=${encodeURIComponent(site)}`);
+      current = await allStock(site);
     } catch (err) {
       reportError(err);
       return;
