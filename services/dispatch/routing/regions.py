@@ -5,7 +5,7 @@ solve well and independently. Vehicles are shared out per vehicle type in propor
 each sector that the type can serve, so cold-chain vans go where the cold stops are. The merged day is
 then re-optimised as one (``solve``), or, on days too big for that or short of time, stops dropped in
 their sector get a last chance on the vehicles no sector used; either way every stop left out carries
-the normal path's reason on the final plan (``reasons``: shortage.left_out).
+the normal path's reason on the final plan (``reasons``: left_out.py).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from .left_out import left_out_reasons
 from .problem import PRIORITY_WEIGHT, Problem, Vehicle
 from .screen import Screening, drop_penalty_base, screen
-from .shortage import left_out, priority_proof
 from .solution import Route, Solution, SolveStats, Unassigned
 from .timing import RULE_LOCK
 
@@ -258,7 +258,7 @@ def reasons(
     problem: Problem, scr: Screening, routes: list[Route], left: list[Unassigned]
 ) -> list[Unassigned]:
     """Why each stop of ``left`` is not in the final plan ``routes``, by the normal path's rule
-    (solver.assemble and shortage.left_out) on the whole day, never a sector's view:
+    (solver.assemble and left_out.py) on the whole day, never a sector's view:
     a screened-out stop keeps the rule no vehicle could serve it under; a locked stop its sector could
     not fit on its locked vehicle keeps that (``lock``); any other is ``time_limit`` only when it still
     fits ``routes`` under every rule, else a proven shortage or the rule that keeps it off every route.
@@ -267,17 +267,15 @@ def reasons(
     node, vpos = problem.stop_node(), problem.vehicle_index()
     plan = {vpos[r.vehicle_id]: tuple(node[sid] for sid in r.stop_ids) for r in routes}
     locked = problem.locked_vehicle_of()
-    # the search for a fit shares one budget across stops, as in solver.assemble
-    budget = time.monotonic() + min(2.0, max(0.3, 0.1 * problem.options.time_limit_s))
-    proofs: dict[int, str | None] = {}
+    reasons = left_out_reasons(problem, scr, plan, [
+        node[u.stop_id] - 1 for u in left
+        if u.stop_id not in scr.excluded and not (u.stop_id in locked and u.rule == RULE_LOCK)])
     out: list[Unassigned] = []
     for u in left:
-        k = node[u.stop_id] - 1
         if u.stop_id in scr.excluded:
             out.append(Unassigned(u.stop_id, scr.excluded[u.stop_id], scr.rules.get(u.stop_id, "")))
         elif u.stop_id in locked and u.rule == RULE_LOCK:
             out.append(u)
         else:
-            proof = priority_proof(proofs, problem, scr, problem.stops[k].priority)
-            out.append(left_out(problem, scr, plan, k, proof, budget))
+            out.append(reasons[node[u.stop_id] - 1])
     return out

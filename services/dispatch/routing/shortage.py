@@ -30,8 +30,8 @@ which no time limit could make true):
 * otherwise the binding rule itself (``break``, ``max_distance``, ``ride_time``, ``window`` ...):
   "no route of this plan has room for it", one more vehicle would serve it, no shortage claimed.
 
-Only when the search for a fit runs out of its own small budget is the stop reported as a short
-search without a proof.
+The reason step that puts these together for every stop left out, within a time allowance that
+grows with their number, is left_out.py.
 """
 
 from __future__ import annotations
@@ -39,14 +39,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .checker import check_route
 from .guard import failure_of
-from .problem import Priority, Problem, Vehicle
-from .screen import Screening
-from .solution import Unassigned
+from .problem import Problem, Vehicle
 from .timing import (
     RULE_BREAK,
     RULE_CAPACITY,
@@ -55,8 +54,6 @@ from .timing import (
     RULE_MAX_DURATION,
     RULE_RIDE,
     RULE_SERVICE,
-    RULE_SHORTAGE,
-    RULE_TIME_LIMIT,
     RULE_TRAVEL,
     RULE_WINDOW,
     Failure,
@@ -65,8 +62,13 @@ from .timing import (
 )
 
 
-def proven_shortage(problem: Problem, active: Iterable[int], priority: int) -> str | None:
+def proven_shortage(problem: Problem, active: Iterable[int], priority: int,
+                    compartments: Iterable[str] | None = None) -> str | None:
     """Why the fleet cannot serve every active stop of ``priority`` or higher, or None without proof.
+
+    ``compartments``: the capacity bound looks only at these (a stop's own: a shortage of cold room
+    is no reason for an ambient-only stop to be left out, fresh eyes 2026-12-06); None for all. The
+    time bound always counts every stop: working time is shared by all of them.
 
     ``problem`` is prepared (shifts are working times, breaks owed ones, routing/prepare.py);
     ``active`` are stop positions that went into the model (screen.py). Times in the problem's
@@ -77,7 +79,10 @@ def proven_shortage(problem: Problem, active: Iterable[int], priority: int) -> s
     if not chosen or not problem.vehicles:
         return None
     say = problem.units.volume_text
-    for comp in sorted({c for k in chosen for c in problem.stops[k].compartments()}):
+    comps = {c for k in chosen for c in problem.stops[k].compartments()}
+    if compartments is not None:
+        comps &= set(compartments)
+    for comp in sorted(comps):
         room = sum(v.cap(comp) for v in problem.vehicles)
         for side in ("deliver", "pickup"):
             need = sum(getattr(problem.stops[k], side).get(comp, 0) for k in chosen)
@@ -132,29 +137,46 @@ _RANK = {r: i for i, r in enumerate((RULE_CAPACITY, RULE_MAX_DISTANCE, RULE_TRAV
 
 
 class OutOfBudget(Exception):
-    """The search for a fit ran out of its budget before every position was tried (or had nothing to try)."""
+    """The search for a fit had nothing to try (no allowed vehicle): no answer either way."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Why a stop fits no route of a plan: the rule most routes tried came closest to failing on,
+    an example (vehicle id, failure), and how many of the allowed routes were tried (``tried`` <
+    ``routes`` when the deadline came first: the routes nearest the stop were tried)."""
+
+    vehicle_id: str
+    failure: Failure
+    tried: int
+    routes: int
+
+    @property
+    def complete(self) -> bool:
+        return self.tried == self.routes
 
 
 def binding_rule(problem: Problem, allowed: Sequence[int], plan: Mapping[int, Sequence[int]], node: int,
-                 deadline: float) -> tuple[str, Failure] | None:
+                 deadline: float, min_routes: int = 1) -> Binding | None:
     """None when stop ``node`` fits the plan as it stands (an idle allowed vehicle, or some position
-    of an allowed vehicle's route under every rule, the checker agreeing); else the rule that keeps
-    it off every route -- the one most routes come closest to failing on -- and an example (vehicle
-    id, failure). ``plan``: vehicle position -> its route's nodes; ``problem`` prepared (prepare.py).
-    Raises OutOfBudget past ``deadline`` (time.monotonic()); routes nearest the stop are tried first.
+    of an allowed vehicle's route under every rule, the checker agreeing); else the Binding: the rule
+    that keeps it off the routes tried. ``plan``: vehicle position -> its route's nodes; ``problem``
+    prepared (prepare.py). Routes nearest the stop are tried first; past ``deadline``
+    (time.monotonic()) no further route is begun once ``min_routes`` have been tried whole, so a stop
+    always has evidence from its nearest route(s). Raises OutOfBudget when there is no route to try.
     """
     if any(not plan.get(v) for v in allowed):
         return None  # an idle vehicle that can serve it alone (screen.py)
     near = sorted(allowed, key=lambda v: min(int(problem.duration[n, node]) for n in plan[v]))
     per_route: list[tuple[str, Failure]] = []
     for v in near:
+        if len(per_route) >= min_routes and time.monotonic() > deadline:
+            break
         vehicle = problem.vehicles[v]
         route = list(plan[v])
         fixed = len(problem.locked_prefixes.get(vehicle.id, ()))
         best: Failure | None = None
         for p in range(fixed, len(route) + 1):
-            if time.monotonic() > deadline:
-                raise OutOfBudget
             nodes = route[:p] + [node] + route[p:]
             why = _refusal(problem, vehicle, nodes)
             if why is None:
@@ -167,7 +189,8 @@ def binding_rule(problem: Problem, allowed: Sequence[int], plan: Mapping[int, Se
         raise OutOfBudget
     counts = Counter(f.rule for _, f in per_route)
     rule = max(counts, key=lambda r: (counts[r], _RANK.get(r, -1)))
-    return next(x for x in per_route if x[1].rule == rule)
+    vehicle_id, failure = next(x for x in per_route if x[1].rule == rule)
+    return Binding(vehicle_id, failure, len(per_route), len(near))
 
 
 def _refusal(problem: Problem, vehicle: Vehicle, nodes: list[int]) -> Failure | None:
@@ -243,45 +266,3 @@ def _pair_apart(problem: Problem, allowed: Mapping[int, Sequence[int]], i: int,
             if best is None or _RANK.get(why.rule, -1) > _RANK.get(best[1].rule, -1):
                 best = (vehicle.id, why)
     return best
-
-
-def left_out(problem: Problem, screening: Screening, plan: dict[int, tuple[int, ...]], k: int,
-              proof: str | None, budget: float) -> Unassigned:
-    """The true cause of a stop that fits a vehicle alone but is not in the plan (shortage.py):
-    a short search (``time_limit``) only when it still fits the plan as it stands; else a proven
-    shortage (``not_enough_vehicles``: a capacity or time bound, or stops that can share no route
-    outnumbering the vehicles that can serve them), else the rule that keeps it off every route of
-    this plan, named as its rule (the fleet not proven short)."""
-    stop = problem.stops[k]
-    level = Priority(stop.priority).name.lower()
-    try:
-        binding = binding_rule(problem, screening.allowed.get(k, ()), plan, k + 1, budget)
-    except OutOfBudget:
-        binding = ("", Failure(RULE_TIME_LIMIT, ""))
-    if binding is None:
-        return Unassigned(stop.id, "the search ran out of time: the stop still fits the plan; a longer time "
-                          f"limit would serve it ({level})", RULE_TIME_LIMIT)
-    if proof:
-        return Unassigned(stop.id, f"{proof}; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
-    vehicle_id, why = binding
-    if why.rule == RULE_TIME_LIMIT:  # the search for a fit ran out of its budget: no proof either way
-        return Unassigned(stop.id, "left out by the search within its time limit, with no proof that the fleet "
-                          f"is short: a longer time limit may serve it ({level})", RULE_TIME_LIMIT)
-    apart = conflict_shortage(problem, screening.allowed, screening.active, k, budget)
-    if apart is not None:
-        ids, vehicles, example, rule = apart
-        named = f"{SHORT_OF.get(rule.rule, rule.rule)}: {example + ': ' if example else ''}{rule.message}"
-        return Unassigned(stop.id, f"not enough vehicles: no two of these {len(ids)} stops of this priority or "
-                          f"higher can share a route ({', '.join(ids[:6])}{', ...' if len(ids) > 6 else ''}; "
-                          f"{named}), and only {vehicles} {'vehicle' if vehicles == 1 else 'vehicles'} can serve "
-                          f"them; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
-    return Unassigned(stop.id, f"no route of this plan has room for it: {SHORT_OF.get(why.rule, why.rule)} keeps "
-                      f"it off every route ({vehicle_id}: {why.message}); it fits a vehicle on its own, so one "
-                      f"more vehicle would serve it ({level})", why.rule)
-
-
-def priority_proof(cache: dict[int, str | None], problem: Problem, screening: Screening, priority: int) -> str | None:
-    """``proven_shortage`` for ``priority``, computed once per priority into ``cache``."""
-    if priority not in cache:
-        cache[priority] = proven_shortage(problem, screening.active, priority)
-    return cache[priority]

@@ -11,13 +11,13 @@ from dataclasses import replace
 from typing import Any
 
 from .guard import enforce_checked
+from .left_out import left_out_reasons
 from .model import RawPlan, RawRoute
 from .prepare import Prepared, prepare
 from .problem import LOCKED_WEIGHT, Problem, owed_break, working_time
 from .replan import fallback_plan
 from .screen import Screening, drop_penalty_base, screen
 from .search import SearchConfig, config_named
-from .shortage import left_out, priority_proof
 from .solution import Route, Solution, SolveStats, Unassigned, Visit
 from .timing import RULE_LOCK, RULE_TIME_LIMIT
 from .worker import WorkerResult, run_search
@@ -267,10 +267,11 @@ def assemble(
     locked = problem.locked_vehicle_of()
     insertable = {problem.stops[n - 1].id for n in (best.insertable if best else ())}
     unassigned: list[Unassigned] = []
-    proofs: dict[int, str | None] = {}  # priority -> a proven shortage (shortage.py), per solve
     plan = {r.vehicle: r.nodes for r in (best.plan.routes if best and best.plan else ())}
-    # the search for a fit in the final plan (shortage.binding_rule) shares this budget across stops
-    budget = time.monotonic() + min(2.0, max(0.3, 0.1 * problem.options.time_limit_s))
+    reasons = left_out_reasons(problem, screening, plan, [
+        k for k, stop in enumerate(problem.stops)
+        if stop.id not in served and stop.id not in screening.excluded and best is not None and best.plan is not None
+        and not (stop.id in locked and stop.id not in insertable)])
     for k, stop in enumerate(problem.stops):
         if stop.id in served:
             continue
@@ -278,12 +279,11 @@ def assemble(
             unassigned.append(Unassigned(stop.id, screening.excluded[stop.id], screening.rules.get(stop.id, "")))
         elif best is None or best.plan is None:
             unassigned.append(Unassigned(stop.id, "no plan found within the time limit", RULE_TIME_LIMIT))
-        elif stop.id in locked and stop.id not in insertable:  # one the search saw fit: shortage.left_out checks it
+        elif stop.id in locked and stop.id not in insertable:  # one the search saw fit: left_out.py checks it
             unassigned.append(Unassigned(stop.id, f"could not fit on locked vehicle {locked[stop.id]} together "
                                          "with its other stops", RULE_LOCK))
         else:
-            unassigned.append(left_out(problem, screening, plan, k, priority_proof(proofs, problem, screening,
-                                                                              stop.priority), budget))
+            unassigned.append(reasons[k])
     dropped_penalty = sum(screening.penalties.get(k, 0) for k, s in enumerate(problem.stops) if s.id not in served)
     objective = sum(r.cost for r in routes) + dropped_penalty
     firsts = [r.first_solution_at for r in results if r.first_solution_at is not None]

@@ -5,7 +5,7 @@ day or, when too big (``merge_max_stops``) or short of time, given a mop-up on i
 used to call every stop a sector dropped "left out by the search within its time limit ... a longer time
 limit may serve it" unless the whole day proved a shortage -- also a stop the distance limit keeps off
 every route, which no time limit could serve. Its stops now go through the same rule as the normal
-path (shortage.left_out): ``time_limit`` only when the stop still fits the final plan under
+path (routing/left_out.py): ``time_limit`` only when the stop still fits the final plan under
 every rule, else a proven shortage or the binding rule.
 
 Days on a plane in metres at 10 m/s, in the service's units (litres, km, minutes).
