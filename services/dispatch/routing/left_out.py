@@ -32,13 +32,13 @@ from .timing import RULE_SHORTAGE, RULE_TIME_LIMIT
 
 PER_STOP_S = 0.005
 """Seconds of allowance per stop left out (shortage.binding_rule takes about 2-5 ms a stop on a
-300-stop day of 8 routes), on top of the base allowance, up to half the time limit."""
+300-stop day of 8 routes), on top of the base allowance, up to a quarter of the time limit."""
 
 
 def reason_seconds(time_limit_s: float, left_out: int) -> float:
     """The reason step's allowance in seconds: a tenth of the time limit (0.3 s to 2 s), plus
-    PER_STOP_S per stop left out up to half the time limit."""
-    return min(2.0, max(0.3, 0.1 * time_limit_s)) + min(PER_STOP_S * left_out, 0.5 * time_limit_s)
+    PER_STOP_S per stop left out up to a quarter of the time limit (the search had the rest)."""
+    return min(2.0, max(0.3, 0.1 * time_limit_s)) + min(PER_STOP_S * left_out, 0.25 * time_limit_s)
 
 
 Proofs = dict[tuple[int, frozenset[str]], str | None]
