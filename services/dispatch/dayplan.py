@@ -169,13 +169,31 @@ def merge_kept(
 
     ``vehicles`` are the request's trips: with them each van's fixed cost is counted once over the
     whole day (``charge_fixed_once``), a kept morning trip and a re-planned afternoon trip of the
-    same van included."""
+    same van included. ``status`` is computed again over the whole day (settle_status): a re-plan
+    with every van out still serves the kept routes' stops."""
     totals = result.setdefault("totals", {})
     totals["stops_served"] = int(totals.get("stops_served") or 0) + sum(len(r["stops"]) for r in kept)
     totals["distance_km"] = round(float(totals.get("distance_km") or 0) + sum(float(r.get("distance_km") or 0) for r in kept), 2)
     totals["cost"] = round(float(totals.get("cost") or 0) + sum(float(r.get("cost") or 0) for r in kept), 2)
     result["routes"] = [dict(r) for r in kept] + result["routes"]
-    return annotate_trips(result, vehicles)
+    return settle_status(annotate_trips(result, vehicles))
+
+
+def plan_status(served: int, left_out: int) -> str:
+    """A plan result's ``status`` (the one rule every path uses): "solved" when nothing is left out,
+    "partial" when something is served and something left out, "infeasible" only when nothing is
+    served and something is left out. ``served`` counts stops on the final routes (kept routes
+    included), ``left_out`` every entry of ``unassigned`` (stops and shipments no stop carries)."""
+    if not left_out:
+        return "solved"
+    return "partial" if served else "infeasible"
+
+
+def settle_status(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with its ``status`` computed from its final routes and ``unassigned`` (plan_status)."""
+    served = sum(len(r["stops"]) for r in result.get("routes") or ())
+    result["status"] = plan_status(served, len(result.get("unassigned") or ()))
+    return result
 
 
 def _stop_request(stop: DayStop) -> dict[str, Any]:

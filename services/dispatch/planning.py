@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from services.dispatch.dayplan import SITE_INACTIVE
+from services.dispatch.dayplan import SITE_INACTIVE, plan_status
 from services.dispatch.model import (  # volumes: whole millilitres, exact for 0.001 L steps
     VOLUME_SCALE,
     minutes,
@@ -138,8 +138,8 @@ def _vehicle(v: Mapping[str, Any]) -> Vehicle:
 
 def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) -> dict[str, Any]:
     """The plan JSON for a checked solution. ``unassigned`` lists the stops left out and the day's
-    shipments no stop carries (``unplanned``); ``status`` is "solved" when nothing is left out, else
-    "partial" when some stop is served and "infeasible" when none is."""
+    shipments no stop carries (``unplanned``); ``status`` follows dayplan.plan_status ("solved" when
+    nothing is left out, else "partial" when some stop is served and "infeasible" when none is)."""
     names = {s["id"]: s.get("name") for s in request["stops"]}
     routes: list[dict[str, Any]] = []
     for route in solution.routes:
@@ -171,9 +171,8 @@ def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) ->
     served = sum(len(r["stops"]) for r in routes)
     unassigned = [{"id": u.stop_id, "reason": u.reason, "rule": u.rule} for u in solution.unassigned]
     unassigned += unplanned(request)
-    status = "solved" if not unassigned else "partial" if served else "infeasible"
     return {
-        "status": status,
+        "status": plan_status(served, len(unassigned)),  # computed again once kept routes join (merge_kept)
         "routes": routes,
         "unassigned": unassigned,
         "objective": solution.objective,
@@ -198,8 +197,11 @@ def to_plan(request: Mapping[str, Any], problem: Problem, solution: Solution) ->
 
 def unplanned(request: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The day's shipments no stop carries (``request["unplanned_shipments"]``, dayplan.unplanned_shipments)
-    as entries of the plan's ``unassigned``: ``id`` the shipment's (no stop has it), its ``rule`` code
-    (``site_inactive``, ``site_unknown`` ...) and reason, the ``shipment_id`` and ``site``. Requests
+    as entries of the plan's ``unassigned``: its ``rule`` code (``site_inactive``, ``site_unknown`` ...)
+    and reason, the ``shipment_id`` that identifies it and the ``site`` it belongs to. ``id`` repeats
+    the shipment id for readers that list ids, and may equal a stop's id (shipment ids are the
+    sender's): readers tell a shipment entry by its ``shipment_id`` (presentation.for_site, the
+    board's left-out table and map). Requests
     queued before shipments had a rule say ``site_inactive`` (their reason: inactive or unknown)."""
     return [
         {
