@@ -6,7 +6,7 @@ Times of day are HH:MM local (``+1d`` past midnight), volumes litres, distances 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -279,12 +279,26 @@ def compare(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, An
             "vehicles_removed": sorted(set(tb["vehicle_ids"]) - set(ta["vehicle_ids"])), "moved": moved}  # fmt: skip
 
 
+def is_shipment_entry(entry: Mapping[str, Any]) -> bool:
+    """True for an entry of a plan's ``unassigned`` that is a shipment no stop carries (planning.unplanned):
+    identified by its ``shipment_id``, belonging to its ``site``; its ``id`` may equal a stop's."""
+    return "shipment_id" in entry
+
+
+def site_entries(unassigned: Iterable[Mapping[str, Any]], site: str, stop_ids: Iterable[str]) -> list[Mapping[str, Any]]:
+    """The entries of ``unassigned`` a site's storekeeper sees: a stop entry when its ``id`` is one of
+    the site's stops (``stop_ids``), a shipment entry exactly when its ``site`` is theirs."""
+    stops = set(stop_ids)
+    return [u for u in unassigned if (u.get("site") == site if is_shipment_entry(u) else u["id"] in stops)]
+
+
 def for_site(plan: Mapping[str, Any], site: str) -> dict[str, Any]:
-    """A plan cut down to one site's stops (what a storekeeper may see: when their delivery comes)."""
+    """A plan cut down to one site's stops (what a storekeeper may see: when their delivery comes),
+    and the site's own entries left out (site_entries)."""
     refs = {k: v for k, v in plan["stop_refs"].items() if v.get("site") == site}
     result = plan.get("result")
     if result:
         routes = [{**r, "stops": [s for s in r["stops"] if s["id"] in refs]} for r in result["routes"]]
         result = {**result, "routes": [r for r in routes if r["stops"]],
-                  "unassigned": [u for u in result["unassigned"] if u["id"] in refs], "totals": None}  # fmt: skip
+                  "unassigned": site_entries(result["unassigned"], site, refs), "totals": None}  # fmt: skip
     return {**plan, "stop_refs": refs, "result": result, "request": {}}

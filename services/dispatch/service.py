@@ -331,6 +331,8 @@ def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dic
         store.publish_plan(session, cmd.plan_id, plan["date"], utcnow())
         store.mark_shipments_planned(session, shipment_ids, cmd.plan_id)
         store.release_unrouted(session, plan["date"], cmd.plan_id, shipment_ids)
+        # ``unassigned`` lists the entries' ids as before: the strict contract (PlanPublished) has no
+        # field for shipment ids apart, so a shipment no stop carries is named there by its id.
         data = {"plan_id": cmd.plan_id, "date": plan["date"], "routes": routes,
                 "unassigned": [u["id"] for u in plan["result"]["unassigned"]]}  # fmt: skip
         ctx.record(session, "dispatch.plan.published", data, subject=cmd.plan_id)

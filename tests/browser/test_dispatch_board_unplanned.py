@@ -7,7 +7,9 @@ formulary.site.upserted event). A dispatcher plans the day on the board: no stop
 shipment (dayplan.unplanned_shipments, rule ``site_inactive``), so the plan is partial, not "all
 stops planned", and the left-out table names the SITE (name and code, from the board's site list)
 with the shipment id beneath it and the rule's label (presentation.TERMS["rule"]) in Chinese, then in
-English after the header's language switch. The clinic's township centre has an order the same day,
+English after the header's language switch, the reason's tooltip too (the English part of the
+reason, not the two-language sentence). The row is told by the shipment id (``data-shipment``, the
+clinic in ``data-site``), never as a stop's id. The clinic's township centre has an order the same day,
 which a route serves. The clinic is reopened and both orders cancelled afterwards, so the session's
 other plans do not carry them.
 """
@@ -143,8 +145,11 @@ def test_a_shipment_whose_site_closed_is_listed_as_left_out_with_its_site_and_re
 
     # --- the left-out table: the clinic (name, code) with the shipment beneath, and why, in Chinese
     expect(page.locator("#dropped-card")).to_be_visible()
-    row = page.locator(f'#dropped tbody tr[data-stop="{shipment_id}"]')
+    row = page.locator(f'#dropped tbody tr[data-shipment="{shipment_id}"]')  # told by its shipment id
     expect(row).to_have_count(1)
+    expect(row).to_have_attribute("data-site", CLINIC)
+    expect(page.locator(f'#dropped tbody tr[data-stop="{shipment_id}"]')).to_have_count(0)  # not a stop's id
+    expect(page.locator(f'#map .drop-mark[data-stop="{shipment_id}"]')).to_have_count(0)
     where = row.locator("td").first
     expect(where).to_contain_text(clinic_name)  # the site's name from the board's site list
     subs = where.locator("span.sub.mono")
@@ -153,8 +158,9 @@ def test_a_shipment_whose_site_closed_is_listed_as_left_out_with_its_site_and_re
     expect(subs.nth(1)).to_have_text(f"货单 {shipment_id}")
     reason = row.locator("td").last
     expect(reason).to_have_text(zh_label)
-    # the full sentence on hover
-    expect(reason).to_have_attribute("title", re.compile(rf"{CLINIC}.*inactive"))
+    # the reason on hover, in the page's language: the Chinese part of the two-language sentence
+    expect(reason).to_have_attribute("title", f"收货单位 {CLINIC} 未启用")
+    expect(reason.locator("span").first).to_have_attribute("title", f"收货单位 {CLINIC} 未启用")
     shot("dispatch-board-unplanned-zh")
 
     # --- in English: the same row, every label English (the clinic's name is data, left as it is)
@@ -163,6 +169,11 @@ def test_a_shipment_whose_site_closed_is_listed_as_left_out_with_its_site_and_re
     expect(status).to_contain_text(TERMS["result_status"]["partial"][1])
     expect(subs.nth(1)).to_have_text(f"shipment {shipment_id}")
     expect(reason).to_have_text(en_label)
+    # the tooltips speak English too: the English part, never the two-language sentence (fresh-eyes C)
+    expect(reason).to_have_attribute("title", f"site {CLINIC} is inactive")
+    expect(reason.locator("span").first).to_have_attribute("title", f"site {CLINIC} is inactive")
+    titles = row.evaluate("r => [...r.querySelectorAll('[title]')].map((e) => e.getAttribute('title'))")
+    assert titles and not [x for x in titles if CJK.search(x)], titles
     expect(subs.nth(0)).to_have_text(CLINIC)
     text = row.inner_text()
     assert clinic_name in text, text

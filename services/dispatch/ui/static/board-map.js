@@ -120,15 +120,19 @@
       });
     }
     for (const u of result.unassigned) {
-      const xy = P(u.id);
+      // a shipment no stop carries is told by its shipment_id and marked at its site (its id may be a stop's)
+      const shipment = "shipment_id" in u;
+      const code = shipment ? u.site : u.id;
+      const xy = P(code);
       if (!xy) continue;
-      const name = siteName(u.id, refs);
-      const zh = `未安排：${name}（${u.id}）`;
-      const en = `Left out: ${name} (${u.id})`;
+      const name = siteName(code, refs);
+      const zh = shipment ? `未安排：${name}（${code}）货单 ${u.shipment_id}` : `未安排：${name}（${code}）`;
+      const en = shipment ? `Left out: ${name} (${code}) shipment ${u.shipment_id}` : `Left out: ${name} (${code})`;
       const why = window.dispatch.reasonTexts(u.reason, u.rule);
       markers.append(svg("g", {
         class: "drop-mark", tabindex: 0, role: "img", "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en,
-        "data-stop": u.id, transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`,
+        ...(shipment ? { "data-shipment": u.shipment_id, "data-site": code } : { "data-stop": u.id }),
+        transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`,
       },
       svg("circle", { r: 5.5 }),
       svg("path", { d: "M-3,-3L3,3M3,-3L-3,3" }),
@@ -154,8 +158,10 @@
     const north = svg("g", { class: "map-north", "aria-hidden": "true", transform: `translate(${proj.width - 18},22)` },
       svg("path", { d: "M0,-12L5,4L0,1L-5,4Z" }), svg("text", { y: 16, "text-anchor": "middle" }, "N"));
 
-    const zh = `线路地图：${result.routes.length} 条线路，${result.unassigned.length} 个未安排站点`;
-    const en = `Route map: ${result.routes.length} routes, ${result.unassigned.length} stops left out`;
+    const leftShipments = result.unassigned.filter((u) => "shipment_id" in u).length;
+    const leftStops = result.unassigned.length - leftShipments;
+    const zh = `线路地图：${result.routes.length} 条线路，${leftStops} 个未安排站点` + (leftShipments ? `，${leftShipments} 个货单无站点` : "");
+    const en = `Route map: ${result.routes.length} routes, ${leftStops} stops left out` + (leftShipments ? `, ${leftShipments} shipments on no stop` : "");
     const map = svg("svg", {
       id: "map", viewBox: `0 0 ${proj.width} ${proj.height.toFixed(0)}`, role: "group",
       "aria-label": t(zh, en), "data-zh-aria-label": zh, "data-en-aria-label": en, preserveAspectRatio: "xMidYMid meet",

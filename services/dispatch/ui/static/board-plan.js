@@ -239,16 +239,18 @@
     $("dropped-card").hidden = !result.unassigned.length;
     $("dropped-count").textContent = String(result.unassigned.length);
     document.querySelector("#dropped tbody").replaceChildren(...result.unassigned.map((u) => {
-      // a shipment no stop carries (site inactive or unknown): its site, and its id beneath
-      const shipment = Boolean(u.shipment_id);
+      // a shipment no stop carries (site inactive or unknown), told by its shipment_id (its id may
+      // equal a stop's): its site, and its shipment id beneath
+      const shipment = "shipment_id" in u;
       const ref = shipment ? {} : refs[u.id] || {};
       const cell = siteCell(shipment ? u.site : u.id, refs);
       if (shipment) cell.append(el("span", { class: "sub mono" }, tr("货单 ", "shipment "), u.shipment_id));
-      return el("tr", { class: "row-error", dataset: { stop: u.id } },
+      const titles = D.reasonTitles(u.reason, u.rule);  // the tooltip in the page's language
+      return el("tr", { class: "row-error", dataset: shipment ? { shipment: u.shipment_id, site: u.site } : { stop: u.id } },
         cell,
         el("td", {}, D.volumesNode(ref.deliver_l)),
         el("td", {}, D.volumesNode(ref.pickup_l)),
-        el("td", { title: u.reason }, D.reasonNode(u.reason, u.rule)));
+        el("td", { title: t(...titles), "data-zh-title": titles[0], "data-en-title": titles[1] }, D.reasonNode(u.reason, u.rule)));
     }));
   }
 

@@ -149,9 +149,24 @@
   const RULES = TERMS.rule;
   const PRIORITY_NAMES = ["low", "normal", "high", "urgent"];
 
+  const CJK = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/;
+
   /**
-   * A dropped stop's reason, translated by its rule (the English sentence as the title).
-   * Not enough vehicles names the priority that lost out.
+   * [zh, en] tooltips of a reason, each in its page's language: a two-language reason
+   * ("收货单位 X 未启用 (site X is inactive)", dayplan.unplanned_shipments) split into its parts;
+   * the solver's English sentence kept for both; else, on the English page, the rule's label.
+   */
+  function reasonTitles(reason, rule) {
+    const text = String(reason || "");
+    const both = text.match(/^(.+?)\s*\(([^()]+)\)$/);
+    if (both && CJK.test(both[1]) && !CJK.test(both[2])) return [both[1].trim(), both[2].trim()];
+    const known = RULES[rule];
+    return [text, CJK.test(text) && known ? known[1] : text];
+  }
+
+  /**
+   * A dropped stop's reason, translated by its rule (the reason itself as the title, in the page's
+   * language: reasonTitles). Not enough vehicles names the priority that lost out.
    */
   function reasonNode(reason, rule) {
     const known = RULES[rule];
@@ -163,13 +178,17 @@
       zh += `（优先级：${PRIORITY[level][0]}）`;
       en += ` (priority ${PRIORITY[level][1].toLowerCase()})`;
     }
-    return el("span", { dataset: { zh, en }, title: String(reason || "") }, hub.lang() === "en" ? en : zh);
+    const titles = reasonTitles(reason, rule);
+    return el("span", { dataset: { zh, en }, title: t(...titles), "data-zh-title": titles[0], "data-en-title": titles[1] },
+      hub.lang() === "en" ? en : zh);
   }
 
   /** [zh, en] plain texts of a reason (map tooltips keep both for the language switch). */
   function reasonTexts(reason, rule) {
     const known = RULES[rule];
-    return known ? [known[0], `${known[1]}: ${reason}`] : [String(reason || ""), String(reason || "")];
+    const titles = reasonTitles(reason, rule);
+    if (!known) return titles;
+    return [known[0], titles[1] === known[1] ? known[1] : `${known[1]}: ${titles[1]}`];
   }
 
   // ------------------------------------------------------------------ loads
@@ -221,6 +240,6 @@
     model, COMPARTMENT, COMPARTMENT_LONG, PRIORITY, SOURCE, ROUND, LEVEL, PLAN_STATUS, RESULT_STATUS, COLOURS,
     TERMS, compLabel, priorityLabel, roundPair, tripPair, tripLabel, joined, listText, litres, volumesText, volumesNode, money, km,
     countyToday, addDays, tomorrow, weekday, weekdayLabel, crc32, roundsFor,
-    reasonNode, reasonTexts, loadBars, badge, planStatusBadge,
+    reasonNode, reasonTexts, reasonTitles, loadBars, badge, planStatusBadge,
   };
 })();
