@@ -100,13 +100,13 @@ def dispatch_afternoon(day: DemoDay) -> None:
     result = plan["result"]
     totals = result["totals"]
     day.say(f"[dispatch] 方案: {totals['vehicles']} 辆车, {totals['distance_km']:.1f} km, 成本 ¥{totals['cost']:.2f}, "
-            f"服务 {totals['stops_served']} 站, 未排 {len(result['unassigned'])} 站")  # fmt: skip
+            f"服务 {totals['stops_served']} 站, 未排 {len(result['unassigned'])} 站或货单")  # fmt: skip
     for route in result["routes"]:
         path = " → ".join(s["id"].replace("CW-", "") for s in route["stops"])
         cold = route["load_out"].get("cold", 0)
         day.say(f"   {route['vehicle']:<5} {route['start']}–{route['end']} {route['distance_km']:6.1f} km 冷链 {cold:5.1f} L: {path}")
     for dropped in result["unassigned"]:
-        day.say(f"   未排: {dropped['id']} — {dropped['reason']}")
+        day.say(f"   未排: {dropped.get('shipment_id') and '货单 ' or ''}{dropped['id']} — {dropped['reason']}")
     published = dispatcher.post(f"/api/v1/plans/{plan_id}/publish", {})
     day.say(f"[dispatch] 发布方案 → {published.status}; 司机清单: {day.urls['dispatch']}/ui/plans/{plan_id}/manifest/<车辆>")
 

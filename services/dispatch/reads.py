@@ -9,7 +9,13 @@ from datetime import date
 from typing import Any
 
 from services.dispatch import queries, store
-from services.dispatch.presentation import compare, for_site, published_routes, with_break_codes
+from services.dispatch.presentation import (
+    compare,
+    for_site,
+    is_shipment_entry,
+    published_routes,
+    with_break_codes,
+)
 from services.dispatch.presentation import manifest as build_manifest
 from services.dispatch.service import DISPATCHERS, closed_shipments, get_plan
 from shared.auth import Principal
@@ -84,7 +90,9 @@ def publish_preview(ctx: ServiceContext, actor: Principal, plan_id: str) -> dict
     summary: dict[str, Any] = {
         "plan_id": plan_id, "date": plan["date"], "vehicles": [r["vehicle_id"] for r in routes],
         "stops": sum(len(r["stops"]) for r in routes), "shipments": len(shipment_ids),
-        "unassigned": [u["id"] for u in plan["result"]["unassigned"]], "totals": plan["result"]["totals"],
+        "unassigned": [u["id"] for u in plan["result"]["unassigned"] if not is_shipment_entry(u)],
+        "unplanned_shipments": [u["shipment_id"] for u in plan["result"]["unassigned"] if is_shipment_entry(u)],
+        "totals": plan["result"]["totals"],
         "replaces": published[0]["id"] if published else None, "changes": None, "closed_shipments": closed,
         "late_shipments": late,
     }  # fmt: skip

@@ -141,7 +141,9 @@ class PublishPreviewOut(OpenSchema):
     replaces = fields.String(allow_none=True)
     changes = fields.Dict(allow_none=True)
     totals = fields.Dict(allow_none=True)
-    unassigned = fields.List(fields.Raw())
+    unassigned = fields.List(fields.Raw(), metadata={"description": "ids of the stops left out"})
+    unplanned_shipments = fields.List(fields.String(), metadata={"description": "ids of the shipments no stop "
+                                      "carries (site inactive or unknown ...), apart from the stops"})  # fmt: skip
     vehicles = fields.List(fields.String())
     shipments = fields.Integer()
     stops = fields.Integer()
@@ -157,7 +159,9 @@ class PublishedOut(OpenSchema):
     plan_id = fields.String(required=True)
     date = fields.String(required=True)
     routes = fields.List(fields.Dict(), required=True)
-    unassigned = fields.List(fields.String(), required=True)
+    unassigned = fields.List(fields.String(), required=True, metadata={"description": "ids of the stops left out"})
+    unplanned_shipments = fields.List(fields.String(), metadata={"description": "ids of the shipments no stop "
+                                      "carries; not in the event, whose contract lists stops"})  # fmt: skip
 
 
 class CompletionOut(OpenSchema):

@@ -33,7 +33,7 @@ from services.dispatch.fleet import vehicle_request
 from services.dispatch.locks import in_user_terms, screen_locks, trip_words
 from services.dispatch.model import SiteInfo
 from services.dispatch.planning import to_problem
-from services.dispatch.presentation import published_routes
+from services.dispatch.presentation import is_shipment_entry, published_routes
 from services.dispatch.trips import base_vehicle
 from shared.auth import Principal
 from shared.clock import LOCAL_TZ, utcnow
@@ -331,12 +331,13 @@ def publish_plan(ctx: ServiceContext, actor: Principal, cmd: PublishPlan) -> dic
         store.publish_plan(session, cmd.plan_id, plan["date"], utcnow())
         store.mark_shipments_planned(session, shipment_ids, cmd.plan_id)
         store.release_unrouted(session, plan["date"], cmd.plan_id, shipment_ids)
-        # ``unassigned`` lists the entries' ids as before: the strict contract (PlanPublished) has no
-        # field for shipment ids apart, so a shipment no stop carries is named there by its id.
+        # the event's ``unassigned`` are stop ids (its contract, PlanPublished); a shipment no stop
+        # carries is no stop: the answer names those apart (``unplanned_shipments``)
+        left = plan["result"]["unassigned"]
         data = {"plan_id": cmd.plan_id, "date": plan["date"], "routes": routes,
-                "unassigned": [u["id"] for u in plan["result"]["unassigned"]]}  # fmt: skip
+                "unassigned": [u["id"] for u in left if not is_shipment_entry(u)]}  # fmt: skip
         ctx.record(session, "dispatch.plan.published", data, subject=cmd.plan_id)
-        return data
+        return {**data, "unplanned_shipments": [u["shipment_id"] for u in left if is_shipment_entry(u)]}
 
 
 def closed_shipments(plan: dict[str, Any], carried: dict[str, dict[str, Any]], confirmed: set[str]) -> list[str]:

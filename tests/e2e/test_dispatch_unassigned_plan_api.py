@@ -112,10 +112,14 @@ def test_shipments_no_stop_can_carry_are_unassigned_in_the_plan_result(ctx: Serv
     }
     assert again["result"]["status"] == "partial"
 
-    # publishing names them among what is left out (dispatch.plan.published's unassigned)
+    # publishing names them apart from the stops left out (the event's unassigned lists stops only)
+    preview = client.get(f"/api/v1/plans/{again['id']}/publish-preview", headers=DISPATCHER).get_json()
+    assert sorted(preview["unplanned_shipments"]) == ["SH-CLOSED", "SH-NOWHERE"]
+    assert not {"SH-CLOSED", "SH-NOWHERE"} & set(preview["unassigned"])
     published = client.post(f"/api/v1/plans/{again['id']}/publish", headers=DISPATCHER)
     assert published.status_code == 200, published.get_json()
-    assert {"SH-CLOSED", "SH-NOWHERE"} <= set(published.get_json()["unassigned"])
+    assert sorted(published.get_json()["unplanned_shipments"]) == ["SH-CLOSED", "SH-NOWHERE"]
+    assert not {"SH-CLOSED", "SH-NOWHERE"} & set(published.get_json()["unassigned"])
 
 
 def test_a_day_whose_every_shipment_is_planned_stays_solved(ctx: ServiceContext) -> None:

@@ -308,6 +308,12 @@
         `Cost ${D.money(preview.totals.cost)}, distance ${D.km(preview.totals.distance_km)}`],
     ];
     if (left) summary.push([`${left} 个站点未安排，留在待运列表`, `${left} stops left out stay waiting`]);
+    const unplanned = preview.unplanned_shipments || [];  // no stop carries them (site inactive or unknown)
+    if (unplanned.length) {
+      const [zh, en] = D.listText(unplanned);
+      summary.push([`${unplanned.length} 个货单无法安排（收货单位未启用或未知）：${zh}`,
+        `${unplanned.length} shipment${unplanned.length === 1 ? "" : "s"} no stop can carry (site inactive or unknown): ${en}`]);
+    }
     const late = preview.late_shipments || [];  // carried after their deliver-by day: the dispatcher publishes knowing it
     if (late.length) {
       const [zh, en] = D.listText(late.map((x) => [`${x.shipment_id}（${x.site}，应于 ${x.deliver_by} 送达）`,
@@ -329,9 +335,9 @@
     if (!ok) return;
     try {
       const data = await busy(button, api("POST", `/api/v1/plans/${encodeURIComponent(plan.id)}/publish`, {}, null, { idempotent: true }));
-      const leftOut = (data.unassigned || []).length;
+      const leftOut = (data.unassigned || []).length + (data.unplanned_shipments || []).length;
       toast(t(`已发布给司机：${data.routes.length} 辆车`, `Published to the drivers: ${data.routes.length} vehicles`), "ok",
-        { small: leftOut ? t(`${leftOut} 个站点未安排，仍在待运列表中`, `${leftOut} stops left out stay on the waiting list`) : "" });
+        { small: leftOut ? t(`${leftOut} 个站点或货单未安排，仍在待运列表中`, `${leftOut} stops or shipments left out stay on the waiting list`) : "" });
       const fresh = await api("GET", "/api/v1/plans/" + encodeURIComponent(plan.id));
       renderPlan(fresh);
       B.showSolve(fresh, null);
