@@ -70,6 +70,7 @@ TERMS: dict[str, dict[str, tuple[str, str]]] = {
         "lock": ("固定的车辆无法服务该站点", "The locked vehicle cannot serve it"),
         "not_enough_vehicles": ("车辆不足", "Not enough vehicles"),
         "time_limit": ("时限内未找到方案（延长求解时间可安排）", "Search ran out of time (a longer limit would serve it)"),
+        "not_checked": ("未及核查原因（延长求解时间可查明）", "Cause not checked in time (a longer limit would tell)"),
         "no_vehicles": ("没有可用车辆", "No vehicles"),
         # a shipment no stop carries (dayplan.py SITE_UNKNOWN, SITE_INACTIVE, SITE_IS_HUB, NOTHING_TO_MOVE)
         "site_unknown": ("收货单位未知", "Site unknown to dispatch"),

@@ -9,7 +9,9 @@ keeps has been restored into the model and improved by its local search.
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
@@ -272,8 +274,13 @@ def insert_all(
     disabled: frozenset[int] = frozenset(),
     blink: float = 0.01,
     near_k: int = 0,
+    deadline: float = math.inf,
 ) -> list[int]:
     """Greedy cheapest insertion of ``pool`` into ``routes`` (in place); returns nodes left out.
+
+    Past ``deadline`` (time.monotonic()) the stops not yet tried are left out as they are: with an
+    owed break each whole-route check tries every gap, and a first plan or a last insertion of
+    hundreds of stops into two long routes took 40 s past a 5 s limit (fresh eyes, 2026-12-06).
 
     ``near_k`` > 0 (big days): only routes serving one of the stop's ``near_k`` nearest stops, and
     idle vehicles, are tried first (all routes when none of those fits), so a step's cost does not
@@ -284,7 +291,10 @@ def insert_all(
     where = {x: v for v, r in enumerate(routes) for x in r} if near_k else {}
     travel = inst.travel
     rand = rng.random
-    for u in pool:
+    for i, u in enumerate(pool):
+        if deadline < math.inf and time.monotonic() > deadline:
+            left.extend(pool[i:])
+            break
         allowed = inst.allowed[u]
         per_u = inst.periods[u]
         t_from_u = travel[u]

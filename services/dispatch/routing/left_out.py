@@ -11,10 +11,12 @@ names every left-out stop on every path:
 3. else the rule that keeps it off the routes (``max_distance``, ``break``, ``window`` ...).
 
 The step has a time allowance that grows with the number of stops left out
-(``reason_seconds``), and spends it in two passes: first where each stop could go (every stop
-gets at least its nearest route tried whole, so none is left without evidence), then the
+(``reason_seconds``), and spends it in two passes: first where each stop could go (past the
+allowance each stop still gets its nearest route tried whole, for as long again), then the
 costlier conflict proofs while time remains. A stop whose routes were not all tried says so: the
-rule that kept it off the routes nearest it, and how many were not tried. Before (fresh eyes,
+rule that kept it off the routes nearest it, and how many were not tried (a proof of shortage is
+not its cause then: it may fit a route not tried); one with no route tried at all is
+``not_checked``, never ``time_limit``. Before (fresh eyes,
 2026-12-06) one fixed allowance of at most 2 s was shared, and on a 300-stop day with a 40 km limit
 151 of 156 stops that fit no route were reported as a short search once it ran out.
 """
@@ -28,7 +30,7 @@ from .problem import Priority, Problem
 from .screen import Screening
 from .shortage import SHORT_OF, Binding, OutOfBudget, binding_rule, conflict_shortage, proven_shortage
 from .solution import Unassigned
-from .timing import RULE_SHORTAGE, RULE_TIME_LIMIT
+from .timing import RULE_NOT_CHECKED, RULE_SHORTAGE, RULE_TIME_LIMIT
 
 PER_STOP_S = 0.005
 """Seconds of allowance per stop left out (shortage.binding_rule takes about 2-5 ms a stop on a
@@ -60,11 +62,13 @@ def left_out_reasons(problem: Problem, screening: Screening, plan: dict[int, tup
     that fit a vehicle alone (screened in) but were left out. ``problem`` is prepared (prepare.py).
     Takes at most about ``reason_seconds`` (a stop's nearest route is tried whole even past it)."""
     ks = list(positions)
-    deadline = time.monotonic() + reason_seconds(problem.options.time_limit_s, len(ks))
+    allowance = reason_seconds(problem.options.time_limit_s, len(ks))
+    deadline = time.monotonic() + allowance
+    hard = deadline + allowance  # nearest routes past the allowance: at most as long again
     found: dict[int, Binding | None | OutOfBudget] = {}
     for k in ks:
         try:
-            found[k] = binding_rule(problem, screening.allowed.get(k, ()), plan, k + 1, deadline)
+            found[k] = binding_rule(problem, screening.allowed.get(k, ()), plan, k + 1, deadline, hard_deadline=hard)
         except OutOfBudget as exc:
             found[k] = exc
     proofs: Proofs = {}
@@ -84,13 +88,14 @@ def _reason(problem: Problem, screening: Screening, k: int, binding: Binding | N
     if binding is None:
         return Unassigned(stop.id, "the search ran out of time: the stop still fits the plan; a longer time "
                           f"limit would serve it ({level})", RULE_TIME_LIMIT)
-    if proof:
-        return Unassigned(stop.id, f"{proof}; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
-    if isinstance(binding, OutOfBudget):  # no vehicle to try: cannot happen for a screened-in stop
-        return Unassigned(stop.id, "left out by the search, with no route to try it on and no proof that the "
-                          f"fleet is short ({level})", RULE_TIME_LIMIT)
+    if isinstance(binding, OutOfBudget):  # not one route tried whole in the time for reasons
+        return Unassigned(stop.id, "left out by the search; there was no time to check why (no route of the plan "
+                          f"was tried): a longer time limit would serve it or tell why ({level})",
+                          RULE_NOT_CHECKED)
     why = binding.failure
     named = SHORT_OF.get(why.rule, why.rule)
+    if binding.complete and proof:  # incomplete: it may still fit a route not tried, so no proof is its cause
+        return Unassigned(stop.id, f"{proof}; it fits a vehicle on its own ({level})", RULE_SHORTAGE)
     if not binding.complete:
         untried = binding.routes - binding.tried
         return Unassigned(stop.id, f"no route tried has room for it: {named} keeps it off the {binding.tried} "

@@ -36,6 +36,7 @@ grows with their number, is left_out.py.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -137,7 +138,7 @@ _RANK = {r: i for i, r in enumerate((RULE_CAPACITY, RULE_MAX_DISTANCE, RULE_TRAV
 
 
 class OutOfBudget(Exception):
-    """The search for a fit had nothing to try (no allowed vehicle): no answer either way."""
+    """The search for a fit tried no route whole (no allowed vehicle, or no time): no answer either way."""
 
 
 @dataclass(frozen=True)
@@ -157,13 +158,14 @@ class Binding:
 
 
 def binding_rule(problem: Problem, allowed: Sequence[int], plan: Mapping[int, Sequence[int]], node: int,
-                 deadline: float, min_routes: int = 1) -> Binding | None:
+                 deadline: float, min_routes: int = 1, hard_deadline: float = math.inf) -> Binding | None:
     """None when stop ``node`` fits the plan as it stands (an idle allowed vehicle, or some position
     of an allowed vehicle's route under every rule, the checker agreeing); else the Binding: the rule
     that keeps it off the routes tried. ``plan``: vehicle position -> its route's nodes; ``problem``
     prepared (prepare.py). Routes nearest the stop are tried first; past ``deadline``
     (time.monotonic()) no further route is begun once ``min_routes`` have been tried whole, so a stop
-    always has evidence from its nearest route(s). Raises OutOfBudget when there is no route to try.
+    has evidence from its nearest route(s) -- until ``hard_deadline``, past which nothing more is
+    tried. Raises OutOfBudget when no route was tried whole (none to try, or ``hard_deadline``).
     """
     if any(not plan.get(v) for v in allowed):
         return None  # an idle vehicle that can serve it alone (screen.py)
@@ -177,15 +179,19 @@ def binding_rule(problem: Problem, allowed: Sequence[int], plan: Mapping[int, Se
         fixed = len(problem.locked_prefixes.get(vehicle.id, ()))
         best: Failure | None = None
         for p in range(fixed, len(route) + 1):
-            nodes = route[:p] + [node] + route[p:]
-            why = _refusal(problem, vehicle, nodes)
+            if time.monotonic() > hard_deadline:
+                break
+            why = _refusal(problem, vehicle, route[:p] + [node] + route[p:])
             if why is None:
                 return None
             if best is None or _RANK.get(why.rule, -1) > _RANK.get(best.rule, -1):
                 best = why
-        if best is not None:
-            per_route.append((vehicle.id, best))
-    if not per_route:  # no vehicle to try (cannot happen for a screened stop): no answer either way
+        else:  # every position of this route tried
+            if best is not None:
+                per_route.append((vehicle.id, best))
+            continue
+        break  # past the hard deadline: this route is not evidence
+    if not per_route:  # nothing tried whole (no vehicle, or no time): no answer either way
         raise OutOfBudget
     counts = Counter(f.rule for _, f in per_route)
     rule = max(counts, key=lambda r: (counts[r], _RANK.get(r, -1)))

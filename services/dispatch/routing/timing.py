@@ -28,6 +28,7 @@ RULE_RIDE = "ride_time"
 RULE_LOCK = "lock"
 RULE_SHORTAGE = "not_enough_vehicles"
 RULE_TIME_LIMIT = "time_limit"
+RULE_NOT_CHECKED = "not_checked"  # left out; the reason step ran out of time before trying any route
 RULE_NO_VEHICLES = "no_vehicles"
 
 

@@ -20,6 +20,9 @@ from .problem import Problem
 from .screen import Screening
 from .search import SearchConfig, first_solution_params, metaheuristic_params
 
+FINAL_INSERT_GRACE = 0.1
+"""After the deadline, the last insertion of stops left out may take this share of the search's time."""
+
 Report = Callable[[float, int], None]  # (monotonic time, objective of a new best plan)
 
 
@@ -46,6 +49,7 @@ def run_search(
     report: Report | None = None,
 ) -> WorkerResult:
     """Search for the best plan until ``deadline``; worker number varies the seed and first strategy."""
+    started = time.monotonic()
     label = f"{config.name}#{worker}"
     build = RoutingBuild(
         problem,
@@ -84,7 +88,7 @@ def run_search(
     if rr.near_k and config.droppable:
         # big days start in Python: the locked prefixes, or the current plan for a re-plan (routes
         # that no longer hold cut back from their end), then every other stop inserted cheapest-first
-        best, how = _python_start(rr, problem)
+        best, how = _python_start(rr, problem, deadline)
         phases.append(how)
     else:
         start = _warm_start(build, config, deadline) if problem.initial_routes is not None else None
@@ -106,14 +110,14 @@ def run_search(
         phases.append("route-elimination")
     best = rr.improve(best, deadline)
     phases.append("ruin-recreate")
-    best, insertable = _final_insert(rr, best)
+    best, insertable = _final_insert(rr, best, deadline + FINAL_INSERT_GRACE * max(0.0, deadline - started))
     if insertable:
         phases.append("out-of-time")
     return WorkerResult(label, best.plan, first_at[0] if first_at else None, rr.iterations, tuple(phases),
                         insertable=insertable, complete_at=rr.complete_at)
 
 
-def _python_start(rr: RuinRecreate, problem: Problem) -> tuple[Incumbent, str]:
+def _python_start(rr: RuinRecreate, problem: Problem, deadline: float) -> tuple[Incumbent, str]:
     build, inst = rr.build, rr.inst
     node, vpos = problem.stop_node(), problem.vehicle_index()
     routes: list[list[int]] = [[] for _ in range(inst.nv)]
@@ -149,21 +153,21 @@ def _python_start(rr: RuinRecreate, problem: Problem) -> tuple[Incumbent, str]:
                                  angle[u]))
     else:
         pool.sort(key=lambda u: -inst.penalty[u])
-    insert_all(inst, routes, pool, rr.rng, blink=0.0, near_k=rr.near_k)
+    insert_all(inst, routes, pool, rr.rng, blink=0.0, near_k=rr.near_k, deadline=deadline)
     how = "warm-start" if problem.initial_routes is not None else "first:insertion"
     return Incumbent(routes, rr.cost(routes), rr.plan_of(routes)), how
 
 
-def _final_insert(rr: RuinRecreate, best: Incumbent) -> tuple[Incumbent, tuple[int, ...]]:
+def _final_insert(rr: RuinRecreate, best: Incumbent, deadline: float) -> tuple[Incumbent, tuple[int, ...]]:
     """After the search: insert every left-out stop that still fits (cheapest position, most
-    important first) and polish once. Stops that fit but could not be kept are returned (as problem
+    important first, until ``deadline``) and polish once. Stops that fit but could not be kept are returned (as problem
     nodes) so their reason says the search ran out of time rather than that vehicles ran short."""
     missing = rr.missing(best.routes)
     if not missing:
         return best, ()
     routes = [list(r) for r in best.routes]
     order = sorted(missing, key=lambda u: -rr.inst.penalty[u])
-    left = set(insert_all(rr.inst, routes, order, rr.rng, blink=0.0, near_k=rr.near_k))
+    left = set(insert_all(rr.inst, routes, order, rr.rng, blink=0.0, near_k=rr.near_k, deadline=deadline))
     if len(left) < len(missing):
         # the insertion's own checks hold every rule: keep it even if OR-Tools cannot polish in time
         inserted = Incumbent(routes, rr.cost(routes), None)

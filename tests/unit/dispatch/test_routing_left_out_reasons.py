@@ -10,23 +10,36 @@ Rules proved here:
   insertion tried with the independent checker), on a day with many stops left out;
 * past the allowance a stop still gets evidence: the rule that keeps it off the route(s) nearest
   it, saying how many routes were not tried -- never ``time_limit`` without a fit;
-* a capacity shortage is a reason only for stops that use that compartment.
+* a capacity shortage is a reason only for stops that use that compartment;
+* the step ends: past a hard deadline no route is tried and the stop is ``not_checked``; a first
+  plan or last insertion past its deadline leaves the stops not yet tried out.
 """
 
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
+import pytest
 
 from services.dispatch import planning
 from services.dispatch.routing import Options, Problem, Stop, Vehicle, solve
 from services.dispatch.routing.checker import check_route
+from services.dispatch.routing.insertion import insert_all
+from services.dispatch.routing.instance import Instance
 from services.dispatch.routing.left_out import _reason, reason_seconds
+from services.dispatch.routing.model import BuildSettings, RoutingBuild
 from services.dispatch.routing.prepare import prepare
 from services.dispatch.routing.screen import screen
-from services.dispatch.routing.shortage import Binding, binding_rule, proven_shortage
-from services.dispatch.routing.timing import RULE_MAX_DISTANCE, RULE_SHORTAGE, RULE_TIME_LIMIT, Failure
+from services.dispatch.routing.shortage import Binding, OutOfBudget, binding_rule, proven_shortage
+from services.dispatch.routing.timing import (
+    RULE_MAX_DISTANCE,
+    RULE_NOT_CHECKED,
+    RULE_SHORTAGE,
+    RULE_TIME_LIMIT,
+    Failure,
+)
 
 H, M = 3600, 60
 
@@ -115,3 +128,45 @@ def test_a_shortage_of_cold_room_is_no_reason_for_an_ambient_only_stop() -> None
             assert "cold compartment" not in u.reason, u
         else:
             assert u.rule == RULE_SHORTAGE and "cold compartment" in u.reason, u
+
+
+def test_past_the_hard_deadline_no_route_is_tried_and_the_stop_is_not_checked_never_time_limit() -> None:
+    """Fresh eyes (round 2): with an owed break each try of a long route tries every break gap, and
+    trying even the nearest route of every stop took 221 s past a 5 s limit on a 600-stop day; the
+    nearest-route guarantee now ends at a hard deadline and such a stop is ``not_checked``."""
+    pts = [(30000.0, 0.0), (-30000.0, 0.0), (0.0, 30000.0), (12000.0, 20000.0)]
+    stops = [Stop(f"s{k}", deliver={"ambient": 1}, service=3 * M) for k in range(4)]
+    fleet = [Vehicle(f"v{i}", {"ambient": 100}, shift_start=7 * H, shift_end=19 * H, max_distance=65000)
+             for i in range(3)]
+    problem = prepare(_day(pts, stops, fleet, limit=1.0)).problem
+    scr = screen(problem)
+    plan = {0: (1,), 1: (2,), 2: (3,)}
+    with pytest.raises(OutOfBudget):
+        binding_rule(problem, scr.allowed[3], plan, 4, deadline=0.0, hard_deadline=0.0)
+    reason = _reason(problem, scr, 3, OutOfBudget(), None, deadline=0.0)
+    assert reason.rule == RULE_NOT_CHECKED and "no time to check why" in reason.reason
+
+
+def test_a_proof_of_shortage_is_no_stop_s_reason_while_routes_it_may_fit_were_not_tried() -> None:
+    """Fresh eyes (round 2): a stop that fits a farther route was given the fleet's proven shortage
+    once the allowance ran out; it now says which routes were tried."""
+    problem = prepare(_day([(1.0, 1.0)], [Stop("a", deliver={"ambient": 1})],
+                           [Vehicle("v1", {"ambient": 10}), Vehicle("v2", {"ambient": 10})], limit=1.0)).problem
+    partial = Binding("v1", Failure(RULE_MAX_DISTANCE, "the route would be 70 km, maximum 65 km"), 1, 2)
+    proof = "not enough vehicles: service and the shortest drives ... exceed the vehicles' working time"
+    reason = _reason(problem, screen(problem), 0, partial, proof, deadline=0.0)
+    assert reason.rule == RULE_MAX_DISTANCE and "1 farther route was not tried" in reason.reason
+    complete = Binding("v1", Failure(RULE_MAX_DISTANCE, "the route would be 70 km, maximum 65 km"), 2, 2)
+    assert _reason(problem, screen(problem), 0, complete, proof, deadline=0.0).rule == RULE_SHORTAGE
+
+
+def test_an_insertion_past_its_deadline_leaves_the_stops_not_yet_tried_out_as_they_are() -> None:
+    problem = _day([(1000.0 * k, 0.0) for k in range(1, 6)], [Stop(f"s{k}", deliver={"ambient": 1}) for k in range(5)],
+                   [Vehicle("v1", {"ambient": 10})], limit=1.0)
+    build = RoutingBuild(problem, screen(problem), BuildSettings(vehicles=(0,), model_breaks=False), lazy=True)
+    inst = Instance.from_build(build)
+    routes: list[list[int]] = [[] for _ in range(inst.nv)]
+    pool = list(range(1, inst.n))
+    assert insert_all(inst, routes, pool, random.Random(0), blink=0.0, deadline=0.0) == pool
+    assert routes == [[] for _ in range(inst.nv)]
+    assert insert_all(inst, routes, pool, random.Random(0), blink=0.0) == []
