@@ -4,8 +4,9 @@ work, and screen locked routes -- so one bad vehicle or one impossible lock neve
 * A vehicle whose shift does not overlap the depot's hours (``working_time`` is None) is left out
   with a named reason; the others plan. Stops locked to it are left out with a lock reason.
 * Every other vehicle gets shift := working time and break := ``owed_break`` (possibly none).
-* A locked route prefix that cannot be driven on its own (windows, working time, break, limits) is
-  removed with its stops, each reported with rule ``lock`` and the cause; the rest is planned.
+* A locked route prefix that cannot be driven on its own (windows, working time, break, limits,
+  loads, compartments: the checker's rules) is removed with its stops, each reported with rule
+  ``lock`` and the cause; the rest is planned.
 
 ``prepare`` is idempotent: preparing a prepared problem changes nothing.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .checker import check_route
 from .problem import Problem, Vehicle, owed_break, working_time
 from .timing import RULE_LOCK, Failure, schedule
 
@@ -64,9 +66,12 @@ def prepare(problem: Problem) -> Prepared:
         if vehicle_id in vehicles_out or not prefix:
             continue
         timed = schedule(work, work.vehicles[vpos[vehicle_id]], [node[s] for s in prefix])
-        if isinstance(timed, Failure):
-            text = (f"locked route {vehicle_id} ({' -> '.join(prefix)}) cannot be driven in that order: "
-                    f"{timed.message}")
+        # then loads, compartments and limits (the checker's own rules): stops added after the prefix
+        # only add load and distance, so a prefix that fails alone fails in every plan
+        found = check_route(work, vehicle_id, prefix) if not isinstance(timed, Failure) else []
+        if isinstance(timed, Failure) or found:
+            why = timed.message if isinstance(timed, Failure) else found[0].message
+            text = f"locked route {vehicle_id} ({' -> '.join(prefix)}) cannot be driven in that order: {why}"
             for stop_id in prefix:
                 stops_out[stop_id] = (RULE_LOCK, text)
     if not stops_out and not vehicles_out:
