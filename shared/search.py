@@ -180,6 +180,28 @@ def check_position_value(value: object) -> None:
         raise ValueError("integer out of range")
 
 
+def encode_position(values: Sequence[Any]) -> str:
+    """An opaque cursor for a list position (JSON, base64url without padding; dates as ISO 8601)."""
+    return base64.urlsafe_b64encode(json.dumps(list(values), default=str).encode()).decode().rstrip("=")
+
+
+def decode_position(cursor: str | None, types: Sequence[type]) -> list[Any] | None:
+    """The list position a cursor names, checked against the expected types; BadCursor otherwise."""
+    if not cursor:
+        return None
+    try:
+        raw = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        if not isinstance(raw, list) or len(raw) != len(types):
+            raise ValueError("shape")
+        if not all(type(v) is t for v, t in zip(raw, types, strict=True)):
+            raise ValueError("types")
+        for value in raw:
+            check_position_value(value)
+        return raw
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise BadCursor("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc
+
+
 def like_filters(column: Any, terms: Sequence[str]) -> list[ColumnElement[bool]]:
     """SQL pre-filter: every term is a substring of the stored keys text (the same test as `matches`)."""
     out = []

@@ -6,8 +6,6 @@ API did not give out is a 400 (`shared.search.BadCursor`).
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,8 +18,9 @@ from services.formulary import store
 from services.formulary.model import ChangeKind, selector_matches
 from shared.search import (
     BadCursor,
-    check_position_value,
     decode_cursor,
+    decode_position,
+    encode_position,
     like_filters,
     page_after,
     query_terms,
@@ -32,26 +31,6 @@ from shared.search import encode_cursor as encode_search_cursor
 SEARCH_COLUMNS = ("code", "generic_name", "generic_name_en", "dosage_form", "essential", "pinyin_initials")
 
 
-def encode_position(values: Sequence[Any]) -> str:
-    """An opaque cursor for a list position (JSON, base64url)."""
-    return base64.urlsafe_b64encode(json.dumps(list(values), default=str).encode()).decode().rstrip("=")
-
-
-def decode_position(cursor: str | None, types: Sequence[type]) -> list[Any] | None:
-    """The list position a cursor names, checked against the expected types; BadCursor otherwise."""
-    if not cursor:
-        return None
-    try:
-        raw = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        if not isinstance(raw, list) or len(raw) != len(types):
-            raise ValueError("shape")
-        if not all(type(v) is t for v, t in zip(raw, types, strict=True)):
-            raise ValueError("types")
-        for value in raw:
-            check_position_value(value)
-        return raw
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise BadCursor("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc
 
 
 # --- stocking lists ----------------------------------------------------------------------------

@@ -7,9 +7,6 @@ cursor or None at the end; a cursor this API did not give out is a 400 (`shared.
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,29 +25,7 @@ from services.procurement.store import reference as ref
 from services.procurement.store import requisitions as rq
 from services.procurement.store.queries_support import purchases_for
 from shared.errors import InvalidInput
-from shared.search import BadCursor, check_position_value
-
-
-def encode_position(values: Sequence[Any]) -> str:
-    """An opaque cursor for a list position (JSON, base64url without padding; dates as ISO 8601)."""
-    return base64.urlsafe_b64encode(json.dumps(list(values), default=str).encode()).decode().rstrip("=")
-
-
-def decode_position(cursor: str | None, types: Sequence[type]) -> list[Any] | None:
-    """The list position a cursor names, checked against the expected types; BadCursor otherwise."""
-    if not cursor:
-        return None
-    try:
-        raw = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        if not isinstance(raw, list) or len(raw) != len(types):
-            raise ValueError("shape")
-        if not all(type(v) is t for v, t in zip(raw, types, strict=True)):
-            raise ValueError("types")
-        for value in raw:
-            check_position_value(value)
-        return raw
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise BadCursor("the cursor is not one this API gave out", {"cursor": "invalid"}) from exc
+from shared.search import BadCursor, decode_position, encode_position
 
 
 def central_lots(session: Session, item_code: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
