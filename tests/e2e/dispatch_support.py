@@ -84,3 +84,20 @@ def hub_and_sites(tmp_path: Path, hours: dict[str, list[tuple[str, str]]]) -> Se
             data["receiving_hours"] = [{"start": a, "end": b} for a, b in hours.get(site.code, site.receiving_hours)]
             handle_event(SPEC, made, new_event("formulary.site.upserted", data, source="/countyhub/formulary"))
     return made
+
+
+def ship(ctx: ServiceContext, shipment_id: str, site: str, volume_l: float = 6.0) -> None:
+    """procurement.shipment.ready for one line of ambient goods to ``site`` (known to dispatch or not)."""
+    data = {"shipment_id": shipment_id, "site_code": site, "ready_at": "2026-11-22T08:00:00Z", "priority": 2,
+            "lines": [{"item_code": "YP000001", "quantity": 24, "compartment": "ambient", "volume_l": volume_l}]}  # fmt: skip
+    assert handle_event(SPEC, ctx, new_event("procurement.shipment.ready", data, source="/countyhub/procurement"))
+
+
+def solved(client: FlaskClient, ctx: ServiceContext, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Queue a plan (or re-plan), run the worker, and read the plan back."""
+    queued = client.post(path, json=body, headers=DISPATCHER)
+    assert queued.status_code == 202, queued.get_json()
+    run_queued(ctx)
+    plan = client.get(f"/api/v1/plans/{queued.get_json()['id']}", headers=DISPATCHER)
+    assert plan.status_code == 200
+    return plan.get_json()  # type: ignore[no-any-return]

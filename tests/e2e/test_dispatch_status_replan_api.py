@@ -5,35 +5,12 @@ included, on every path: the first plan and its re-plan alike."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask.testing import FlaskClient
 
-from services.dispatch.app import SPEC
-from shared.events.envelope import new_event
-from shared.runtime import ServiceContext, handle_event
-from tests.e2e.dispatch_support import DISPATCHER, MONDAY, client, ctx, run_queued
+from shared.runtime import ServiceContext
+from tests.e2e.dispatch_support import MONDAY, client, ctx, ship, solved
 
 __all__ = ["client", "ctx"]  # fixtures
-
-
-def ship(ctx: ServiceContext, shipment_id: str, site: str, volume_l: float = 6.0) -> None:
-    """procurement.shipment.ready for one line of ambient goods to ``site``."""
-    data = {"shipment_id": shipment_id, "site_code": site, "ready_at": "2026-11-22T08:00:00Z", "priority": 2,
-            "lines": [{"item_code": "YP000001", "quantity": 24, "compartment": "ambient", "volume_l": volume_l}]}  # fmt: skip
-    assert handle_event(
-        SPEC, ctx, new_event("procurement.shipment.ready", data, source="/countyhub/procurement")
-    )
-
-
-def solved(client: FlaskClient, ctx: ServiceContext, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Queue a plan (or re-plan), run the worker, and read the plan back."""
-    queued = client.post(path, json=body, headers=DISPATCHER)
-    assert queued.status_code == 202, queued.get_json()
-    run_queued(ctx)
-    plan = client.get(f"/api/v1/plans/{queued.get_json()['id']}", headers=DISPATCHER)
-    assert plan.status_code == 200
-    return plan.get_json()  # type: ignore[no-any-return]
 
 
 def test_replan_with_every_van_out_is_partial(ctx: ServiceContext, client: FlaskClient) -> None:

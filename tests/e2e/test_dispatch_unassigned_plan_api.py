@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
 from services.dispatch.app import SPEC
 from services.dispatch.fleet import seed_fleet_if_empty
@@ -22,7 +21,7 @@ from services.formulary.seed.loader import site_payload
 from shared.db import unit_of_work
 from shared.events.envelope import new_event
 from shared.runtime import ServiceContext, handle_event
-from tests.e2e.dispatch_support import DISPATCHER, MONDAY, run_queued
+from tests.e2e.dispatch_support import DISPATCHER, MONDAY, ship, solved
 from tests.support.backends import Backend, backend
 
 __all__ = ["backend"]  # fixture
@@ -49,34 +48,12 @@ def ctx(backend: Backend) -> ServiceContext:
     return context
 
 
-def _ship(ctx: ServiceContext, shipment_id: str, site: str) -> None:
-    data = {
-        "shipment_id": shipment_id,
-        "site_code": site,
-        "ready_at": "2026-11-22T08:00:00Z",
-        "priority": 2,
-        "lines": [{"item_code": "YP000001", "quantity": 24, "compartment": "ambient", "volume_l": 6.0}],
-    }
-    assert handle_event(
-        SPEC, ctx, new_event("procurement.shipment.ready", data, source="/countyhub/procurement")
-    )
-
-
-def _plan(client: FlaskClient, ctx: ServiceContext, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    queued = client.post(path, json=body, headers=DISPATCHER)
-    assert queued.status_code == 202, queued.get_json()
-    run_queued(ctx)
-    plan = client.get(f"/api/v1/plans/{queued.get_json()['id']}", headers=DISPATCHER)
-    assert plan.status_code == 200
-    return plan.get_json()  # type: ignore[no-any-return]
-
-
 def test_shipments_no_stop_can_carry_are_unassigned_in_the_plan_result(ctx: ServiceContext) -> None:
     client = SPEC.create_app(ctx).test_client()
-    _ship(ctx, "SH-CLOSED", INACTIVE)
-    _ship(ctx, "SH-NOWHERE", "CW-ZZ99")  # a site dispatch has never heard of
-    _ship(ctx, "SH-OK", "CW-T01")
-    plan = _plan(client, ctx, "/api/v1/plans", {"date": MONDAY.isoformat(), "time_limit_s": 2, "workers": 1})
+    ship(ctx, "SH-CLOSED", INACTIVE)
+    ship(ctx, "SH-NOWHERE", "CW-ZZ99")  # a site dispatch has never heard of
+    ship(ctx, "SH-OK", "CW-T01")
+    plan = solved(client, ctx, "/api/v1/plans", {"date": MONDAY.isoformat(), "time_limit_s": 2, "workers": 1})
     assert plan["status"] == "solved", plan["error"]
     result = plan["result"]
     served = {s["id"] for r in result["routes"] for s in r["stops"]}
@@ -104,7 +81,7 @@ def test_shipments_no_stop_can_carry_are_unassigned_in_the_plan_result(ctx: Serv
     assert {(x["shipment_id"], x["rule"]) for x in plan["request"]["unplanned_shipments"]} == listed
 
     # a re-plan of the day lists them too
-    again = _plan(client, ctx, f"/api/v1/plans/{plan['id']}/replan", {"time_limit_s": 1})
+    again = solved(client, ctx, f"/api/v1/plans/{plan['id']}/replan", {"time_limit_s": 1})
     assert again["status"] == "solved", again["error"]
     assert {u["id"]: u["rule"] for u in again["result"]["unassigned"] if "shipment_id" in u} == {
         "SH-CLOSED": "site_inactive",
@@ -124,8 +101,8 @@ def test_shipments_no_stop_can_carry_are_unassigned_in_the_plan_result(ctx: Serv
 
 def test_a_day_whose_every_shipment_is_planned_stays_solved(ctx: ServiceContext) -> None:
     client = SPEC.create_app(ctx).test_client()
-    _ship(ctx, "SH-OK", "CW-T01")
-    plan = _plan(client, ctx, "/api/v1/plans", {"date": MONDAY.isoformat(), "time_limit_s": 2, "workers": 1})
+    ship(ctx, "SH-OK", "CW-T01")
+    plan = solved(client, ctx, "/api/v1/plans", {"date": MONDAY.isoformat(), "time_limit_s": 2, "workers": 1})
     assert plan["request"]["unplanned_shipments"] == []
     assert not [u for u in plan["result"]["unassigned"] if "shipment_id" in u]
     assert plan["result"]["status"] == ("solved" if not plan["result"]["unassigned"] else "partial")

@@ -267,15 +267,13 @@ def reasons(
     node, vpos = problem.stop_node(), problem.vehicle_index()
     plan = {vpos[r.vehicle_id]: tuple(node[sid] for sid in r.stop_ids) for r in routes}
     locked = problem.locked_vehicle_of()
-    reasons = left_out_reasons(problem, scr, plan, [
-        node[u.stop_id] - 1 for u in left
-        if u.stop_id not in scr.excluded and not (u.stop_id in locked and u.rule == RULE_LOCK)])
-    out: list[Unassigned] = []
+    found: list[Unassigned | int] = []  # a stop position: its reason comes from left_out.py
     for u in left:
         if u.stop_id in scr.excluded:
-            out.append(Unassigned(u.stop_id, scr.excluded[u.stop_id], scr.rules.get(u.stop_id, "")))
+            found.append(Unassigned(u.stop_id, scr.excluded[u.stop_id], scr.rules.get(u.stop_id, "")))
         elif u.stop_id in locked and u.rule == RULE_LOCK:
-            out.append(u)
+            found.append(u)
         else:
-            out.append(reasons[node[u.stop_id] - 1])
-    return out
+            found.append(node[u.stop_id] - 1)
+    reasons = left_out_reasons(problem, scr, plan, [k for k in found if isinstance(k, int)])
+    return [reasons[u] if isinstance(u, int) else u for u in found]

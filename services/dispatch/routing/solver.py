@@ -266,24 +266,22 @@ def assemble(
     served = {sid for r in routes for sid in r.stop_ids}
     locked = problem.locked_vehicle_of()
     insertable = {problem.stops[n - 1].id for n in (best.insertable if best else ())}
-    unassigned: list[Unassigned] = []
+    found: list[Unassigned | int] = []  # a stop position: its reason comes from left_out.py
     plan = {r.vehicle: r.nodes for r in (best.plan.routes if best and best.plan else ())}
-    reasons = left_out_reasons(problem, screening, plan, [
-        k for k, stop in enumerate(problem.stops)
-        if stop.id not in served and stop.id not in screening.excluded and best is not None and best.plan is not None
-        and not (stop.id in locked and stop.id not in insertable)])
     for k, stop in enumerate(problem.stops):
         if stop.id in served:
             continue
         if stop.id in screening.excluded:
-            unassigned.append(Unassigned(stop.id, screening.excluded[stop.id], screening.rules.get(stop.id, "")))
+            found.append(Unassigned(stop.id, screening.excluded[stop.id], screening.rules.get(stop.id, "")))
         elif best is None or best.plan is None:
-            unassigned.append(Unassigned(stop.id, "no plan found within the time limit", RULE_TIME_LIMIT))
+            found.append(Unassigned(stop.id, "no plan found within the time limit", RULE_TIME_LIMIT))
         elif stop.id in locked and stop.id not in insertable:  # one the search saw fit: left_out.py checks it
-            unassigned.append(Unassigned(stop.id, f"could not fit on locked vehicle {locked[stop.id]} together "
-                                         "with its other stops", RULE_LOCK))
+            found.append(Unassigned(stop.id, f"could not fit on locked vehicle {locked[stop.id]} together "
+                                    "with its other stops", RULE_LOCK))
         else:
-            unassigned.append(reasons[k])
+            found.append(k)
+    reasons = left_out_reasons(problem, screening, plan, [k for k in found if isinstance(k, int)])
+    unassigned = [reasons[u] if isinstance(u, int) else u for u in found]
     dropped_penalty = sum(screening.penalties.get(k, 0) for k, s in enumerate(problem.stops) if s.id not in served)
     objective = sum(r.cost for r in routes) + dropped_penalty
     firsts = [r.first_solution_at for r in results if r.first_solution_at is not None]

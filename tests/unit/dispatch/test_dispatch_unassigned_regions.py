@@ -19,10 +19,10 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_routing_session17_reasons import _fits_plan  # same folder (pytest puts it on sys.path)
 
 from services.dispatch import planning
 from services.dispatch.routing import Options, Problem, Stop, TimeWindow, Vehicle, check, solve
-from services.dispatch.routing.checker import check_route
 from services.dispatch.routing.prepare import prepare
 from services.dispatch.routing.regions import solve_by_region
 from services.dispatch.routing.solution import Solution, Unassigned
@@ -63,16 +63,6 @@ def _whole(problem: Problem) -> Solution:
     return solve(replace(problem, options=replace(problem.options, region_max_stops=10_000)))
 
 
-def _fits(problem: Problem, stop_id: str, routes: dict[str, list[str]]) -> bool:
-    """Independently (the checker): does the stop fit some vehicle's route of the plan, or an idle one?"""
-    for vehicle in problem.vehicles:
-        route = routes.get(vehicle.id, [])
-        for p in range(len(route) + 1):
-            if not check_route(problem, vehicle.id, [*route[:p], stop_id, *route[p:]]):
-                return True
-    return False
-
-
 # --- a stop the distance limit keeps off every route, on a day split into two sectors -----------------
 
 # East: A and C 5 km out, B 7 km out between them. Any two fit a 17.2 km route (at most 16.2 km); all
@@ -103,7 +93,7 @@ def test_a_stop_the_distance_limit_keeps_off_every_route_is_named_so_on_a_region
         assert len(solution.unassigned) == 2, solution.unassigned  # one per side: each van serves two
         routes = {r.vehicle_id: list(r.stop_ids) for r in solution.routes}
         for left in solution.unassigned:
-            assert not _fits(work, left.stop_id, routes), (left, routes)
+            assert not _fits_plan(work, left.stop_id, routes), (left, routes)
             assert left.rule == "max_distance", left
             assert "longer time limit" not in left.reason and "sector" not in left.reason, left
             assert left.reason.startswith(
@@ -157,7 +147,7 @@ def test_the_region_path_gives_the_normal_paths_reason_for_a_stop_both_leave_out
     assert check(work, regional).ok
     routes = {r.vehicle_id: list(r.stop_ids) for r in regional.routes}
     for left in regional.unassigned:  # time_limit exactly when the stop still fits the final plan
-        assert (left.rule == "time_limit") == _fits(work, left.stop_id, routes), (left, routes)
+        assert (left.rule == "time_limit") == _fits_plan(work, left.stop_id, routes), (left, routes)
     theirs: dict[str, Unassigned] = {u.stop_id: u for u in normal.unassigned}
     both = [u for u in regional.unassigned if u.stop_id in theirs]
     assert len(both) >= far + cold  # those no van could serve alone, at least

@@ -17,21 +17,19 @@ Rules proved here:
 
 from __future__ import annotations
 
-import math
 import random
 
 import numpy as np
 import pytest
+from test_routing_session17_reasons import _day, _fits_plan  # same folder (pytest puts it on sys.path)
 
-from services.dispatch import planning
-from services.dispatch.routing import Options, Problem, Stop, Vehicle, solve
-from services.dispatch.routing.checker import check_route
+from services.dispatch.routing import Problem, Stop, Vehicle, solve
 from services.dispatch.routing.insertion import insert_all
 from services.dispatch.routing.instance import Instance
 from services.dispatch.routing.left_out import _reason, reason_seconds
 from services.dispatch.routing.model import BuildSettings, RoutingBuild
 from services.dispatch.routing.prepare import prepare
-from services.dispatch.routing.screen import screen
+from services.dispatch.routing.screen import Screening, screen
 from services.dispatch.routing.shortage import Binding, OutOfBudget, binding_rule, proven_shortage
 from services.dispatch.routing.timing import (
     RULE_MAX_DISTANCE,
@@ -44,21 +42,15 @@ from services.dispatch.routing.timing import (
 H, M = 3600, 60
 
 
-def _day(points: list[tuple[float, float]], stops: list[Stop], vehicles: list[Vehicle], limit: float) -> Problem:
-    """Plane in metres, 10 m/s, the service's units."""
-    pts = [(0.0, 0.0), *points]
-    real = np.array([[math.dist(a, b) for b in pts] for a in pts])
-    return Problem(stops=tuple(stops), vehicles=tuple(vehicles), distance=np.rint(real).astype(np.int64),
-                   duration=np.rint(real / 10).astype(np.int64), distance_scale=1000.0, units=planning.UNITS,
-                   options=Options(time_limit_s=limit, workers=1))
-
-
-def _fits(problem: Problem, stop_id: str, routes: dict[str, list[str]]) -> bool:
-    for v in problem.vehicles:
-        r = routes.get(v.id, [])
-        if any(not check_route(problem, v.id, [*r[:p], stop_id, *r[p:]]) for p in range(len(r) + 1)):
-            return True
-    return False
+def _far_stops() -> tuple[Problem, Screening, dict[int, tuple[int, ...]]]:
+    """Three vans each out to one far stop, and s3 between two of them that fits no route (65 km limit):
+    its nearest route is v2's."""
+    pts = [(30000.0, 0.0), (-30000.0, 0.0), (0.0, 30000.0), (12000.0, 20000.0)]
+    stops = [Stop(f"s{k}", deliver={"ambient": 1}, service=3 * M) for k in range(4)]
+    fleet = [Vehicle(f"v{i}", {"ambient": 100}, shift_start=7 * H, shift_end=19 * H, max_distance=65000)
+             for i in range(3)]
+    problem = prepare(_day(pts, stops, fleet, limit=1.0)).problem
+    return problem, screen(problem), {0: (1,), 1: (2,), 2: (3,)}
 
 
 def test_a_day_with_many_stops_left_out_calls_none_a_short_search_unless_it_fits() -> None:
@@ -74,19 +66,13 @@ def test_a_day_with_many_stops_left_out_calls_none_a_short_search_unless_it_fits
     work = prepare(problem).problem
     routes = {r.vehicle_id: list(r.stop_ids) for r in solution.routes}
     wrong = [(u.stop_id, u.rule) for u in solution.unassigned
-             if (u.rule == RULE_TIME_LIMIT) != _fits(work, u.stop_id, routes)]
+             if (u.rule == RULE_TIME_LIMIT) != _fits_plan(work, u.stop_id, routes)]
     assert not wrong, wrong
     assert {u.rule for u in solution.unassigned} <= {RULE_MAX_DISTANCE, RULE_SHORTAGE, RULE_TIME_LIMIT}
 
 
 def test_past_the_allowance_a_stop_has_its_nearest_route_tried_and_says_how_many_were_not() -> None:
-    pts = [(30000.0, 0.0), (-30000.0, 0.0), (0.0, 30000.0), (12000.0, 20000.0)]
-    stops = [Stop(f"s{k}", deliver={"ambient": 1}, service=3 * M) for k in range(4)]
-    fleet = [Vehicle(f"v{i}", {"ambient": 100}, shift_start=7 * H, shift_end=19 * H, max_distance=65000)
-             for i in range(3)]
-    problem = prepare(_day(pts, stops, fleet, limit=1.0)).problem
-    scr = screen(problem)
-    plan = {0: (1,), 1: (2,), 2: (3,)}  # each van out to one far stop; s3 near v2's route
+    problem, scr, plan = _far_stops()
     found = binding_rule(problem, scr.allowed[3], plan, 4, deadline=0.0)  # the allowance long gone
     assert isinstance(found, Binding)
     assert (found.tried, found.routes, found.vehicle_id, found.failure.rule) == (1, 3, "v2", RULE_MAX_DISTANCE)
@@ -134,13 +120,7 @@ def test_past_the_hard_deadline_no_route_is_tried_and_the_stop_is_not_checked_ne
     """Fresh eyes (round 2): with an owed break each try of a long route tries every break gap, and
     trying even the nearest route of every stop took 221 s past a 5 s limit on a 600-stop day; the
     nearest-route guarantee now ends at a hard deadline and such a stop is ``not_checked``."""
-    pts = [(30000.0, 0.0), (-30000.0, 0.0), (0.0, 30000.0), (12000.0, 20000.0)]
-    stops = [Stop(f"s{k}", deliver={"ambient": 1}, service=3 * M) for k in range(4)]
-    fleet = [Vehicle(f"v{i}", {"ambient": 100}, shift_start=7 * H, shift_end=19 * H, max_distance=65000)
-             for i in range(3)]
-    problem = prepare(_day(pts, stops, fleet, limit=1.0)).problem
-    scr = screen(problem)
-    plan = {0: (1,), 1: (2,), 2: (3,)}
+    problem, scr, plan = _far_stops()
     with pytest.raises(OutOfBudget):
         binding_rule(problem, scr.allowed[3], plan, 4, deadline=0.0, hard_deadline=0.0)
     reason = _reason(problem, scr, 3, OutOfBudget(), None, deadline=0.0)
